@@ -1,0 +1,135 @@
+/**
+ * One controller per kind: informer events enqueue keys; workers take a key, read the object fresh
+ * from the API server (never act on a stale cache), and hand it to the kind's reconciler. Errors back
+ * off per key; success schedules a drift resync with jitter; a reconciler asks for an earlier look by
+ * returning requeueAfterMs (e.g. to poll an Azure long-running operation without blocking a worker).
+ */
+import type winston from 'winston';
+import type { KindName } from '../api/types.ts';
+import { keyOf, refFromKey, refOf, type CustomObject, type CustomResourceClient } from '../kube/custom-resources.ts';
+import { createLogger } from '../util/logger.ts';
+import type { EventRecorder } from './events.ts';
+import type { Informer } from './informer.ts';
+import { queueDepth, queueRetries, reconcileDuration, reconcileErrors, reconcileTotal } from './metrics.ts';
+import { WorkQueue, type BackoffOptions } from './workqueue.ts';
+
+export interface ReconcileContext {
+  log: winston.Logger;
+  events: EventRecorder;
+  /** Aborts when the process shuts down or loses leadership. */
+  signal: AbortSignal;
+}
+
+export interface ReconcileResult {
+  /** Look at the object again after this long (polling), instead of the default resync. */
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler<T extends CustomObject> {
+  reconcile(object: T, context: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+export interface ControllerOptions<T extends CustomObject> {
+  kind: KindName;
+  client: CustomResourceClient<T>;
+  informer: Informer<T>;
+  reconciler: Reconciler<T>;
+  events: EventRecorder;
+  workers?: number;
+  /** After a successful reconcile, look again after this long (drift). Default 10 minutes, ±20%. */
+  resyncMs?: number;
+  backoff?: BackoffOptions;
+  /** Names an error's class for metrics (e.g. retryable, fatal); default "unknown". */
+  classifyError?: (error: unknown) => string;
+}
+
+export class Controller<T extends CustomObject> {
+  readonly kind: KindName;
+  readonly queue: WorkQueue;
+  private readonly log: winston.Logger;
+  private readonly options: ControllerOptions<T>;
+  private running: Promise<void>[] = [];
+
+  constructor(options: ControllerOptions<T>) {
+    this.options = options;
+    this.kind = options.kind;
+    this.log = createLogger(`controller/${options.kind}`);
+    this.queue = new WorkQueue(options.backoff, {
+      onDepthChange: (depth) => queueDepth.set({ kind: options.kind }, depth),
+      onRetry: () => queueRetries.inc({ kind: options.kind }),
+    });
+    const enqueue = (object: T) => this.queue.add(keyOf(refOf(object)));
+    options.informer.on('add', enqueue);
+    options.informer.on('update', enqueue);
+    options.informer.on('delete', enqueue);
+  }
+
+  /** Enqueues keys of this kind when another kind's objects change (e.g. a policy → its VMs). */
+  watchRelated<R extends CustomObject>(informer: Informer<R>, map: (object: R) => string[]): void {
+    const handler = (object: R) => {
+      for (const key of map(object)) this.queue.add(key);
+    };
+    informer.on('add', handler);
+    informer.on('update', handler);
+    informer.on('delete', handler);
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  /** Runs the workers until `signal` aborts; resolves when every in-flight reconcile has finished. */
+  start(signal: AbortSignal): Promise<void> {
+    for (const object of this.options.informer.list()) this.queue.add(keyOf(refOf(object)));
+    signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
+    const workers = this.options.workers ?? 4;
+    this.running = Array.from({ length: workers }, () => this.worker(signal));
+    return Promise.all(this.running).then(() => undefined);
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.process(key, signal);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string, signal: AbortSignal): Promise<void> {
+    const kind = this.options.kind;
+    const stopTimer = reconcileDuration.startTimer({ kind });
+    const log = this.log.child({ key });
+    try {
+      const object = await this.options.client.get(refFromKey(key));
+      if (!object) {
+        this.queue.forget(key);
+        reconcileTotal.inc({ kind, result: 'gone' });
+        return;
+      }
+      const result = (await this.options.reconciler.reconcile(object, { log, events: this.options.events, signal })) ?? {};
+      this.queue.forget(key);
+      if (signal.aborted) return;
+      if (result.requeueAfterMs !== undefined) {
+        reconcileTotal.inc({ kind, result: 'requeue' });
+        this.queue.addAfter(key, result.requeueAfterMs);
+      } else {
+        reconcileTotal.inc({ kind, result: 'success' });
+        const resync = this.options.resyncMs ?? 10 * 60_000;
+        this.queue.addAfter(key, resync * (0.8 + 0.4 * Math.random()));
+      }
+    } catch (error) {
+      const errorClass = this.options.classifyError?.(error) ?? 'unknown';
+      reconcileTotal.inc({ kind, result: 'error' });
+      reconcileErrors.inc({ kind, class: errorClass });
+      if (signal.aborted) return;
+      const delay = this.queue.addRateLimited(key);
+      log.warn('reconcile failed; will retry', { errorClass, retryInMs: delay, failures: this.queue.failureCount(key), error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      stopTimer();
+    }
+  }
+}
