@@ -1,0 +1,84 @@
+// Child-process entry that runs Azurite's blob service (same as `azurite-blob`, node_modules/azurite/dist/
+// src/blob/main.js) with one addition: the parent can change the set of storage accounts at runtime.
+//
+// Why a wrapper: Azurite reads its accounts from the environment variable AZURITE_ACCOUNTS
+// (AccountDataStore.refresh(), called at start and then every 60 s from a timer). A parent cannot change a
+// running child's environment, and 60 s is too slow for accounts the ARM emulator creates on demand. This
+// wrapper starts the very same BlobServer that main.js starts and, on an IPC message from the parent, sets
+// process.env.AZURITE_ACCOUNTS and calls the server's AccountDataStore.refresh() - Azurite's own code path
+// for reloading accounts, only triggered immediately. Nothing else about Azurite changes. Telemetry is not
+// initialised (main.js would; we also pass --disableTelemetry).
+//
+// Messages parent -> child: {type:'accounts', id, value:'name:key;name2:key2'} | {type:'shutdown'}
+// Messages child -> parent: {type:'ready', address} | {type:'ack', id} | {type:'error', message}
+// The child exits when the IPC channel closes (parent gone, even after SIGKILL).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+interface AzuriteBlobServer {
+  config: { enableDebugLog: boolean; debugLogFilePath?: string };
+  start(): Promise<void>;
+  close(): Promise<void>;
+  getHttpServerAddress(): string;
+  accountDataStore?: { refresh(): void };
+}
+
+type ParentMessage = { type: 'accounts'; id: number; value: string } | { type: 'shutdown' };
+
+const { BlobServerFactory } = require('azurite/dist/src/blob/BlobServerFactory.js') as {
+  BlobServerFactory: new () => { createServer(): Promise<AzuriteBlobServer> };
+};
+const Logger = require('azurite/dist/src/common/Logger.js') as {
+  configLogger(enable: boolean, file?: string): void;
+};
+const BlobEnvironment = (require('azurite/dist/src/blob/BlobEnvironment.js') as { default: new () => unknown }).default;
+const { setExtentMemoryLimit } = require('azurite/dist/src/common/ConfigurationBase.js') as {
+  setExtentMemoryLimit(env: unknown, logToConsole: boolean): void;
+};
+
+function send(msg: unknown): void {
+  if (process.connected) process.send?.(msg);
+}
+
+async function main(): Promise<void> {
+  const server = await new BlobServerFactory().createServer();
+  Logger.configLogger(server.config.enableDebugLog, server.config.debugLogFilePath);
+  setExtentMemoryLimit(new BlobEnvironment(), false);
+  const store = server.accountDataStore;
+  if (!store || typeof store.refresh !== 'function') {
+    throw new Error('this Azurite version has no BlobServer.accountDataStore.refresh(); cannot add accounts at runtime');
+  }
+  await server.start();
+
+  let closing = false;
+  const shutdown = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    try {
+      await server.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('message', (raw) => {
+    const msg = raw as ParentMessage;
+    if (msg.type === 'accounts') {
+      process.env.AZURITE_ACCOUNTS = msg.value;
+      store.refresh();
+      send({ type: 'ack', id: msg.id });
+    } else if (msg.type === 'shutdown') {
+      void shutdown();
+    }
+  });
+  process.on('disconnect', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
+  send({ type: 'ready', address: server.getHttpServerAddress() });
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  console.error(`azurite child: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
