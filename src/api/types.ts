@@ -146,6 +146,15 @@ export type ConsistencyType = 'CrashConsistent' | 'AppConsistent';
  * via the `definition` "DiskRole".
  */
 export type DiskRole = 'OS' | 'Data';
+/**
+ * Every Azure resource this object uses, and whether the operator created it (and so may delete it) or adopted it.
+ *
+ * @maxItems 64
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "ManagedResources".
+ */
+export type ManagedResources = ManagedResource[];
 
 /**
  * One aspect of the object's state, in the Kubernetes API conventions (kstatus).
@@ -190,6 +199,24 @@ export interface LocalObjectReference {
    * Name of the referenced object.
    */
   name: string;
+}
+export interface ManagedResource {
+  /**
+   * What the resource is for, e.g. TargetResourceGroup, CacheStorageAccount, TargetVirtualNetwork.
+   */
+  role: string;
+  /**
+   * ARM id.
+   */
+  id: string;
+  /**
+   * True when the operator created it; only such resources are ever deleted by the operator.
+   */
+  created: boolean;
+  /**
+   * True while a create was started and its outcome not yet recorded.
+   */
+  pending?: boolean;
 }
 /**
  * Which VM, how, and from which point.
@@ -392,6 +419,7 @@ export interface SubnetMapping {
 export interface NetworkMappingStatus {
   observedGeneration?: ObservedGeneration;
   conditions?: Conditions;
+  targetResources?: ManagedResources;
   /**
    * Region of the source network.
    */
@@ -675,10 +703,7 @@ export interface ReplicatedVMStatus {
    * ARM id of the target network (from the NetworkMapping).
    */
   targetVirtualNetworkId?: string;
-  /**
-   * Every Azure resource this object uses in either region, and whether the operator created it (and so may delete it) or adopted it.
-   */
-  targetResources?: TargetResource[];
+  targetResources?: ManagedResources;
   /**
    * The protected disks, in order (OS first, then data disks by LUN).
    */
@@ -703,24 +728,6 @@ export interface ReplicatedVMStatus {
    * Name of the FailoverRequest currently failing this VM over, if any.
    */
   activeFailover?: string;
-}
-export interface TargetResource {
-  /**
-   * What the resource is for: TargetResourceGroup, CacheStorageAccount, TargetStorageAccount, TargetAvailabilitySet.
-   */
-  role: string;
-  /**
-   * ARM id.
-   */
-  id: string;
-  /**
-   * True when the operator created it; only such resources are deleted with the ReplicatedVM.
-   */
-  created: boolean;
-  /**
-   * True while a create was started and its outcome not yet recorded.
-   */
-  pending?: boolean;
 }
 export interface ProtectedDisk {
   /**

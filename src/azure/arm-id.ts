@@ -1,0 +1,62 @@
+/** Azure Resource Manager ids: parse, build, compare (ARM ids are case-insensitive). */
+import { createHash } from 'node:crypto';
+
+export interface ParsedArmId {
+  subscriptionId: string;
+  resourceGroup: string;
+  /** e.g. Microsoft.Compute */
+  provider: string;
+  /** e.g. virtualMachines, or virtualNetworks/subnets for a child */
+  type: string;
+  /** the last name, e.g. the subnet name of a subnet id */
+  name: string;
+  /** every name along the path, parent first */
+  names: string[];
+}
+
+const ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/([^/]+)\/(.+)$/i;
+
+export function parseArmId(id: string): ParsedArmId {
+  const match = ID.exec(id);
+  if (!match) throw new Error(`not an ARM resource id: ${id}`);
+  const [, subscriptionId, resourceGroup, provider, rest] = match as unknown as [string, string, string, string, string];
+  const parts = rest.split('/');
+  if (parts.length % 2 !== 0) throw new Error(`not an ARM resource id (odd path): ${id}`);
+  const types: string[] = [];
+  const names: string[] = [];
+  for (let i = 0; i < parts.length; i += 2) {
+    types.push(parts[i] as string);
+    names.push(parts[i + 1] as string);
+  }
+  return { subscriptionId, resourceGroup, provider, type: types.join('/'), name: names[names.length - 1] as string, names };
+}
+
+export function resourceGroupId(subscriptionId: string, resourceGroup: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+}
+
+export function resourceId(subscriptionId: string, resourceGroup: string, provider: string, ...typeNamePairs: string[]): string {
+  return `${resourceGroupId(subscriptionId, resourceGroup)}/providers/${provider}/${typeNamePairs.join('/')}`;
+}
+
+export function sameArmId(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+}
+
+/** A short stable hash of the parts, lowercase hex. */
+export function shortHash(length: number, ...parts: string[]): string {
+  return createHash('sha256').update(parts.map((p) => p.toLowerCase()).join('\n')).digest('hex').slice(0, length);
+}
+
+/** A storage account name (3-24 lowercase letters and digits, globally unique) derived from the parts. */
+export function storageAccountName(prefix: string, ...parts: string[]): string {
+  const clean = prefix.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10);
+  return `${clean}${shortHash(24 - clean.length, ...parts)}`;
+}
+
+/** The resource group name of a resource group id or of any resource id. */
+export function resourceGroupNameOf(id: string): string {
+  const match = /\/resourceGroups\/([^/]+)/i.exec(id);
+  if (!match) throw new Error(`no resource group in ARM id: ${id}`);
+  return match[1] as string;
+}

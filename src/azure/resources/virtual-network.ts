@@ -1,0 +1,56 @@
+import type { VirtualNetwork } from '@azure/arm-network';
+import type { AzureClients } from '../clients.ts';
+import { resourceId } from '../arm-id.ts';
+import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../../reconcilers/external-resource.ts';
+import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation } from './observe.ts';
+
+export interface SubnetSpec {
+  name: string;
+  addressPrefix: string;
+}
+
+export interface VirtualNetworkSpec {
+  resourceGroup: string;
+  name: string;
+  location: string;
+  owner: string;
+  addressPrefixes: string[];
+  subnets: SubnetSpec[];
+}
+
+export async function getVirtualNetwork(az: AzureClients, resourceGroup: string, name: string): Promise<VirtualNetwork | undefined> {
+  return getOrUndefined(() => az.network.virtualNetworks.get(resourceGroup, name));
+}
+
+/** A network the operator creates to mirror another: same address space, the same subnets. */
+export function virtualNetworkResource(az: AzureClients, role: string, spec: VirtualNetworkSpec): ExternalResource<VirtualNetwork> {
+  const missingSubnets = (current: VirtualNetwork) => spec.subnets.filter((s) => !(current.subnets ?? []).some((c) => c.name === s.name));
+  const body = (current?: VirtualNetwork) => ({
+    location: spec.location,
+    tags: managedTags(spec.owner),
+    addressSpace: { addressPrefixes: [...new Set([...(current?.addressSpace?.addressPrefixes ?? []), ...spec.addressPrefixes])] },
+    subnets: [
+      ...(current?.subnets ?? []).map((s) => ({ name: s.name, addressPrefix: s.addressPrefix, addressPrefixes: s.addressPrefixes })),
+      ...(current ? missingSubnets(current) : spec.subnets).map((s) => ({ name: s.name, addressPrefix: s.addressPrefix })),
+    ],
+  });
+  return {
+    role,
+    id: resourceId(az.subscriptionId, spec.resourceGroup, 'Microsoft.Network', 'virtualNetworks', spec.name),
+    manage: true,
+    async observe(): Promise<Observation<VirtualNetwork>> {
+      const network = await getVirtualNetwork(az, spec.resourceGroup, spec.name);
+      if (!network) return { exists: false };
+      return { exists: true, ...provisioningReady(network.provisioningState), upToDate: missingSubnets(network).length === 0, managedTag: hasManagedTag(network.tags), resource: network };
+    },
+    async create() {
+      await startOperation(az.network.virtualNetworks.createOrUpdate(spec.resourceGroup, spec.name, body()));
+    },
+    async update(current) {
+      await startOperation(az.network.virtualNetworks.createOrUpdate(spec.resourceGroup, spec.name, body(current)));
+    },
+    async delete() {
+      await deleteIgnoringNotFound(() => startOperation(az.network.virtualNetworks.delete(spec.resourceGroup, spec.name)));
+    },
+  };
+}

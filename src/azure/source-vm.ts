@@ -1,0 +1,73 @@
+/**
+ * Reads what enabling replication needs to know about a source VM: where it is, its size, placement,
+ * network interfaces and managed disks (with their sizes), and whether it can be protected at all.
+ */
+import type { VirtualMachine } from '@azure/arm-compute';
+import type { AzureClients } from './clients.ts';
+import { parseArmId } from './arm-id.ts';
+import { getOrUndefined } from './resources/observe.ts';
+
+export interface SourceDisk {
+  name: 'os' | `lun${number}`;
+  role: 'OS' | 'Data';
+  lun?: number;
+  sourceDiskId: string;
+  sizeBytes: number;
+}
+
+export interface SourceVm {
+  id: string;
+  name: string;
+  resourceGroup: string;
+  location: string;
+  vmSize: string;
+  zone?: string;
+  availabilitySetId?: string;
+  networkInterfaceIds: string[];
+  disks: SourceDisk[];
+}
+
+export type SourceVmResult = { found: false } | { found: true; supported: false; reason: string; message: string } | { found: true; supported: true; vm: SourceVm };
+
+export async function readSourceVm(az: AzureClients, vmId: string, excludedLuns: number[] = []): Promise<SourceVmResult> {
+  const id = parseArmId(vmId);
+  const vm: VirtualMachine | undefined = await getOrUndefined(() => az.compute.virtualMachines.get(id.resourceGroup, id.name));
+  if (!vm) return { found: false };
+  const storage = vm.storageProfile;
+  const osDiskId = storage?.osDisk?.managedDisk?.id;
+  if (!osDiskId) {
+    return { found: true, supported: false, reason: 'UnmanagedDisks', message: 'the VM uses unmanaged (VHD) disks; only managed disks can be replicated' };
+  }
+  const dataDisks = (storage?.dataDisks ?? []).filter((d) => !excludedLuns.includes(d.lun));
+  const unmanaged = dataDisks.find((d) => !d.managedDisk?.id);
+  if (unmanaged) {
+    return { found: true, supported: false, reason: 'UnmanagedDisks', message: `data disk at LUN ${unmanaged.lun} is not a managed disk` };
+  }
+  const disks: SourceDisk[] = [{ name: 'os', role: 'OS', sourceDiskId: osDiskId, sizeBytes: await diskSize(az, osDiskId) }];
+  for (const d of [...dataDisks].sort((a, b) => a.lun - b.lun)) {
+    const diskId = d.managedDisk?.id as string;
+    disks.push({ name: `lun${d.lun}`, role: 'Data', lun: d.lun, sourceDiskId: diskId, sizeBytes: await diskSize(az, diskId) });
+  }
+  return {
+    found: true,
+    supported: true,
+    vm: {
+      id: vm.id ?? vmId,
+      name: id.name,
+      resourceGroup: id.resourceGroup,
+      location: vm.location,
+      vmSize: vm.hardwareProfile?.vmSize ?? 'unknown',
+      zone: vm.zones?.[0],
+      availabilitySetId: vm.availabilitySet?.id,
+      networkInterfaceIds: (vm.networkProfile?.networkInterfaces ?? []).map((n) => n.id ?? '').filter(Boolean),
+      disks,
+    },
+  };
+}
+
+async function diskSize(az: AzureClients, diskId: string): Promise<number> {
+  const id = parseArmId(diskId);
+  const disk = await az.compute.disks.get(id.resourceGroup, id.name);
+  if (disk.diskSizeBytes) return disk.diskSizeBytes;
+  return (disk.diskSizeGB ?? 0) * 1024 ** 3;
+}

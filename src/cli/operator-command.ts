@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { azureConfigFromEnvironment } from '../azure/clients.ts';
+import { buildOperator } from '../operator/run-operator.ts';
+import { loadKubeConfig, shutdownSignal } from './process.ts';
+
+export function registerOperatorCommand(program: Command): void {
+  program
+    .command('operator')
+    .description('Run the operator: converges Azure to the ReplicationPolicy, NetworkMapping and ReplicatedVM objects')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz', (v) => Number(v), Number(process.env.METRICS_PORT ?? 8080))
+    .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', process.env.POD_NAMESPACE)
+    .option('--no-leader-election', 'run without leader election (a single replica only)')
+    .option('--workers <n>', 'concurrent reconciles per kind', (v) => Number(v), 4)
+    .addHelpText('after', '\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN.')
+    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number }) => {
+      const manager = buildOperator({
+        kubeConfig: loadKubeConfig(opts.kubeconfig),
+        azure: azureConfigFromEnvironment(),
+        leaseNamespace: opts.leaderElection ? (opts.leaderElectionNamespace ?? 'default') : undefined,
+        port: opts.metricsPort,
+        workers: opts.workers,
+      });
+      await manager.run(shutdownSignal());
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * The one contract every Azure resource the operator manages keeps (after Crossplane's external client):
+ * observe, create, update, delete — each idempotent and non-blocking. `create` and `delete` only start
+ * the ARM operation (long-running operations are never awaited by a worker); the next reconcile observes
+ * provisioningState until the resource is ready or gone.
+ *
+ * Every resource has a name the operator derives deterministically, so re-issuing a create after a crash
+ * is the same idempotent PUT and can never make a second resource. The "pending" mark recorded before a
+ * create exists so that a resource found after a crash is known to be the operator's own (and so may be
+ * deleted later), while one that existed before is adopted and never deleted.
+ */
+
+export const MANAGED_BY_TAG = 'siterecovery-managed-by';
+export const MANAGED_BY_VALUE = 'site-recovery-operator';
+export const OWNER_TAG = 'siterecovery-owner';
+
+export function managedTags(owner: string): Record<string, string> {
+  return { [MANAGED_BY_TAG]: MANAGED_BY_VALUE, [OWNER_TAG]: owner };
+}
+
+export function hasManagedTag(tags: Record<string, string> | undefined): boolean {
+  return tags?.[MANAGED_BY_TAG] === MANAGED_BY_VALUE;
+}
+
+export type Observation<T> =
+  | { exists: false }
+  | {
+      exists: true;
+      /** provisioningState Succeeded (or the type has none). */
+      ready: boolean;
+      /** provisioningState Failed: the create or update did not work. */
+      failed?: boolean;
+      /** Matches what is desired (only meaningful for resources the operator manages). */
+      upToDate: boolean;
+      /** Carries the operator's managed-by tag. */
+      managedTag: boolean;
+      resource: T;
+    };
+
+export interface ExternalResource<T> {
+  /** What it is for, e.g. TargetStorageAccount; names the status entry. */
+  readonly role: string;
+  readonly id: string;
+  /** False for resources the user named: observe only, never create, update or delete. */
+  readonly manage: boolean;
+  observe(): Promise<Observation<T>>;
+  create(): Promise<void>;
+  update(current: T): Promise<void>;
+  delete(): Promise<void>;
+}
+
+export interface ResourceRecord {
+  role: string;
+  id: string;
+  created: boolean;
+  pending?: boolean;
+}
+
+export type EnsureOutcome<T> =
+  | { state: 'ready'; record: ResourceRecord; resource: T }
+  | { state: 'creating' | 'updating'; record: ResourceRecord }
+  | { state: 'missing'; record?: ResourceRecord; message: string }
+  | { state: 'failed'; record: ResourceRecord; message: string };
+
+/**
+ * Drives one resource one step towards existing and up to date.
+ * `recordPending` must durably record the pending mark before a create is sent (it throws if it cannot).
+ */
+export async function ensureResource<T>(
+  resource: ExternalResource<T>,
+  previous: ResourceRecord | undefined,
+  recordPending: (record: ResourceRecord) => Promise<void>,
+): Promise<EnsureOutcome<T>> {
+  const observation = await resource.observe();
+  if (!observation.exists) {
+    if (!resource.manage) return { state: 'missing', message: `${resource.role} ${resource.id} does not exist` };
+    const record: ResourceRecord = { role: resource.role, id: resource.id, created: true, pending: true };
+    if (!previous?.pending) await recordPending(record);
+    await resource.create();
+    return { state: 'creating', record };
+  }
+  const created = resource.manage && (previous?.created === true || (previous === undefined && observation.managedTag) || previous?.pending === true);
+  const record: ResourceRecord = { role: resource.role, id: resource.id, created };
+  if (observation.failed) return { state: 'failed', record, message: `${resource.role} ${resource.id} is in provisioningState Failed` };
+  if (!observation.ready) return { state: 'creating', record };
+  if (resource.manage && created && !observation.upToDate) {
+    await resource.update(observation.resource);
+    return { state: 'updating', record };
+  }
+  return { state: 'ready', record, resource: observation.resource };
+}
+
+/** Deletes a resource the operator created; adopted ones are left alone. Returns true once it is gone. */
+export async function removeResource<T>(resource: ExternalResource<T>, record: ResourceRecord | undefined): Promise<boolean> {
+  if (!record?.created || !resource.manage) return true;
+  const observation = await resource.observe();
+  if (!observation.exists) return true;
+  if (!observation.managedTag) return true; // someone replaced it with their own: never delete what is not ours
+  await resource.delete();
+  return false;
+}

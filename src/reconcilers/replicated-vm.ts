@@ -1,0 +1,301 @@
+/**
+ * ReplicatedVM, enable replication (Azure Site Recovery's "Enable replication", step 1):
+ *   0. wait for the policy and the network mapping to be ready;
+ *   1. check the source VM exists, uses managed disks, sits in the mapped network and another region;
+ *   2. create or adopt the target resource group, the cache storage account (source region), the target
+ *      storage account (target region), the target availability set (or zone) matching the source, the
+ *      restore point collection the datapath captures into, and this VM's containers in both accounts;
+ *   3. register the VM for the datapath (its disks, where their replicas live) and follow the datapath's
+ *      progress: InitialSync until the first recovery point, then Protected.
+ * Deleting it disables replication: with deletionPolicy Delete everything the operator created for this
+ * VM goes (shared resources once no other ReplicatedVM uses them); with Retain nothing is touched.
+ */
+import type { NetworkMapping, ProtectedDisk, RecoveryPoint, ReplicatedVM, ReplicatedVMStatus, ReplicationPolicy } from '../api/types.ts';
+import type { AzureClients } from '../azure/clients.ts';
+import { parseArmId, resourceGroupNameOf, sameArmId, shortHash, storageAccountName } from '../azure/arm-id.ts';
+import { availabilitySetResource } from '../azure/resources/availability-set.ts';
+import { blobContainerResource } from '../azure/resources/blob-container.ts';
+import { getNetworkInterface, networkOfSubnet } from '../azure/resources/network-interface.ts';
+import { getOrUndefined } from '../azure/resources/observe.ts';
+import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
+import { restorePointCollectionResource } from '../azure/resources/restore-point-collection.ts';
+import { storageAccountResource } from '../azure/resources/storage-account.ts';
+import { readSourceVm, type SourceVm } from '../azure/source-vm.ts';
+import { applyReadiness, isTrue, setCondition, type Readiness } from '../controllers/conditions.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
+import { refOf, type CustomResourceClient } from '../kube/custom-resources.ts';
+import { convergeResource, readinessForAzureError, type StepResult } from './converge.ts';
+import { removeResource, type ExternalResource } from './external-resource.ts';
+import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
+import { ResourceLedger } from './resource-ledger.ts';
+
+export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
+
+const ROLE = {
+  group: 'TargetResourceGroup',
+  cache: 'CacheStorageAccount',
+  target: 'TargetStorageAccount',
+  availabilitySet: 'TargetAvailabilitySet',
+  restorePoints: 'RestorePointCollection',
+  cacheContainer: 'CacheContainer',
+  replicaContainer: 'ReplicaContainer',
+} as const;
+
+/** Roles whose resources other ReplicatedVMs may share (deleted only when none uses them any more). */
+const SHARED_ROLES = new Set<string>([ROLE.group, ROLE.cache, ROLE.target, ROLE.availabilitySet]);
+
+export interface ReplicatedVmDeps {
+  vms: CustomResourceClient<ReplicatedVM>;
+  policies: CustomResourceClient<ReplicationPolicy>;
+  mappings: CustomResourceClient<NetworkMapping>;
+  recoveryPoints: CustomResourceClient<RecoveryPoint>;
+  az: AzureClients;
+  /** Every ReplicatedVM in the cluster (to know whether a shared resource is still used). */
+  listAllVms: () => readonly ReplicatedVM[];
+}
+
+/** The names the operator derives for one ReplicatedVM; deterministic, so a retried create is the same PUT. */
+export function targetNames(vm: ReplicatedVM, source: { resourceGroup: string; location: string; name: string }, subscriptionId: string) {
+  const targetResourceGroup = vm.spec.targetResourceGroup ?? `${source.resourceGroup}-asr`;
+  const container = `rvm-${shortHash(20, vm.metadata.namespace ?? '', vm.metadata.name ?? '', vm.spec.sourceVirtualMachineId)}`;
+  return {
+    targetResourceGroup,
+    cacheAccount: storageAccountName('asrcache', subscriptionId, source.location, targetResourceGroup),
+    targetAccount: storageAccountName('asrtgt', subscriptionId, vm.spec.targetLocation, targetResourceGroup),
+    restorePointCollection: `${source.name}-asr-rpc-${shortHash(6, vm.metadata.namespace ?? '', vm.metadata.name ?? '')}`,
+    container,
+  };
+}
+
+export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
+  private readonly deps: ReplicatedVmDeps;
+
+  constructor(deps: ReplicatedVmDeps) {
+    this.deps = deps;
+  }
+
+  async reconcile(vm: ReplicatedVM, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const ledger = new ResourceLedger(vm.status?.targetResources);
+    try {
+      if (isDeleting(vm)) return await this.disableReplication(vm, ledger, ctx);
+      vm = await addFinalizer(this.deps.vms, vm);
+      return await this.enableReplication(vm, ledger, ctx);
+    } catch (error) {
+      const { readiness, retry } = readinessForAzureError(error, 'enabling replication');
+      await this.record(vm, ledger, readiness, {});
+      if (retry) throw error;
+      return { requeueAfterMs: 5 * 60_000 };
+    }
+  }
+
+  private async enableReplication(vm: ReplicatedVM, ledger: ResourceLedger, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { az } = this.deps;
+    const spec = vm.spec;
+    const namespace = vm.metadata.namespace ?? 'default';
+    const owner = `${namespace}/${vm.metadata.name}`;
+
+    // 0. The policy and the network mapping must be ready.
+    const policy = await this.deps.policies.get({ namespace, name: spec.policyRef.name });
+    if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
+      return this.pause(vm, ledger, { state: 'progressing', reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}` }, 30_000);
+    }
+    const mapping = await this.deps.mappings.get({ namespace, name: spec.networkMappingRef.name });
+    if (!mapping || !isTrue(mapping.status?.conditions, 'Ready')) {
+      return this.pause(vm, ledger, { state: 'progressing', reason: 'WaitingForNetworkMapping', message: `NetworkMapping ${spec.networkMappingRef.name} ${mapping ? 'is not ready' : 'does not exist'}` }, 30_000);
+    }
+
+    // 1. The source VM.
+    const read = await readSourceVm(az, spec.sourceVirtualMachineId, spec.excludedDiskLuns ?? []);
+    if (!read.found) return this.stall(vm, ledger, 'SourceVMNotFound', `virtual machine ${spec.sourceVirtualMachineId} does not exist`, ctx);
+    if (!read.supported) return this.stall(vm, ledger, read.reason, read.message, ctx);
+    const source = read.vm;
+    if (source.location === spec.targetLocation) return this.stall(vm, ledger, 'SameRegion', `the VM is already in ${spec.targetLocation}; choose another target location`, ctx);
+    if (mapping.spec.targetLocation !== spec.targetLocation) {
+      return this.stall(vm, ledger, 'NetworkMappingMismatch', `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}`, ctx);
+    }
+    const unmapped = await this.unmappedNetworkInterface(source, mapping.spec.sourceVirtualNetworkId);
+    if (unmapped) return this.stall(vm, ledger, 'NetworkNotMapped', unmapped, ctx);
+
+    // 2. Target-region resources, one step at a time.
+    const names = targetNames(vm, source, az.subscriptionId);
+    const persist = async () => {
+      await this.record(vm, ledger, { state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
+    };
+    const steps: Array<() => Promise<StepResult<unknown>>> = [
+      () => convergeResource(resourceGroupResource(az, ROLE.group, names.targetResourceGroup, spec.targetLocation, owner), ledger, persist),
+      () => this.storageStep(ROLE.cache, spec.cacheStorageAccountId, { resourceGroup: names.targetResourceGroup, name: names.cacheAccount, location: source.location, owner }, ledger, persist),
+      () => this.storageStep(ROLE.target, spec.targetStorageAccountId, { resourceGroup: names.targetResourceGroup, name: names.targetAccount, location: spec.targetLocation, owner }, ledger, persist),
+      () => this.availabilityStep(vm, source, names.targetResourceGroup, owner, ledger, persist),
+      () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: names.targetResourceGroup, name: names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner }), ledger, persist),
+      () => this.containerStep(ROLE.cacheContainer, ROLE.cache, names.container, ledger, persist),
+      () => this.containerStep(ROLE.replicaContainer, ROLE.target, names.container, ledger, persist),
+    ];
+    for (const step of steps) {
+      const result = await step();
+      if (!result.done) return this.pause(vm, ledger, result.readiness, result.requeueAfterMs, { phase: 'EnablingReplication' });
+    }
+
+    // 3. Registered for the datapath; follow its progress.
+    const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd` }));
+    const availabilitySet = ledger.get(ROLE.availabilitySet);
+    const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
+    const registered = {
+      sourceLocation: source.location,
+      sourceVmSize: source.vmSize,
+      targetResourceGroupId: ledger.get(ROLE.group)?.id,
+      cacheStorageAccountId: ledger.get(ROLE.cache)?.id,
+      targetStorageAccountId: ledger.get(ROLE.target)?.id,
+      targetVirtualNetworkId: mapping.status?.targetVirtualNetworkId,
+      ...(targetZone ? { targetZone } : {}),
+      ...(availabilitySet ? { targetAvailabilitySetId: availabilitySet.id } : {}),
+      disks,
+    } satisfies Partial<ReplicatedVMStatus>;
+    const firstTime = !isTrue(vm.status?.conditions, 'ReplicationEnabled');
+    const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
+    const phase: ReplicatedVMStatus['phase'] = vm.status?.phase === 'FailingOver' || vm.status?.phase === 'FailedOver' ? vm.status.phase : protectedNow ? 'Protected' : 'InitialSync';
+    const readiness: Readiness = protectedNow
+      ? { state: 'ready', reason: 'Protected', message: `replicating to ${spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
+      : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
+    await this.record(vm, ledger, readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+    if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
+    if (protectedNow && vm.status?.phase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
+    return protectedNow ? undefined : { requeueAfterMs: 30_000 };
+  }
+
+  /** Returns why the VM's network is not the mapping's source network, or undefined when it is. */
+  private async unmappedNetworkInterface(source: SourceVm, mappedNetworkId: string): Promise<string | undefined> {
+    for (const nicId of source.networkInterfaceIds) {
+      const nic = await getNetworkInterface(this.deps.az, nicId);
+      const subnetId = nic?.ipConfigurations?.[0]?.subnet?.id;
+      if (subnetId && !sameArmId(networkOfSubnet(subnetId), mappedNetworkId)) {
+        return `network interface ${parseArmId(nicId).name} is in ${networkOfSubnet(subnetId)}, which the NetworkMapping (${mappedNetworkId}) does not map`;
+      }
+    }
+    return undefined;
+  }
+
+  private async storageStep(role: string, adoptId: string | undefined, create: { resourceGroup: string; name: string; location: string; owner: string }, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+    if (adoptId) {
+      const id = parseArmId(adoptId);
+      return convergeResource(storageAccountResource(this.deps.az, role, { resourceGroup: id.resourceGroup, name: id.name, location: create.location, owner: create.owner }, false), ledger, persist);
+    }
+    return convergeResource(storageAccountResource(this.deps.az, role, create), ledger, persist);
+  }
+
+  private async availabilityStep(vm: ReplicatedVM, source: SourceVm, resourceGroup: string, owner: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+    const { az } = this.deps;
+    if (vm.spec.targetZone) return { done: true, resource: undefined };
+    if (vm.spec.targetAvailabilitySetId) {
+      const id = parseArmId(vm.spec.targetAvailabilitySetId);
+      return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, { resourceGroup: id.resourceGroup, name: id.name, location: vm.spec.targetLocation, owner, faultDomains: 2, updateDomains: 5 }, false), ledger, persist);
+    }
+    if (!source.availabilitySetId) return { done: true, resource: undefined };
+    const sourceSetId = parseArmId(source.availabilitySetId);
+    const sourceSet = await getOrUndefined(() => az.compute.availabilitySets.get(sourceSetId.resourceGroup, sourceSetId.name));
+    return convergeResource(
+      availabilitySetResource(az, ROLE.availabilitySet, {
+        resourceGroup,
+        name: `${sourceSetId.name}-asr`,
+        location: vm.spec.targetLocation,
+        owner,
+        faultDomains: sourceSet?.platformFaultDomainCount ?? 2,
+        updateDomains: sourceSet?.platformUpdateDomainCount ?? 5,
+      }),
+      ledger,
+      persist,
+    );
+  }
+
+  private async containerStep(role: string, accountRole: string, container: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+    const account = parseArmId(ledger.get(accountRole)?.id as string);
+    return convergeResource(blobContainerResource(this.deps.az, role, account.resourceGroup, account.name, container), ledger, persist);
+  }
+
+  /** Deletion: disable replication and remove what the operator created, unless the policy says Retain. */
+  private async disableReplication(vm: ReplicatedVM, ledger: ResourceLedger, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    if (vm.spec.deletionPolicy === 'Retain') {
+      ctx.events.record(vm, 'Normal', 'Retained', 'replication disabled; Azure resources retained (deletionPolicy Retain)');
+      return removeFinalizer(this.deps.vms, vm);
+    }
+    await this.record(vm, ledger, { state: 'progressing', reason: 'DisablingReplication', message: 'removing what the operator created for this VM' }, {});
+
+    // Recovery points of this VM (no garbage collector is assumed to run).
+    const namespace = vm.metadata.namespace ?? 'default';
+    const points = await this.deps.recoveryPoints.list(namespace, `${REPLICATED_VM_LABEL}=${vm.metadata.name}`);
+    await Promise.all(points.items.map((p) => this.deps.recoveryPoints.delete(refOf(p))));
+
+    // Per-VM resources first, then shared ones nobody else uses, the resource group last.
+    const others = this.deps.listAllVms().filter((o) => o.metadata.uid !== vm.metadata.uid);
+    const usedElsewhere = (id: string) => others.some((o) => (o.status?.targetResources ?? []).some((r) => sameArmId(r.id, id)));
+    const order = [ROLE.cacheContainer, ROLE.replicaContainer, ROLE.restorePoints, ROLE.availabilitySet, ROLE.cache, ROLE.target];
+    let allGone = true;
+    for (const role of order) {
+      const record = ledger.get(role);
+      if (!record) continue;
+      if (SHARED_ROLES.has(role) && usedElsewhere(record.id)) {
+        ledger.remove(role);
+        continue;
+      }
+      const gone = await removeResource(this.handleFor(role, record.id), record);
+      if (gone) ledger.remove(role);
+      else allGone = false;
+    }
+    if (!allGone) {
+      await this.record(vm, ledger, { state: 'progressing', reason: 'DisablingReplication', message: 'waiting for Azure to delete resources' }, {});
+      return { requeueAfterMs: 2_000 };
+    }
+    const group = ledger.get(ROLE.group);
+    if (group?.created && !usedElsewhere(group.id)) {
+      const name = resourceGroupNameOf(group.id);
+      if (await resourceGroupIsEmpty(this.deps.az, name)) await removeResource(resourceGroupResource(this.deps.az, ROLE.group, name, vm.spec.targetLocation, ''), group);
+    }
+    ctx.events.record(vm, 'Normal', 'ReplicationDisabled', 'replication disabled and the resources the operator created removed');
+    await removeFinalizer(this.deps.vms, vm);
+  }
+
+  /** An adapter able to observe and delete the resource recorded under `role`. */
+  private handleFor(role: string, id: string): ExternalResource<unknown> {
+    const { az } = this.deps;
+    const parsed = parseArmId(id);
+    const base = { resourceGroup: parsed.resourceGroup, location: '', owner: '' };
+    switch (role) {
+      case ROLE.cache:
+      case ROLE.target:
+        return storageAccountResource(az, role, { ...base, name: parsed.name });
+      case ROLE.availabilitySet:
+        return availabilitySetResource(az, role, { ...base, name: parsed.name, faultDomains: 0, updateDomains: 0 });
+      case ROLE.restorePoints:
+        return restorePointCollectionResource(az, role, { ...base, name: parsed.name, sourceVirtualMachineId: '' });
+      default:
+        return blobContainerResource(az, role, parsed.resourceGroup, parsed.names[0] as string, parsed.name);
+    }
+  }
+
+  private async stall(vm: ReplicatedVM, ledger: ResourceLedger, reason: string, message: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const already = vm.status?.conditions?.some((c) => c.type === 'Stalled' && c.reason === reason);
+    await this.record(vm, ledger, { state: 'stalled', reason, message }, { phase: vm.status?.phase === 'Protected' ? 'Protected' : 'Error' });
+    if (!already) ctx.events.record(vm, 'Warning', reason, message);
+    return { requeueAfterMs: 60_000 };
+  }
+
+  private async pause(vm: ReplicatedVM, ledger: ResourceLedger, readiness: Readiness, requeueAfterMs = 2_000, fields: Partial<ReplicatedVMStatus> = {}): Promise<ReconcileResult> {
+    await this.record(vm, ledger, readiness, { phase: vm.status?.phase ?? 'Pending', ...fields });
+    return { requeueAfterMs };
+  }
+
+  private async record(vm: ReplicatedVM, ledger: ResourceLedger, readiness: Readiness, fields: Partial<ReplicatedVMStatus>, extra?: { type: string; status: 'True' | 'False'; reason: string; message: string }): Promise<void> {
+    let conditions = applyReadiness(vm.status?.conditions, readiness, vm.metadata.generation);
+    if (extra) conditions = setCondition(conditions, extra, vm.metadata.generation);
+    const status = {
+      ...operatorOwnedStatus(vm.status),
+      phase: vm.status?.phase ?? 'Pending',
+      ...fields,
+      observedGeneration: vm.metadata.generation,
+      targetResources: ledger.list(),
+      conditions,
+    };
+    const updated = await applyStatus(this.deps.vms, vm, status);
+    vm.status = updated.status as ReplicatedVMStatus;
+    vm.metadata.resourceVersion = updated.metadata.resourceVersion;
+  }
+}
