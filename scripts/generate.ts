@@ -79,6 +79,7 @@ export function checkSchema(node: unknown, path: string): void {
   for (const [key, value] of Object.entries(schema)) checkSchema(value, `${path}.${key}`);
   if (schema.properties) {
     for (const [name, prop] of Object.entries(schema.properties as Record<string, Schema>)) {
+      if (name === 'metadata') continue; // must stay bare: the API server owns its schema
       if (typeof prop.description !== 'string' || prop.description.trim() === '') throw new Error(`${path}.properties.${name}: missing description`);
     }
   }
@@ -88,7 +89,7 @@ export function crdFor(source: KindSource, definitions: Record<string, Schema>):
   const properties: Schema = {
     apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
     kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
-    metadata: { type: 'object', description: 'Standard object metadata.' },
+    metadata: { type: 'object' }, // the API server forbids anything else here
     spec: inlineRefs(source.spec, definitions, false),
   };
   if (source.status) properties.status = inlineRefs(source.status, definitions, false);
