@@ -6,6 +6,8 @@ export interface ArmStorageBackend {
   blobEndpoint(account: string): string;
   /** Creates a storage account (idempotent). */
   createAccount(name: string): Promise<unknown>;
+  /** Removes an account and its data (idempotent). */
+  deleteAccount(name: string): Promise<unknown>;
   /** Shared key of an account. */
   accountKey(account: string): string | Promise<string>;
   /** Account that holds managed disk and snapshot page blobs. */

@@ -69,7 +69,10 @@ function diskState(engine: ArmEngine, disk: StoredResource): string {
   return 'Unattached';
 }
 
-const sizeBytesOf = (r: StoredResource): number => Number(r.body.properties.diskSizeBytes ?? r.internal.sizeBytes ?? 0);
+/** Disk restore points exist only once complete (they have no provisioningState). */
+const isReady = (r: StoredResource): boolean => r.type === DRP || r.body.properties?.provisioningState === 'Succeeded';
+
+const sizeBytesOf = (r: StoredResource): number => Number(r.internal.sizeBytes ?? r.body.properties.diskSizeBytes ?? 0);
 
 // ---------------------------------------------------------------------------- disks & snapshots
 
@@ -142,7 +145,7 @@ async function resolveCreation(
       }
       const res = engine.store.get(src);
       if (!res) throw notFoundRef(src);
-      if (res.body.properties?.provisioningState !== 'Succeeded') {
+      if (!isReady(res)) {
         throw conflict('Conflict', `Source resource ${res.id} is not ready (provisioningState ${res.body.properties?.provisioningState}).`);
       }
       const srcLocation = res.body.location ?? engine.store.get(parentId(parentId(res.id)!)!)?.body.location;
@@ -306,7 +309,7 @@ async function grantAccess(engine: ArmEngine, ctx: RequestContext, res: StoredRe
   if (!Number.isInteger(duration) || duration <= 0) {
     throw invalidParameter("Required parameter 'durationInSeconds' must be a positive integer.", 'grantAccessData.durationInSeconds');
   }
-  if (res.body.properties?.provisioningState !== 'Succeeded') {
+  if (!isReady(res)) {
     throw conflict('Conflict', `Resource ${res.id} is not ready (provisioningState ${res.body.properties?.provisioningState}).`);
   }
   if (res.type === DISK) {
@@ -974,13 +977,12 @@ async function createRestorePointContent(engine: ArmEngine, rp: StoredResource):
         publicNetworkAccess: 'Enabled',
         completionPercent: 100,
         logicalSectorSize: 512,
-        diskSizeGB: p.disk.body.properties.diskSizeGB,
-        diskSizeBytes: p.sizeBytes,
-        provisioningState: 'Succeeded',
-        ...(previous ? { previousDiskRestorePointId: previous.id } : {}),
+        sourceResourceLocation: p.disk.body.location,
       },
     };
-    engine.store.put({ id: p.dstId, type: DRP, resourceGroup: rp.resourceGroup, body, internal: {} });
+    // Size and lineage are not part of the ARM representation of a disk restore point.
+    const internal = { sizeBytes: p.sizeBytes, ...(previous ? { previous: previous.id } : {}) };
+    engine.store.put({ id: p.dstId, type: DRP, resourceGroup: rp.resourceGroup, body, internal });
   }
 }
 

@@ -91,6 +91,7 @@ export function registerStorage(engine: ArmEngine): void {
     },
     async delete(e, _ctx, res) {
       assertNotBusy(e, res.id);
+      await e.storage.deleteAccount(res.body.name);
       e.store.delete(res.id);
       e.store.save();
       return { status: 200 };
@@ -116,6 +117,9 @@ export function registerStorage(engine: ArmEngine): void {
         },
       },
     },
+  };
+  handler.purge = async (e, res) => {
+    await e.storage.deleteAccount(res.body.name);
   };
   engine.registerType(handler);
 

@@ -1,0 +1,277 @@
+// ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
+// security groups, network interfaces (IP allocation), availability sets, protocol errors and paging.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fast, startHarness } from './sandbox-arm-support.ts';
+import type { Harness } from './sandbox-arm-support.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ pageSize: 2 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const loc = 'westeurope';
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('protocol', () => {
+  it('requires a bearer token (401) and an api-version (400)', async () => {
+    const url = `${h.arm.endpoint}/subscriptions/${h.arm.subscriptionId}/resourcegroups?api-version=2021-04-01`;
+    const noAuth = await fetch(url);
+    expect(noAuth.status).toBe(401);
+    expect(((await noAuth.json()) as { error: { code: string } }).error.code).toBe('AuthenticationFailed');
+    expect(noAuth.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    const noVersion = await fetch(url.replace(/\?.*/, ''), { headers: { Authorization: 'Bearer x' } });
+    expect(noVersion.status).toBe(400);
+    expect(((await noVersion.json()) as { error: { code: string } }).error.code).toBe('MissingApiVersionParameter');
+  });
+
+  it('answers 404 SubscriptionNotFound for another subscription', async () => {
+    const r = await fetch(`${h.arm.endpoint}/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups?api-version=2021-04-01`, {
+      headers: { Authorization: 'Bearer x' },
+    });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('SubscriptionNotFound');
+  });
+});
+
+describe('resource groups', () => {
+  it('creates (201 then 200), gets case-insensitively, checks existence and rejects a location change', async () => {
+    const { resources } = h.c;
+    const rg = await resources.resourceGroups.createOrUpdate('Rg-Alpha', { location: 'West Europe', tags: { a: '1' } });
+    expect(rg).toMatchObject({ name: 'Rg-Alpha', location: 'westeurope', properties: { provisioningState: 'Succeeded' }, tags: { a: '1' } });
+    expect(rg.id).toBe(`/subscriptions/${h.arm.subscriptionId}/resourceGroups/Rg-Alpha`);
+    const got = await resources.resourceGroups.get('rg-alpha');
+    expect(got.id).toBe(rg.id);
+    expect(await resources.resourceGroups.checkExistence('RG-ALPHA')).toMatchObject({ body: true });
+    expect(await resources.resourceGroups.checkExistence('nope')).toMatchObject({ body: false });
+    await expect(resources.resourceGroups.createOrUpdate('rg-alpha', { location: 'eastus' })).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'InvalidResourceGroupLocation',
+    });
+    await expect(resources.resourceGroups.get('nope')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+  });
+
+  it('lists with nextLink paging', async () => {
+    const { resources } = h.c;
+    for (const n of ['rg-p1', 'rg-p2', 'rg-p3', 'rg-p4', 'rg-p5']) await resources.resourceGroups.createOrUpdate(n, { location: loc });
+    const pages: number[] = [];
+    for await (const page of resources.resourceGroups.list().byPage()) pages.push(page.length);
+    expect(pages.every((n) => n <= 2)).toBe(true);
+    const all = await collect(resources.resourceGroups.list());
+    expect(all.map((r) => r.name)).toEqual(expect.arrayContaining(['rg-p1', 'rg-p2', 'rg-p3', 'rg-p4', 'rg-p5']));
+    expect(h.arm.stats.count('LIST Microsoft.Resources/resourceGroups')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('deletes with a long-running operation, removing everything inside', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-del', { location: loc });
+    await network.virtualNetworks.createOrUpdate('rg-del', 'v', { location: loc, addressSpace: { addressPrefixes: ['10.9.0.0/16'] } }, fast);
+    h.arm.setLatency({ operations: { 'resourceGroups.delete': 150 } });
+    try {
+      const poller = resources.resourceGroups.delete('rg-del', fast);
+      await poller.submitted();
+      expect(poller.isDone).toBe(false);
+      await expect(resources.resourceGroups.createOrUpdate('rg-del', { location: loc })).rejects.toMatchObject({
+        statusCode: 409,
+        code: 'ResourceGroupBeingDeleted',
+      });
+      await poller;
+    } finally {
+      h.arm.setLatency({ operations: { 'resourceGroups.delete': 0 } });
+    }
+    await expect(resources.resourceGroups.get('rg-del')).rejects.toMatchObject({ statusCode: 404 });
+    await resources.resourceGroups.createOrUpdate('rg-del', { location: loc });
+    await expect(network.virtualNetworks.get('rg-del', 'v')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+  });
+});
+
+describe('virtual networks and subnets', () => {
+  it('creates a vnet with subnets, manages subnets as child resources and validates prefixes', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-net', { location: loc });
+    const vnet = await network.virtualNetworks.createOrUpdate(
+      'rg-net',
+      'vnet1',
+      {
+        location: loc,
+        addressSpace: { addressPrefixes: ['10.0.0.0/16'] },
+        subnets: [
+          { name: 'default', addressPrefix: '10.0.0.0/24' },
+          { name: 'apps', addressPrefix: '10.0.1.0/24' },
+        ],
+      },
+      fast,
+    );
+    expect(vnet.provisioningState).toBe('Succeeded');
+    expect(vnet.subnets?.map((s) => [s.name, s.addressPrefix, s.id])).toEqual([
+      ['default', '10.0.0.0/24', `${vnet.id}/subnets/default`],
+      ['apps', '10.0.1.0/24', `${vnet.id}/subnets/apps`],
+    ]);
+    const sub = await network.subnets.createOrUpdate('rg-net', 'vnet1', 'data', { addressPrefix: '10.0.2.0/24' }, fast);
+    expect(sub.id).toBe(`${vnet.id}/subnets/data`);
+    expect((await network.subnets.get('rg-net', 'VNET1', 'Data')).addressPrefix).toBe('10.0.2.0/24');
+    expect((await collect(network.subnets.list('rg-net', 'vnet1'))).map((s) => s.name)).toEqual(['default', 'apps', 'data']);
+    await expect(network.subnets.createOrUpdate('rg-net', 'vnet1', 'bad', { addressPrefix: '10.1.0.0/24' }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'NetcfgSubnetRangeOutsideVnet',
+    });
+    await expect(network.subnets.createOrUpdate('rg-net', 'vnet1', 'dup', { addressPrefix: '10.0.1.128/25' }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'NetcfgSubnetRangesOverlap',
+    });
+    await expect(
+      network.virtualNetworks.createOrUpdate('rg-net', 'v2', { location: loc, addressSpace: { addressPrefixes: ['10.0.0.1/16'] } }, fast),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidAddressPrefixFormat' });
+    await network.subnets.delete('rg-net', 'vnet1', 'data', fast);
+    await expect(network.subnets.get('rg-net', 'vnet1', 'data')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(network.subnets.get('rg-net', 'nope', 'data')).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
+    expect((await collect(network.virtualNetworks.listAll())).some((v) => v.id === vnet.id)).toBe(true);
+  });
+
+  it('refuses a location-less vnet (400 LocationRequired) and a missing resource group (404)', async () => {
+    const { network } = h.c;
+    await expect(
+      network.virtualNetworks.createOrUpdate('rg-net', 'v3', { addressSpace: { addressPrefixes: ['10.3.0.0/16'] } } as never, fast),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'LocationRequired' });
+    await expect(
+      network.virtualNetworks.createOrUpdate('rg-none', 'v3', { location: loc, addressSpace: { addressPrefixes: ['10.3.0.0/16'] } }, fast),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+  });
+});
+
+describe('network interfaces', () => {
+  it('allocates dynamic IPs (first free after the 4 reserved), keeps them on update, and checks static IPs', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-nic', { location: loc });
+    const vnet = await network.virtualNetworks.createOrUpdate(
+      'rg-nic',
+      'vnet',
+      { location: loc, addressSpace: { addressPrefixes: ['10.5.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.5.0.0/29' }] },
+      fast,
+    );
+    const subnet = { id: vnet.subnets![0]!.id! };
+    const nic = (name: string, ip?: string) =>
+      network.networkInterfaces.createOrUpdate(
+        'rg-nic',
+        name,
+        {
+          location: loc,
+          ipConfigurations: [
+            { name: 'ipconfig1', subnet, ...(ip ? { privateIPAllocationMethod: 'Static' as const, privateIPAddress: ip } : {}) },
+          ],
+        },
+        fast,
+      );
+    const a = await nic('a');
+    expect(a.ipConfigurations?.[0]).toMatchObject({ privateIPAddress: '10.5.0.4', privateIPAllocationMethod: 'Dynamic', primary: true });
+    expect(a.macAddress).toMatch(/^00-0D-3A-/);
+    const s = await nic('s', '10.5.0.6');
+    expect(s.ipConfigurations?.[0]).toMatchObject({ privateIPAddress: '10.5.0.6', privateIPAllocationMethod: 'Static' });
+    const b = await nic('b');
+    expect(b.ipConfigurations?.[0]?.privateIPAddress).toBe('10.5.0.5');
+    // re-PUT keeps the dynamic address
+    expect((await nic('a')).ipConfigurations?.[0]?.privateIPAddress).toBe('10.5.0.4');
+    await expect(nic('c', '10.5.0.6')).rejects.toMatchObject({ statusCode: 400, code: 'PrivateIPAddressInUse' });
+    await expect(nic('c', '10.5.0.1')).rejects.toMatchObject({ statusCode: 400, code: 'PrivateIPAddressIsReserved' });
+    await expect(nic('c', '10.6.0.9')).rejects.toMatchObject({ statusCode: 400, code: 'PrivateIPAddressNotInSubnet' });
+    // /29: .4 .5 .6 taken, .7 broadcast -> full
+    await expect(nic('c')).rejects.toMatchObject({ statusCode: 400, code: 'SubnetIsFull' });
+    const subnetNow = await network.subnets.get('rg-nic', 'vnet', 'default');
+    expect(subnetNow.ipConfigurations?.map((c) => c.id)).toHaveLength(3);
+    await expect(network.subnets.delete('rg-nic', 'vnet', 'default', fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InUseSubnetCannotBeDeleted',
+    });
+    await expect(
+      network.networkInterfaces.createOrUpdate(
+        'rg-nic',
+        'ghost',
+        { location: loc, ipConfigurations: [{ name: 'c', subnet: { id: `${vnet.id}/subnets/none` } }] },
+        fast,
+      ),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    await network.networkInterfaces.delete('rg-nic', 'b', fast);
+    expect((await nic('c')).ipConfigurations?.[0]?.privateIPAddress).toBe('10.5.0.5');
+  });
+});
+
+describe('network security groups', () => {
+  it('creates with rules and defaults, refuses deleting while associated', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-nsg', { location: loc });
+    const nsg = await network.networkSecurityGroups.createOrUpdate(
+      'rg-nsg',
+      'nsg1',
+      {
+        location: loc,
+        securityRules: [
+          {
+            name: 'ssh',
+            protocol: 'Tcp',
+            sourcePortRange: '*',
+            destinationPortRange: '22',
+            sourceAddressPrefix: '*',
+            destinationAddressPrefix: '*',
+            access: 'Allow',
+            priority: 1000,
+            direction: 'Inbound',
+          },
+        ],
+      },
+      fast,
+    );
+    expect(nsg.securityRules?.[0]).toMatchObject({ name: 'ssh', priority: 1000, id: `${nsg.id}/securityRules/ssh` });
+    expect(nsg.defaultSecurityRules?.map((r) => r.name)).toContain('DenyAllInBound');
+    await expect(
+      network.networkSecurityGroups.createOrUpdate(
+        'rg-nsg',
+        'nsg2',
+        { location: loc, securityRules: [{ name: 'x', protocol: '*', access: 'Allow', priority: 5, direction: 'Inbound' }] },
+        fast,
+      ),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'SecurityRuleInvalidPriority' });
+    const vnet = await network.virtualNetworks.createOrUpdate(
+      'rg-nsg',
+      'vnet',
+      {
+        location: loc,
+        addressSpace: { addressPrefixes: ['10.7.0.0/16'] },
+        subnets: [{ name: 'default', addressPrefix: '10.7.0.0/24', networkSecurityGroup: { id: nsg.id! } }],
+      },
+      fast,
+    );
+    expect(vnet.subnets?.[0]?.networkSecurityGroup?.id).toBe(nsg.id);
+    expect((await network.networkSecurityGroups.get('rg-nsg', 'nsg1')).subnets?.map((s) => s.id)).toEqual([vnet.subnets![0]!.id]);
+    await expect(network.networkSecurityGroups.delete('rg-nsg', 'nsg1', fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InUseNetworkSecurityGroupCannotBeDeleted',
+    });
+  });
+});
+
+describe('availability sets', () => {
+  it('creates an Aligned set with fault/update domain counts and validates ranges', async () => {
+    const { resources, compute } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-as', { location: loc });
+    const as = await compute.availabilitySets.createOrUpdate('rg-as', 'as1', {
+      location: loc,
+      sku: { name: 'Aligned' },
+      platformFaultDomainCount: 2,
+      platformUpdateDomainCount: 5,
+    });
+    expect(as).toMatchObject({ name: 'as1', sku: { name: 'Aligned' }, platformFaultDomainCount: 2, platformUpdateDomainCount: 5 });
+    await expect(
+      compute.availabilitySets.createOrUpdate('rg-as', 'as2', { location: loc, sku: { name: 'Aligned' }, platformFaultDomainCount: 4 }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    expect((await collect(compute.availabilitySets.list('rg-as'))).map((a) => a.name)).toEqual(['as1']);
+    await compute.availabilitySets.delete('rg-as', 'as1');
+    await expect(compute.availabilitySets.get('rg-as', 'as1')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+  });
+});
