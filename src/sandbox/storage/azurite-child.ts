@@ -6,8 +6,8 @@
 // running child's environment, and 60 s is too slow for accounts the ARM emulator creates on demand. This
 // wrapper starts the very same BlobServer that main.js starts and, on an IPC message from the parent, sets
 // process.env.AZURITE_ACCOUNTS and calls the server's AccountDataStore.refresh() - Azurite's own code path
-// for reloading accounts, only triggered immediately. Nothing else about Azurite changes. Telemetry is not
-// initialised (main.js would; we also pass --disableTelemetry).
+// for reloading accounts, only triggered immediately. Telemetry is not initialised (main.js would; we also
+// pass --disableTelemetry). The only other change is a fix for a copy bug (below).
 //
 // Messages parent -> child: {type:'accounts', id, value:'name:key;name2:key2'} | {type:'shutdown'}
 // Messages child -> parent: {type:'ready', address} | {type:'ack', id} | {type:'error', message}
@@ -35,6 +35,34 @@ const Logger = require('azurite/dist/src/common/Logger.js') as {
 const BlobEnvironment = (require('azurite/dist/src/blob/BlobEnvironment.js') as { default: new () => unknown }).default;
 const { setExtentMemoryLimit } = require('azurite/dist/src/common/ConfigurationBase.js') as {
   setExtentMemoryLimit(env: unknown, logToConsole: boolean): void;
+};
+
+// Azurite bug fix (3.37.0, LokiBlobMetadataStore.startCopyFromURL/copyFromURL): the copied blob document
+// gets the *same* `pageRangesInOrder` array as its source ("Deep clone a copied blob" - but it is not), and
+// Put Page / Clear Page / resize splice that array in place. Writing to a copy of a page blob snapshot then
+// silently changes the snapshot (and writing to a copied-from blob changes the copy). Real Azure copies are
+// independent. Fix: give every newly inserted blob document its own arrays (snapshot creation already
+// does exactly that with slice(); the range objects themselves are never mutated, only the arrays).
+interface LokiCollection {
+  insert(doc: unknown): unknown;
+}
+const LokiBlobMetadataStore = (require('azurite/dist/src/blob/persistence/LokiBlobMetadataStore.js') as {
+  default: { prototype: { init(): Promise<void>; db?: { getCollection(name: string): LokiCollection | null }; BLOBS_COLLECTION?: string } };
+}).default;
+const originalInit = LokiBlobMetadataStore.prototype.init;
+LokiBlobMetadataStore.prototype.init = async function patchedInit(this: typeof LokiBlobMetadataStore.prototype): Promise<void> {
+  await originalInit.call(this);
+  const coll = this.db?.getCollection(this.BLOBS_COLLECTION ?? '$BLOBS_COLLECTION$');
+  if (!coll) throw new Error('Azurite blob collection not found: cannot apply the copy fix');
+  const insert = coll.insert.bind(coll);
+  coll.insert = (doc: unknown): unknown => {
+    if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+      const d = doc as { pageRangesInOrder?: unknown[]; committedBlocksInOrder?: unknown[] };
+      if (Array.isArray(d.pageRangesInOrder)) d.pageRangesInOrder = d.pageRangesInOrder.slice();
+      if (Array.isArray(d.committedBlocksInOrder)) d.committedBlocksInOrder = d.committedBlocksInOrder.slice();
+    }
+    return insert(doc);
+  };
 };
 
 function send(msg: unknown): void {

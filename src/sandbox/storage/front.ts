@@ -183,7 +183,8 @@ export class StorageFront {
   async start(): Promise<void> {
     const server = https.createServer({ cert: this.opts.certPem, key: this.opts.keyPem, requestTimeout: 0 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        log.error('front request failed', { method: req.method, path: redactPath(req.url), error: String(err) });
+        if (err instanceof HttpError) log.debug('front refused request', { method: req.method, path: redactPath(req.url), status: err.status, code: err.code });
+        else log.error('front request failed', { method: req.method, path: redactPath(req.url), error: String(err) });
         this.sendError(res, req, err);
       });
     });
