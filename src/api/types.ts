@@ -772,6 +772,44 @@ export interface ReplicationProgress {
    * When the newest applied cycle was captured.
    */
   lastCycleTime?: string;
+  /**
+   * Cycles captured into the cache and not yet applied (backlog).
+   */
+  pendingCycles?: number;
+  /**
+   * Bytes captured into the cache and not yet applied (backlog).
+   */
+  pendingBytes?: number;
+  syncNow?: SyncNowStatus;
+}
+/**
+ * The datapath's answer to the siterecovery.io/sync-now annotation: capture and apply now, then seal. Done when token equals the annotation's value and state is Succeeded; recoveryPointName is then a point captured after the annotation was seen.
+ */
+export interface SyncNowStatus {
+  /**
+   * The annotation value this answers.
+   */
+  token: string;
+  /**
+   * Running until the point is sealed.
+   */
+  state: 'Running' | 'Succeeded' | 'Failed';
+  /**
+   * The cycle captured for this request.
+   */
+  cycle?: number;
+  /**
+   * The RecoveryPoint sealed for this request.
+   */
+  recoveryPointName?: string;
+  /**
+   * Its capture time.
+   */
+  recoveryPointTime?: string;
+  /**
+   * What happened, for a person.
+   */
+  message?: string;
 }
 /**
  * Progress of the first full copy (written by the datapath).
