@@ -1,0 +1,163 @@
+// ARM protocol mechanics of the emulator, through the official SDK clients: long-running operation
+// headers and pollers, error bodies, fault injection (429 + Retry-After, 500, dropped connections, hangs)
+// against the SDK's retry policies, per-operation call statistics, and persistence across a restart.
+import type { PipelineResponse } from '@azure/core-rest-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fast, network, startHarness } from './sandbox-arm-support.ts';
+import type { Harness } from './sandbox-arm-support.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ persist: true });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const loc = 'westeurope';
+
+describe('long-running operations', () => {
+  it('answers PUT with 201 + Azure-AsyncOperation while running, DELETE and POST with 202 + Location', async () => {
+    const { compute, resources } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-lro', { location: loc });
+    h.arm.setLatency({ default: 120 });
+    try {
+      let put: PipelineResponse | undefined;
+      const poller = compute.disks.createOrUpdate(
+        'rg-lro',
+        'd1',
+        { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 },
+        { ...fast, onResponse: (r) => (put = r) },
+      );
+      await poller.submitted();
+      expect(put?.status).toBe(201);
+      expect(JSON.parse(put?.bodyAsText ?? '{}').properties.provisioningState).toBe('Creating');
+      expect(put?.headers.get('azure-asyncoperation')).toMatch(/\/providers\/Microsoft\.Compute\/locations\/westeurope\/operations\/[-0-9a-f]+\?api-version=/);
+      expect(put?.headers.get('retry-after')).toBe('0');
+      expect((await compute.disks.get('rg-lro', 'd1')).provisioningState).toBe('Creating');
+      const before = h.arm.stats.count('GET operationStatus');
+      expect((await poller).provisioningState).toBe('Succeeded');
+      expect(h.arm.stats.count('GET operationStatus')).toBeGreaterThan(before);
+
+      let del: PipelineResponse | undefined;
+      await compute.disks.delete('rg-lro', 'd1', { ...fast, onResponse: (r) => (del = r) });
+      expect(del?.status).toBe(202);
+      expect(del?.headers.get('location')).toMatch(/monitor=true/);
+      await expect(compute.disks.get('rg-lro', 'd1')).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      h.arm.setLatency({ default: 0 });
+    }
+  });
+
+  it('reports 409 while another operation runs on the resource, and a failed LRO through the poller', async () => {
+    const { compute } = h.c;
+    const d = await compute.disks.createOrUpdate('rg-lro', 'd2', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    h.arm.setLatency({ operations: { 'disks.beginGetAccess': 150 } });
+    try {
+      const grant = compute.disks.grantAccess('rg-lro', 'd2', { access: 'Read', durationInSeconds: 60 }, fast);
+      await grant.submitted();
+      await expect(compute.disks.delete('rg-lro', 'd2', fast)).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
+      expect((await grant).accessSAS).toMatch(/sig=/);
+    } finally {
+      h.arm.setLatency({ operations: { 'disks.beginGetAccess': 0 } });
+    }
+    // Import from a blob that does not exist: refused up front (400 with target).
+    await expect(
+      compute.disks.createOrUpdate('rg-lro', 'bad', { location: loc, creationData: { createOption: 'Import', sourceUri: `${h.storage.blobEndpoint('nosuch')}c/b.vhd` } }, fast),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter', message: expect.stringContaining('is not accessible') });
+    expect(d.name).toBe('d2');
+  });
+});
+
+describe('fault injection', () => {
+  it('429 with Retry-After is honoured by the SDK throttling policy', async () => {
+    const { resources } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-faults', { location: loc });
+    h.arm.stats.reset();
+    const f = h.arm.faults.inject({ kind: 'throttle', operation: 'GET Microsoft.Resources/resourceGroups', count: 1, retryAfterSeconds: 1 });
+    const t0 = Date.now();
+    expect((await resources.resourceGroups.get('rg-faults')).name).toBe('rg-faults');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(h.arm.stats.count('GET Microsoft.Resources/resourceGroups')).toBe(2);
+    expect(h.arm.stats.requests({ operation: 'GET Microsoft.Resources/resourceGroups' }).map((r) => r.status)).toEqual([429, 200]);
+    expect(h.arm.faults.list().find((x) => x.id === f.id)).toBeUndefined();
+  });
+
+  it('500s and dropped connections are retried; conflicts and exhausted retries surface', async () => {
+    const { resources, network: net } = h.c;
+    h.arm.stats.reset();
+    h.arm.faults.inject({ kind: 'error', method: 'GET', path: '/resourcegroups/rg-faults', count: 2 });
+    expect((await resources.resourceGroups.get('rg-faults')).name).toBe('rg-faults');
+    expect(h.arm.stats.count('GET Microsoft.Resources/resourceGroups')).toBe(3);
+
+    h.arm.faults.inject({ kind: 'drop', method: 'GET', path: '/resourcegroups/rg-faults', count: 1 });
+    expect((await resources.resourceGroups.get('rg-faults')).name).toBe('rg-faults');
+
+    h.arm.faults.inject({ kind: 'conflict', operation: 'PUT Microsoft.Network/virtualNetworks', count: 1 });
+    await expect(
+      net.virtualNetworks.createOrUpdate('rg-faults', 'v', { location: loc, addressSpace: { addressPrefixes: ['10.0.0.0/16'] } }, fast),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
+    expect((await net.virtualNetworks.createOrUpdate('rg-faults', 'v', { location: loc, addressSpace: { addressPrefixes: ['10.0.0.0/16'] } }, fast)).name).toBe('v');
+
+    h.arm.faults.inject({ kind: 'error', path: '/resourcegroups/rg-faults', count: 10 });
+    await expect(resources.resourceGroups.get('rg-faults')).rejects.toMatchObject({ statusCode: 500, code: 'InternalServerError' });
+    h.arm.faults.clear();
+  });
+
+  it('faults while polling an LRO are retried by the pipeline; a hang delays the answer', async () => {
+    const { network: net } = h.c;
+    h.arm.setLatency({ operations: { 'networkSecurityGroups.put': 50 } });
+    try {
+      h.arm.faults.inject({ kind: 'error', operation: 'GET operationStatus', count: 1 });
+      h.arm.faults.inject({ kind: 'drop', operation: 'GET operationStatus', count: 1 });
+      const nsg = await net.networkSecurityGroups.createOrUpdate('rg-faults', 'nsg', { location: loc }, fast);
+      expect(nsg.provisioningState).toBe('Succeeded');
+    } finally {
+      h.arm.setLatency({ operations: { 'networkSecurityGroups.put': 0 } });
+    }
+    h.arm.faults.inject({ kind: 'hang', operation: 'GET Microsoft.Network/networkSecurityGroups', delayMs: 300 });
+    const t0 = Date.now();
+    await net.networkSecurityGroups.get('rg-faults', 'nsg');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+  });
+});
+
+describe('persistence', () => {
+  it('keeps every resource, IP allocation and in-flight operation across a restart', async () => {
+    const { c } = h;
+    const net = await network(c, 'rg-persist');
+    const nicId = await net.nicId('nic-a');
+    const vm = await c.compute.virtualMachines.createOrUpdate(
+      'rg-persist',
+      'vm',
+      {
+        location: loc,
+        hardwareProfile: { vmSize: 'Standard_B2s' },
+        storageProfile: { imageReference: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, osDisk: { createOption: 'FromImage', diskSizeGB: 1 } },
+        networkProfile: { networkInterfaces: [{ id: nicId }] },
+      },
+      fast,
+    );
+    h.arm.setLatency({ operations: { 'disks.put': 400 } });
+    const pending = c.compute.disks.createOrUpdate('rg-persist', 'late', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    await pending.submitted();
+    const sub = h.arm.subscriptionId;
+
+    await h.restartArm({ port: h.arm.port, latency: 0 });
+    expect(h.arm.subscriptionId).toBe(sub);
+    // The poller started before the restart finishes against the restarted emulator.
+    expect((await pending).provisioningState).toBe('Succeeded');
+    const c2 = h.c;
+    const got = await c2.compute.virtualMachines.get('rg-persist', 'vm', { expand: 'instanceView' });
+    expect(got.vmId).toBe(vm.vmId);
+    expect(got.instanceView?.statuses?.map((s) => s.code)).toContain('PowerState/running');
+    expect((await c2.compute.disks.get('rg-persist', vm.storageProfile!.osDisk!.name!)).managedBy).toBe(vm.id);
+    const nic2 = await c2.network.networkInterfaces.createOrUpdate(
+      'rg-persist',
+      'nic-b',
+      { location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: net.subnetId } }] },
+      fast,
+    );
+    expect(nic2.ipConfigurations?.[0]?.privateIPAddress).toBe('10.1.0.5');
+  });
+});
