@@ -1,6 +1,130 @@
+// `site-recovery sandbox ...` commands (DESIGN.md §6).
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { parseResourceId } from './arm/paths.ts';
+import { armClients, connectSandbox, diskPageBlob } from './client.ts';
+import { fillDiskStart, sha256OfPageBlob } from './disks.ts';
+import { DEFAULT_SANDBOX_DIR } from './state.ts';
+import { parseDuration, parseRate, sizeToGiB } from './units.ts';
+import { runSandboxUp, sandboxDown } from './up.ts';
+import { createSandboxVm } from './vm.ts';
+
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const dirOption = (): Option =>
+  new Option('--dir <dir>', 'sandbox state directory').default(process.env.SITE_RECOVERY_SANDBOX_DIR ?? DEFAULT_SANDBOX_DIR);
+
+/** Initial OS disk content written by `vm create` (what an image would leave on it). */
+const OS_IMAGE_BYTES = 8 * 1024 * 1024;
 
 /** Registers `site-recovery sandbox ...` subcommands. */
 export function registerSandboxCommands(program: Command): void {
-  program.command('sandbox').description('Local Kubernetes control plane and local Azure for tests and first runs');
+  const sandbox = program.command('sandbox').description('Local Kubernetes control plane and local Azure for tests and first runs');
+
+  sandbox
+    .command('up')
+    .description('start local storage, the ARM emulator and the Kubernetes control plane in the foreground; writes <dir>/env')
+    .addOption(dirOption())
+    .option('--persist', 'keep all state in <dir> across restarts', false)
+    .option('--no-kube', 'do not start the Kubernetes control plane')
+    .option('--arm-port <port>', 'ARM emulator port (default: previous one with --persist, else any)', int('--arm-port'))
+    .option('--storage-port <port>', 'storage endpoint port', int('--storage-port'))
+    .option('--arm-latency <ms>', 'duration of ARM long-running operations in ms', int('--arm-latency'), 0)
+    .action(async (o: { dir: string; persist: boolean; kube: boolean; armPort?: number; storagePort?: number; armLatency: number }) => {
+      await runSandboxUp({
+        dir: o.dir,
+        persist: o.persist,
+        kube: o.kube,
+        armLatencyMs: o.armLatency,
+        ...(o.armPort !== undefined ? { armPort: o.armPort } : {}),
+        ...(o.storagePort !== undefined ? { storagePort: o.storagePort } : {}),
+      });
+    });
+
+  sandbox
+    .command('down')
+    .description('stop the sandbox running in <dir>')
+    .addOption(dirOption())
+    .action(async (o: { dir: string }) => {
+      const r = await sandboxDown(o.dir);
+      console.log(r === 'stopped' ? 'sandbox stopped' : 'no sandbox running');
+    });
+
+  const vm = sandbox.command('vm').description('sandbox virtual machines');
+  vm.command('create <name>')
+    .description('create a source VM (OS disk with content, N empty data disks, NIC in subnet default of <RG>-vnet); prints the VM id last')
+    .requiredOption('-g, --resource-group <rg>', 'resource group (created when absent)')
+    .requiredOption('-l, --location <location>', 'Azure location, e.g. westeurope')
+    .option('--disks <n>', 'number of data disks', int('--disks'), 1)
+    .option('--disk-size <size>', 'data disk size (whole GiB)', '1GiB')
+    .option('--os-disk-size <size>', 'OS disk size (whole GiB)', '4GiB')
+    .option('--vnet <name>', 'virtual network (default <RG>-vnet, created when absent)')
+    .option('--zone <zone>', 'availability zone (1, 2 or 3)')
+    .addOption(dirOption())
+    .action(async (name: string, o: { resourceGroup: string; location: string; disks: number; diskSize: string; osDiskSize: string; vnet?: string; zone?: string; dir: string }) => {
+      const conn = connectSandbox(o.dir);
+      const vmRes = await createSandboxVm(armClients(conn), {
+        name,
+        resourceGroup: o.resourceGroup,
+        location: o.location,
+        dataDisks: o.disks,
+        dataDiskSizeGiB: sizeToGiB(o.diskSize),
+        osDiskSizeGiB: sizeToGiB(o.osDiskSize),
+        ...(o.vnet ? { vnet: o.vnet } : {}),
+        ...(o.zone ? { zone: o.zone } : {}),
+      });
+      const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
+      if (osDiskId) await fillDiskStart(diskPageBlob(conn, osDiskId), OS_IMAGE_BYTES, osDiskId.toLowerCase());
+      console.log(vmRes.id);
+    });
+
+  sandbox
+    .command('workload <vmId>')
+    .description('write to all disks of a sandbox VM at a given rate')
+    .requiredOption('--rate <rate>', 'write rate, e.g. 5MiB/s')
+    .requiredOption('--duration <duration>', 'how long, e.g. 60s')
+    .addOption(new Option('--pattern <pattern>', 'write pattern').choices(['random', 'sequential', 'hotset', 'trim']).default('random'))
+    .addOption(dirOption())
+    .action(async (vmId: string, o: { rate: string; duration: string; pattern: string; dir: string }) => {
+      const rate = parseRate(o.rate);
+      const durationMs = parseDuration(o.duration);
+      connectSandbox(o.dir);
+      // TODO(lead): call runWorkload from src/sandbox/workload (storage engineer) with the VM's disk blobs.
+      throw new Error(`sandbox workload is not available yet (rate ${rate} B/s, ${durationMs} ms, ${o.pattern} on ${vmId})`);
+    });
+
+  sandbox
+    .command('disk-hash <id>')
+    .description('sha256 of a managed disk or snapshot; for a VM one line per disk: os <sha256>, lun<N> <sha256>')
+    .addOption(dirOption())
+    .action(async (id: string, o: { dir: string }) => {
+      const conn = connectSandbox(o.dir);
+      const parts = parseResourceId(id);
+      const type = parts ? `${parts.ns}/${parts.types.join('/')}`.toLowerCase() : '';
+      if (type === 'microsoft.compute/virtualmachines') {
+        const vmRes = await armClients(conn).compute.virtualMachines.get(parts!.rg, parts!.names[0]!);
+        const sp = vmRes.storageProfile!;
+        console.log(`os ${await sha256OfPageBlob(diskPageBlob(conn, sp.osDisk!.managedDisk!.id!))}`);
+        for (const d of [...(sp.dataDisks ?? [])].sort((a, b) => a.lun - b.lun)) {
+          console.log(`lun${d.lun} ${await sha256OfPageBlob(diskPageBlob(conn, d.managedDisk!.id!))}`);
+        }
+        return;
+      }
+      if (!/^microsoft\.compute\/(disks|snapshots|restorepointcollections\/restorepoints\/diskrestorepoints)$/.test(type)) {
+        throw new Error(`not a VM, managed disk, snapshot or disk restore point id: ${id}`);
+      }
+      const c = armClients(conn).compute;
+      // The resource must exist in ARM (a 404 here is the user's answer).
+      if (parts!.types.length === 1) {
+        if (type.endsWith('disks')) await c.disks.get(parts!.rg, parts!.names[0]!);
+        else await c.snapshots.get(parts!.rg, parts!.names[0]!);
+      } else {
+        await c.diskRestorePoint.get(parts!.rg, parts!.names[0]!, parts!.names[1]!, parts!.names[2]!);
+      }
+      console.log(await sha256OfPageBlob(diskPageBlob(conn, id)));
+    });
 }
