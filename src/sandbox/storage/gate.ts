@@ -14,10 +14,11 @@ class Gate {
   held: ExclusiveKind | undefined;
   waitingExclusive = 0;
   frozen = 0;
+  private inside = 0;
   private waiters: Array<() => void> = [];
 
   idle(): boolean {
-    return this.active === 0 && this.held === undefined && this.waitingExclusive === 0 && this.frozen === 0 && this.waiters.length === 0;
+    return this.active === 0 && this.held === undefined && this.waitingExclusive === 0 && this.frozen === 0 && this.inside === 0;
   }
 
   private wake(): void {
@@ -26,13 +27,37 @@ class Gate {
     for (const f of w) f();
   }
 
-  private async until(cond: () => boolean): Promise<void> {
-    while (!cond()) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /**
+   * Waits until cond() holds and runs take() in the same synchronous step as the successful check: no
+   * other waiter can run between them (an `await` between check and update would let two incompatible
+   * holders in).
+   */
+  private async until(cond: () => boolean, take: () => void = () => {}): Promise<void> {
+    if (cond()) {
+      take();
+      return;
+    }
+    // Counted while inside: woken waiters are off the list but not yet re-checked, and the gate must not
+    // look idle (and be dropped from the map) meanwhile.
+    this.inside++;
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        if (cond()) {
+          take();
+          return;
+        }
+      }
+    } finally {
+      this.inside--;
+    }
   }
 
   async shared(): Promise<void> {
-    await this.until(() => this.held === undefined && this.waitingExclusive === 0 && this.frozen === 0);
-    this.active++;
+    await this.until(
+      () => this.held === undefined && this.waitingExclusive === 0 && this.frozen === 0,
+      () => this.active++,
+    );
   }
 
   releaseShared(): void {
@@ -42,12 +67,13 @@ class Gate {
 
   async exclusive(kind: ExclusiveKind): Promise<void> {
     this.waitingExclusive++;
-    try {
-      await this.until(() => this.held === undefined && this.active === 0 && (kind === 'snapshot' || this.frozen === 0));
-    } finally {
-      this.waitingExclusive--;
-    }
-    this.held = kind;
+    await this.until(
+      () => this.held === undefined && this.active === 0 && (kind === 'snapshot' || this.frozen === 0),
+      () => {
+        this.waitingExclusive--;
+        this.held = kind;
+      },
+    );
   }
 
   releaseExclusive(): void {
