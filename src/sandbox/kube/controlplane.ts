@@ -92,30 +92,15 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
   const killAllSync = (): void => {
     for (const p of procs) p.child.kill('SIGKILL');
     if (temp) fs.rmSync(dir, { recursive: true, force: true });
-  };
-  const onExit = (): void => killAllSync();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    removeHandlers();
-    killAllSync();
     reaper.release();
-    // Restore the default behaviour (terminate) unless someone else handles the signal.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
-  const removeHandlers = (): void => {
-    process.off('exit', onExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
-  };
-  process.on('exit', onExit);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  live.add(killAllSync);
+  installProcessHandlers();
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    removeHandlers();
+    live.delete(killAllSync);
     // apiserver first, so it does not log etcd connection errors while shutting down.
     for (const p of [...procs].reverse()) await p.terminate(10_000);
     reaper.release();
@@ -172,6 +157,37 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     await stop();
     throw err;
   }
+}
+
+// One set of process handlers for all control planes of this process.
+// - exit: kill what is still running (synchronously: nothing else can run there).
+// - SIGINT/SIGTERM/SIGHUP: when nobody else listens, kill everything and re-raise the signal so the
+//   process still terminates as it would have. When the application has its own handler (e.g.
+//   `site-recovery sandbox up` stopping everything in order), leave the shutdown to it; the exit
+//   handler and the reaper still guarantee that nothing survives.
+const live = new Set<() => void>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let handlersInstalled = false;
+
+function killLive(): void {
+  for (const kill of live) kill();
+  live.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  killLive();
+  process.off('exit', killLive);
+  for (const s of SIGNALS) process.off(s, onSignal);
+  handlersInstalled = false;
+  process.kill(process.pid, signal);
+}
+
+function installProcessHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', killLive);
+  for (const s of SIGNALS) process.on(s, onSignal);
 }
 
 async function useExisting(crdDir: string | null, timeoutMs: number, log: winston.Logger): Promise<ControlPlane> {
