@@ -178,6 +178,30 @@ describe('virtual machines', () => {
   });
 });
 
+describe('updates (PATCH) and resource group deletion', () => {
+  it('patches disks and VMs as JSON merge patches, and removes disk data with the resource group', async () => {
+    const { compute, resources } = h.c;
+    const vm = await createVm('rg-patch', 'vm', { dataDisks: 1 });
+    const disk = await compute.disks.createOrUpdate('rg-patch', 'loose', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    const grown = await compute.disks.update('rg-patch', 'loose', { diskSizeGB: 2, tags: { tier: 'gold' } }, fast);
+    expect(grown).toMatchObject({ diskSizeGB: 2, diskSizeBytes: 2 * GiB, tags: { tier: 'gold' } });
+    expect((await diskBlob(disk.id!).getProperties()).contentLength).toBe(2 * GiB);
+    await expect(compute.disks.update('rg-patch', 'loose', { diskSizeGB: 1 }, fast)).rejects.toMatchObject({ statusCode: 400 });
+    const resized = await compute.virtualMachines.update('rg-patch', 'vm', { hardwareProfile: { vmSize: 'Standard_D4s_v3' }, tags: { a: 'b' } }, fast);
+    expect(resized).toMatchObject({ hardwareProfile: { vmSize: 'Standard_D4s_v3' }, tags: { a: 'b' } });
+    expect(resized.storageProfile?.dataDisks).toHaveLength(1);
+
+    await compute.restorePointCollections.createOrUpdate('rg-patch', 'rpc', { location: loc, source: { id: vm.id! } });
+    const rp = await compute.restorePoints.create('rg-patch', 'rpc', 'rp', {}, fast);
+    const drpId = rp.sourceMetadata!.storageProfile!.osDisk!.diskRestorePoint!.id!;
+    const blobs = [disk.id!, vm.storageProfile!.osDisk!.managedDisk!.id!, drpId].map(diskBlob);
+    for (const b of blobs) expect(await b.exists()).toBe(true);
+    await resources.resourceGroups.delete('rg-patch', fast);
+    for (const b of blobs) expect(await b.exists()).toBe(false);
+    await expect(compute.virtualMachines.get('rg-patch', 'vm')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+  });
+});
+
 describe('managed disks', () => {
   it('imports from a blob of a storage account, copies a disk, grants read access (SAS) and revokes it', async () => {
     const { compute, storage: sa, resources } = h.c;

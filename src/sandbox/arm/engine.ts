@@ -505,10 +505,14 @@ export class ArmEngine {
         }
         return h.put(this, ctx, tgt);
       }
-      case 'PATCH':
+      case 'PATCH': {
         if (!existing) throw resourceNotFound(h.type, tgt.name, rgName);
-        if (!h.patch) throw methodNotAllowed(ctx);
-        return h.patch(this, ctx, existing);
+        if (h.patch) return h.patch(this, ctx, existing);
+        if (!h.put || !isObject(ctx.body)) throw methodNotAllowed(ctx);
+        // ARM PATCH: a JSON merge patch (RFC 7386) of the resource, applied like a PUT of the result.
+        const merged = mergePatch(h.render(this, existing), ctx.body);
+        return h.put(this, { ...ctx, method: 'PUT', body: merged }, tgt);
+      }
       case 'DELETE':
         if (!existing) return { status: 204 };
         if (!h.delete) throw methodNotAllowed(ctx);
@@ -525,6 +529,19 @@ function invalidType(ns: string, chain: string): ArmError {
     'InvalidResourceType',
     `The resource type '${chain.slice(ns.length + 1)}' could not be found in the namespace '${ns}'.`,
   );
+}
+
+const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 7386 JSON merge patch. */
+export function mergePatch(target: Json, patch: Json): Json {
+  if (!isObject(patch)) return patch;
+  const out: Record<string, Json> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 export function methodNotAllowed(ctx: RequestContext): ArmError {

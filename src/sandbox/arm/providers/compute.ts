@@ -898,6 +898,9 @@ function restorePointHandlers(): TypeHandler[] {
         return r;
       });
     },
+    async purge(e, res) {
+      await purgeRestorePoint(e, res);
+    },
     async delete(e, ctx, res) {
       for (const d of e.store.children(res.id, DRP)) {
         if (d.internal.sas) throw notAllowed(`Disk restore point ${d.body.name} has an active SAS. Revoke access before deleting the restore point.`);
