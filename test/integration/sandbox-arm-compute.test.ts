@@ -254,6 +254,18 @@ describe('managed disks', () => {
       ),
     ).rejects.toMatchObject({ statusCode: 404 });
     expect((await collect(compute.disks.listByResourceGroup('rg-disk'))).map((d) => d.name)).toEqual(['imported', 'copy']);
+
+    // Import from a blob snapshot (a recovery point of a replica blob), given without SAS plus storageAccountId.
+    const snap = (await src.createSnapshot()).snapshot!;
+    await src.uploadPages(page(9, 4096), MiB, 4096);
+    const fromSnap = await compute.disks.createOrUpdate(
+      'rg-disk',
+      'from-snapshot',
+      { location: loc, creationData: { createOption: 'Import', sourceUri: src.withSnapshot(snap).url, storageAccountId: acct.id! } },
+      fast,
+    );
+    const fb = diskBlob(fromSnap.id!);
+    expect((await fb.downloadToBuffer(MiB, data.length)).equals(data)).toBe(true);
   });
 
   it('uploads through a write SAS (createOption Upload), then the disk is usable', async () => {

@@ -122,6 +122,27 @@ describe('fault injection', () => {
   });
 });
 
+describe('out-of-process control (/_sandbox)', () => {
+  it('injects faults, reads stats and sets latency over HTTPS (bearer token required)', async () => {
+    const ctl = (method: string, what: string, body?: unknown) =>
+      fetch(`${h.arm.endpoint}/_sandbox/${what}`, {
+        method,
+        headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    expect((await fetch(`${h.arm.endpoint}/_sandbox/stats`)).status).toBe(401);
+    expect((await ctl('POST', 'faults', { kind: 'error', status: 503, code: 'ServerBusy', operation: 'GET Microsoft.Resources/resourceGroups', count: 1 })).status).toBe(201);
+    expect(((await (await ctl('GET', 'faults')).json()) as { value: unknown[] }).value).toHaveLength(1);
+    await h.c.resources.resourceGroups.createOrUpdate('rg-ctl', { location: loc });
+    expect((await h.c.resources.resourceGroups.get('rg-ctl')).name).toBe('rg-ctl');
+    const stats = (await (await ctl('GET', 'stats')).json()) as { operations: Record<string, number> };
+    expect(stats.operations['GET Microsoft.Resources/resourceGroups']).toBeGreaterThanOrEqual(2);
+    expect((await ctl('PUT', 'latency', { operations: { 'disks.put': 5 } })).status).toBe(200);
+    expect((await ctl('DELETE', 'faults')).status).toBe(204);
+    expect((await ctl('PUT', 'latency', { operations: { 'disks.put': 0 } })).status).toBe(200);
+  });
+});
+
 describe('persistence', () => {
   it('keeps every resource, IP allocation and in-flight operation across a restart', async () => {
     const { c } = h;
