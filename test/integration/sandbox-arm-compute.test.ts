@@ -462,6 +462,21 @@ describe('storage accounts', () => {
     const svc = new BlobServiceClient(h.storage.blobEndpoint('cachesa1'), new StorageSharedKeyCredential('cachesa1', keys.keys![0]!.value!));
     await svc.getContainerClient('cache').create();
     expect((await collect(sa.storageAccounts.listByResourceGroup('rg-sa'))).map((a) => a.name)).toEqual(['cachesa1']);
+    // Blob containers through ARM (the data plane is their state)
+    const created = await sa.blobContainers.create('rg-sa', 'cachesa1', 'segments', { publicAccess: 'None', metadata: { owner: 'datapath' } });
+    expect(created).toMatchObject({ name: 'segments', publicAccess: 'None', metadata: { owner: 'datapath' } });
+    expect((await sa.blobContainers.get('rg-sa', 'cachesa1', 'segments')).id).toBe(`${(await sa.storageAccounts.getProperties('rg-sa', 'cachesa1')).id}/blobServices/default/containers/segments`);
+    expect(await svc.getContainerClient('segments').exists()).toBe(true);
+    expect((await collect(sa.blobContainers.list('rg-sa', 'cachesa1'))).map((x) => x.name)).toEqual(['cache', 'segments']);
+    await expect(sa.blobContainers.create('rg-sa', 'cachesa1', 'Bad_Name', {})).rejects.toMatchObject({ statusCode: 400 });
+    await sa.blobContainers.delete('rg-sa', 'cachesa1', 'segments');
+    await expect(sa.blobContainers.get('rg-sa', 'cachesa1', 'segments')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+
+    // Generic resource listing of the group
+    const listed = await collect(resources.resources.listByResourceGroup('rg-sa', { filter: "resourceType eq 'Microsoft.Storage/storageAccounts'" }));
+    expect(listed.map((r) => [r.name, r.type, r.location])).toEqual([['cachesa1', 'Microsoft.Storage/storageAccounts', loc]]);
+    expect(await collect(resources.resources.listByResourceGroup('rg-sa2'))).toEqual([]);
+
     await sa.storageAccounts.delete('rg-sa', 'cachesa1');
     await expect(sa.storageAccounts.getProperties('rg-sa', 'cachesa1')).rejects.toMatchObject({ statusCode: 404 });
     expect(h.storage.hasAccount('cachesa1')).toBe(false);

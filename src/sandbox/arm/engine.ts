@@ -62,8 +62,9 @@ export interface TypeHandler {
   patch?(engine: ArmEngine, ctx: RequestContext, res: StoredResource): Promise<Reply>;
   delete?(engine: ArmEngine, ctx: RequestContext, res: StoredResource): Promise<Reply>;
   /** Child list (e.g. virtualNetworks/subnets) when the children are not stored as separate resources. */
-  list?(engine: ArmEngine, ctx: RequestContext, parent: StoredResource | undefined): StoredResource[];
-  get?(engine: ArmEngine, ctx: RequestContext, target: Target): StoredResource | undefined;
+  list?(engine: ArmEngine, ctx: RequestContext, parent: StoredResource | undefined): StoredResource[] | Promise<StoredResource[]>;
+  /** Lookup of resources not kept in the store (child views, data-plane backed resources). */
+  get?(engine: ArmEngine, ctx: RequestContext, target: Target): StoredResource | undefined | Promise<StoredResource | undefined>;
   actions?: Record<string, ActionDef>;
   /** Data-plane cleanup when the resource goes away with its resource group (blobs of disks, ...). */
   purge?(engine: ArmEngine, res: StoredResource): Promise<void>;
@@ -351,14 +352,52 @@ export class ArmEngine {
         return this.getOperation(ctx, p);
       case 'resourceGroups':
         if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
-        return this.page(ctx, this.rgHandler().list!(this, ctx, undefined).map((r) => this.rgHandler().render(this, r)));
+        return this.page(ctx, (await this.rgHandler().list!(this, ctx, undefined)).map((r) => this.rgHandler().render(this, r)));
       case 'resourceGroup':
         return this.dispatchResourceGroup(ctx, p.rg);
       case 'subscriptionProvider':
         return this.dispatchSubscriptionProvider(ctx, p.ns, p.segment);
+      case 'genericResources':
+        if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
+        return this.listGenericResources(ctx, p.rg);
       case 'resource':
         return this.dispatchResource(ctx, p);
     }
+  }
+
+  /**
+   * Resources - List / List By Resource Group: top-level (tracked) resources in generic form. Supports
+   * `$filter` with `resourceType eq '...'` and `name eq '...'` (joined by `and`), `$top`, and
+   * `$expand=provisioningState` / `createdTime`.
+   */
+  private listGenericResources(ctx: RequestContext, rg: string | undefined): Reply {
+    if (rg !== undefined && !this.store.get(rgId(this.subscriptionId, rg))) throw resourceGroupNotFound(rg);
+    const filters: [string, string][] = [];
+    const filter = ctx.query.get('$filter');
+    if (filter) {
+      for (const clause of filter.split(/\s+and\s+/i)) {
+        const m = /^\s*(resourceType|name)\s+eq\s+'([^']*)'\s*$/i.exec(clause);
+        if (!m) throw new ArmError(400, 'InvalidFilterInQueryString', `Invalid $filter '${filter}' specified in the query string.`);
+        filters.push([m[1]!.toLowerCase(), m[2]!.toLowerCase()]);
+      }
+    }
+    const expand = (ctx.query.get('$expand') ?? '').toLowerCase();
+    const items = this.store
+      .all()
+      .filter((r) => r.type !== 'Microsoft.Resources/resourceGroups' && (r.type.match(/\//g) ?? []).length === 1 && r.body.location)
+      .filter((r) => rg === undefined || r.resourceGroup.toLowerCase() === rg.toLowerCase())
+      .filter((r) => filters.every(([k, v]) => (k === 'resourcetype' ? r.type.toLowerCase() === v : String(r.body.name).toLowerCase() === v)))
+      .map((r) => {
+        const b = r.body;
+        const out: Json = { id: r.id, name: b.name, type: r.type, location: b.location };
+        for (const k of ['tags', 'kind', 'sku', 'managedBy', 'zones']) if (b[k] !== undefined) out[k] = b[k];
+        if (expand.includes('provisioningstate') && b.properties?.provisioningState) out.provisioningState = b.properties.provisioningState;
+        if (expand.includes('createdtime') && (b.properties?.timeCreated ?? b.properties?.creationTime)) {
+          out.createdTime = b.properties.timeCreated ?? b.properties.creationTime;
+        }
+        return out;
+      });
+    return this.page(ctx, items);
   }
 
   private rgHandler(): TypeHandler {
@@ -432,7 +471,7 @@ export class ArmEngine {
       const t = h.type.split('/');
       const id = parent ? `${parent.id}/${t[i + 1]}/${nameAt(i)}` : `${rgCanonical}/providers/${t[0]}/${t[1]}/${nameAt(i)}`;
       const tgt: Target = { id, name: nameAt(i), rg: rgName, ...(parent ? { parent } : {}) };
-      const found = h.get ? h.get(this, ctx, tgt) : this.store.get(id);
+      const found = h.get ? await h.get(this, ctx, tgt) : this.store.get(id);
       if (found) {
         tgt.existing = found;
         tgt.id = found.id;
@@ -459,7 +498,7 @@ export class ArmEngine {
       if (!h) throw invalidType(p.ns, `${chain(pairs)}/${tail}`);
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
       const items = h.list
-        ? h.list(this, ctx, parent)
+        ? await h.list(this, ctx, parent)
         : parent
           ? this.store.children(parent.id, h.type)
           : this.store.ofType(h.type).filter((r) => r.resourceGroup.toLowerCase() === rgName.toLowerCase());

@@ -5,6 +5,8 @@
 export type ParsedPath =
   | { kind: 'resourceGroups'; sub: string }
   | { kind: 'resourceGroup'; sub: string; rg: string }
+  /** Generic resource lists: /subscriptions/{s}/resources, /subscriptions/{s}/resourceGroups/{rg}/resources */
+  | { kind: 'genericResources'; sub: string; rg?: string }
   | { kind: 'rgOperationResult'; sub: string; opId: string }
   /** /subscriptions/{s}/providers/{ns}/locations/{loc}/{operations|operationResults|asyncoperations}/{id} */
   | { kind: 'operation'; sub: string; ns: string; location: string; collection: string; opId: string }
@@ -28,11 +30,13 @@ export function parseArmPath(pathname: string): ParsedPath {
     if (rest.length === 1) return { kind: 'resourceGroups', sub };
     const rg = rest[1]!;
     if (rest.length === 2) return { kind: 'resourceGroup', sub, rg };
+    if (rest.length === 3 && eq(rest[2], 'resources')) return { kind: 'genericResources', sub, rg };
     if (eq(rest[2], 'providers') && rest.length >= 5) {
       return { kind: 'resource', sub, rg, ns: rest[3]!, segments: rest.slice(4) };
     }
     return { kind: 'unknown' };
   }
+  if (eq(rest[0], 'resources') && rest.length === 1) return { kind: 'genericResources', sub };
   if (eq(rest[0], 'operationresults') && rest.length === 2) return { kind: 'rgOperationResult', sub, opId: rest[1]! };
   if (eq(rest[0], 'providers') && rest.length >= 3) {
     const ns = rest[1]!;

@@ -30,6 +30,8 @@ export function operationKey(engine: ArmEngine, method: string, p: ParsedPath): 
     case 'operation':
     case 'rgOperationResult':
       return `GET operationStatus`;
+    case 'genericResources':
+      return `LIST Microsoft.Resources/resources`;
     case 'subscriptionProvider': {
       const h = engine.handler(`${p.ns}/${p.segment}`);
       return h ? `LIST ${h.type}` : `${method} ${p.ns}/${p.segment}`;
