@@ -2,12 +2,14 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { parseResourceId } from './arm/paths.ts';
-import { armClients, connectSandbox, diskPageBlob } from './client.ts';
-import { fillDiskStart, sha256OfPageBlob } from './disks.ts';
+import { armClients, connectSandbox, diskAccess } from './client.ts';
+import type { SandboxConnection } from './client.ts';
 import { DEFAULT_SANDBOX_DIR } from './state.ts';
 import { parseDuration, parseRate, sizeToGiB } from './units.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
 import { createSandboxVm } from './vm.ts';
+import { fillDisk, hashDisk, runWorkload } from './workload/index.ts';
+import type { WorkloadPattern } from './workload/index.ts';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -78,7 +80,10 @@ export function registerSandboxCommands(program: Command): void {
         ...(o.zone ? { zone: o.zone } : {}),
       });
       const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
-      if (osDiskId) await fillDiskStart(diskPageBlob(conn, osDiskId), OS_IMAGE_BYTES, osDiskId.toLowerCase());
+      if (osDiskId) {
+        const d = diskAccess(conn, osDiskId);
+        await fillDisk(d.url, { credential: d.credential, bytes: OS_IMAGE_BYTES });
+      }
       console.log(vmRes.id);
     });
 
@@ -89,12 +94,35 @@ export function registerSandboxCommands(program: Command): void {
     .requiredOption('--duration <duration>', 'how long, e.g. 60s')
     .addOption(new Option('--pattern <pattern>', 'write pattern').choices(['random', 'sequential', 'hotset', 'trim']).default('random'))
     .addOption(dirOption())
-    .action(async (vmId: string, o: { rate: string; duration: string; pattern: string; dir: string }) => {
-      const rate = parseRate(o.rate);
+    .action(async (vmId: string, o: { rate: string; duration: string; pattern: WorkloadPattern; dir: string }) => {
+      const rateBytesPerSec = parseRate(o.rate);
       const durationMs = parseDuration(o.duration);
-      connectSandbox(o.dir);
-      // TODO(lead): call runWorkload from src/sandbox/workload (storage engineer) with the VM's disk blobs.
-      throw new Error(`sandbox workload is not available yet (rate ${rate} B/s, ${durationMs} ms, ${o.pattern} on ${vmId})`);
+      const conn = connectSandbox(o.dir);
+      const disks = await vmDisks(conn, vmId);
+      const access = disks.map((d) => diskAccess(conn, d.id));
+      const controller = new AbortController();
+      const stop = (): void => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const r = await runWorkload({
+          diskBlobUrls: access.map((a) => a.url),
+          credential: access[0]!.credential,
+          rateBytesPerSec,
+          durationMs,
+          pattern: o.pattern,
+          signal: controller.signal,
+        });
+        const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
+        console.log(
+          `wrote ${mib(r.bytesWritten)} MiB (${r.writes} writes), cleared ${mib(r.bytesCleared)} MiB in ${(r.elapsedMs / 1000).toFixed(1)} s to ${disks
+            .map((d) => d.label)
+            .join(', ')}`,
+        );
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
     });
 
   sandbox
@@ -103,15 +131,14 @@ export function registerSandboxCommands(program: Command): void {
     .addOption(dirOption())
     .action(async (id: string, o: { dir: string }) => {
       const conn = connectSandbox(o.dir);
+      const hash = (diskId: string): Promise<string> => {
+        const d = diskAccess(conn, diskId);
+        return hashDisk(d.url, { credential: d.credential });
+      };
       const parts = parseResourceId(id);
       const type = parts ? `${parts.ns}/${parts.types.join('/')}`.toLowerCase() : '';
       if (type === 'microsoft.compute/virtualmachines') {
-        const vmRes = await armClients(conn).compute.virtualMachines.get(parts!.rg, parts!.names[0]!);
-        const sp = vmRes.storageProfile!;
-        console.log(`os ${await sha256OfPageBlob(diskPageBlob(conn, sp.osDisk!.managedDisk!.id!))}`);
-        for (const d of [...(sp.dataDisks ?? [])].sort((a, b) => a.lun - b.lun)) {
-          console.log(`lun${d.lun} ${await sha256OfPageBlob(diskPageBlob(conn, d.managedDisk!.id!))}`);
-        }
+        for (const d of await vmDisks(conn, id)) console.log(`${d.label} ${await hash(d.id)}`);
         return;
       }
       if (!/^microsoft\.compute\/(disks|snapshots|restorepointcollections\/restorepoints\/diskrestorepoints)$/.test(type)) {
@@ -125,6 +152,20 @@ export function registerSandboxCommands(program: Command): void {
       } else {
         await c.diskRestorePoint.get(parts!.rg, parts!.names[0]!, parts!.names[1]!, parts!.names[2]!);
       }
-      console.log(await sha256OfPageBlob(diskPageBlob(conn, id)));
+      console.log(await hash(id));
     });
+}
+
+/** Disks of a VM in DESIGN order: OS disk, then data disks by LUN. */
+async function vmDisks(conn: SandboxConnection, vmId: string): Promise<{ label: string; id: string }[]> {
+  const parts = parseResourceId(vmId);
+  if (!parts || `${parts.ns}/${parts.types.join('/')}`.toLowerCase() !== 'microsoft.compute/virtualmachines') {
+    throw new Error(`not a virtual machine id: ${vmId}`);
+  }
+  const vm = await armClients(conn).compute.virtualMachines.get(parts.rg, parts.names[0]!);
+  const sp = vm.storageProfile!;
+  return [
+    { label: 'os', id: sp.osDisk!.managedDisk!.id! },
+    ...[...(sp.dataDisks ?? [])].sort((a, b) => a.lun - b.lun).map((d) => ({ label: `lun${d.lun}`, id: d.managedDisk!.id! })),
+  ];
 }

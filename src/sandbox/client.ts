@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { StorageSharedKeyCredential } from '@azure/storage-blob';
 import { staticTokenCredential } from './arm/credential.ts';
 import { DEFAULT_SANDBOX_DIR, envFile, parseEnvFile, readSandboxState, sandboxDiskBlobUrl } from './state.ts';
 import type { SandboxState } from './state.ts';
@@ -60,10 +60,10 @@ export function armClients(conn: SandboxConnection): ArmClients {
 }
 
 /** The page blob behind a managed disk / snapshot / disk restore point (the hypervisor's view). */
-export function diskPageBlob(conn: SandboxConnection, resourceId: string): PageBlobClient {
+export function diskAccess(conn: SandboxConnection, resourceId: string): { url: string; credential: StorageSharedKeyCredential } {
   const s = conn.state;
   if (!s) throw new Error(`the sandbox state file ${path.join(conn.dir, 'state.json')} is missing: is \`sandbox up\` running there?`);
-  return new PageBlobClient(sandboxDiskBlobUrl(s, resourceId), new StorageSharedKeyCredential(s.storage.diskAccount, s.storage.diskAccountKey));
+  return { url: sandboxDiskBlobUrl(s, resourceId), credential: new StorageSharedKeyCredential(s.storage.diskAccount, s.storage.diskAccountKey) };
 }
 
 /** Poll LROs briskly: the emulator usually answers within milliseconds. */

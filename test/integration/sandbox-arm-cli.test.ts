@@ -9,11 +9,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AnonymousCredential, PageBlobClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { armClients, connectSandbox } from '../../src/sandbox/client.ts';
-import { sha256OfPageBlob } from '../../src/sandbox/disks.ts';
 import { parseEnvFile, readSandboxState } from '../../src/sandbox/state.ts';
+import { hashDisk } from '../../src/sandbox/workload/index.ts';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -81,12 +80,19 @@ describe('sandbox CLI', () => {
     const [osHash, lun0Hash] = hashes.map((l) => l.split(' ')[1]);
     expect(osHash).not.toBe(lun0Hash); // the OS disk has content, the data disks are empty
 
+    const w = await cli('workload', vmId, '--rate', '4MiB/s', '--duration', '1s', '--pattern', 'random', '--dir', dir);
+    expect(w[w.length - 1]).toMatch(/^wrote [\d.]+ MiB .* to os, lun0, lun1$/);
+    const after = await cli('disk-hash', vmId, '--dir', dir);
+    expect(after.map((l) => l.split(' ')[1])).not.toContain(lun0Hash);
+    const [osAfter] = after.map((l) => l.split(' ')[1]);
+
     // The same bytes through ARM's own access path: stop the VM, grant read access, hash the SAS URL.
     await c.compute.virtualMachines.deallocate('rg-cli', 'web1', { updateIntervalInMs: 20 });
     const osName = vm.storageProfile!.osDisk!.name!;
     const sas = await c.compute.disks.grantAccess('rg-cli', osName, { access: 'Read', durationInSeconds: 300 }, { updateIntervalInMs: 20 });
-    expect(await sha256OfPageBlob(new PageBlobClient(sas.accessSAS!, new AnonymousCredential()))).toBe(osHash);
-    expect(await cli('disk-hash', vm.storageProfile!.osDisk!.managedDisk!.id!, '--dir', dir)).toEqual([osHash]);
+    expect(await hashDisk(sas.accessSAS!)).toBe(osAfter);
+    expect(await cli('disk-hash', vm.storageProfile!.osDisk!.managedDisk!.id!, '--dir', dir)).toEqual([osAfter]);
+    expect(osAfter).not.toBe(osHash);
 
     expect(await cli('down', '--dir', dir)).toEqual(['sandbox stopped']);
     expect(await exited).toBe(0);
