@@ -127,7 +127,7 @@ export async function startSandbox(opts: SandboxUpOptions): Promise<Sandbox> {
   }
 }
 
-/** Foreground `sandbox up`: runs until SIGINT/SIGTERM, then stops everything cleanly. */
+/** Foreground `sandbox up`: runs until SIGINT/SIGTERM/SIGHUP, then stops everything cleanly. */
 export async function runSandboxUp(opts: SandboxUpOptions, out: (line: string) => void = (l) => console.log(l)): Promise<void> {
   let signalled: NodeJS.Signals | undefined;
   const done = new Promise<void>((resolve) => {
@@ -138,6 +138,7 @@ export async function runSandboxUp(opts: SandboxUpOptions, out: (line: string) =
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
   });
   const sandbox = await startSandbox(opts);
   const s = sandbox.state;

@@ -164,6 +164,38 @@ describe('virtual machines', () => {
     await compute.disks.delete('rg-vm3', osName, fast);
   });
 
+  it('deletes disks and NICs marked deleteOption Delete together with the VM', async () => {
+    const { compute, network: net } = h.c;
+    const n = await network(h.c, 'rg-vm5');
+    const nicId = await n.nicId('doomed-nic');
+    const vm = await compute.virtualMachines.createOrUpdate(
+      'rg-vm5',
+      'doomed',
+      {
+        location: loc,
+        hardwareProfile: { vmSize: 'Standard_B2s' },
+        storageProfile: {
+          imageReference: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
+          osDisk: { createOption: 'FromImage', diskSizeGB: 1, deleteOption: 'Delete' },
+          dataDisks: [
+            { lun: 0, createOption: 'Empty', diskSizeGB: 1, deleteOption: 'Delete' },
+            { lun: 1, createOption: 'Empty', diskSizeGB: 1 },
+          ],
+        },
+        networkProfile: { networkInterfaces: [{ id: nicId, deleteOption: 'Delete' }] },
+      },
+      fast,
+    );
+    const [os, d0, d1] = [vm.storageProfile!.osDisk!, ...vm.storageProfile!.dataDisks!].map((d) => d.managedDisk!.id!) as [string, string, string];
+    await compute.virtualMachines.delete('rg-vm5', 'doomed', fast);
+    for (const id of [os, d0]) {
+      await expect(compute.disks.get('rg-vm5', id.split('/').pop()!)).rejects.toMatchObject({ statusCode: 404 });
+      expect(await diskBlob(id).exists()).toBe(false);
+    }
+    expect((await compute.disks.get('rg-vm5', d1.split('/').pop()!)).diskState).toBe('Unattached');
+    await expect(net.networkInterfaces.get('rg-vm5', 'doomed-nic')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
   it('places VMs in an Aligned availability set or a zone, not both', async () => {
     const { compute, resources } = h.c;
     await resources.resourceGroups.createOrUpdate('rg-vm4', { location: loc });
