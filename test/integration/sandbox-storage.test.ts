@@ -189,6 +189,21 @@ describe('page range diff', () => {
     expect(md._response.bodyAsText).toBe(d._response.bodyAsText);
   });
 
+  it('handles disks that grew between the two states', async () => {
+    const pb = diskClient('grown');
+    await pb.create(MiB);
+    await pb.uploadPages(Buffer.alloc(512, 1), 0, 512);
+    const s1 = (await pb.createSnapshot()).snapshot!;
+    await pb.resize(4 * MiB);
+    await pb.uploadPages(Buffer.alloc(512, 2), 2 * MiB, 512);
+    const s2 = (await pb.createSnapshot()).snapshot!;
+    expect(await listDiff(pb, s2, s1)).toEqual([{ start: 2 * MiB, end: 2 * MiB + 511, isClear: false }]);
+    // A window entirely beyond the previous length.
+    const windowed = await pb.withSnapshot(s2).getPageRangesDiff(2 * MiB, MiB, s1);
+    expect(windowed._response.bodyAsText).toContain(`<PageRange><Start>${2 * MiB}</Start><End>${2 * MiB + 511}</End></PageRange>`);
+    expect(windowed.blobContentLength).toBe(4 * MiB);
+  });
+
   it('refuses what Azure refuses', async () => {
     const pb = diskClient('errors');
     await pb.create(MiB);

@@ -659,7 +659,9 @@ export class StorageFront {
         return;
       }
       const targetLength = Number(header(t.headers, 'x-ms-blob-content-length') ?? 0);
-      const p = await this.pageList(prev.pathname, prev.snapshot, undefined);
+      // The previous state may be shorter than the range asked (the disk grew): nothing allocated there.
+      let p = await this.pageList(prev.pathname, prev.snapshot, range);
+      if (p.status === 416) p = { ...p, status: 200, pages: new RangeSet(Number.MAX_SAFE_INTEGER) };
       if (p.status === 404) throw new HttpError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
       if (p.status !== 200) {
         this.sendBuffered(res, p);
