@@ -2,6 +2,7 @@
 // headers and pollers, error bodies, fault injection (429 + Retry-After, 500, dropped connections, hangs)
 // against the SDK's retry policies, per-operation call statistics, and persistence across a restart.
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
+import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, network, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -49,7 +50,7 @@ describe('long-running operations', () => {
     }
   });
 
-  it('reports 409 while another operation runs on the resource, and a failed LRO through the poller', async () => {
+  it('reports 409 while another operation runs on the resource, 400 up front, and a failed LRO through the poller', async () => {
     const { compute } = h.c;
     const d = await compute.disks.createOrUpdate('rg-lro', 'd2', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
     h.arm.setLatency({ operations: { 'disks.beginGetAccess': 150 } });
@@ -61,11 +62,30 @@ describe('long-running operations', () => {
     } finally {
       h.arm.setLatency({ operations: { 'disks.beginGetAccess': 0 } });
     }
-    // Import from a blob that does not exist: refused up front (400 with target).
+    // Import from a blob that does not exist: refused up front (400).
     await expect(
       compute.disks.createOrUpdate('rg-lro', 'bad', { location: loc, creationData: { createOption: 'Import', sourceUri: `${h.storage.blobEndpoint('nosuch')}c/b.vhd` } }, fast),
     ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter', message: expect.stringContaining('is not accessible') });
     expect(d.name).toBe('d2');
+
+    // A source that vanishes while the import runs: the operation fails, the poller rejects, the disk is Failed.
+    const src = await compute.disks.createOrUpdate('rg-lro', 'src', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    h.arm.setLatency({ operations: { 'disks.put': 150 } });
+    try {
+      const imp = compute.disks.createOrUpdate(
+        'rg-lro',
+        'imp',
+        { location: loc, creationData: { createOption: 'Copy', sourceResourceId: src.id! } },
+        fast,
+      );
+      await imp.submitted();
+      const blob = new PageBlobClient(h.storage.diskBlobUrl(src.id!), new StorageSharedKeyCredential(h.storage.diskAccount, h.storage.accountKey(h.storage.diskAccount)));
+      await blob.delete();
+      await expect(imp).rejects.toThrow(/long-running operation has failed/);
+    } finally {
+      h.arm.setLatency({ operations: { 'disks.put': 0 } });
+    }
+    expect((await compute.disks.get('rg-lro', 'imp')).provisioningState).toBe('Failed');
   });
 });
 
