@@ -83,6 +83,7 @@ try {
           osDisk: { createOption: 'FromImage', diskSizeGB: 1 },
           dataDisks: Array.from({ length: disks }, (_, lun) => ({ lun, createOption: 'Empty' as const, diskSizeGB: 1 })),
         },
+        osProfile: { computerName: name, adminUsername: 'azureuser' },
         networkProfile: { networkInterfaces: [{ id: nic.id! }] },
       },
       fast,

@@ -126,6 +126,26 @@ describe('virtual machines', () => {
         fast,
       ),
     ).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+    // An attached OS disk brings its OS: osProfile is refused, as Azure does.
+    const free = await compute.disks.createOrUpdate('rg-vm2', 'free-os', { location: loc, osType: 'Linux', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    const subnetId = (await net.virtualNetworks.get('rg-vm2', 'rg-vm2-vnet')).subnets![0]!.id!;
+    const attachedNic = await net.networkInterfaces.createOrUpdate('rg-vm2', 'attached-nic', { location: loc, ipConfigurations: [{ name: 'c', subnet: { id: subnetId } }] }, fast);
+    const attachVm = (osProfile?: { adminUsername: string }) =>
+      compute.virtualMachines.createOrUpdate(
+        'rg-vm2',
+        'attached',
+        {
+          location: loc,
+          hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+          storageProfile: { osDisk: { createOption: 'Attach', osType: 'Linux', managedDisk: { id: free.id! } } },
+          ...(osProfile ? { osProfile } : {}),
+          networkProfile: { networkInterfaces: [{ id: attachedNic.id! }] },
+        },
+        fast,
+      );
+    await expect(attachVm({ adminUsername: 'x' })).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter', message: "Parameter 'osProfile' is not allowed." });
+    expect((await attachVm()).storageProfile?.osDisk).toMatchObject({ createOption: 'Attach', managedDisk: { id: free.id } });
+
     // The OS disk of an existing VM cannot change.
     await expect(
       compute.virtualMachines.createOrUpdate(
@@ -182,6 +202,7 @@ describe('virtual machines', () => {
             { lun: 1, createOption: 'Empty', diskSizeGB: 1 },
           ],
         },
+        osProfile: { computerName: 'doomed', adminUsername: 'azureuser' },
         networkProfile: { networkInterfaces: [{ id: nicId, deleteOption: 'Delete' }] },
       },
       fast,

@@ -64,7 +64,7 @@ describe('long-running operations', () => {
     }
     // Import from a blob that does not exist: refused up front (400).
     await expect(
-      compute.disks.createOrUpdate('rg-lro', 'bad', { location: loc, creationData: { createOption: 'Import', sourceUri: `${h.storage.blobEndpoint('nosuch')}c/b.vhd` } }, fast),
+      compute.disks.createOrUpdate('rg-lro', 'bad', { location: loc, creationData: { createOption: 'Import', sourceUri: `${h.storage.blobEndpoint('nosuch')}c/b.vhd`, storageAccountId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/nosuch' } }, fast),
     ).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter', message: expect.stringContaining('is not accessible') });
     expect(d.name).toBe('d2');
 
@@ -175,6 +175,7 @@ describe('persistence', () => {
         location: loc,
         hardwareProfile: { vmSize: 'Standard_B2s' },
         storageProfile: { imageReference: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, osDisk: { createOption: 'FromImage', diskSizeGB: 1 } },
+        osProfile: { computerName: 'vm', adminUsername: 'azureuser' },
         networkProfile: { networkInterfaces: [{ id: nicId }] },
       },
       fast,

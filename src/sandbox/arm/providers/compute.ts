@@ -121,6 +121,9 @@ async function resolveCreation(
       if (typeof cd?.sourceUri !== 'string') {
         throw invalidParameter("Required parameter 'creationData.sourceUri' is missing (null).", 'creationData.sourceUri');
       }
+      if (typeof cd?.storageAccountId !== 'string') {
+        throw invalidParameter("Required parameter 'creationData.storageAccountId' is missing (null).", 'creationData.storageAccountId');
+      }
       let size: number;
       try {
         size = await engine.disks.sourceSize(cd.sourceUri);
@@ -573,6 +576,14 @@ function vmHandler(): TypeHandler {
       const sp = isObj(props.storageProfile) ? props.storageProfile : {};
       const attachedBefore = new Set((existing ? vmDiskIds(existing) : []).map(idKey));
       if (!isObj(sp.osDisk)) throw invalidParameter("Required parameter 'storageProfile.osDisk' is missing (null).", 'storageProfile.osDisk');
+      if (!existing) {
+        const fromImage = String(sp.osDisk.createOption ?? '').toLowerCase() === 'fromimage';
+        if (fromImage && !isObj(props.osProfile)) throw invalidParameter("Required parameter 'osProfile' is missing (null).", 'osProfile');
+        if (!fromImage && props.osProfile !== undefined) throw invalidParameter("Parameter 'osProfile' is not allowed.", 'osProfile');
+        if (fromImage && typeof props.osProfile.adminUsername !== 'string') {
+          throw invalidParameter("Required parameter 'adminUsername' is missing (null).", 'osProfile.adminUsername');
+        }
+      }
       let osPlan: PlannedDisk;
       const prevOs = existing?.body.properties.storageProfile.osDisk;
       if (existing) {
