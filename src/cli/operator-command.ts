@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildOperator } from '../operator/run-operator.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
@@ -12,14 +12,22 @@ export function registerOperatorCommand(program: Command): void {
     .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', process.env.POD_NAMESPACE)
     .option('--no-leader-election', 'run without leader election (a single replica only)')
     .option('--workers <n>', 'concurrent reconciles per kind', (v) => Number(v), 4)
+    .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)', process.env.WATCH_NAMESPACE || undefined)
+    .addOption(new Option('--lease-duration-ms <ms>', 'leader lease duration').argParser(Number).default(15_000).hideHelp())
+    .addOption(new Option('--renew-deadline-ms <ms>', 'leader renew deadline').argParser(Number).default(10_000).hideHelp())
+    .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(Number).default(2_000).hideHelp())
     .addHelpText('after', '\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN.')
-    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }) => {
       const manager = buildOperator({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: azureConfigFromEnvironment(),
         leaseNamespace: opts.leaderElection ? (opts.leaderElectionNamespace ?? 'default') : undefined,
         port: opts.metricsPort,
         workers: opts.workers,
+        namespace: opts.namespace,
+        leaseDurationMs: opts.leaseDurationMs,
+        renewDeadlineMs: opts.renewDeadlineMs,
+        retryPeriodMs: opts.retryPeriodMs,
       });
       await manager.run(shutdownSignal());
     });

@@ -22,6 +22,8 @@ const log = createLogger('operator');
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
   azure: AzureConfig;
+  /** Watch only this namespace (default: all namespaces). */
+  namespace?: string;
   /** Namespace of the leader-election Lease; undefined disables leader election. */
   leaseNamespace?: string;
   leaseName?: string;
@@ -40,8 +42,8 @@ export function defaultIdentity(): string {
   return process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 }
 
-function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: CustomResourceClient<T>): Informer<T> {
-  return new Informer<T>(kubeConfig, client.path(), async () => (await client.list()) as never);
+function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: CustomResourceClient<T>, namespace?: string): Informer<T> {
+  return new Informer<T>(kubeConfig, client.path(namespace), async () => (await client.list(namespace)) as never);
 }
 
 export function buildOperator(options: OperatorOptions): Manager {
@@ -55,9 +57,9 @@ export function buildOperator(options: OperatorOptions): Manager {
   const vms = new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM');
   const recoveryPoints = new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint');
 
-  const policyInformer = informerFor(kubeConfig, policies);
-  const mappingInformer = informerFor(kubeConfig, mappings);
-  const vmInformer = informerFor(kubeConfig, vms);
+  const policyInformer = informerFor(kubeConfig, policies, options.namespace);
+  const mappingInformer = informerFor(kubeConfig, mappings, options.namespace);
+  const vmInformer = informerFor(kubeConfig, vms, options.namespace);
   const vmsIn = (namespace: string) => vmInformer.list(namespace);
 
   const common = { events, workers: options.workers, resyncMs: options.resyncMs, classifyError: (e: unknown) => classifyAzureError(e).class };
