@@ -1,0 +1,258 @@
+/**
+ * Capture, one cycle of one VM (DESIGN §2): a VM restore point (all disks at one instant), read access
+ * to each disk restore point, the ranges to copy (every allocated range for a full copy — initial sync
+ * or resync — else Get Page Ranges diff against the previous cycle's disk restore point, which also
+ * names the cleared ranges), and those ranges copied into the cache as segments, each chunk with its
+ * MD5, plus a manifest per disk. Nothing is visible until the caller commits the returned record to the
+ * journal; a capture cut short leaves only data that garbage collection removes.
+ *
+ * Memory: ranges are listed window by window (1 GiB) and chunks (at most 4 MiB) are copied through a
+ * bounded pool of reusable buffers, so a replica holds at most `concurrency` chunks whatever the disk size.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { BlockBlobClient, ContainerClient, PageBlobClient } from '@azure/storage-blob';
+import type { ConsistencyType } from '../api/types.ts';
+import { isAzureNotFound } from '../azure/errors.ts';
+import type { CycleRecord, DiskCycle, JournalState } from './journal.ts';
+import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './manifest.ts';
+import { TaskPool } from './pool.ts';
+import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { restorePointName, type RestorePoints } from './restore-points.ts';
+import { storageError, type BlobAccess } from './storage.ts';
+
+/** Ranges are listed this many bytes at a time. */
+export const LIST_WINDOW = 1024 ** 3;
+
+export interface CaptureDisk {
+  name: string;
+  sourceDiskId: string;
+}
+
+export interface CaptureInput {
+  cycle: number;
+  consistency: ConsistencyType;
+  base: JournalState['base'];
+  /** Disks that must be copied in full this time. */
+  resync: readonly string[];
+  disks: readonly CaptureDisk[];
+  syncToken?: string;
+}
+
+export interface CaptureDeps {
+  points: RestorePoints;
+  blobs: BlobAccess;
+  cache: ContainerClient;
+  concurrency: number;
+  signal: AbortSignal;
+  /** Bytes a full copy will move (known before the copy starts). */
+  onPlanned?(bytes: number): void;
+  /** Bytes copied into the cache so far (called per chunk). */
+  onCopied?(bytes: number): void;
+}
+
+export interface CaptureResult {
+  record: CycleRecord;
+  base: NonNullable<JournalState['base']>;
+}
+
+
+export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Promise<CaptureResult> {
+  const { signal } = deps;
+  const pointName = restorePointName(input.cycle);
+  const mode = input.consistency === 'AppConsistent' ? 'ApplicationConsistent' : 'CrashConsistent';
+  const { point } = await deps.points.ensure(pointName, mode, signal);
+  const captured = deps.points.disksOf(point);
+  const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
+  const attempt = randomUUID().slice(0, 8);
+  const pool = new TaskPool(deps.concurrency);
+  const buffers = new BufferPool();
+  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; baseUrl: string | undefined; sizeBytes: number; drp: string }> = [];
+
+  // Sources and diff bases first (and the planned size of full copies, for progress).
+  for (const disk of input.disks) {
+    const drp = deps.points.find(captured, disk.sourceDiskId);
+    if (!drp) throw new Error(`restore point ${pointName} has no disk restore point for ${disk.name} (${disk.sourceDiskId})`);
+    const source = deps.blobs.sasPageBlob(await deps.points.readUrl(pointName, drp, signal));
+    const sizeBytes = (await source.getProperties({ abortSignal: signal })).contentLength ?? 0;
+    let baseUrl: string | undefined;
+    const baseDrp = input.base?.disks[disk.name];
+    if (input.base && baseDrp && !input.resync.includes(disk.name)) {
+      baseUrl = await deps.points.readUrl(input.base.restorePoint, baseDrp, signal).catch((error: unknown) => {
+        if (isAzureNotFound(error)) return undefined; // the base is gone: copy this disk in full
+        throw error;
+      });
+      if (baseUrl && !(await diffable(source, baseUrl, signal))) baseUrl = undefined;
+    }
+    plans.push({ disk, source, baseUrl, sizeBytes, drp });
+  }
+  if (deps.onPlanned) {
+    let planned = 0;
+    for (const plan of plans) if (!plan.baseUrl) planned += await allocatedBytes(plan.source, plan.sizeBytes, signal);
+    deps.onPlanned(planned);
+  }
+
+  const disks: Record<string, DiskCycle> = {};
+  const writers: Array<{ name: string; writer: ManifestWriter; full: boolean; sizeBytes: number }> = [];
+  try {
+    for (const plan of plans) {
+      const full = plan.baseUrl === undefined;
+      const writer = new ManifestWriter(deps.cache, manifestName(input.cycle, attempt, plan.disk.name), { cycle: input.cycle, disk: plan.disk.name, full, sizeBytes: plan.sizeBytes });
+      writers.push({ name: plan.disk.name, writer, full, sizeBytes: plan.sizeBytes });
+      await copyDisk(deps, { ...plan, cycle: input.cycle, attempt, writer, pool, buffers });
+    }
+    await pool.drain();
+  } catch (error) {
+    await pool.drain().catch(() => undefined);
+    throw error;
+  }
+  for (const { name, writer, full, sizeBytes } of writers) {
+    const summary = await writer.commit();
+    disks[name] = { full, sizeBytes, bytes: summary.bytes, chunks: summary.chunks, clears: summary.clears, manifestMd5: summary.md5 };
+  }
+  const record: CycleRecord = { cycle: input.cycle, attempt, restorePoint: pointName, time, consistency: input.consistency, disks, ...(input.syncToken ? { syncToken: input.syncToken } : {}) };
+  const base = { cycle: input.cycle, restorePoint: pointName, time, disks: Object.fromEntries(plans.map((p) => [p.disk.name, p.drp])) };
+  return { record, base };
+}
+
+/** False when the service cannot diff against the base any more (it was deleted): copy in full then. */
+async function diffable(source: PageBlobClient, baseUrl: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    await source.getPageRangesDiffForManagedDisks(0, 512, baseUrl, { abortSignal: signal });
+    return true;
+  } catch (error) {
+    const { status, code } = storageError(error);
+    if (status === 404 || code === 'PreviousSnapshotNotFound' || code === 'PreviousSnapshotOperationNotSupported') return false;
+    throw error;
+  }
+}
+
+async function allocatedBytes(source: PageBlobClient, sizeBytes: number, signal: AbortSignal): Promise<number> {
+  let total = 0;
+  for (const w of windows(sizeBytes, LIST_WINDOW)) {
+    const list = await source.getPageRanges(w.start, w.end - w.start, { abortSignal: signal });
+    for (const r of list.pageRange ?? []) total += fromSdkRange(r).end - r.offset;
+  }
+  return total;
+}
+
+interface CopyPlan {
+  disk: CaptureDisk;
+  source: PageBlobClient;
+  baseUrl: string | undefined;
+  sizeBytes: number;
+  cycle: number;
+  attempt: string;
+  writer: ManifestWriter;
+  pool: TaskPool;
+  buffers: BufferPool;
+}
+
+/** Lists one disk's ranges window by window and hands each chunk to the pool. */
+async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
+  const { signal } = deps;
+  let segment = new Segment(deps.cache, segmentName(plan.cycle, plan.attempt, plan.disk.name, 0), 0);
+  for (const w of windows(plan.sizeBytes, LIST_WINDOW)) {
+    signal.throwIfAborted();
+    let data: ByteRange[];
+    let cleared: ByteRange[] = [];
+    if (plan.baseUrl) {
+      const diff = await plan.source.getPageRangesDiffForManagedDisks(w.start, w.end - w.start, plan.baseUrl, { abortSignal: signal });
+      data = (diff.pageRange ?? []).map(fromSdkRange);
+      cleared = (diff.clearRange ?? []).map(fromSdkRange);
+    } else {
+      data = ((await plan.source.getPageRanges(w.start, w.end - w.start, { abortSignal: signal })).pageRange ?? []).map(fromSdkRange);
+    }
+    for (const r of normalize(cleared)) await plan.writer.add({ t: 'c', o: r.start, n: r.end - r.start });
+    for (const chunk of chunks(normalize(data))) {
+      if (segment.count === SEGMENT_CHUNKS) {
+        await segment.close();
+        segment = new Segment(deps.cache, segmentName(plan.cycle, plan.attempt, plan.disk.name, segment.index + 1), segment.index + 1);
+      }
+      const seg = segment;
+      const slot = seg.reserve(chunk.end - chunk.start);
+      await plan.pool.submit(async () => {
+        const n = chunk.end - chunk.start;
+        const buffer = plan.buffers.take();
+        try {
+          const data = await readRange(plan.source, chunk.start, n, buffer, signal);
+          const md5 = createHash('md5').update(data).digest();
+          await seg.blob.stageBlock(slot.blockId, data, n, { transactionalContentMD5: md5, abortSignal: signal });
+          await plan.writer.add({ t: 'd', o: chunk.start, n, s: seg.index, so: slot.offset, m: md5.toString('base64') });
+        } finally {
+          plan.buffers.give(buffer);
+        }
+        deps.onCopied?.(n);
+        await seg.finished();
+      });
+    }
+  }
+  await segment.close();
+}
+
+/** Reads [offset, offset+count) of a blob into `buffer`, checking the service's range MD5 when given. */
+async function readRange(source: PageBlobClient, offset: number, count: number, buffer: Buffer, signal: AbortSignal): Promise<Buffer> {
+  const response = await source.download(offset, count, { abortSignal: signal, maxRetryRequests: 3 });
+  let position = 0;
+  for await (const piece of response.readableStreamBody ?? []) {
+    const bytes = piece as Buffer;
+    if (position + bytes.length > count) throw new Error(`read of ${count} bytes at ${offset} returned more`);
+    bytes.copy(buffer, position);
+    position += bytes.length;
+  }
+  if (position !== count) throw new Error(`short read at ${offset}: ${position} of ${count} bytes`);
+  return buffer.subarray(0, count);
+}
+
+/** One segment blob: blocks staged concurrently, committed once closed and every block is staged. */
+class Segment {
+  readonly blob: BlockBlobClient;
+  readonly index: number;
+  private readonly blocks: string[] = [];
+  private size = 0;
+  private pending = 0;
+  private closed = false;
+
+  constructor(cache: ContainerClient, name: string, index: number) {
+    this.blob = cache.getBlockBlobClient(name);
+    this.index = index;
+  }
+
+  get count(): number {
+    return this.blocks.length;
+  }
+
+  reserve(bytes: number): { blockId: string; offset: number } {
+    const blockId = Buffer.from(String(this.blocks.length).padStart(6, '0')).toString('base64');
+    const offset = this.size;
+    this.blocks.push(blockId);
+    this.size += bytes;
+    this.pending += 1;
+    return { blockId, offset };
+  }
+
+  async finished(): Promise<void> {
+    this.pending -= 1;
+    if (this.closed && this.pending === 0) await this.commit();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pending === 0 && this.blocks.length > 0) await this.commit();
+  }
+
+  private async commit(): Promise<void> {
+    await this.blob.commitBlockList(this.blocks);
+  }
+}
+
+/** Reusable 4 MiB buffers; at most one per running transfer is ever allocated. */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(MAX_CHUNK);
+  }
+  give(buffer: Buffer): void {
+    this.free.push(buffer);
+  }
+}
+

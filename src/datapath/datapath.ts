@@ -1,0 +1,225 @@
+/**
+ * The datapath process (`site-recovery datapath`): any number of replicas share the protected VMs.
+ *
+ *   membership   every replica renews its own Lease and lists the others (membership.ts);
+ *   ownership    each VM (by uid) belongs to the live member that wins rendezvous hashing (rendezvous.ts),
+ *                so a joining replica takes ~1/N of the VMs and a leaving one hands over only its own;
+ *   workers      this replica runs one VmWorker per VM it owns (vm-worker.ts) and stops the others;
+ *                the blob-lease fence makes the handover safe even while views of membership differ.
+ *
+ * Serves /healthz, /readyz and /metrics; on SIGTERM stops every worker (leases released) and deletes its
+ * member lease so the others take over at once.
+ */
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import { AzureClients, type AzureConfig } from '../azure/clients.ts';
+import { KubeEventRecorder } from '../controllers/events.ts';
+import { Informer } from '../controllers/informer.ts';
+import { registry } from '../controllers/metrics.ts';
+import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
+import { kubeErrorMessage } from '../kube/errors.ts';
+import { createLogger } from '../util/logger.ts';
+import { Membership } from './membership.ts';
+import { liveMembers, ownedVms } from './metrics.ts';
+import { wantsReplication } from './registration.ts';
+import { ownerOf } from './rendezvous.ts';
+import { sleep } from './restore-points.ts';
+import { BlobAccess } from './storage.ts';
+import { VmWorker, errorMessage, type WorkerConfig } from './vm-worker.ts';
+
+const log = createLogger('datapath');
+
+export interface DatapathOptions {
+  kubeConfig: KubeConfig;
+  azure: AzureConfig;
+  /** Replica identity; default POD_NAME, else <hostname>-<pid>. */
+  identity?: string;
+  /** Namespace of the member Leases. */
+  namespace: string;
+  /** Health/metrics port; 0 picks a free one; undefined serves nothing. */
+  port?: number;
+  leaseDurationMs?: number;
+  /** How often the member lease is renewed and membership re-read. Default leaseDuration / 3. */
+  renewIntervalMs?: number;
+  worker?: Partial<WorkerConfig>;
+}
+
+export function datapathIdentity(): string {
+  return process.env.POD_NAME || `${hostname()}-${process.pid}`;
+}
+
+export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
+  captureConcurrency: 8,
+  applyConcurrency: 8,
+  maxPendingCycles: 12,
+  statusIntervalMs: 10_000,
+  retryMs: 1000,
+};
+
+export class Datapath {
+  readonly identity: string;
+  private readonly options: DatapathOptions;
+  private readonly membership: Membership;
+  private readonly vmInformer: Informer<ReplicatedVM>;
+  private readonly policyInformer: Informer<ReplicationPolicy>;
+  private readonly workers = new Map<string, VmWorker>();
+  private readonly stopping = new Set<Promise<void>>();
+  private readonly workerDeps: ConstructorParameters<typeof VmWorker>[0];
+  private members: string[] = [];
+  private server: Server | undefined;
+  private ready = false;
+  private rebalanceQueued = false;
+
+  constructor(options: DatapathOptions) {
+    this.options = options;
+    this.identity = options.identity ?? datapathIdentity();
+    const { kubeConfig } = options;
+    const vms = new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM');
+    const policies = new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy');
+    const recoveryPoints = new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint');
+    this.vmInformer = new Informer<ReplicatedVM>(kubeConfig, vms.path(), async () => (await vms.list()) as never);
+    this.policyInformer = new Informer<ReplicationPolicy>(kubeConfig, policies.path(), async () => (await policies.list()) as never);
+    this.membership = new Membership(kubeConfig, { namespace: options.namespace, identity: this.identity, leaseDurationMs: options.leaseDurationMs });
+    const az = new AzureClients(options.azure);
+    this.workerDeps = {
+      identity: this.identity,
+      az,
+      blobs: new BlobAccess(az, options.azure.credential),
+      vms,
+      recoveryPoints,
+      events: new KubeEventRecorder(kubeConfig, 'site-recovery-datapath', this.identity),
+      policy: (vm) => this.policyInformer.get(vm.spec.policyRef.name, vm.metadata.namespace)?.spec,
+      isLiveMember: (identity) => this.membership.isLive(identity),
+      config: { ...DEFAULT_WORKER_CONFIG, ...options.worker },
+    };
+    const onVm = (vm: ReplicatedVM) => {
+      this.workers.get(vm.metadata.uid ?? '')?.update(vm);
+      this.queueRebalance();
+    };
+    this.vmInformer.on('add', onVm);
+    this.vmInformer.on('update', onVm);
+    this.vmInformer.on('delete', () => this.queueRebalance());
+  }
+
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address.port : undefined;
+  }
+
+  /** Keys (namespace/name) of the VMs this replica works on now. */
+  get owned(): string[] {
+    return [...this.workers.values()].map((w) => w.key).sort();
+  }
+
+  get liveMembers(): string[] {
+    return [...this.members];
+  }
+
+  /** Runs until `signal` aborts, then stops gracefully. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.options.port !== undefined) await this.serve(this.options.port);
+    await Promise.all([this.vmInformer.start(), this.policyInformer.start()]);
+    const period = this.options.renewIntervalMs ?? Math.max(500, Math.floor(this.membership.leaseDurationMs / 3));
+    log.info('datapath replica started', { identity: this.identity, namespace: this.options.namespace, leaseDurationMs: this.membership.leaseDurationMs });
+    while (!signal.aborted) {
+      await this.tick();
+      this.ready = true;
+      await sleep(period, signal).catch(() => undefined);
+    }
+    await this.shutdown();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.membership.renew();
+    } catch (error) {
+      log.warn('renewing the member lease failed', { error: kubeErrorMessage(error) });
+    }
+    try {
+      const members = await this.membership.observe();
+      if (members.join() !== this.members.join()) log.info('members changed', { members });
+      this.members = members;
+    } catch (error) {
+      log.warn('reading the member leases failed', { error: errorMessage(error) });
+      this.members = this.membership.live();
+    }
+    liveMembers.set(this.members.length);
+    this.rebalance();
+  }
+
+  private queueRebalance(): void {
+    if (this.rebalanceQueued || !this.ready) return;
+    this.rebalanceQueued = true;
+    queueMicrotask(() => {
+      this.rebalanceQueued = false;
+      this.rebalance();
+    });
+  }
+
+  /** Starts workers for the VMs this replica should own and stops the others. */
+  private rebalance(): void {
+    const healthy = this.membership.healthy;
+    const want = new Map<string, ReplicatedVM>();
+    if (healthy) {
+      for (const vm of this.vmInformer.list()) {
+        const uid = vm.metadata.uid ?? '';
+        if (wantsReplication(vm) && ownerOf(uid, this.members) === this.identity) want.set(uid, vm);
+      }
+    }
+    for (const [uid, worker] of this.workers) {
+      if (want.has(uid)) continue;
+      this.workers.delete(uid);
+      log.info('stopping replication of a VM here', { vm: worker.key, reason: healthy ? 'not ours' : 'our member lease is stale' });
+      const stopped = worker.stop().finally(() => this.stopping.delete(stopped));
+      this.stopping.add(stopped);
+    }
+    for (const [uid, vm] of want) {
+      if (this.workers.has(uid)) continue;
+      const worker = new VmWorker(this.workerDeps, vm);
+      this.workers.set(uid, worker);
+      log.info('replicating a VM here', { vm: worker.key });
+      worker.update(vm);
+      worker.start();
+    }
+    ownedVms.set(this.workers.size);
+  }
+
+  private async shutdown(): Promise<void> {
+    log.info('stopping: releasing every VM', { owned: this.workers.size });
+    const all = [...this.workers.values()].map((w) => w.stop());
+    this.workers.clear();
+    await Promise.allSettled([...all, ...this.stopping]);
+    await this.membership.leave();
+    await Promise.all([this.vmInformer.stop(), this.policyInformer.stop()]);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    log.info('stopped');
+  }
+
+  private serve(port: number): Promise<void> {
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz' || path === '/livez') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      } else if (path === '/readyz') {
+        const ready = this.ready && this.membership.healthy;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? `ok (${this.workers.size} VMs, ${this.members.length} members)` : 'not ready');
+      } else if (path === '/metrics') {
+        registry
+          .metrics()
+          .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+          .catch((error: unknown) => res.writeHead(500).end(String(error)));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    return new Promise((resolve) => this.server?.listen(port, '0.0.0.0', () => resolve()));
+  }
+}
+
+export function buildDatapath(options: DatapathOptions): Datapath {
+  return new Datapath(options);
+}
+
+export type { CustomObject };

@@ -1,0 +1,114 @@
+/**
+ * RecoveryPoint objects: one per sealed cycle, named <vm>-<cycle>, immutable, labelled with the VM's name
+ * and owned by the ReplicatedVM (ownerReference, so a garbage collector would remove them with it; the
+ * operator removes them itself when replication is disabled). Creating one is idempotent: a retried seal
+ * finds the object it created. Pruning removes points past the policy's retention — never the newest —
+ * object first, snapshot after, so no object ever names a deleted snapshot; snapshots no object names
+ * (a seal cut short, a pruning cut short) are removed too.
+ */
+import type { ContainerClient } from '@azure/storage-blob';
+import type { ProtectedDisk, RecoveryPoint, RecoveryPointDisk, ReplicatedVM } from '../api/types.ts';
+import { API_VERSION } from '../api/types.ts';
+import { isConflict } from '../kube/errors.ts';
+import type { CustomResourceClient } from '../kube/custom-resources.ts';
+import { shortHash } from '../azure/arm-id.ts';
+import type { CycleRecord } from './journal.ts';
+import { storageError } from './storage.ts';
+import { targetBlobName } from './target.ts';
+
+export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
+export const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
+
+/** <vm>-<cycle, 6 digits>; shortened with a hash when the VM's name is long. */
+export function recoveryPointName(vmName: string, cycle: number): string {
+  const suffix = `-${String(cycle).padStart(6, '0')}`;
+  const room = 253 - suffix.length;
+  const base = vmName.length <= room ? vmName : `${vmName.slice(0, room - 9)}-${shortHash(8, vmName)}`;
+  return `${base}${suffix}`;
+}
+
+export async function createRecoveryPoint(
+  client: CustomResourceClient<RecoveryPoint>,
+  vm: ReplicatedVM,
+  record: CycleRecord,
+  snapshots: Record<string, string>,
+  blobUrl: (disk: ProtectedDisk) => string,
+): Promise<RecoveryPoint> {
+  const namespace = vm.metadata.namespace ?? 'default';
+  const name = recoveryPointName(vm.metadata.name ?? '', record.cycle);
+  const disks: RecoveryPointDisk[] = (vm.status?.disks ?? []).map((disk) => ({
+    name: disk.name,
+    role: disk.role,
+    ...(disk.lun !== undefined ? { lun: disk.lun } : {}),
+    sizeBytes: record.disks[disk.name]?.sizeBytes ?? disk.sizeBytes,
+    blobUrl: blobUrl(disk),
+    snapshot: snapshots[disk.name] ?? '',
+    sourceDiskId: disk.sourceDiskId,
+  }));
+  try {
+    return await client.create(
+      namespace,
+      {
+        metadata: {
+          name,
+          namespace,
+          labels: { [REPLICATED_VM_LABEL]: vm.metadata.name ?? '' },
+          ownerReferences: [{ apiVersion: API_VERSION, kind: 'ReplicatedVM', name: vm.metadata.name ?? '', uid: vm.metadata.uid ?? '', controller: true }],
+        },
+        spec: { replicatedVMName: vm.metadata.name ?? '', time: record.time, consistency: record.consistency, cycle: record.cycle, disks },
+      },
+      DATAPATH_FIELD_MANAGER,
+    );
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    const existing = await client.get({ namespace, name });
+    if (!existing || existing.spec.cycle !== record.cycle) throw error;
+    return existing;
+  }
+}
+
+export interface PruneResult {
+  deletedPoints: string[];
+  deletedSnapshots: number;
+}
+
+/**
+ * Deletes points captured before `now - retentionMs` (keeping `keep`, the newest sealed point), then
+ * every snapshot of the VM's replica blobs that no remaining point names (except those in `inFlight`).
+ */
+export async function prune(
+  client: CustomResourceClient<RecoveryPoint>,
+  vm: ReplicatedVM,
+  replica: ContainerClient,
+  retentionMs: number,
+  keep: string | undefined,
+  inFlight: ReadonlySet<string>,
+  now = Date.now(),
+): Promise<PruneResult> {
+  const namespace = vm.metadata.namespace ?? 'default';
+  const points = (await client.list(namespace, `${REPLICATED_VM_LABEL}=${vm.metadata.name}`)).items.filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === vm.metadata.uid) ?? true);
+  const deletedPoints: string[] = [];
+  const referenced = new Set<string>(inFlight);
+  for (const point of points) {
+    const expired = Date.parse(point.spec.time) < now - retentionMs && point.metadata.name !== keep;
+    if (expired) {
+      await client.delete({ namespace, name: point.metadata.name ?? '' });
+      deletedPoints.push(point.metadata.name ?? '');
+    } else {
+      for (const disk of point.spec.disks) referenced.add(`${disk.name}@${disk.snapshot}`);
+    }
+  }
+  let deletedSnapshots = 0;
+  const blobs = new Map((vm.status?.disks ?? []).map((d) => [targetBlobName(d), d.name]));
+  for await (const item of replica.listBlobsFlat({ includeSnapshots: true })) {
+    const disk = blobs.get(item.name);
+    if (!item.snapshot || !disk || referenced.has(`${disk}@${item.snapshot}`)) continue;
+    try {
+      await replica.getBlobClient(item.name).withSnapshot(item.snapshot).delete();
+      deletedSnapshots += 1;
+    } catch (error) {
+      if (storageError(error).status !== 404) throw error;
+    }
+  }
+  return { deletedPoints, deletedSnapshots };
+}

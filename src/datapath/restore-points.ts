@@ -1,0 +1,152 @@
+/**
+ * The source side of capture, through ARM: one VM restore point per cycle in the VM's restore point
+ * collection (all disks at one instant), read access (SAS) to its disk restore points, and removal of
+ * restore points no longer needed as a diff base. Names are deterministic per cycle (sr-<cycle>), so a
+ * capture retried after a crash finds and reuses the restore point it created instead of leaking one.
+ */
+import type { RestorePoint } from '@azure/arm-compute';
+import type { AzureClients } from '../azure/clients.ts';
+import { parseArmId, sameArmId } from '../azure/arm-id.ts';
+import { classifyAzureError, isAzureNotFound } from '../azure/errors.ts';
+import { pad } from './manifest.ts';
+
+/** How long granted read access lasts; renewed when less than a quarter is left. */
+const SAS_SECONDS = 4 * 3600;
+const POLL = { updateIntervalInMs: 500 };
+
+export const restorePointName = (cycle: number): string => `sr-${pad(cycle)}`;
+
+export function cycleOfRestorePoint(name: string): number | undefined {
+  const match = /^sr-(\d+)$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+export interface CapturedDisk {
+  /** ARM id of the source managed disk. */
+  sourceDiskId: string;
+  /** Name of its disk restore point. */
+  diskRestorePoint: string;
+}
+
+export class RestorePoints {
+  private readonly az: AzureClients;
+  private readonly resourceGroup: string;
+  private readonly collection: string;
+  private readonly sas = new Map<string, { url: string; expiresAt: number }>();
+
+  constructor(az: AzureClients, collectionId: string) {
+    this.az = az;
+    const id = parseArmId(collectionId);
+    this.resourceGroup = id.resourceGroup;
+    this.collection = id.name;
+  }
+
+  /** Creates restore point `name`, or reuses it when an earlier attempt created it. */
+  async ensure(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
+    const { restorePoints } = this.az.compute;
+    for (let attempt = 0; ; attempt++) {
+      signal.throwIfAborted();
+      const existing = await restorePoints.get(this.resourceGroup, this.collection, name).catch((error: unknown) => {
+        if (isAzureNotFound(error)) return undefined;
+        throw error;
+      });
+      if (existing?.provisioningState === 'Succeeded') return { point: existing, reused: true };
+      if (existing?.provisioningState === 'Failed') {
+        await restorePoints.beginDeleteAndWait(this.resourceGroup, this.collection, name, { ...POLL, abortSignal: signal });
+        continue;
+      }
+      if (existing) {
+        await sleep(1000, signal); // still being created by an earlier attempt
+        continue;
+      }
+      try {
+        const point = await restorePoints.beginCreateAndWait(this.resourceGroup, this.collection, name, { consistencyMode: consistency }, { ...POLL, abortSignal: signal });
+        return { point, reused: false };
+      } catch (error) {
+        // Another restore point of the collection is being created (a capture cut short): wait for it.
+        if (classifyAzureError(error).statusCode === 409 && attempt < 60) {
+          await sleep(1000, signal);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** The disk restore point of each source disk, from the restore point's source metadata. */
+  disksOf(point: RestorePoint): CapturedDisk[] {
+    const storage = point.sourceMetadata?.storageProfile;
+    const all = [storage?.osDisk, ...(storage?.dataDisks ?? [])];
+    const out: CapturedDisk[] = [];
+    for (const disk of all) {
+      const sourceDiskId = disk?.managedDisk?.id;
+      const drpId = disk?.diskRestorePoint?.id;
+      if (sourceDiskId && drpId) out.push({ sourceDiskId, diskRestorePoint: parseArmId(drpId).name });
+    }
+    return out;
+  }
+
+  find(disks: CapturedDisk[], sourceDiskId: string): string | undefined {
+    return disks.find((d) => sameArmId(d.sourceDiskId, sourceDiskId))?.diskRestorePoint;
+  }
+
+  /** A read SAS URL of a disk restore point (granted once and reused while it lasts). */
+  async readUrl(point: string, diskRestorePoint: string, signal: AbortSignal): Promise<string> {
+    const key = `${point}/${diskRestorePoint}`;
+    const cached = this.sas.get(key);
+    if (cached && cached.expiresAt - Date.now() > (SAS_SECONDS * 1000) / 4) return cached.url;
+    const access = await this.az.compute.diskRestorePoint.beginGrantAccessAndWait(
+      this.resourceGroup,
+      this.collection,
+      point,
+      diskRestorePoint,
+      { access: 'Read', durationInSeconds: SAS_SECONDS },
+      { ...POLL, abortSignal: signal },
+    );
+    if (!access.accessSAS) throw new Error(`no SAS granted for disk restore point ${diskRestorePoint}`);
+    this.sas.set(key, { url: access.accessSAS, expiresAt: Date.now() + SAS_SECONDS * 1000 });
+    return access.accessSAS;
+  }
+
+  /** Names of the restore points in the collection. */
+  async list(): Promise<string[]> {
+    const collection = await this.az.compute.restorePointCollections.get(this.resourceGroup, this.collection, { expand: 'restorePoints' });
+    return (collection.restorePoints ?? []).map((p) => p.name ?? '').filter(Boolean);
+  }
+
+  /** Revokes access to every disk restore point of `name` and deletes it; a gone restore point is fine. */
+  async remove(name: string, signal: AbortSignal): Promise<void> {
+    const { compute } = this.az;
+    let point: RestorePoint;
+    try {
+      point = await compute.restorePoints.get(this.resourceGroup, this.collection, name);
+    } catch (error) {
+      if (isAzureNotFound(error)) return;
+      throw error;
+    }
+    for (const disk of this.disksOf(point)) {
+      this.sas.delete(`${name}/${disk.diskRestorePoint}`);
+      await compute.diskRestorePoint.beginRevokeAccessAndWait(this.resourceGroup, this.collection, name, disk.diskRestorePoint, { ...POLL, abortSignal: signal }).catch((error: unknown) => {
+        if (!isAzureNotFound(error)) throw error;
+      });
+    }
+    await compute.restorePoints.beginDeleteAndWait(this.resourceGroup, this.collection, name, { ...POLL, abortSignal: signal }).catch((error: unknown) => {
+      if (!isAzureNotFound(error)) throw error;
+    });
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Blob storage access of the datapath: one BlobServiceClient per storage account, its endpoint read from
+ * ARM (primaryEndpoints.blob, so nothing here knows whether it talks to Azure or a sandbox), authenticated
+ * with the process's TokenCredential; page-blob clients for the SAS URLs ARM hands out for disk restore
+ * points; and the bearer authorization Put Page From URL sends for its copy source.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { AnonymousCredential, BlobServiceClient, PageBlobClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { AzureClients } from '../azure/clients.ts';
+import { parseArmId } from '../azure/arm-id.ts';
+
+export const STORAGE_SCOPE = 'https://storage.azure.com/.default';
+
+export interface BlobAccessOptions {
+  /** Timeout of one storage request attempt. Default 120 s. */
+  tryTimeoutMs?: number;
+  /** Attempts per storage request (429, 5xx, network errors). Default 5. */
+  maxTries?: number;
+}
+
+export class BlobAccess {
+  private readonly az: AzureClients;
+  private readonly credential: TokenCredential;
+  private readonly endpoints = new Map<string, Promise<string>>();
+  private readonly services = new Map<string, BlobServiceClient>();
+  private readonly pipeline: StoragePipelineOptions;
+  private token: { value: string; refreshAt: number } | undefined;
+
+  constructor(az: AzureClients, credential: TokenCredential, options: BlobAccessOptions = {}) {
+    this.az = az;
+    this.credential = credential;
+    this.pipeline = {
+      retryOptions: { maxTries: options.maxTries ?? 5, tryTimeoutInMs: options.tryTimeoutMs ?? 120_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
+      keepAliveOptions: { enable: true },
+    };
+  }
+
+  /** The blob endpoint of a storage account (from ARM, cached). */
+  endpoint(accountId: string): Promise<string> {
+    const key = accountId.toLowerCase();
+    let endpoint = this.endpoints.get(key);
+    if (!endpoint) {
+      const id = parseArmId(accountId);
+      endpoint = this.az.storage.storageAccounts.getProperties(id.resourceGroup, id.name).then((account) => {
+        const blob = account.primaryEndpoints?.blob;
+        if (!blob) throw new Error(`storage account ${id.name} has no blob endpoint (provisioningState ${account.provisioningState})`);
+        return blob;
+      });
+      endpoint.catch(() => this.endpoints.delete(key));
+      this.endpoints.set(key, endpoint);
+    }
+    return endpoint;
+  }
+
+  async service(accountId: string): Promise<BlobServiceClient> {
+    const endpoint = await this.endpoint(accountId);
+    let service = this.services.get(endpoint);
+    if (!service) {
+      service = new BlobServiceClient(endpoint, this.credential, this.pipeline);
+      this.services.set(endpoint, service);
+    }
+    return service;
+  }
+
+  /** The container whose ARM id is `containerId` (…/storageAccounts/<a>/blobServices/default/containers/<c>). */
+  async container(containerId: string): Promise<ContainerClient> {
+    const id = parseArmId(containerId);
+    const accountId = containerId.replace(/\/blobServices\/.*$/i, '');
+    return (await this.service(accountId)).getContainerClient(id.name);
+  }
+
+  /** A client for a SAS URL (disk restore point access): the SAS is the credential. */
+  sasPageBlob(url: string): PageBlobClient {
+    return new PageBlobClient(url, new AnonymousCredential(), this.pipeline);
+  }
+
+  /** `Authorization: Bearer` for a copy source (Put Page From URL reads the cache with our identity). */
+  async copySourceAuthorization(): Promise<{ scheme: 'Bearer'; value: string }> {
+    if (!this.token || Date.now() > this.token.refreshAt) {
+      const token = await this.credential.getToken(STORAGE_SCOPE);
+      if (!token) throw new Error('no storage access token');
+      this.token = { value: token.token, refreshAt: Math.min(token.expiresOnTimestamp - 5 * 60_000, Date.now() + 30 * 60_000) };
+    }
+    return { scheme: 'Bearer', value: this.token.value };
+  }
+}
+
+/** HTTP status and storage error code of a failed storage call. */
+export function storageError(error: unknown): { status: number | undefined; code: string | undefined } {
+  const e = error as { statusCode?: number; code?: string; details?: { errorCode?: string }; response?: { headers?: { get?(name: string): string | undefined } } };
+  const code = e?.details?.errorCode ?? e?.response?.headers?.get?.('x-ms-error-code') ?? (typeof e?.code === 'string' ? e.code : undefined);
+  return { status: typeof e?.statusCode === 'number' ? e.statusCode : undefined, code };
+}
