@@ -5,7 +5,7 @@
  * that cannot renew within renewDeadline steps down; a leader that stops gracefully releases the lease
  * so a standby takes over at once.
  */
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 import { isLeader } from './metrics.ts';
@@ -106,7 +106,8 @@ export class LeaderElector {
   /** One attempt, as client-go's tryAcquireOrRenew. */
   private async tryAcquireOrRenew(callbacks?: LeaderCallbacks): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
-    const now = new Date();
+    // Lease times are MicroTime: the API server refuses millisecond precision, hence V1MicroTime.
+    const now = new V1MicroTime();
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -142,7 +143,7 @@ export class LeaderElector {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
       renewTime: now,
-      acquireTime: takingOver ? now : spec.acquireTime,
+      acquireTime: takingOver || !spec.acquireTime ? now : new V1MicroTime(spec.acquireTime),
       leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver && holder ? 1 : 0),
     };
     try {
@@ -172,7 +173,8 @@ export class LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity !== identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() };
+      const { acquireTime: _acquired, ...rest } = lease.spec;
+      lease.spec = { ...rest, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
       await this.api.replaceNamespacedLease({ name, namespace, body: lease });
     } catch (error) {
       log.warn('could not release lease', { error: error instanceof Error ? error.message : String(error) });
