@@ -1,0 +1,369 @@
+// The Helm chart, with helm built from its Go module: lint, template (default, full and HPA values) with
+// the rendered objects checked and applied with a server-side dry run against the real test API server,
+// Pod Security "restricted" enforced on the pods, and helm install / upgrade / uninstall into that server.
+import path from 'node:path';
+import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHART_DIR, ensurePackagingTools, helm, helmTemplate, helmTemplateText, type Manifest } from '../support/helm.ts';
+import { applyObjects } from '../support/helm-rbac.ts';
+import { kubeErrorMessage } from '../../src/kube/errors.ts';
+import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+
+const FULL = path.join(CHART_DIR, 'ci/full-values.yaml');
+const HPA = path.join(CHART_DIR, 'ci/hpa-values.yaml');
+
+type PodSpec = {
+  serviceAccountName: string;
+  securityContext: Record<string, unknown>;
+  containers: {
+    name: string;
+    image: string;
+    args: string[];
+    env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    envFrom: { configMapRef: { name: string } }[];
+    ports: { name: string; containerPort: number }[];
+    livenessProbe: { httpGet: { path: string; port: string } };
+    readinessProbe: { httpGet: { path: string; port: string } };
+    securityContext: Record<string, unknown>;
+    volumeMounts: { name: string; mountPath: string }[];
+    resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  }[];
+  volumes: { name: string; emptyDir?: unknown }[];
+};
+type Deployment = Manifest & { spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } } };
+type Rules = { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+
+const find = <T extends Manifest = Manifest>(objects: Manifest[], kind: string, component?: string): T[] =>
+  objects.filter((o) => o.kind === kind && (component === undefined || o.metadata.labels?.['app.kubernetes.io/component'] === component)) as T[];
+const one = <T extends Manifest = Manifest>(objects: Manifest[], kind: string, component?: string): T => {
+  const found = find<T>(objects, kind, component);
+  expect(found, `${kind}${component ? ` (${component})` : ''}`).toHaveLength(1);
+  return found[0] as T;
+};
+
+/** Flattens RBAC rules to sorted "group/resource:verb" strings, so a table compares regardless of grouping. */
+function grants(rules: Rules): string[] {
+  const out = new Set<string>();
+  for (const r of rules) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${g || 'core'}/${res}:${v}`);
+  return [...out].sort();
+}
+const table = (entries: Record<string, string[]>) => Object.entries(entries).flatMap(([res, verbs]) => verbs.map((v) => `${res}:${v}`)).sort();
+
+// Stand-ins for the CRDs of the Prometheus Operator and KEDA, so their objects can be dry-run applied: the
+// API server checks the kinds, versions and the types of the fields declared here (a subset of the real
+// schemas, the fields the chart sets); the rest of spec is kept as it is.
+const str = { type: 'string' };
+const strMap = { type: 'object', additionalProperties: str };
+const open = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties, ...(required.length ? { required } : {}) });
+const STUB_SCHEMAS: Record<string, unknown> = {
+  ServiceMonitor: open({
+    selector: open({ matchLabels: strMap }),
+    namespaceSelector: open({ matchNames: { type: 'array', items: str } }),
+    endpoints: { type: 'array', items: open({ port: str, path: str, interval: str, scrapeTimeout: str, honorLabels: { type: 'boolean' } }) },
+  }, ['selector', 'endpoints']),
+  PrometheusRule: open({
+    groups: { type: 'array', items: open({ name: str, rules: { type: 'array', items: open({ alert: str, expr: { 'x-kubernetes-int-or-string': true }, for: str, labels: strMap, annotations: strMap }, ['expr']) } }, ['name', 'rules']) },
+  }, ['groups']),
+  ScaledObject: open({
+    scaleTargetRef: open({ apiVersion: str, kind: str, name: str }, ['name']),
+    minReplicaCount: { type: 'integer' },
+    maxReplicaCount: { type: 'integer' },
+    pollingInterval: { type: 'integer' },
+    cooldownPeriod: { type: 'integer' },
+    // KEDA's trigger metadata is a map of strings: a number here would be refused by the real CRD too.
+    triggers: { type: 'array', items: open({ type: str, metricType: str, metadata: strMap, authenticationRef: open({ name: str }, ['name']) }, ['type', 'metadata']) },
+  }, ['scaleTargetRef', 'triggers']),
+};
+function stubCrd(group: string, version: string, kind: string, plural: string): KubernetesObject {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [{ name: version, served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: STUB_SCHEMAS[kind] } } } }],
+    },
+  } as KubernetesObject;
+}
+
+describe('Helm chart', () => {
+  let kc: KubeConfig;
+  let namespace: string;
+  let defaults: Manifest[];
+  let full: Manifest[];
+  let hpa: Manifest[];
+
+  beforeAll(async () => {
+    await ensurePackagingTools();
+    kc = testKubeConfig();
+    namespace = await createTestNamespace(kc, 'pkg-helm');
+    [defaults, full, hpa] = await Promise.all([
+      helmTemplate({ namespace }),
+      helmTemplate({ namespace, valuesFiles: [FULL] }),
+      helmTemplate({ namespace, valuesFiles: [HPA] }),
+    ]);
+  });
+
+  it('passes helm lint --strict with default, full and HPA values', async () => {
+    for (const extra of [[], ['-f', FULL], ['-f', HPA]]) {
+      const r = await helm(['lint', CHART_DIR, '--strict', ...extra]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('0 chart(s) failed');
+    }
+  });
+
+  it('renders the expected objects', () => {
+    const kinds = (objects: Manifest[]) => objects.map((o) => o.kind).sort();
+    expect(kinds(defaults)).toEqual(
+      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
+    );
+    expect(kinds(full)).toEqual([...kinds(defaults), 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
+    expect(find(hpa, 'HorizontalPodAutoscaler')).toHaveLength(1);
+    expect(find(hpa, 'ScaledObject')).toHaveLength(0);
+  });
+
+  it('puts the recommended labels on every object and namespaced objects in the release namespace', () => {
+    for (const o of [...defaults, ...full]) {
+      const labels = o.metadata.labels ?? {};
+      for (const key of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/version', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by', 'helm.sh/chart']) {
+        expect(labels[key], `${o.kind}/${o.metadata.name} ${key}`).toBeTruthy();
+      }
+      const clusterScoped = o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding';
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped ? undefined : namespace);
+    }
+  });
+
+  it('runs the operator (2 replicas, leader election) and the datapath from one image, hardened to Pod Security restricted', () => {
+    const operator = one<Deployment>(defaults, 'Deployment', 'operator');
+    const datapath = one<Deployment>(defaults, 'Deployment', 'datapath');
+    expect(operator.spec.replicas).toBe(2);
+    expect(datapath.spec.replicas).toBe(2);
+    for (const [d, command] of [[operator, 'operator'], [datapath, 'datapath']] as const) {
+      const pod = d.spec.template.spec;
+      const c = pod.containers[0];
+      if (!c) throw new Error('no container');
+      expect(pod.containers).toHaveLength(1);
+      expect(c.image).toBe('ghcr.io/site-recovery-operator/site-recovery-operator:0.1.0');
+      expect(c.args[0]).toBe(command);
+      expect(c.args).toContain('--metrics-port=8080');
+      expect(c.args).not.toContain('--no-leader-election');
+      expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+      expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+      expect(c.envFrom[0]?.configMapRef.name).toBe('site-recovery-operator-config');
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+      expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+      expect(pod.volumes[0]?.emptyDir).toBeDefined();
+      expect(c.resources.requests?.cpu).toBeDefined();
+      expect(c.resources.limits?.memory).toBeDefined();
+      expect(d.spec.template.metadata.labels['azure.workload.identity/use']).toBe('true');
+      expect(d.spec.template.metadata.annotations?.['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+      expect(d.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'site-recovery-operator', 'app.kubernetes.io/instance': 'site-recovery-operator', 'app.kubernetes.io/component': command });
+      const sa = one(defaults, 'ServiceAccount', command);
+      expect(pod.serviceAccountName).toBe(sa.metadata.name);
+    }
+  });
+
+  it('grants the operator and the datapath exactly what their code calls', () => {
+    const operator = one<Manifest & { rules: Rules }>(defaults, 'ClusterRole', 'operator');
+    expect(grants(operator.rules)).toEqual(
+      table({
+        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'failoverrequests'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
+        'siterecovery.io/replicatedvms': ['get', 'list', 'watch', 'patch', 'update', 'create'],
+        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
+        'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
+        'core/events': ['create', 'patch'],
+      }),
+    );
+    const operatorLeases = one<Manifest & { rules: Rules }>(defaults, 'Role', 'operator');
+    expect(grants(operatorLeases.rules)).toEqual(table({ 'coordination.k8s.io/leases': ['get', 'create', 'update'] }));
+
+    const datapath = one<Manifest & { rules: Rules }>(defaults, 'ClusterRole', 'datapath');
+    expect(grants(datapath.rules)).toEqual(
+      table({
+        'siterecovery.io/replicatedvms': ['get', 'list', 'watch'],
+        'siterecovery.io/replicationpolicies': ['get', 'list', 'watch'],
+        'siterecovery.io/replicatedvms/status': ['get', 'patch'],
+        'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'create', 'delete'],
+        'core/events': ['create', 'patch'],
+      }),
+    );
+    const membership = one<Manifest & { rules: Rules }>(defaults, 'Role', 'datapath');
+    expect(grants(membership.rules)).toEqual(table({ 'coordination.k8s.io/leases': ['get', 'list', 'watch', 'create', 'update', 'delete'] }));
+
+    // Bindings point at the chart's own service accounts in the release namespace.
+    for (const binding of [...find(defaults, 'ClusterRoleBinding'), ...find(defaults, 'RoleBinding')] as (Manifest & { subjects: { kind: string; name: string; namespace: string }[] })[]) {
+      const component = binding.metadata.labels?.['app.kubernetes.io/component'];
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: one(defaults, 'ServiceAccount', component).metadata.name, namespace }]);
+    }
+  });
+
+  it('annotates the service accounts for Azure workload identity', () => {
+    const op = one(full, 'ServiceAccount', 'operator');
+    const dp = one(full, 'ServiceAccount', 'datapath');
+    expect(op.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '33333333-3333-3333-3333-333333333333', 'azure.workload.identity/tenant-id': '22222222-2222-2222-2222-222222222222' });
+    expect(dp.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '44444444-4444-4444-4444-444444444444' });
+    expect(one(defaults, 'ServiceAccount', 'operator').metadata.annotations).toBeUndefined();
+    const config = one<Manifest & { data: Record<string, string> }>(full, 'ConfigMap');
+    expect(config.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
+  });
+
+  it('monitors: metrics Services, a ServiceMonitor keeping per-VM labels, RPO and operator alerts', () => {
+    const services = find<Manifest & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } }>(full, 'Service');
+    expect(services.map((s) => s.spec.selector['app.kubernetes.io/component']).sort()).toEqual(['datapath', 'operator']);
+    for (const s of services) expect(s.spec.ports[0]).toMatchObject({ port: 8080, targetPort: 'metrics' });
+    const monitor = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; honorLabels: boolean }[] } }>(full, 'ServiceMonitor');
+    expect(monitor.metadata.labels?.release).toBe('kube-prometheus-stack');
+    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'metrics', honorLabels: true });
+    for (const s of services) for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) expect(s.metadata.labels?.[k]).toBe(v);
+
+    const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
+    const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
+    expect([...alerts.keys()].sort()).toEqual(['SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors']);
+    expect(alerts.get('SiteRecoveryRPOWarning')?.expr).toBe('max by (namespace, name) (site_recovery_rpo_seconds) > 900');
+    expect(alerts.get('SiteRecoveryRPOCritical')?.expr).toBe('max by (namespace, name) (site_recovery_rpo_seconds) > 3600');
+    expect(alerts.get('SiteRecoveryRPOCritical')?.labels).toEqual({ severity: 'critical', team: 'platform' });
+    expect(alerts.get('SiteRecoveryRPOWarning')?.annotations.summary).toContain('{{ $labels.namespace }}/{{ $labels.name }}');
+    expect(alerts.get('SiteRecoveryOperatorDown')?.expr).toContain(`service="site-recovery-operator-metrics",namespace="${namespace}"`);
+    expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
+    // Balanced braces and parentheses (no promtool here; a typo would still be caught by Prometheus on load).
+    for (const r of alerts.values()) {
+      for (const [open, close] of [['(', ')'], ['{', '}'], ['[', ']']]) expect(r.expr.split(open).length, `${r.alert} ${open}${close}`).toBe(r.expr.split(close).length);
+    }
+  });
+
+  it('scales the datapath: replicas, an optional HPA, or KEDA on the cache backlog', () => {
+    const scaled = one<Manifest & { spec: Record<string, unknown> & { scaleTargetRef: { name: string }; triggers: { type: string; metricType: string; metadata: Record<string, string> }[] } }>(full, 'ScaledObject');
+    const datapath = one<Deployment>(full, 'Deployment', 'datapath');
+    expect(scaled.spec.scaleTargetRef.name).toBe(datapath.metadata.name);
+    expect(datapath.spec.replicas).toBeUndefined(); // KEDA owns it
+    expect(scaled.spec).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 30 });
+    expect(scaled.spec.triggers[0]).toMatchObject({ type: 'prometheus', metricType: 'AverageValue' });
+    expect(scaled.spec.triggers[0]?.metadata).toMatchObject({ serverAddress: 'http://kube-prometheus-stack-prometheus.monitoring.svc:9090', threshold: '2147483648', activationThreshold: '1048576' });
+    expect(scaled.spec.triggers[0]?.metadata.query).toBe(`sum(site_recovery_datapath_backlog_bytes{namespace="${namespace}",service="site-recovery-operator-datapath-metrics"})`);
+
+    const autoscaler = one<Manifest & { spec: { scaleTargetRef: { name: string }; minReplicas: number; maxReplicas: number; metrics: unknown[] } }>(hpa, 'HorizontalPodAutoscaler');
+    expect(autoscaler.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12 });
+    expect(autoscaler.spec.metrics).toHaveLength(2);
+    expect(one<Deployment>(hpa, 'Deployment', 'datapath').spec.replicas).toBeUndefined();
+    const operator = one<Deployment>(hpa, 'Deployment', 'operator');
+    expect(operator.spec.replicas).toBe(1);
+    expect(operator.spec.template.spec.containers[0]?.args).toContain('--no-leader-election');
+    expect(find(hpa, 'PodDisruptionBudget', 'operator')).toHaveLength(0);
+    expect(find(hpa, 'NetworkPolicy')).toHaveLength(0);
+  });
+
+  it('protects availability and limits traffic: PodDisruptionBudgets and a NetworkPolicy', () => {
+    for (const component of ['operator', 'datapath']) {
+      const pdb = one<Manifest & { spec: Record<string, unknown> & { selector: { matchLabels: Record<string, string> } } }>(defaults, 'PodDisruptionBudget', component);
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(pdb.spec.selector.matchLabels).toEqual(one<Deployment>(defaults, 'Deployment', component).spec.selector.matchLabels);
+    }
+    const policy = one<Manifest & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { ports: { port: unknown }[]; from?: unknown[] }[]; egress: { ports: { port: number; protocol: string }[] }[] } }>(defaults, 'NetworkPolicy');
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([{ ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+    expect(policy.spec.egress.flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.port}`)).sort()).toEqual(['TCP/443', 'TCP/53', 'TCP/6443', 'UDP/53']);
+    const fullPolicy = one<Manifest & { spec: { ingress: { from?: unknown[] }[]; egress: unknown[] } }>(full, 'NetworkPolicy');
+    expect(fullPolicy.spec.ingress[0]?.from).toHaveLength(1);
+    expect(fullPolicy.spec.egress).toHaveLength(3);
+  });
+
+  it('refuses bad values with a message (values.schema.json and template checks)', async () => {
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ datapath: { autoscaling: { enabled: true }, keda: { enabled: true, prometheus: { serverAddress: 'http://p:9090' } } } }, /autoscaling.enabled and datapath.keda.enabled are exclusive/],
+      [{ operatr: { replicas: 2 } }, /additional properties 'operatr' not allowed/],
+      [{ operator: { replicas: 2, leaderElection: false } }, /operator.replicas > 1 needs operator.leaderElection/],
+      [{ datapath: { keda: { enabled: true } } }, /serverAddress is required/],
+      [{ azure: { subscriptionId: 'my-subscription' } }, /\/azure\/subscriptionId': 'my-subscription' does not match/],
+      [{ logLevel: 'verbose' }, /logLevel/],
+      [{ image: { pullPolicy: 'Sometimes' } }, /pullPolicy/],
+    ];
+    for (const [values, message] of refusals) {
+      await expect(helmTemplateText({ namespace, values }), JSON.stringify(values)).rejects.toThrow(message);
+    }
+  });
+
+  it('applies every rendered object with a server-side dry run (default, full and HPA values)', async () => {
+    await applyObjects(kc, [
+      stubCrd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors'),
+      stubCrd('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules'),
+      stubCrd('keda.sh', 'v1alpha1', 'ScaledObject', 'scaledobjects'),
+    ]);
+    // A new CRD takes a moment to be served.
+    // Server-side apply of a kind whose schema preserves unknown fields is refused ("field not declared in
+    // schema") by the API server's typed patch: create those with a dry run instead.
+    const stubbed = new Set(['ScaledObject', 'PrometheusRule', 'ServiceMonitor']);
+    await expect.poll(async () => {
+      try {
+        await applyObjects(kc, full.filter((o) => stubbed.has(o.kind)), { dryRun: true, create: true });
+        return true;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }, { timeout: 30_000, interval: 250 }).toBe(true);
+    for (const objects of [defaults, full, hpa]) await applyObjects(kc, objects.filter((o) => !stubbed.has(o.kind)), { dryRun: true });
+    // The stand-in schemas have teeth: a number in KEDA's string-only trigger metadata is refused.
+    const scaled = structuredClone(one(full, 'ScaledObject')) as Manifest & { spec: { triggers: { metadata: Record<string, unknown> }[] } };
+    (scaled.spec.triggers[0] as { metadata: Record<string, unknown> }).metadata.threshold = 5;
+    await expect(applyObjects(kc, [scaled], { dryRun: true, create: true })).rejects.toThrow(/threshold/);
+    // And the CRDs of the chart's crds/ directory.
+    await applyObjects(kc, await helmTemplate({ namespace, includeCrds: true }).then((all) => all.filter((o) => o.kind === 'CustomResourceDefinition')), { dryRun: true });
+  });
+
+  it('meets Pod Security "restricted": the API server admits the pods in an enforcing namespace', async () => {
+    const restricted = await createTestNamespace(kc, 'pkg-psa');
+    await kc.makeApiClient(CoreV1Api).patchNamespace(
+      { name: restricted, body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const objects of [defaults, hpa]) {
+      for (const d of find<Deployment>(objects, 'Deployment')) {
+        await core.createNamespacedPod({ namespace: restricted, dryRun: 'All', body: { metadata: { name: `${d.metadata.name}-psa`, labels: d.spec.template.metadata.labels }, spec: d.spec.template.spec as never } });
+      }
+    }
+    // The check has teeth: a pod without the hardening is refused.
+    const bare = { metadata: { name: 'bare' }, spec: { containers: [{ name: 'c', image: 'x' }] } };
+    const refused = await core.createNamespacedPod({ namespace: restricted, dryRun: 'All', body: bare }).then(() => 'admitted', (error: unknown) => kubeErrorMessage(error));
+    expect(refused).toMatch(/violates PodSecurity "restricted:latest"/);
+  });
+
+  it('installs, upgrades and uninstalls with helm into the test control plane', async () => {
+    const kubeconfig = inject('kubeconfigPath');
+    const ns = await createTestNamespace(kc, 'pkg-helm-install');
+    const release = `sro-${ns.slice(-8)}`;
+    const install = await helm(['install', release, CHART_DIR, '--namespace', ns], kubeconfig, { set: { 'azure.subscriptionId': '00000000-0000-0000-0000-000000000000', 'azure.workloadIdentity.clientId': '11111111-1111-1111-1111-111111111111' } });
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toContain('STATUS: deployed');
+    expect(install.stdout).toContain(`site-recovery-operator 0.1.0 is installed in namespace ${ns}`); // NOTES.txt
+    expect(install.stdout).not.toContain('WARNING: azure.subscriptionId is empty');
+
+    const apps = kc.makeApiClient(AppsV1Api);
+    const fullname = `${release}-site-recovery-operator`;
+    const operator = await apps.readNamespacedDeployment({ namespace: ns, name: fullname });
+    expect(operator.spec?.replicas).toBe(2);
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: `${fullname}-datapath` })).spec?.replicas).toBe(2);
+    const sa = await kc.makeApiClient(CoreV1Api).readNamespacedServiceAccount({ namespace: ns, name: fullname });
+    expect(sa.metadata?.annotations?.['azure.workload.identity/client-id']).toBe('11111111-1111-1111-1111-111111111111');
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    expect((await rbac.readClusterRoleBinding({ name: fullname })).subjects?.[0]).toMatchObject({ name: fullname, namespace: ns });
+    expect((await rbac.readNamespacedRole({ namespace: ns, name: `${fullname}-leader-election` })).rules).toHaveLength(1);
+
+    const upgrade = await helm(['upgrade', release, CHART_DIR, '--namespace', ns, '--reuse-values'], kubeconfig, { set: { 'datapath.replicas': 3 } });
+    expect(upgrade.code, upgrade.stderr).toBe(0);
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: `${fullname}-datapath` })).spec?.replicas).toBe(3);
+    const status = await helm(['status', release, '--namespace', ns, '-o', 'json'], kubeconfig);
+    expect(JSON.parse(status.stdout)).toMatchObject({ name: release, version: 2, info: { status: 'deployed' } });
+
+    const uninstall = await helm(['uninstall', release, '--namespace', ns], kubeconfig);
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    await expect(apps.readNamespacedDeployment({ namespace: ns, name: fullname })).rejects.toMatchObject({ code: 404 });
+    await expect(rbac.readClusterRole({ name: fullname })).rejects.toMatchObject({ code: 404 });
+    // CRDs stay (helm never deletes crds/): the users' objects survive an uninstall.
+    expect((await helm(['get', 'manifest', release, '--namespace', ns], kubeconfig)).code).not.toBe(0);
+  });
+});

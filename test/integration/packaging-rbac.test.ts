@@ -1,0 +1,255 @@
+// The Helm chart's RBAC is exactly what the code needs: applied to the real test API server, the chart's
+// operator and datapath service accounts (impersonated) make every call their process makes — through the
+// project's own clients where they exist — and are refused what the code never does.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, Watch, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { RESOURCES, type KindName } from '../../src/api/types.ts';
+import { statusCodeOf } from '../../src/kube/errors.ts';
+import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
+import { OPERATOR_FIELD_MANAGER, addFinalizer, removeFinalizer } from '../../src/reconcilers/object-status.ts';
+import { REPO_ROOT } from '../support/helm.ts';
+import { chartServiceAccountKubeConfig, installChartRbac, type ChartRbac } from '../support/helm-rbac.ts';
+import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+
+const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
+const example = (file: string) => parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy/examples', file), 'utf8')) as CustomObject;
+
+/** The HTTP status of a request: 200 when it succeeds, else the API server's code. */
+async function statusOf(request: Promise<unknown>): Promise<number> {
+  try {
+    await request;
+    return 200;
+  } catch (error) {
+    const code = statusCodeOf(error);
+    if (code === undefined) throw error;
+    return code;
+  }
+}
+
+/** Opens a watch on `apiPath` and closes it again: 200 when the API server accepts it, else its code. */
+async function watchStatus(kc: KubeConfig, apiPath: string): Promise<number> {
+  let failure: unknown;
+  const controller = await new Watch(kc).watch(apiPath, { timeoutSeconds: 5 }, () => {}, (error) => {
+    failure ??= error ?? 'closed';
+  });
+  const code = failure === undefined ? 200 : (statusCodeOf(failure) ?? 0);
+  controller.abort();
+  return code;
+}
+
+/** A coordination/v1 MicroTime (RFC 3339 with six fractional digits), typed as the client's Date. */
+function microTime(date = new Date()): Date {
+  return date.toISOString().replace(/Z$/, '000Z') as unknown as Date;
+}
+
+const kinds = Object.keys(RESOURCES) as KindName[];
+const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest'];
+
+describe('chart RBAC (least privilege, proven against the API server)', () => {
+  const admin = testKubeConfig();
+  let home: string; // the release namespace: service accounts and leases
+  let apps: string; // where users keep their objects
+  let rbac: ChartRbac;
+  let asOperator: KubeConfig;
+  let asDatapath: KubeConfig;
+  const objects = new Map<KindName, CustomObject>();
+
+  beforeAll(async () => {
+    [home, apps] = await Promise.all([createTestNamespace(admin, 'pkg-rbac-home'), createTestNamespace(admin, 'pkg-rbac-apps')]);
+    rbac = await installChartRbac(admin, home);
+    asOperator = await chartServiceAccountKubeConfig(admin, 'operator', home);
+    asDatapath = await chartServiceAccountKubeConfig(admin, 'datapath', home);
+    const files: Record<KindName, string> = {
+      ReplicationPolicy: 'replicationpolicy.yaml',
+      NetworkMapping: 'networkmapping.yaml',
+      ReplicatedVM: 'replicatedvm.yaml',
+      FailoverRequest: 'failoverrequest-test.yaml',
+      RecoveryPoint: 'recoverypoint.yaml',
+    };
+    for (const kind of kinds) {
+      const body = example(files[kind]);
+      objects.set(kind, await new CustomResourceClient(admin, kind).create(apps, { ...body, metadata: { ...body.metadata, namespace: apps } } as never));
+    }
+  });
+
+  it('applies one ServiceAccount per component and binds them cluster-wide (CRs) and in the release namespace (leases)', () => {
+    const kindsApplied = rbac.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(kindsApplied).toEqual(
+      [
+        `ServiceAccount/${rbac.serviceAccounts.operator}`,
+        `ServiceAccount/${rbac.serviceAccounts.datapath}`,
+        `ClusterRole/${rbac.fullname}`,
+        `ClusterRoleBinding/${rbac.fullname}`,
+        `Role/${rbac.fullname}-leader-election`,
+        `RoleBinding/${rbac.fullname}-leader-election`,
+        `ClusterRole/${rbac.fullname}-datapath`,
+        `ClusterRoleBinding/${rbac.fullname}-datapath`,
+        `Role/${rbac.fullname}-datapath-membership`,
+        `RoleBinding/${rbac.fullname}-datapath-membership`,
+      ].sort(),
+    );
+  });
+
+  describe('operator', () => {
+    it('lists, watches and gets every kind in all namespaces', async () => {
+      for (const kind of kinds) {
+        const client = new CustomResourceClient(asOperator, kind);
+        const list = await client.list();
+        expect(list.items.some((o) => o.metadata.namespace === apps), kind).toBe(true);
+        expect(await client.get(refOf(objects.get(kind) as CustomObject)), kind).toBeDefined();
+        expect(await watchStatus(asOperator, client.path()), `watch ${kind}`).toBe(200);
+      }
+    });
+
+    it('adds and removes finalizers (merge patch) on the kinds it reconciles', async () => {
+      for (const kind of userKinds) {
+        const client = new CustomResourceClient(asOperator, kind);
+        const withFinalizer = await addFinalizer(client, (await client.get(refOf(objects.get(kind) as CustomObject))) as CustomObject);
+        expect(withFinalizer.metadata.finalizers, kind).toContain('siterecovery.io/finalizer');
+        await removeFinalizer(client, withFinalizer);
+      }
+    });
+
+    it('writes status (server-side apply on /status) of the kinds it reconciles', async () => {
+      for (const kind of userKinds) {
+        const client = new CustomResourceClient(asOperator, kind);
+        const object = objects.get(kind) as CustomObject;
+        const updated = await client.applyStatus(refOf(object), { observedGeneration: object.metadata.generation }, OPERATOR_FIELD_MANAGER);
+        expect((updated.status as { observedGeneration?: number }).observedGeneration, kind).toBe(object.metadata.generation);
+      }
+    });
+
+    it('creates a ReplicatedVM (re-protect) and deletes RecoveryPoints (pruning)', async () => {
+      const vms = new CustomResourceClient(asOperator, 'ReplicatedVM');
+      const body = example('replicatedvm.yaml');
+      const created = await vms.create(apps, { ...body, metadata: { name: 'app-vm-1-reverse', namespace: apps } } as never, OPERATOR_FIELD_MANAGER);
+      expect(created.metadata.uid).toBeDefined();
+      const points = new CustomResourceClient(admin, 'RecoveryPoint');
+      const rp = example('recoverypoint.yaml');
+      await points.create(apps, { ...rp, metadata: { ...rp.metadata, name: 'to-prune', namespace: apps } } as never);
+      await new CustomResourceClient(asOperator, 'RecoveryPoint').delete({ namespace: apps, name: 'to-prune' });
+      expect(await points.get({ namespace: apps, name: 'to-prune' })).toBeUndefined();
+    });
+
+    it('holds the leader-election Lease in its namespace (get, create, update — what LeaderElector calls)', async () => {
+      // The calls of src/controllers/leader-election.ts, made directly. (Its MicroTime fields must be sent
+      // with six fractional digits: the API server refuses a JavaScript Date's three.)
+      const leases = asOperator.makeApiClient(CoordinationV1Api);
+      const name = 'site-recovery-operator';
+      expect(await statusOf(leases.readNamespacedLease({ namespace: home, name }))).toBe(404);
+      await leases.createNamespacedLease({ namespace: home, body: { metadata: { name, namespace: home }, spec: { holderIdentity: 'operator-0', leaseDurationSeconds: 15, acquireTime: microTime(), renewTime: microTime(), leaseTransitions: 0 } } });
+      const lease = await leases.readNamespacedLease({ namespace: home, name });
+      expect(lease.spec?.holderIdentity).toBe('operator-0');
+      const renewed = await leases.replaceNamespacedLease({ namespace: home, name, body: { ...lease, spec: { ...lease.spec, renewTime: microTime() } } });
+      expect(renewed.metadata?.resourceVersion).not.toBe(lease.metadata?.resourceVersion);
+      // Release: holder cleared, as the elector does on a graceful stop.
+      await leases.replaceNamespacedLease({ namespace: home, name, body: { ...renewed, spec: { ...renewed.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() } } });
+    });
+
+    it('records Events (create, then patch the count)', async () => {
+      const events = asOperator.makeApiClient(CoreV1Api);
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const name = `${vm.metadata.name}.rbac-test-operator`;
+      await events.createNamespacedEvent({
+        namespace: apps,
+        body: { metadata: { name, namespace: apps }, involvedObject: { apiVersion: vm.apiVersion, kind: vm.kind, name: vm.metadata.name, namespace: apps, uid: vm.metadata.uid }, type: 'Normal', reason: 'RbacTest', message: 'created', count: 1 },
+      });
+      await events.patchNamespacedEvent({ name, namespace: apps, body: { count: 2 } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    });
+
+    it('is refused what the code never does', async () => {
+      const core = asOperator.makeApiClient(CoreV1Api);
+      const leases = asOperator.makeApiClient(CoordinationV1Api);
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const refused: [string, () => Promise<unknown>][] = [
+        ['delete replicatedvms', () => new CustomResourceClient(asOperator, 'ReplicatedVM').delete(refOf(vm))],
+        ['delete replicationpolicies', () => new CustomResourceClient(asOperator, 'ReplicationPolicy').delete(refOf(objects.get('ReplicationPolicy') as CustomObject))],
+        ['create recoverypoints', () => new CustomResourceClient(asOperator, 'RecoveryPoint').create(apps, { ...example('recoverypoint.yaml'), metadata: { name: 'forged', namespace: apps } } as never)],
+        ['patch recoverypoints/status', () => new CustomResourceClient(asOperator, 'RecoveryPoint').applyStatus(refOf(objects.get('RecoveryPoint') as CustomObject), {}, OPERATOR_FIELD_MANAGER)],
+        ['get secrets', () => core.readNamespacedSecret({ namespace: home, name: 'anything' })],
+        ['list secrets', () => core.listSecretForAllNamespaces()],
+        ['create secrets', () => core.createNamespacedSecret({ namespace: home, body: { metadata: { name: 'x' } } })],
+        ['list configmaps', () => core.listNamespacedConfigMap({ namespace: home })],
+        ['list pods', () => core.listPodForAllNamespaces()],
+        ['create leases elsewhere', () => leases.createNamespacedLease({ namespace: apps, body: { metadata: { name: 'x' } } })],
+        ['delete leases', () => leases.deleteNamespacedLease({ namespace: home, name: 'site-recovery-operator' })],
+        ['list leases', () => leases.listNamespacedLease({ namespace: home })],
+        ['list events', () => core.listNamespacedEvent({ namespace: apps })],
+      ];
+      for (const [what, request] of refused) expect(await statusOf(request()), what).toBe(403);
+      expect(await watchStatus(asOperator, '/api/v1/secrets'), 'watch secrets').toBe(403);
+    });
+  });
+
+  describe('datapath', () => {
+    it('lists, watches and gets ReplicatedVMs and ReplicationPolicies in all namespaces', async () => {
+      for (const kind of ['ReplicatedVM', 'ReplicationPolicy', 'RecoveryPoint'] as KindName[]) {
+        const client = new CustomResourceClient(asDatapath, kind);
+        expect((await client.list()).items.length, kind).toBeGreaterThan(0);
+        expect(await client.get(refOf(objects.get(kind) as CustomObject)), kind).toBeDefined();
+        expect(await watchStatus(asDatapath, client.path()), `watch ${kind}`).toBe(200);
+      }
+    });
+
+    it('writes ReplicatedVM status under its own field manager', async () => {
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const updated = await new CustomResourceClient(asDatapath, 'ReplicatedVM').applyStatus(refOf(vm), { rpoSeconds: 42 }, DATAPATH_FIELD_MANAGER);
+      expect((updated.status as { rpoSeconds?: number }).rpoSeconds).toBe(42);
+    });
+
+    it('creates, lists and deletes RecoveryPoints', async () => {
+      const points = new CustomResourceClient(asDatapath, 'RecoveryPoint');
+      const rp = example('recoverypoint.yaml');
+      await points.create(apps, { ...rp, metadata: { ...rp.metadata, name: 'sealed-by-datapath', namespace: apps } } as never, DATAPATH_FIELD_MANAGER);
+      expect((await points.list(apps, 'siterecovery.io/replicated-vm=app-vm-1')).items.map((p) => p.metadata.name)).toContain('sealed-by-datapath');
+      await points.delete({ namespace: apps, name: 'sealed-by-datapath' });
+      expect(await new CustomResourceClient(admin, 'RecoveryPoint').get({ namespace: apps, name: 'sealed-by-datapath' })).toBeUndefined();
+    });
+
+    it('keeps a membership Lease in its namespace (create, get, update, list, watch, delete)', async () => {
+      const leases = asDatapath.makeApiClient(CoordinationV1Api);
+      const name = 'site-recovery-datapath-rbac-test';
+      await leases.createNamespacedLease({ namespace: home, body: { metadata: { name, labels: { 'siterecovery.io/datapath-member': 'true' } }, spec: { holderIdentity: 'datapath-0', leaseDurationSeconds: 15, renewTime: microTime() } } });
+      const lease = await leases.readNamespacedLease({ namespace: home, name });
+      await leases.replaceNamespacedLease({ namespace: home, name, body: { ...lease, spec: { ...lease.spec, renewTime: microTime() } } });
+      const members = await leases.listNamespacedLease({ namespace: home, labelSelector: 'siterecovery.io/datapath-member=true' });
+      expect(members.items.map((l) => l.metadata?.name)).toContain(name);
+      expect(await watchStatus(asDatapath, `/apis/coordination.k8s.io/v1/namespaces/${home}/leases`)).toBe(200);
+      await leases.deleteNamespacedLease({ namespace: home, name });
+    });
+
+    it('records Events', async () => {
+      const events = asDatapath.makeApiClient(CoreV1Api);
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const name = `${vm.metadata.name}.rbac-test-datapath`;
+      await events.createNamespacedEvent({
+        namespace: apps,
+        body: { metadata: { name, namespace: apps }, involvedObject: { apiVersion: vm.apiVersion, kind: vm.kind, name: vm.metadata.name, namespace: apps, uid: vm.metadata.uid }, type: 'Normal', reason: 'RbacTest', message: 'created', count: 1 },
+      });
+      await events.patchNamespacedEvent({ name, namespace: apps, body: { count: 2 } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    });
+
+    it('is refused what the code never does', async () => {
+      const core = asDatapath.makeApiClient(CoreV1Api);
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const vms = new CustomResourceClient(asDatapath, 'ReplicatedVM');
+      const refused: [string, () => Promise<unknown>][] = [
+        ['patch replicatedvms (spec, finalizers)', () => vms.mergePatch(refOf(vm), { metadata: { finalizers: ['x/y'] } })],
+        ['delete replicatedvms', () => vms.delete(refOf(vm))],
+        ['create replicatedvms', () => vms.create(apps, { ...example('replicatedvm.yaml'), metadata: { name: 'forged', namespace: apps } } as never)],
+        ['patch replicationpolicies/status', () => new CustomResourceClient(asDatapath, 'ReplicationPolicy').applyStatus(refOf(objects.get('ReplicationPolicy') as CustomObject), {}, DATAPATH_FIELD_MANAGER)],
+        ['get networkmappings', () => new CustomResourceClient(asDatapath, 'NetworkMapping').get(refOf(objects.get('NetworkMapping') as CustomObject))],
+        ['list failoverrequests', () => new CustomResourceClient(asDatapath, 'FailoverRequest').list()],
+        ['patch recoverypoints', () => new CustomResourceClient(asDatapath, 'RecoveryPoint').mergePatch(refOf(objects.get('RecoveryPoint') as CustomObject), { metadata: { labels: { x: 'y' } } })],
+        ['get secrets', () => core.readNamespacedSecret({ namespace: home, name: 'anything' })],
+        ['list secrets', () => core.listSecretForAllNamespaces()],
+        ['list pods', () => core.listPodForAllNamespaces()],
+        ['create leases elsewhere', () => asDatapath.makeApiClient(CoordinationV1Api).createNamespacedLease({ namespace: apps, body: { metadata: { name: 'x' } } })],
+      ];
+      for (const [what, request] of refused) expect(await statusOf(request()), what).toBe(403);
+    });
+  });
+});

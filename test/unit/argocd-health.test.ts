@@ -1,0 +1,99 @@
+// Runs the Argo CD health checks of deploy/argocd/health/<group>_<Kind>/health.lua against their test cases
+// (health_test.yaml, Argo CD's own format) with a Lua 5.1 interpreter, as Argo CD runs them (gopher-lua
+// implements Lua 5.1): the object is the global `obj`, the script returns { status, message }.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { RESOURCES } from '../../src/api/types.ts';
+import { ARGOCD_HEALTH_DIR, argocdHealthConfigMap, luaLiteral } from '../support/helm-generate.ts';
+
+const LUA = process.env.LUA ?? 'lua5.1';
+
+function luaAvailable(): boolean {
+  return spawnSync(LUA, ['-v'], { stdio: 'ignore' }).status === 0;
+}
+
+interface HealthTest {
+  healthStatus: { status: string; message?: string };
+  inputPath: string;
+}
+
+const HARNESS = `
+local script = assert(loadfile(arg[1]))
+local input = assert(loadfile(arg[2]))
+obj = input()
+local hs = script()
+if type(hs) ~= "table" then error("health.lua returned " .. type(hs)) end
+io.write(tostring(hs.status), "\\n", tostring(hs.message))
+`;
+
+const dirs = fs.readdirSync(ARGOCD_HEALTH_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+
+describe('Argo CD health checks (Lua 5.1)', () => {
+  it('has a health check for every kind of the API, with test cases', () => {
+    const expected = Object.keys(RESOURCES).map((kind) => `siterecovery.io_${kind}`).sort();
+    expect(dirs).toEqual(expected);
+    for (const dir of dirs) {
+      expect(fs.existsSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua')), dir).toBe(true);
+      expect(fs.existsSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health_test.yaml')), dir).toBe(true);
+    }
+  });
+
+  it(`finds a Lua 5.1 interpreter (${LUA}; apt-get install lua5.1)`, () => {
+    expect(luaAvailable(), `${LUA} is not installed: apt-get install -y lua5.1 (.ci/run installs it)`).toBe(true);
+    expect(execFileSync(LUA, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) + '').toBeDefined();
+  });
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'argocd-health-'));
+  const harness = path.join(tmp, 'harness.lua');
+  fs.writeFileSync(harness, HARNESS);
+
+  for (const dir of dirs) {
+    const kind = dir.slice('siterecovery.io_'.length);
+    const base = path.join(ARGOCD_HEALTH_DIR, dir);
+    const tests = (parse(fs.readFileSync(path.join(base, 'health_test.yaml'), 'utf8')) as { tests: HealthTest[] }).tests;
+    describe(kind, () => {
+      it('covers every status the script can give, from files of its own kind', () => {
+        const statuses = new Set(tests.map((t) => t.healthStatus.status));
+        expect(statuses.has('Healthy')).toBe(true);
+        if (kind !== 'RecoveryPoint') {
+          for (const s of ['Progressing', 'Degraded']) expect(statuses.has(s), s).toBe(true);
+        }
+        for (const t of tests) {
+          const object = parse(fs.readFileSync(path.join(base, t.inputPath), 'utf8')) as { kind: string; apiVersion: string };
+          expect(object.kind, t.inputPath).toBe(kind);
+          expect(object.apiVersion, t.inputPath).toBe('siterecovery.io/v1alpha1');
+        }
+        const files = fs.readdirSync(path.join(base, 'testdata')).map((f) => `testdata/${f}`).sort();
+        expect(files).toEqual(tests.map((t) => t.inputPath).sort());
+      });
+
+      it.each(tests.map((t) => [path.basename(t.inputPath, '.yaml'), t] as const))('%s', (_name, t) => {
+        if (!luaAvailable()) throw new Error(`${LUA} is not installed: apt-get install -y lua5.1`);
+        const object = parse(fs.readFileSync(path.join(base, t.inputPath), 'utf8')) as unknown;
+        const input = path.join(tmp, `${dir}-${path.basename(t.inputPath, '.yaml')}.lua`);
+        fs.writeFileSync(input, `return ${luaLiteral(object)}\n`);
+        const out = spawnSync(LUA, [harness, path.join(base, 'health.lua'), input], { encoding: 'utf8' });
+        expect(out.stderr, out.stderr).toBe('');
+        expect(out.status).toBe(0);
+        const [status, ...message] = out.stdout.split('\n');
+        expect({ status, message: message.join('\n') }).toEqual({ status: t.healthStatus.status, message: t.healthStatus.message ?? 'nil' });
+      });
+    });
+  }
+
+  it('uses only Lua 5.1 (no goto, integer division, bit operators or utf8 library)', () => {
+    for (const dir of dirs) {
+      const code = fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), 'utf8').replace(/--.*$/gm, '');
+      expect(code, dir).not.toMatch(/\bgoto\b|\/\/|\butf8\.|::\w+::|[^~=<>]=\s*~|<<|>>/);
+    }
+  });
+
+  it('ships the same scripts in the argocd-cm example', () => {
+    const committed = fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, '..', 'argocd-cm-health.yaml'), 'utf8');
+    expect(committed, 'deploy/argocd/argocd-cm-health.yaml is stale: run `node test/support/helm-generate.ts`').toBe(argocdHealthConfigMap());
+  });
+});
