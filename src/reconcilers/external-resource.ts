@@ -68,16 +68,20 @@ export type EnsureOutcome<T> =
  */
 export async function ensureResource<T>(
   resource: ExternalResource<T>,
-  previous: ResourceRecord | undefined,
+  previousRecord: ResourceRecord | undefined,
   recordPending: (record: ResourceRecord) => Promise<void>,
 ): Promise<EnsureOutcome<T>> {
-  const observation = await resource.observe();
+  let previous = previousRecord;
+  let observation = await resource.observe();
   if (!observation.exists) {
     if (!resource.manage) return { state: 'missing', message: `${resource.role} ${resource.id} does not exist` };
     const record: ResourceRecord = { role: resource.role, id: resource.id, created: true, pending: true };
     if (!previous?.pending) await recordPending(record);
     await resource.create();
-    return { state: 'creating', record };
+    // Many ARM creates finish at once (synchronous PUTs); look again rather than waiting a whole poll.
+    observation = await resource.observe();
+    if (!observation.exists || !observation.ready) return { state: 'creating', record };
+    previous = record;
   }
   const created = resource.manage && (previous?.created === true || (previous === undefined && observation.managedTag) || previous?.pending === true);
   const record: ResourceRecord = { role: resource.role, id: resource.id, created };
