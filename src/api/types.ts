@@ -680,6 +680,16 @@ export interface ReplicatedVMStatus {
    */
   sourceVmSize?: string;
   /**
+   * Operating system of the source VM (needed to attach its OS disk at failover).
+   */
+  sourceOsType?: 'Linux' | 'Windows';
+  /**
+   * The source VM's network interfaces as recorded at enable time, so that failover needs nothing from the source region.
+   *
+   * @maxItems 16
+   */
+  sourceNetworkInterfaces?: SourceNetworkInterface[];
+  /**
    * ARM id of the target resource group.
    */
   targetResourceGroupId?: string;
@@ -728,6 +738,24 @@ export interface ReplicatedVMStatus {
    * Name of the FailoverRequest currently failing this VM over, if any.
    */
   activeFailover?: string;
+}
+export interface SourceNetworkInterface {
+  /**
+   * NIC name.
+   */
+  name: string;
+  /**
+   * True for the primary NIC.
+   */
+  primary?: boolean;
+  /**
+   * Name of the source subnet.
+   */
+  subnetName?: string;
+  /**
+   * Private IPv4 address of the primary IP configuration.
+   */
+  privateIpAddress?: string;
 }
 export interface ProtectedDisk {
   /**

@@ -15,6 +15,15 @@ export interface SourceDisk {
   sizeBytes: number;
 }
 
+export interface SourceNic {
+  id: string;
+  name: string;
+  primary: boolean;
+  subnetId?: string;
+  subnetName?: string;
+  privateIpAddress?: string;
+}
+
 export interface SourceVm {
   id: string;
   name: string;
@@ -23,7 +32,8 @@ export interface SourceVm {
   vmSize: string;
   zone?: string;
   availabilitySetId?: string;
-  networkInterfaceIds: string[];
+  osType: 'Linux' | 'Windows';
+  networkInterfaces: SourceNic[];
   disks: SourceDisk[];
 }
 
@@ -59,10 +69,31 @@ export async function readSourceVm(az: AzureClients, vmId: string, excludedLuns:
       vmSize: vm.hardwareProfile?.vmSize ?? 'unknown',
       zone: vm.zones?.[0],
       availabilitySetId: vm.availabilitySet?.id,
-      networkInterfaceIds: (vm.networkProfile?.networkInterfaces ?? []).map((n) => n.id ?? '').filter(Boolean),
+      osType: storage?.osDisk?.osType === 'Windows' ? 'Windows' : 'Linux',
+      networkInterfaces: await readNics(az, vm),
       disks,
     },
   };
+}
+
+async function readNics(az: AzureClients, vm: VirtualMachine): Promise<SourceNic[]> {
+  const refs = vm.networkProfile?.networkInterfaces ?? [];
+  const nics: SourceNic[] = [];
+  for (const [index, ref] of refs.entries()) {
+    if (!ref.id) continue;
+    const id = parseArmId(ref.id);
+    const nic = await getOrUndefined(() => az.network.networkInterfaces.get(id.resourceGroup, id.name));
+    const ipConfig = nic?.ipConfigurations?.find((c) => c.primary) ?? nic?.ipConfigurations?.[0];
+    const subnetId = ipConfig?.subnet?.id;
+    nics.push({
+      id: ref.id,
+      name: id.name,
+      primary: ref.primary ?? index === 0,
+      ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
+      ...(ipConfig?.privateIPAddress ? { privateIpAddress: ipConfig.privateIPAddress } : {}),
+    });
+  }
+  return nics;
 }
 
 async function diskSize(az: AzureClients, diskId: string): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
 import { Controller } from '../controllers/controller.ts';
@@ -12,6 +12,7 @@ import { KubeEventRecorder } from '../controllers/events.ts';
 import { Informer } from '../controllers/informer.ts';
 import { Manager } from '../controllers/manager.ts';
 import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
+import { FailoverRequestReconciler } from '../reconcilers/failover-request.ts';
 import { NetworkMappingReconciler } from '../reconcilers/network-mapping.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm.ts';
 import { ReplicationPolicyReconciler } from '../reconcilers/replication-policy.ts';
@@ -56,10 +57,12 @@ export function buildOperator(options: OperatorOptions): Manager {
   const mappings = new CustomResourceClient<NetworkMapping>(kubeConfig, 'NetworkMapping');
   const vms = new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM');
   const recoveryPoints = new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint');
+  const failovers = new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest');
 
   const policyInformer = informerFor(kubeConfig, policies, options.namespace);
   const mappingInformer = informerFor(kubeConfig, mappings, options.namespace);
   const vmInformer = informerFor(kubeConfig, vms, options.namespace);
+  const failoverInformer = informerFor(kubeConfig, failovers, options.namespace);
   const vmsIn = (namespace: string) => vmInformer.list(namespace);
 
   const common = { events, workers: options.workers, resyncMs: options.resyncMs, classifyError: (e: unknown) => classifyAzureError(e).class };
@@ -69,7 +72,14 @@ export function buildOperator(options: OperatorOptions): Manager {
     kind: 'ReplicatedVM',
     client: vms,
     informer: vmInformer,
-    reconciler: new ReplicatedVmReconciler({ vms, policies, mappings, recoveryPoints, az, listAllVms: () => vmInformer.list() }),
+    reconciler: new ReplicatedVmReconciler({ vms, policies, mappings, recoveryPoints, az, listAllVms: () => vmInformer.list(), listFailovers: (ns) => failoverInformer.list(ns) }),
+    ...common,
+  });
+  const failoverController = new Controller<FailoverRequest>({
+    kind: 'FailoverRequest',
+    client: failovers,
+    informer: failoverInformer,
+    reconciler: new FailoverRequestReconciler({ failovers, vms, mappings, points: recoveryPoints, az, listFailovers: (ns) => failoverInformer.list(ns) }),
     ...common,
   });
 
@@ -80,6 +90,14 @@ export function buildOperator(options: OperatorOptions): Manager {
   vmController.watchRelated(mappingInformer, vmKeysUsing('networkMappingRef'));
   policyController.watchRelated(vmInformer, (vm) => [`${vm.metadata.namespace}/${vm.spec.policyRef.name}`]);
   mappingController.watchRelated(vmInformer, (vm) => [`${vm.metadata.namespace}/${vm.spec.networkMappingRef.name}`]);
+  // A failover moves its VM's phase; the VM's status (the datapath's sync-now answer) moves the failover on.
+  vmController.watchRelated(failoverInformer, (fo) => [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`]);
+  failoverController.watchRelated(vmInformer, (vm) =>
+    failoverInformer
+      .list(vm.metadata.namespace)
+      .filter((fo) => fo.spec.replicatedVMName === vm.metadata.name && ['Pending', 'Running', undefined].includes(fo.status?.phase))
+      .map((fo) => `${fo.metadata.namespace}/${fo.metadata.name}`),
+  );
 
   const manager = new Manager({
     kubeConfig,
@@ -94,7 +112,7 @@ export function buildOperator(options: OperatorOptions): Manager {
       process.kill(process.pid, 'SIGTERM');
     },
   });
-  for (const informer of [policyInformer, mappingInformer, vmInformer]) manager.addInformer(informer as Informer<CustomObject>);
-  for (const controller of [policyController, mappingController, vmController]) manager.addController(controller as never);
+  for (const informer of [policyInformer, mappingInformer, vmInformer, failoverInformer]) manager.addInformer(informer as Informer<CustomObject>);
+  for (const controller of [policyController, mappingController, vmController, failoverController]) manager.addController(controller as never);
   return manager;
 }

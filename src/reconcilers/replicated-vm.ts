@@ -10,12 +10,12 @@
  * Deleting it disables replication: with deletionPolicy Delete everything the operator created for this
  * VM goes (shared resources once no other ReplicatedVM uses them); with Retain nothing is touched.
  */
-import type { NetworkMapping, ProtectedDisk, RecoveryPoint, ReplicatedVM, ReplicatedVMStatus, ReplicationPolicy } from '../api/types.ts';
+import type { FailoverRequest, NetworkMapping, ProtectedDisk, RecoveryPoint, ReplicatedVM, ReplicatedVMStatus, ReplicationPolicy } from '../api/types.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId, resourceGroupNameOf, sameArmId, shortHash, storageAccountName } from '../azure/arm-id.ts';
 import { availabilitySetResource } from '../azure/resources/availability-set.ts';
 import { blobContainerResource } from '../azure/resources/blob-container.ts';
-import { getNetworkInterface, networkOfSubnet } from '../azure/resources/network-interface.ts';
+import { networkOfSubnet } from '../azure/resources/network-interface.ts';
 import { getOrUndefined } from '../azure/resources/observe.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { restorePointCollectionResource } from '../azure/resources/restore-point-collection.ts';
@@ -52,6 +52,8 @@ export interface ReplicatedVmDeps {
   az: AzureClients;
   /** Every ReplicatedVM in the cluster (to know whether a shared resource is still used). */
   listAllVms: () => readonly ReplicatedVM[];
+  /** FailoverRequests of a namespace (a real failover moves the VM to FailingOver / FailedOver). */
+  listFailovers: (namespace: string) => readonly FailoverRequest[];
 }
 
 /** The names the operator derives for one ReplicatedVM; deterministic, so a retried create is the same PUT. */
@@ -94,6 +96,15 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     const namespace = vm.metadata.namespace ?? 'default';
     const owner = `${namespace}/${vm.metadata.name}`;
 
+    // A real failover under way or done: replication has stopped; nothing more to converge here.
+    const failover = this.realFailover(vm);
+    if (failover) return this.followFailover(vm, ledger, failover, ctx);
+    if (vm.status?.phase === 'FailedOver') {
+      // Deleting the FailoverRequest never undoes a failover: the VM stays failed over.
+      await this.record(vm, ledger, { state: 'ready', reason: 'FailedOver', message: `failed over by ${vm.status.activeFailover ?? 'a FailoverRequest'} (request since deleted); replication stopped` }, {});
+      return;
+    }
+
     // 0. The policy and the network mapping must be ready.
     const policy = await this.deps.policies.get({ namespace, name: spec.policyRef.name });
     if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
@@ -113,7 +124,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     if (mapping.spec.targetLocation !== spec.targetLocation) {
       return this.stall(vm, ledger, 'NetworkMappingMismatch', `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}`, ctx);
     }
-    const unmapped = await this.unmappedNetworkInterface(source, mapping.spec.sourceVirtualNetworkId);
+    const unmapped = this.unmappedNetworkInterface(source, mapping.spec.sourceVirtualNetworkId);
     if (unmapped) return this.stall(vm, ledger, 'NetworkNotMapped', unmapped, ctx);
 
     // 2. Target-region resources, one step at a time.
@@ -142,6 +153,13 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     const registered = {
       sourceLocation: source.location,
       sourceVmSize: source.vmSize,
+      sourceOsType: source.osType,
+      sourceNetworkInterfaces: source.networkInterfaces.map(({ name, primary, subnetName, privateIpAddress }) => ({
+        name,
+        primary,
+        ...(subnetName ? { subnetName } : {}),
+        ...(privateIpAddress ? { privateIpAddress } : {}),
+      })),
       targetResourceGroupId: ledger.get(ROLE.group)?.id,
       cacheStorageAccountId: ledger.get(ROLE.cache)?.id,
       targetStorageAccountId: ledger.get(ROLE.target)?.id,
@@ -152,7 +170,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     } satisfies Partial<ReplicatedVMStatus>;
     const firstTime = !isTrue(vm.status?.conditions, 'ReplicationEnabled');
     const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
-    const phase: ReplicatedVMStatus['phase'] = vm.status?.phase === 'FailingOver' || vm.status?.phase === 'FailedOver' ? vm.status.phase : protectedNow ? 'Protected' : 'InitialSync';
+    const phase: ReplicatedVMStatus['phase'] = protectedNow ? 'Protected' : 'InitialSync';
     const readiness: Readiness = protectedNow
       ? { state: 'ready', reason: 'Protected', message: `replicating to ${spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
       : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
@@ -162,13 +180,28 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     return protectedNow ? undefined : { requeueAfterMs: 30_000 };
   }
 
+  /** The Planned/Unplanned failover that owns this VM now: one past choosing its recovery point. */
+  private realFailover(vm: ReplicatedVM): FailoverRequest | undefined {
+    return this.deps
+      .listFailovers(vm.metadata.namespace ?? 'default')
+      .find((f) => f.spec.replicatedVMName === vm.metadata.name && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && Boolean(f.status?.recoveryPointName));
+  }
+
+  private async followFailover(vm: ReplicatedVM, ledger: ResourceLedger, failover: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const finished = failover.status?.phase === 'Succeeded' || failover.status?.phase === 'Committed';
+    const phase: ReplicatedVMStatus['phase'] = finished ? 'FailedOver' : 'FailingOver';
+    const readiness: Readiness = finished
+      ? { state: 'ready', reason: 'FailedOver', message: `failed over to ${vm.spec.targetLocation} by FailoverRequest ${failover.metadata.name} (${failover.status?.targetVirtualMachineId}); replication stopped` }
+      : { state: 'progressing', reason: 'FailingOver', message: `FailoverRequest ${failover.metadata.name} is failing the VM over; replication stopped` };
+    if (vm.status?.phase !== phase) ctx.events.record(vm, 'Normal', phase, readiness.message ?? phase);
+    await this.record(vm, ledger, readiness, { phase, activeFailover: failover.metadata.name });
+  }
+
   /** Returns why the VM's network is not the mapping's source network, or undefined when it is. */
-  private async unmappedNetworkInterface(source: SourceVm, mappedNetworkId: string): Promise<string | undefined> {
-    for (const nicId of source.networkInterfaceIds) {
-      const nic = await getNetworkInterface(this.deps.az, nicId);
-      const subnetId = nic?.ipConfigurations?.[0]?.subnet?.id;
-      if (subnetId && !sameArmId(networkOfSubnet(subnetId), mappedNetworkId)) {
-        return `network interface ${parseArmId(nicId).name} is in ${networkOfSubnet(subnetId)}, which the NetworkMapping (${mappedNetworkId}) does not map`;
+  private unmappedNetworkInterface(source: SourceVm, mappedNetworkId: string): string | undefined {
+    for (const nic of source.networkInterfaces) {
+      if (nic.subnetId && !sameArmId(networkOfSubnet(nic.subnetId), mappedNetworkId)) {
+        return `network interface ${nic.name} is in ${networkOfSubnet(nic.subnetId)}, which the NetworkMapping (${mappedNetworkId}) does not map`;
       }
     }
     return undefined;
