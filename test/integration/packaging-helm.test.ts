@@ -208,6 +208,7 @@ describe('Helm chart', () => {
     expect(op.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '33333333-3333-3333-3333-333333333333', 'azure.workload.identity/tenant-id': '22222222-2222-2222-2222-222222222222' });
     expect(dp.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '44444444-4444-4444-4444-444444444444' });
     expect(one(defaults, 'ServiceAccount', 'operator').metadata.annotations).toBeUndefined();
+    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--namespace=payments']);
     const config = one<Manifest & { data: Record<string, string> }>(full, 'ConfigMap');
     expect(config.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
   });
@@ -232,7 +233,7 @@ describe('Helm chart', () => {
     expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
     // Balanced braces and parentheses (no promtool here; a typo would still be caught by Prometheus on load).
     for (const r of alerts.values()) {
-      for (const [open, close] of [['(', ')'], ['{', '}'], ['[', ']']]) expect(r.expr.split(open).length, `${r.alert} ${open}${close}`).toBe(r.expr.split(close).length);
+      for (const [left, right] of [['(', ')'], ['{', '}'], ['[', ']']] as const) expect(r.expr.split(left).length, `${r.alert} ${left}${right}`).toBe(r.expr.split(right).length);
     }
   });
 

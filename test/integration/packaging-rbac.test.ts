@@ -3,10 +3,11 @@
 // project's own clients where they exist — and are refused what the code never does.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoordinationV1Api, CoreV1Api, PatchStrategy, Watch, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, Watch, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RESOURCES, type KindName } from '../../src/api/types.ts';
+import { LeaderElector } from '../../src/controllers/leader-election.ts';
 import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER, addFinalizer, removeFinalizer } from '../../src/reconcilers/object-status.ts';
@@ -40,10 +41,8 @@ async function watchStatus(kc: KubeConfig, apiPath: string): Promise<number> {
   return code;
 }
 
-/** A coordination/v1 MicroTime (RFC 3339 with six fractional digits), typed as the client's Date. */
-function microTime(date = new Date()): Date {
-  return date.toISOString().replace(/Z$/, '000Z') as unknown as Date;
-}
+/** A coordination/v1 MicroTime: the API server refuses a Date's millisecond precision. */
+const microTime = () => new V1MicroTime();
 
 const kinds = Object.keys(RESOURCES) as KindName[];
 const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest'];
@@ -134,19 +133,24 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       expect(await points.get({ namespace: apps, name: 'to-prune' })).toBeUndefined();
     });
 
-    it('holds the leader-election Lease in its namespace (get, create, update — what LeaderElector calls)', async () => {
-      // The calls of src/controllers/leader-election.ts, made directly. (Its MicroTime fields must be sent
-      // with six fractional digits: the API server refuses a JavaScript Date's three.)
-      const leases = asOperator.makeApiClient(CoordinationV1Api);
-      const name = 'site-recovery-operator';
-      expect(await statusOf(leases.readNamespacedLease({ namespace: home, name }))).toBe(404);
-      await leases.createNamespacedLease({ namespace: home, body: { metadata: { name, namespace: home }, spec: { holderIdentity: 'operator-0', leaseDurationSeconds: 15, acquireTime: microTime(), renewTime: microTime(), leaseTransitions: 0 } } });
-      const lease = await leases.readNamespacedLease({ namespace: home, name });
+    it('holds the leader-election Lease in its namespace (the real LeaderElector: get, create, update, release)', async () => {
+      const stop = new AbortController();
+      const elector = new LeaderElector(asOperator, { namespace: home, name: 'site-recovery-operator', identity: 'operator-0', retryPeriodMs: 200 });
+      let started!: () => void;
+      const leading = new Promise<void>((resolve) => (started = resolve));
+      const done = elector.run({ onStartedLeading: () => started() }, stop.signal);
+      await leading;
+      const leases = admin.makeApiClient(CoordinationV1Api);
+      const lease = await leases.readNamespacedLease({ namespace: home, name: 'site-recovery-operator' });
       expect(lease.spec?.holderIdentity).toBe('operator-0');
-      const renewed = await leases.replaceNamespacedLease({ namespace: home, name, body: { ...lease, spec: { ...lease.spec, renewTime: microTime() } } });
-      expect(renewed.metadata?.resourceVersion).not.toBe(lease.metadata?.resourceVersion);
-      // Release: holder cleared, as the elector does on a graceful stop.
-      await leases.replaceNamespacedLease({ namespace: home, name, body: { ...renewed, spec: { ...renewed.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() } } });
+      // It renews (get + update) ...
+      await expect
+        .poll(async () => (await leases.readNamespacedLease({ namespace: home, name: 'site-recovery-operator' })).metadata?.resourceVersion, { timeout: 10_000, interval: 100 })
+        .not.toBe(lease.metadata?.resourceVersion);
+      // ... and releases on stop (update), which it could not do without the grant.
+      stop.abort();
+      await done;
+      expect((await leases.readNamespacedLease({ namespace: home, name: 'site-recovery-operator' })).spec?.holderIdentity).toBeFalsy();
     });
 
     it('records Events (create, then patch the count)', async () => {

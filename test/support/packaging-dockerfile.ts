@@ -70,7 +70,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     if (!pending && (trimmed === '' || trimmed.startsWith('#'))) return;
     if (pending && trimmed.startsWith('#')) return; // comment lines inside a continuation
     const continued = trimmed.endsWith('\\');
-    const part = continued ? trimmed.slice(0, -1) : trimmed;
+    const part = continued ? trimmed.slice(0, -1).trimEnd() : trimmed;
     if (pending) pending.text += ` ${part}`;
     else pending = { text: part, line: i + 1 };
     if (!continued) {
@@ -148,6 +148,15 @@ function substitute(text: string, vars: Record<string, string>): string {
   });
 }
 
+/** This machine's registry, proxy and CA settings (environment and npm user config), for StageOptions.buildEnv. */
+export function hostBuildEnv(env: NodeJS.ProcessEnv = process.env, npmUserConfig?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pass = /^(https?_proxy|no_proxy|all_proxy|node_extra_ca_certs|ssl_cert_file|ssl_cert_dir|npm_config_.+)$/i;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && pass.test(k) && !/^npm_config_(cache|userconfig|prefix|globalconfig)$/i.test(k)) out[k] = v;
+  if (npmUserConfig) out.NPM_CONFIG_USERCONFIG = npmUserConfig;
+  return out;
+}
+
 export interface StagedImage {
   /** Directory standing for the final stage's root filesystem. */
   root: string;
@@ -171,6 +180,11 @@ export interface StageOptions {
   cacheDir: string;
   /** Directory holding the `node` that stands in for the base image's (first in PATH for RUN). */
   nodeBinDir: string;
+  /**
+   * Environment of this machine that RUN steps get as well, as a build would through its builder's
+   * settings (registry, proxy and CA configuration); the stage's ENV wins over it.
+   */
+  buildEnv?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -202,9 +216,9 @@ export async function stageDockerfile(opts: StageOptions): Promise<StagedImage> 
   const ignore = await fs.readFile(path.join(opts.context, '.dockerignore'), 'utf8').then((t) => t.split('\n'), () => [] as string[]);
   const included = dockerignoreFilter(ignore);
   const stageRoots = new Map<string, string>();
-  let last: StagedImage | undefined;
-
-  for (const stage of parsed.stages) {
+  // Stages run concurrently, as BuildKit runs them: a stage waits only for those it copies from.
+  const done = new Map<string, Promise<string>>();
+  const runStage = async (stage: Stage): Promise<StagedImage> => {
     const root = path.join(opts.outDir, `stage-${stage.index}${stage.name ? `-${stage.name}` : ''}`);
     await fs.mkdir(root, { recursive: true });
     const vars: Record<string, string> = { ...parsed.globalArgs };
@@ -256,8 +270,9 @@ export async function stageDockerfile(opts: StageOptions): Promise<StagedImage> 
           const destPath = path.posix.resolve(image.workdir, dest);
           const intoDir = dest.endsWith('/') || sources.length > 1;
           const from = ins.flags.from?.[0]?.toLowerCase();
-          const fromRoot = from !== undefined ? stageRoots.get(from) : undefined;
-          if (from !== undefined && !fromRoot) throw new Error(`${where}: --from=${from} names no earlier stage`);
+          const fromStage = from !== undefined ? done.get(from) : undefined;
+          if (from !== undefined && !fromStage) throw new Error(`${where}: --from=${from} names no earlier stage`);
+          const fromRoot = await fromStage;
           for (const src of sources) {
             if (/[*?[]/.test(src)) throw new Error(`${where}: wildcards in COPY sources are not supported`);
             const srcPath = fromRoot ? inRoot(fromRoot, src) : path.join(opts.context, path.posix.normalize(src));
@@ -294,6 +309,7 @@ export async function stageDockerfile(opts: StageOptions): Promise<StagedImage> 
             links.push(link);
           }
           const env: NodeJS.ProcessEnv = {
+            ...opts.buildEnv,
             PATH: [opts.nodeBinDir, ...(process.env.PATH ?? '').split(path.delimiter).filter((p) => p && !p.includes('node_modules'))].join(path.delimiter),
             HOME: inRoot(root, '/root'),
             ...image.env,
@@ -310,10 +326,22 @@ export async function stageDockerfile(opts: StageOptions): Promise<StagedImage> 
           throw new Error(`${where}: instruction ${ins.op} is not supported by the staging proof`);
       }
     }
+    return image;
+  };
+  const images: Promise<StagedImage>[] = [];
+  for (const stage of parsed.stages) {
+    const root = path.join(opts.outDir, `stage-${stage.index}${stage.name ? `-${stage.name}` : ''}`);
     stageRoots.set(String(stage.index), root);
     if (stage.name) stageRoots.set(stage.name, root);
-    last = image;
+    const image = runStage(stage);
+    image.catch(() => {}); // awaited below; a dependent stage also sees the failure
+    const rootWhenDone = image.then(() => root);
+    rootWhenDone.catch(() => {});
+    done.set(String(stage.index), rootWhenDone);
+    if (stage.name) done.set(stage.name, rootWhenDone);
+    images.push(image);
   }
-  if (!last) throw new Error('the Dockerfile has no FROM');
-  return last;
+  if (images.length === 0) throw new Error('the Dockerfile has no FROM');
+  const results = await Promise.all(images);
+  return results[results.length - 1] as StagedImage;
 }
