@@ -19,7 +19,6 @@ export interface ImportDiskSpec {
   /** The replica blob snapshot: `<blobUrl>?snapshot=<timestamp>`. */
   sourceUri: string;
   storageAccountId: string;
-  sizeBytes: number;
   osType?: 'Linux' | 'Windows';
   zone?: string;
   owner: string;
@@ -37,7 +36,7 @@ export async function startImportDisk(az: AzureClients, spec: ImportDiskSpec): P
       sku: { name: 'Premium_LRS' },
       ...(spec.zone ? { zones: [spec.zone] } : {}),
       ...(spec.osType ? { osType: spec.osType } : {}),
-      diskSizeGB: Math.ceil(spec.sizeBytes / 1024 ** 3),
+      // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
       creationData: { createOption: 'Import', sourceUri: spec.sourceUri, storageAccountId: spec.storageAccountId },
     }),
   );

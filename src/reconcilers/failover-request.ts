@@ -255,7 +255,6 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
           location: vm.spec.targetLocation,
           sourceUri: `${disk.blobUrl}?snapshot=${encodeURIComponent(disk.snapshot)}`,
           storageAccountId: vm.status?.targetStorageAccountId as string,
-          sizeBytes: disk.sizeBytes,
           ...(disk.role === 'OS' ? { osType: vm.status?.sourceOsType ?? 'Linux' } : {}),
           ...(target.zone ? { zone: target.zone } : {}),
           owner: this.owner(fo),

@@ -13,6 +13,11 @@ export interface HashDiskOptions {
   /** Chunks read in parallel (default 4): memory is about concurrency x 4 MiB. */
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * Hash only the first `length` bytes. Compares a disk with a smaller source: a managed disk imported
+   * from a blob is the blob's size rounded up to whole GiB, zero beyond it.
+   */
+  length?: number;
 }
 
 async function allocatedRanges(client: PageBlobClient, signal?: AbortSignal): Promise<Array<[number, number]>> {
@@ -24,11 +29,11 @@ async function allocatedRanges(client: PageBlobClient, signal?: AbortSignal): Pr
   return out;
 }
 
-/** Hex sha256 of the blob's full content (length = its x-ms-blob-content-length). */
+/** Hex sha256 of the blob's content (length = its x-ms-blob-content-length, or opts.length if smaller). */
 export async function hashDisk(url: string, opts: HashDiskOptions = {}): Promise<string> {
   const client = pageBlobClient(url, opts.credential);
   const props = await client.getProperties({ abortSignal: opts.signal });
-  const length = props.contentLength ?? 0;
+  const length = Math.min(props.contentLength ?? 0, opts.length ?? Number.POSITIVE_INFINITY);
   const ranges = await allocatedRanges(client, opts.signal);
 
   // Work list in offset order: holes (zeros) and allocated chunks to read.
