@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHART_DIR, ensurePackagingTools, helm, helmTemplate, helmTemplateText, type Manifest } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, ensurePackagingTools, helm, helmTemplate, helmTemplateText, type Manifest } from '../support/helm.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { kubeErrorMessage } from '../../src/kube/errors.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
@@ -104,7 +104,7 @@ describe('Helm chart', () => {
       helmTemplate({ namespace, valuesFiles: [FULL] }),
       helmTemplate({ namespace, valuesFiles: [HPA] }),
     ]);
-  });
+  }, PACKAGING_TOOLS_TIMEOUT_MS);
 
   it('passes helm lint --strict with default, full and HPA values', async () => {
     for (const extra of [[], ['-f', FULL], ['-f', HPA]]) {

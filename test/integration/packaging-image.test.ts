@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicationPolicy } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { defaultCacheDir } from '../../src/sandbox/kube/binaries.ts';
-import { REPO_ROOT, runCommand } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT, ensurePackagingTools, runCommand } from '../support/helm.ts';
 import { chartServiceAccountKubeConfig, writeKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 import { hostBuildEnv, stageDockerfile, type StagedImage } from '../support/packaging-dockerfile.ts';
@@ -69,6 +69,7 @@ function freePort(): Promise<number> {
 beforeAll(async () => {
   expect(process.versions.node.split('.')[0], `tests must run on Node 24 (${process.execPath})`).toBe('24');
   outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sro-image-'));
+  const tools = ensurePackagingTools(); // the chart's RBAC is rendered with helm below
   image = await stageDockerfile({
     dockerfile: path.join(REPO_ROOT, 'Dockerfile'),
     context: REPO_ROOT,
@@ -78,7 +79,8 @@ beforeAll(async () => {
     // How this machine reaches the npm registry (proxy, CA, ~/.npmrc), as a builder would be configured.
     buildEnv: hostBuildEnv(process.env, await fs.access(path.join(os.homedir(), '.npmrc')).then(() => path.join(os.homedir(), '.npmrc'), () => undefined)),
   });
-});
+  await tools;
+}, PACKAGING_TOOLS_TIMEOUT_MS);
 
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');

@@ -3,7 +3,7 @@
 // (kustomize built from its Go module), which the API server accepts.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensurePackagingTools, helmTemplate, mustRun, parseManifests, type Manifest } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, ensurePackagingTools, helmTemplate, mustRun, parseManifests, type Manifest } from '../support/helm.ts';
 import { BASE_NAMESPACE, BASE_RELEASE, KUSTOMIZE_DIR, TOOL_LABELS, readKustomizeBase, renderKustomizeBase } from '../support/helm-generate.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { testKubeConfig } from '../support/kube.ts';
@@ -28,7 +28,7 @@ describe('kustomize base and overlays', () => {
 
   beforeAll(async () => {
     kustomize = (await ensurePackagingTools()).kustomize;
-  });
+  }, PACKAGING_TOOLS_TIMEOUT_MS);
 
   const build = async (overlay: string) => parseManifests(await mustRun(kustomize, ['build', path.join(KUSTOMIZE_DIR, 'overlays', overlay)]));
 

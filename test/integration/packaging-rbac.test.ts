@@ -11,7 +11,7 @@ import { LeaderElector } from '../../src/controllers/leader-election.ts';
 import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER, addFinalizer, removeFinalizer } from '../../src/reconcilers/object-status.ts';
-import { REPO_ROOT } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT } from '../support/helm.ts';
 import { chartServiceAccountKubeConfig, installChartRbac, type ChartRbac } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 
@@ -72,7 +72,7 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       const body = example(files[kind]);
       objects.set(kind, await new CustomResourceClient(admin, kind).create(apps, { ...body, metadata: { ...body.metadata, namespace: apps } } as never));
     }
-  });
+  }, PACKAGING_TOOLS_TIMEOUT_MS);
 
   it('applies one ServiceAccount per component and binds them cluster-wide (CRs) and in the release namespace (leases)', () => {
     const kindsApplied = rbac.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();

@@ -30,6 +30,12 @@ export const KUSTOMIZE_PKG = 'sigs.k8s.io/kustomize/kustomize/v5';
 
 const log = createLogger('packaging-tools');
 
+/**
+ * Time for a hook that may build helm and kustomize (a few minutes on 2 cores with a cold Go cache, longer
+ * while other tests load the machine); later runs find them in the cache at once.
+ */
+export const PACKAGING_TOOLS_TIMEOUT_MS = 20 * 60_000;
+
 export interface PackagingTools {
   helm: string;
   kustomize: string;
