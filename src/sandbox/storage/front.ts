@@ -470,6 +470,12 @@ export class StorageFront {
           settled = true;
           hooks.release?.();
         }
+        if (res.destroyed) {
+          // The client went away (e.g. a killed process) before Azurite answered: drop the answer.
+          ures.resume();
+          resolve();
+          return;
+        }
         res.writeHead(ures.statusCode ?? 500, ures.statusMessage, stripHopByHop(ures.rawHeaders));
         pipeline(ures, res, () => resolve());
       });
