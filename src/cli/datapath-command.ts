@@ -13,17 +13,19 @@ export function registerDatapathCommand(program: Command): void {
     .description('Run a datapath replica: captures VM disk changes into the cache, applies them to replica blobs, seals recovery points')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz', (v) => Number(v), Number(env.METRICS_PORT ?? 8080))
-    .option('--namespace <ns>', 'namespace of the member Leases (default: POD_NAMESPACE)', env.POD_NAMESPACE ?? 'default')
+    .option('--lease-namespace <ns>', 'namespace of the member Leases (default: POD_NAMESPACE)', env.POD_NAMESPACE ?? 'default')
+    .option('--namespace <ns>', 'replicate only the VMs of this namespace (default: all namespaces)', env.WATCH_NAMESPACE || undefined)
     .option('--lease-duration <duration>', 'a replica that has not renewed its member lease for this long is gone', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_LEASE_DURATION ?? '15s'))
     .option('--cycle-interval <duration>', 'replace the policies\' recovery point interval (tests and benchmarks only)', durationOption, env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL ? parseDuration(env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL) : undefined)
     .option('--status-interval <duration>', 'how often RPO and progress are written to status', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
     .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', (v) => Number(v), Number(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? 8))
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
-    .action(async (opts: { kubeconfig?: string; metricsPort: number; namespace: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; concurrency: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; concurrency: number }) => {
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: azureConfigFromEnvironment(),
-        namespace: opts.namespace,
+        namespace: opts.leaseNamespace,
+        ...(opts.namespace ? { watchNamespace: opts.namespace } : {}),
         port: opts.metricsPort,
         leaseDurationMs: opts.leaseDuration,
         worker: {
@@ -34,5 +36,8 @@ export function registerDatapathCommand(program: Command): void {
         },
       });
       await datapath.run(shutdownSignal());
+      // Every VM is released and the member lease deleted: leave now rather than wait for idle
+      // keep-alive connections of the Azure and Kubernetes clients to time out.
+      process.exit(process.exitCode ?? 0);
     });
 }

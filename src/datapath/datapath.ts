@@ -38,6 +38,8 @@ export interface DatapathOptions {
   identity?: string;
   /** Namespace of the member Leases. */
   namespace: string;
+  /** Replicate only the VMs of this namespace (default: all namespaces). */
+  watchNamespace?: string;
   /** Health/metrics port; 0 picks a free one; undefined serves nothing. */
   port?: number;
   leaseDurationMs?: number;
@@ -70,6 +72,7 @@ export class Datapath {
   private members: string[] = [];
   private server: Server | undefined;
   private ready = false;
+  private shuttingDown = false;
   private rebalanceQueued = false;
 
   constructor(options: DatapathOptions) {
@@ -79,8 +82,9 @@ export class Datapath {
     const vms = new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM');
     const policies = new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy');
     const recoveryPoints = new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint');
-    this.vmInformer = new Informer<ReplicatedVM>(kubeConfig, vms.path(), async () => (await vms.list()) as never);
-    this.policyInformer = new Informer<ReplicationPolicy>(kubeConfig, policies.path(), async () => (await policies.list()) as never);
+    const watch = options.watchNamespace;
+    this.vmInformer = new Informer<ReplicatedVM>(kubeConfig, vms.path(watch), async () => (await vms.list(watch)) as never);
+    this.policyInformer = new Informer<ReplicationPolicy>(kubeConfig, policies.path(watch), async () => (await policies.list(watch)) as never);
     this.membership = new Membership(kubeConfig, { namespace: options.namespace, identity: this.identity, leaseDurationMs: options.leaseDurationMs });
     const az = new AzureClients(options.azure);
     this.workerDeps = {
@@ -122,7 +126,7 @@ export class Datapath {
     if (this.options.port !== undefined) await this.serve(this.options.port);
     await Promise.all([this.vmInformer.start(), this.policyInformer.start()]);
     const period = this.options.renewIntervalMs ?? Math.max(500, Math.floor(this.membership.leaseDurationMs / 3));
-    log.info('datapath replica started', { identity: this.identity, namespace: this.options.namespace, leaseDurationMs: this.membership.leaseDurationMs });
+    log.info('datapath replica started', { identity: this.identity, leaseNamespace: this.options.namespace, watchNamespace: this.options.watchNamespace ?? '(all)', leaseDurationMs: this.membership.leaseDurationMs });
     while (!signal.aborted) {
       await this.tick();
       this.ready = true;
@@ -160,6 +164,7 @@ export class Datapath {
 
   /** Starts workers for the VMs this replica should own and stops the others. */
   private rebalance(): void {
+    if (this.shuttingDown) return;
     const healthy = this.membership.healthy;
     const want = new Map<string, ReplicatedVM>();
     if (healthy) {
@@ -187,6 +192,7 @@ export class Datapath {
   }
 
   private async shutdown(): Promise<void> {
+    this.shuttingDown = true;
     log.info('stopping: releasing every VM', { owned: this.workers.size });
     const all = [...this.workers.values()].map((w) => w.stop());
     this.workers.clear();

@@ -71,16 +71,24 @@ export class BlobFence {
    */
   async acquire(blob: BlobClient, mayBreak: (holder: string | undefined) => boolean): Promise<AcquireResult> {
     const lease = blob.getBlobLeaseClient(this.leaseId);
-    try {
-      await lease.acquireLease(LEASE_DURATION_SECONDS);
-    } catch (error) {
-      const { code } = storageError(error);
-      if (code !== 'LeaseAlreadyPresent' && code !== 'LeaseIsBreakingAndCannotBeAcquired') throw error;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await lease.acquireLease(LEASE_DURATION_SECONDS);
+        break;
+      } catch (error) {
+        const { code } = storageError(error);
+        if ((code !== 'LeaseAlreadyPresent' && code !== 'LeaseIsBreakingAndCannotBeAcquired') || attempt >= 3) throw error;
+      }
       const properties = await blob.getProperties();
       const holder = properties.metadata?.[OWNER_METADATA];
       if (properties.leaseState === 'leased' && !mayBreak(holder)) return { busy: holder ?? 'unknown' };
-      await blob.getBlobLeaseClient().breakLease(0);
-      await lease.acquireLease(LEASE_DURATION_SECONDS);
+      // The holder is gone: break its lease at once (a holder releasing meanwhile is fine too).
+      await blob
+        .getBlobLeaseClient()
+        .breakLease(0)
+        .catch((error: unknown) => {
+          if (!storageError(error).code?.startsWith('LeaseNotPresent')) throw error;
+        });
     }
     const properties = await blob.getProperties({ conditions: { leaseId: this.leaseId } });
     await fenced('recording the lease holder', () =>

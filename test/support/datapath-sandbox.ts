@@ -3,6 +3,7 @@
 // the operator's field manager), datapath replicas in-process or as child processes, a workload of
 // random writes and trims, and byte-for-byte checks of recovery points against the source restore points.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
-import { AnonymousCredential, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { AnonymousCredential, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
 import type { AzureConfig } from '../../src/azure/clients.ts';
@@ -183,10 +184,7 @@ export async function createProtectedVm(sb: DatapathSandbox, kc: KubeConfig, nam
   const collection = { resourceGroup: 'dp-asr', name: `${name}-${namespace}-rpc`.slice(0, 70) };
   const rpc = await sb.c.compute.restorePointCollections.createOrUpdate(collection.resourceGroup, collection.name, { location: SOURCE_LOCATION, source: { id: source.id! } });
   const container = `rvm-${crypto.createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 20)}`;
-  for (const accountId of [sb.cacheAccountId, sb.targetAccountId]) {
-    const accountName = accountId.split('/').pop()!;
-    await new BlobServiceClient(sb.storage.blobEndpoint(accountName), new StaticTokenCredential(sb.token)).getContainerClient(container).createIfNotExists();
-  }
+  for (const accountId of [sb.cacheAccountId, sb.targetAccountId]) await sb.c.storage.blobContainers.create('dp-asr', accountId.split('/').pop()!, container, { publicAccess: 'None' });
   const containerId = (accountId: string) => `${accountId}/blobServices/default/containers/${container}`;
 
   const vms = new CustomResourceClient<ReplicatedVM>(kc, 'ReplicatedVM');
@@ -347,13 +345,17 @@ export interface DatapathChild {
 
 /** A datapath replica as a child process: `node src/cli/main.ts datapath` with the sandbox environment. */
 export function startDatapathChild(sb: DatapathSandbox, kubeconfigPath: string, identity: string, opts: { namespace: string; cycleInterval: string; leaseDuration?: string; extraEnv?: Record<string, string> }): DatapathChild {
-  const child = spawn(process.execPath, [path.join(REPO, 'src/cli/main.ts'), 'datapath', '--metrics-port', '0', '--namespace', opts.namespace, '--lease-duration', opts.leaseDuration ?? '4s', '--cycle-interval', opts.cycleInterval, '--status-interval', '1s'], {
+  const child = spawn(process.execPath, [path.join(REPO, 'src/cli/main.ts'), 'datapath', '--metrics-port', '0', '--namespace', opts.namespace, '--lease-namespace', opts.namespace, '--lease-duration', opts.leaseDuration ?? '5s', '--cycle-interval', opts.cycleInterval, '--status-interval', '1s'], {
     cwd: REPO,
     env: { ...process.env, ...sb.env, KUBECONFIG: kubeconfigPath, POD_NAME: identity, LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_OPTIONS: '', ...opts.extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  // DATAPATH_TEST_LOG_DIR=<dir> keeps each replica's whole log there (debugging).
+  const logDir = process.env.DATAPATH_TEST_LOG_DIR;
+  const file = logDir ? createWriteStream(path.join(logDir, `${opts.namespace}-${identity}.log`)) : undefined;
   const keep = (chunk: Buffer) => {
+    file?.write(chunk);
     lines.push(chunk.toString());
     if (lines.length > 400) lines.shift();
   };
