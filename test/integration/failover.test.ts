@@ -12,6 +12,7 @@ import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../src/sandbox/workload/index.ts';
 import { createSmallVm, diskBlob, hashBlob, listRecoveryPoints, startDatapathSandbox, writeRandom, type DatapathSandbox } from '../support/datapath-sandbox.ts';
+import { chartServiceAccountKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 import { conditionIs, crClients, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -59,8 +60,11 @@ beforeAll(async () => {
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
   sourceIp = nic.ipConfigurations?.[0]?.privateIPAddress;
 
-  running.push(buildOperator({ kubeConfig: kc, azure: sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
-  running.push(buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-failover', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
+  // Both run with exactly the permissions the Helm chart grants their service accounts.
+  const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
+  const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
+  running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
+  running.push(buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity: 'dp-failover', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
 
   await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
   await clients.mappings.create(ns, {

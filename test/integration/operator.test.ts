@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { reconcileTotal } from '../../src/controllers/metrics.ts';
 import type { Manager } from '../../src/controllers/manager.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
+import { chartServiceAccountKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 import { startLocalAzure, type LocalAzure } from '../support/local-azure.ts';
 import { conditionIs, crClients, protectNewVm, randomName, type Clients } from '../support/operator-fixtures.ts';
@@ -29,7 +30,9 @@ beforeAll(async () => {
   kc = testKubeConfig();
   ns = await createTestNamespace(kc, 'operator');
   clients = crClients(kc);
-  manager = buildOperator({ kubeConfig: kc, azure: azure.azureConfig(), namespace: ns, workers: 4 });
+  // The operator runs with exactly the permissions the Helm chart grants its service account.
+  const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
+  manager = buildOperator({ kubeConfig: operatorKc, azure: azure.azureConfig(), namespace: ns, workers: 4 });
   running = manager.run(stop.signal);
 });
 
