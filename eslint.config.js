@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.sandbox/**', '.cache/**', 'src/api/**', 'charts/**', '.dbg*/**', '.dbg*'] },
+  { ignores: ['dist/**', 'node_modules/**', '.sandbox/**', '.cache/**', 'src/api/types.ts', 'charts/**', '.dbg*/**', '.dbg*'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -16,7 +16,8 @@
 import type { ProtectedDisk, ReplicatedVM } from '../api/types.ts';
 import { isTrue } from '../controllers/conditions.ts';
 
-export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
+export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
+import { SYNC_NOW_ANNOTATION } from '../api/names.ts';
 
 export interface Registration {
   disks: ProtectedDisk[];

@@ -38,7 +38,8 @@ import { stepsFor, StepLog, type StepName } from './failover-steps.ts';
 import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
 import { REPLICATED_VM_LABEL } from './replicated-vm.ts';
 
-export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
+export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
+import { SYNC_NOW_ANNOTATION } from '../api/names.ts';
 const POLL_MS = 2_000;
 
 export interface FailoverDeps {

@@ -29,7 +29,8 @@ import { removeResource, type ExternalResource } from './external-resource.ts';
 import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
 import { ResourceLedger } from './resource-ledger.ts';
 
-export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
+export { REPLICATED_VM_LABEL } from '../api/names.ts';
+import { REPLICATED_VM_LABEL } from '../api/names.ts';
 
 const ROLE = {
   group: 'TargetResourceGroup',
