@@ -12,13 +12,12 @@
  *   node test/support/helm.ts        # builds if needed; prints the directory holding helm and kustomize
  */
 import { spawn } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { acquireLock, defaultCacheDir } from '../../src/sandbox/kube/binaries.ts';
+import { acquireLock, defaultCacheDir, isExecutable } from '../../src/sandbox/kube/binaries.ts';
 import { parseGoMod } from '../../src/sandbox/kube/gomod.ts';
 import { createLogger } from '../../src/util/logger.ts';
 
@@ -54,15 +53,6 @@ export async function pinnedToolVersions(): Promise<PackagingToolVersions> {
   const kustomize = mod.requires.get('sigs.k8s.io/kustomize/kustomize/v5');
   if (!helm || !kustomize) throw new Error('tools/helm/go.mod does not pin helm.sh/helm/v4 and sigs.k8s.io/kustomize/kustomize/v5');
   return { helm, kustomize };
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await fs.access(file, fsc.X_OK);
-    return (await fs.stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 async function toolsIn(dir: string): Promise<{ helm: string; kustomize: string } | undefined> {

@@ -62,7 +62,7 @@ export function defaultCacheDir(): string {
   return path.join(xdg, 'site-recovery-operator');
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+export async function isExecutable(file: string): Promise<boolean> {
   try {
     await fs.access(file, fsc.X_OK);
     return (await fs.stat(file)).isFile();
