@@ -65,7 +65,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
   const attempt = randomUUID().slice(0, 8);
   const pool = new TaskPool(deps.concurrency);
-  const buffers = new BufferPool();
+  const buffers = sharedBuffers;
   const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; baseUrl: string | undefined; sizeBytes: number; drp: string }> = [];
 
   // Sources and diff bases first (and the planned size of full copies, for progress).
@@ -245,14 +245,20 @@ class Segment {
   }
 }
 
-/** Reusable 4 MiB buffers; at most one per running transfer is ever allocated. */
+/**
+ * Reusable 4 MiB buffers, shared by every capture of the process: at most one per running transfer is
+ * in use, and at most KEEP_FREE idle ones are kept (the rest go back to the garbage collector).
+ */
 class BufferPool {
+  private static readonly KEEP_FREE = 16;
   private readonly free: Buffer[] = [];
   take(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafe(MAX_CHUNK);
   }
   give(buffer: Buffer): void {
-    this.free.push(buffer);
+    if (this.free.length < BufferPool.KEEP_FREE) this.free.push(buffer);
   }
 }
+
+const sharedBuffers = new BufferPool();
 

@@ -9,6 +9,20 @@
  *
  * Serves /healthz, /readyz and /metrics; on SIGTERM stops every worker (leases released) and deletes its
  * member lease so the others take over at once.
+ *
+ * What limits scale (the datapath keeps no state of its own; everything is in Azure Storage):
+ *  - Storage accounts: every byte is read from the source, written to and read from the cache account,
+ *    written to the replica account. A cache account's ingress/egress and request-rate limits bound how
+ *    many VMs share it; more cache accounts (per VM or per group, spec.cacheStorageAccountId) is the lever.
+ *  - ARM: each VM makes a restore point, a grant per disk and a delete per cycle; subscription-level ARM
+ *    write throttling (about 1200 writes/hour per principal and region for Microsoft.Compute) caps
+ *    VMs × disks / interval. A 5-minute interval with 3 disks costs ~60 writes/hour per VM.
+ *  - Kubernetes: one member Lease per replica (renewed every leaseDuration/3, listed by every replica),
+ *    and one status write per VM per status interval plus one RecoveryPoint per cycle: the API server
+ *    sees about VMs / statusInterval writes per second. Rendezvous costs O(members) per VM per rebalance.
+ *  - One replica: concurrent transfers per VM × 4 MiB of buffers during capture; apply moves no data
+ *    through the replica (Put Page From URL). CPU for TLS and MD5 is the per-replica ceiling; an autoscaler
+ *    on site_recovery_datapath_backlog_bytes adds replicas.
  */
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';

@@ -5,7 +5,7 @@
  * points; and the bearer authorization Put Page From URL sends for its copy source.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { AnonymousCredential, BlobServiceClient, PageBlobClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { AnonymousCredential, BlobServiceClient, newPipeline, PageBlobClient, type ContainerClient, type Pipeline, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 
@@ -24,6 +24,8 @@ export class BlobAccess {
   private readonly endpoints = new Map<string, Promise<string>>();
   private readonly services = new Map<string, BlobServiceClient>();
   private readonly pipeline: StoragePipelineOptions;
+  /** One pipeline (and so one pool of connections) for every SAS client. */
+  private readonly sasPipeline: Pipeline;
   private token: { value: string; refreshAt: number } | undefined;
 
   constructor(az: AzureClients, credential: TokenCredential, options: BlobAccessOptions = {}) {
@@ -33,6 +35,7 @@ export class BlobAccess {
       retryOptions: { maxTries: options.maxTries ?? 5, tryTimeoutInMs: options.tryTimeoutMs ?? 120_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
       keepAliveOptions: { enable: true },
     };
+    this.sasPipeline = newPipeline(new AnonymousCredential(), this.pipeline);
   }
 
   /** The blob endpoint of a storage account (from ARM, cached). */
@@ -71,7 +74,7 @@ export class BlobAccess {
 
   /** A client for a SAS URL (disk restore point access): the SAS is the credential. */
   sasPageBlob(url: string): PageBlobClient {
-    return new PageBlobClient(url, new AnonymousCredential(), this.pipeline);
+    return new PageBlobClient(url, this.sasPipeline);
   }
 
   /** `Authorization: Bearer` for a copy source (Put Page From URL reads the cache with our identity). */

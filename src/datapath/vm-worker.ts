@@ -133,11 +133,21 @@ export class VmWorker {
   update(vm: ReplicatedVM): void {
     this.vm = vm;
     const token = outstandingSyncNow(vm);
-    if (token && token !== this.syncWanted && token !== this.session?.journal.state.syncNow?.token) {
+    if (token && token !== this.syncWanted && this.syncCaptureNeeded(token)) {
       this.syncWanted = token;
       this.log.info('sync-now requested', { request: token });
       this.captureWake.notify();
     }
+  }
+
+  /**
+   * Whether a sync-now request still needs a capture: not yet seen by the journal, or seen but its cycle
+   * is neither committed nor answered (a capture cut short by a crash or a handover).
+   */
+  private syncCaptureNeeded(token: string): boolean {
+    const state = this.session?.journal.state;
+    if (!state || state.syncNow?.token !== token) return true;
+    return state.syncNow.state === 'Running' && !state.pending.some((p) => p.syncToken === token);
   }
 
   start(): void {
@@ -209,7 +219,7 @@ export class VmWorker {
       this.session = session;
       this.log.info('replicating', { cycle: journal.state.sealed, pending: journal.state.pending.length, disks: targets.map((t) => `${t.name}@${t.applied}`).join(' ') });
       const token = outstandingSyncNow(this.vm);
-      if (token && token !== journal.state.syncNow?.token) this.syncWanted = token;
+      if (token && this.syncCaptureNeeded(token)) this.syncWanted = token;
 
       renewer = setInterval(() => {
         void Promise.all(held.map((b) => fence.renew(b))).catch((error: unknown) => {

@@ -3,7 +3,7 @@
 // source restore points byte for byte, multi-disk consistency, corrupted/missing cache data repaired from
 // the source, sync-now, and stopping on failover (leases released).
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { findCondition } from '../../src/controllers/conditions.ts';
@@ -105,6 +105,17 @@ describe('datapath, one replica', () => {
     expect(String(status.lastRecoveryPoint?.name) >= String(points.at(-1)?.metadata.name)).toBe(true);
     expect(findCondition(status.conditions, 'Replicating')).toMatchObject({ status: 'True', reason: 'Replicating' });
     expect(findCondition(status.conditions, 'ReplicationEnabled')).toMatchObject({ status: 'True' }); // the operator's condition is kept
+
+    // Metrics and events.
+    const metrics = await (await fetch(`http://127.0.0.1:${datapath.port}/metrics`)).text();
+    const series = `{namespace="${ns}",name="app"}`;
+    for (const name of ['site_recovery_datapath_rpo_seconds', 'site_recovery_datapath_captured_bytes_total', 'site_recovery_datapath_applied_bytes_total', 'site_recovery_datapath_backlog_bytes']) {
+      expect(metrics).toContain(`${name}${series}`);
+    }
+    expect(metrics).toMatch(/site_recovery_datapath_cycle_duration_seconds_count\{stage="apply"\} [1-9]/);
+    expect(await (await fetch(`http://127.0.0.1:${datapath.port}/readyz`)).text()).toMatch(/^ok/);
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+    expect(events.items.map((e) => e.reason)).toContain('InitialSyncCompleted');
   });
 
   it('never applies corrupted or missing cache data: the affected disks are copied again from the source', async () => {
