@@ -1,0 +1,97 @@
+// `site-recovery drill VM_NAME`: a DR drill end to end with a report (see drill-run.ts).
+import { styleText } from 'node:util';
+import { Option, type Command } from 'commander';
+import { azureConfigFromEnvironment } from '../azure/clients.ts';
+import { parseDuration } from '../util/duration.ts';
+import { runDrill, type DrillReport, type DrillType } from './drill-run.ts';
+import { formatBytes } from './live-view.ts';
+import { loadKubeConfig } from './process.ts';
+
+interface DrillCommandOptions {
+  type: DrillType;
+  namespace: string;
+  recoveryPoint?: string;
+  json: boolean;
+  timeout: number;
+  kubeconfig?: string;
+}
+
+export function registerDrillCommand(program: Command): void {
+  program
+    .command('drill <vm>')
+    .description('Run a DR drill of a ReplicatedVM: fail over, verify every disk byte for byte (sha256), clean up, report RPO, RTO and pass/fail')
+    .addOption(new Option('--type <type>', 'Test (isolated network, replication continues; cleaned up after) or Planned (source shut down; not undone)').choices(['Test', 'Planned']).default('Test'))
+    .option('-n, --namespace <ns>', 'namespace of the ReplicatedVM', process.env.SITE_RECOVERY_NAMESPACE ?? 'default')
+    .option('--recovery-point <point>', 'LatestProcessed, Latest, LatestAppConsistent or a RecoveryPoint name (default: the operator\'s, LatestProcessed)')
+    .option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)', (v) => parseDuration(v), parseDuration('15m'))
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--json', 'print the report as JSON (progress is not printed)', false)
+    .addHelpText(
+      'after',
+      '\nThe drill reads disks through the public data plane: failed-over (and, for Planned, source) disks through an\n' +
+        'incremental snapshot exported with a read SAS (beginGrantAccess), replica snapshots with the process\'s credential.\n' +
+        'Azure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; DefaultAzureCredential or, for emulators\n' +
+        'only, SITE_RECOVERY_ACCESS_TOKEN. On the sandbox: `source .sandbox/env` first.\nExit code 0 only when the drill passed.',
+    )
+    .action(async (vmName: string, opts: DrillCommandOptions) => {
+      const controller = new AbortController();
+      const onSignal = () => {
+        if (controller.signal.aborted) process.exit(130);
+        process.stderr.write('interrupted: cleaning up (again to exit at once)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const progress = opts.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+      let report: DrillReport;
+      try {
+        report = await runDrill({
+          kubeConfig: loadKubeConfig(opts.kubeconfig),
+          azure: azureConfigFromEnvironment(),
+          namespace: opts.namespace,
+          vmName,
+          type: opts.type,
+          timeoutMs: opts.timeout,
+          signal: controller.signal,
+          ...(opts.recoveryPoint ? { recoveryPoint: opts.recoveryPoint } : {}),
+          ...(progress ? { progress } : {}),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDrillReport(report, { color: process.stdout.isTTY }));
+      process.exitCode = report.pass ? 0 : 1;
+    });
+}
+
+const short = (sha?: string) => (sha ? `${sha.slice(0, 12)}…` : '-');
+const hhmmss = (iso?: string) => (iso ? new Date(iso).toISOString().slice(11, 19) : '-');
+
+/** The report for a person. */
+export function formatDrillReport(r: DrillReport, o: { color?: boolean } = {}): string {
+  const paint = (style: Parameters<typeof styleText>[0], text: string) => (o.color ? styleText(style, text, { validateStream: false }) : text);
+  const verdict = (ok: boolean) => (ok ? paint(['bold', 'green'], 'PASS') : paint(['bold', 'red'], 'FAIL'));
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(18)} ${value}`);
+  lines.push('', `${paint('bold', `DR drill of ${r.namespace}/${r.vm}`)} (${r.type} failover)`);
+  if (r.failoverRequest) row('failover request', `${r.failoverRequest}${r.phase ? ` ${r.phase}` : ''}${r.reason && r.phase !== 'Succeeded' ? ` (${r.reason}: ${r.message ?? ''})` : ''}`);
+  if (r.recoveryPoint) row('recovery point', `${r.recoveryPoint.name}, captured ${hhmmss(r.recoveryPoint.time)}${r.recoveryPoint.consistency ? ` (${r.recoveryPoint.consistency})` : ''}`);
+  if (r.rpoSeconds !== undefined) row('RPO at failover', `${r.rpoSeconds} s (requested ${hhmmss(r.requestTime)}, point captured ${hhmmss(r.recoveryPoint?.time)})`);
+  if (r.rtoSeconds !== undefined) row('RTO', `${r.rtoSeconds} s (request to ${r.type === 'Test' ? 'test ' : ''}VM running)`);
+  if (r.targetVirtualMachineId) row('target VM', r.targetVirtualMachineId);
+  if (r.disks.length) {
+    const against = r.type === 'Test' ? 'recovery point replica snapshot' : 'source disk';
+    lines.push(`  disks (sha256 of the failed-over disk = sha256 of the ${against})`);
+    for (const d of r.disks) {
+      lines.push(`    ${d.name.padEnd(6)} ${formatBytes(d.sizeBytes).padStart(10)}  ${short(d.sha256)} ${d.pass ? '=' : '≠'} ${short(d.expected.sha256)}  ${verdict(d.pass)}${d.error && !d.pass ? `  ${d.error}` : ''}`);
+    }
+  }
+  row('bytes verified', `${formatBytes(r.bytesVerified)}${r.verifySeconds !== undefined ? ` in ${r.verifySeconds} s` : ''}`);
+  const c = r.cleanup;
+  row('cleanup', c.state === 'Done' ? `${c.resourcesRemoved} test resource(s) removed in ${c.seconds} s` : c.state === 'Failed' ? paint('red', `FAILED: ${c.message ?? ''}`) : (c.message ?? 'none'));
+  if (r.error) row('error', paint('red', r.error));
+  row('result', `${verdict(r.pass)} in ${r.durationSeconds} s`);
+  lines.push('');
+  return lines.join('\n');
+}
