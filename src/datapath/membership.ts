@@ -8,7 +8,7 @@
  * working) before the others take its VMs over. Leases of members gone for long are deleted.
  */
 import { createHash } from 'node:crypto';
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 
@@ -53,7 +53,8 @@ export class Membership {
 
   /** Creates or renews our lease. */
   async renew(): Promise<void> {
-    const now = new MicroTime();
+    // Lease times are MicroTime: the API server refuses millisecond precision, hence V1MicroTime.
+    const now = new V1MicroTime();
     const spec = { holderIdentity: this.identity, leaseDurationSeconds: Math.max(1, Math.ceil(this.leaseDurationMs / 1000)), renewTime: now };
     try {
       const lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace: this.namespace });
@@ -122,16 +123,6 @@ export class Membership {
       }
       this.observed.delete(identity);
     }
-  }
-}
-
-/**
- * Lease times are MicroTime: the API server refuses fewer than six fractional digits, while the client
- * serializes a Date with toISOString() (three). This Date prints six.
- */
-class MicroTime extends Date {
-  override toISOString(): string {
-    return super.toISOString().replace(/Z$/, '000Z');
   }
 }
 
