@@ -80,6 +80,18 @@ function commandOf(pid: number): string {
   }
 }
 
+/** `source <dir>/env; site-recovery drill app-vm-1 --json ...` */
+async function drill(...args: string[]): Promise<{ code: number | null; report: DrillReport; output: string }> {
+  const env = { ...cleanEnv(), ...parseEnvFile(fs.readFileSync(path.join(dir, 'env'), 'utf8')) };
+  const child = spawn(process.execPath, [MAIN, 'drill', VM, '--json', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, report: JSON.parse(stdout) as DrillReport, output: `${stdout}\n${stderr}` };
+}
+
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quickstart-'));
   // detached: its own process group, like a shell's foreground job, so that the whole group can be signalled.
@@ -113,15 +125,8 @@ describe('quick start', () => {
   }, 310_000);
 
   it('site-recovery drill app-vm-1 --json: a test failover whose every disk equals its recovery point, cleaned up, reported as a pass', async () => {
-    const env = { ...cleanEnv(), ...parseEnvFile(fs.readFileSync(path.join(dir, 'env'), 'utf8')) };
-    const drill = spawn(process.execPath, [MAIN, 'drill', VM, '--json'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    drill.stdout!.on('data', (d: Buffer) => (stdout += d));
-    drill.stderr!.on('data', (d: Buffer) => (stderr += d));
-    const [code] = (await once(drill, 'exit')) as [number | null];
-    const report = JSON.parse(stdout) as DrillReport;
-    expect(code, `${stdout}\n${stderr}`).toBe(0);
+    const { code, report, output: text } = await drill();
+    expect(code, text).toBe(0);
     expect(report).toMatchObject({ vm: VM, namespace: 'default', type: 'Test', pass: true, phase: 'Succeeded', cleanup: { state: 'Done', resourcesRemoved: 5 } });
     expect(report.disks.map((d) => d.name)).toEqual(['os', 'lun0', 'lun1']);
     for (const d of report.disks) {
@@ -136,6 +141,15 @@ describe('quick start', () => {
     expect(Date.parse(report.recoveryPoint!.time)).toBeLessThanOrEqual(Date.parse(report.requestTime!));
     // The live view followed the drill, to its cleanup.
     await line(new RegExp(`failover ${report.failoverRequest} Test of ${VM} phase=Succeeded rto=\\S+ deleted`), 'the drill in the live view', 30_000);
+  }, 300_000);
+
+  it('site-recovery drill app-vm-1 --type Planned: the source stops (and its workload), the failed-over disks equal the source disks', async () => {
+    const { code, report, output: text } = await drill('--type', 'Planned');
+    expect(code, text).toBe(0);
+    expect(report).toMatchObject({ type: 'Planned', pass: true, phase: 'Succeeded', rpoSeconds: 0, cleanup: { state: 'Skipped' } });
+    expect(report.disks.map((d) => [d.name, d.pass, d.expected.kind])).toEqual([['os', true, 'SourceDisk'], ['lun0', true, 'SourceDisk'], ['lun1', true, 'SourceDisk']]);
+    await line(new RegExp(`workload stopped: Planned failover ${report.failoverRequest} shuts ${VM} down`), 'the workload stopped', 30_000);
+    await line(new RegExp(`vm ${VM} phase=FailedOver`), 'the VM failed over', 30_000);
   }, 300_000);
 
   it('Ctrl-C stops everything in order and leaves no process behind', async () => {
