@@ -3,13 +3,13 @@
  * /metrics, campaigns for leadership (controllers work only while leading), and shuts down gracefully:
  * stop taking keys, finish in-flight reconciles, release the lease.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../util/logger.ts';
 import type { Controller } from './controller.ts';
 import type { Informer } from './informer.ts';
 import { LeaderElector } from './leader-election.ts';
-import { registry } from './metrics.ts';
+import { closeServer, serveHealth } from './health-server.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 
 const log = createLogger('manager');
@@ -89,27 +89,13 @@ export class Manager {
       await work;
     }
     await Promise.all(this.informers.map((i) => i.stop()));
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
     log.info('stopped');
   }
 
-  private serve(port: number, host: string): Promise<void> {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz' || path === '/livez') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      } else if (path === '/readyz') {
-        const ready = this.informersSynced;
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? `ok${this.leading ? ' (leader)' : ' (standby)'}` : 'caches not synced');
-      } else if (path === '/metrics') {
-        registry
-          .metrics()
-          .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
-          .catch((error: unknown) => res.writeHead(500).end(String(error)));
-      } else {
-        res.writeHead(404).end();
-      }
-    });
-    return new Promise((resolve) => this.server?.listen(port, host, () => resolve()));
+  private async serve(port: number, host: string): Promise<void> {
+    this.server = await serveHealth(port, host, () =>
+      this.informersSynced ? { ready: true, detail: `ok${this.leading ? ' (leader)' : ' (standby)'}` } : { ready: false, detail: 'caches not synced' },
+    );
   }
 }

@@ -24,14 +24,14 @@
  *    through the replica (Put Page From URL). CPU for TLS and MD5 is the per-replica ceiling; an autoscaler
  *    on site_recovery_datapath_backlog_bytes adds replicas.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { KubeEventRecorder } from '../controllers/events.ts';
 import { Informer } from '../controllers/informer.ts';
-import { registry } from '../controllers/metrics.ts';
+import { closeServer, serveHealth } from '../controllers/health-server.ts';
 import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
 import { kubeErrorMessage } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
@@ -213,28 +213,15 @@ export class Datapath {
     await Promise.allSettled([...all, ...this.stopping]);
     await this.membership.leave();
     await Promise.all([this.vmInformer.stop(), this.policyInformer.stop()]);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
     log.info('stopped');
   }
 
-  private serve(port: number): Promise<void> {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz' || path === '/livez') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      } else if (path === '/readyz') {
-        const ready = this.ready && this.membership.healthy;
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? `ok (${this.workers.size} VMs, ${this.members.length} members)` : 'not ready');
-      } else if (path === '/metrics') {
-        registry
-          .metrics()
-          .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
-          .catch((error: unknown) => res.writeHead(500).end(String(error)));
-      } else {
-        res.writeHead(404).end();
-      }
+  private async serve(port: number): Promise<void> {
+    this.server = await serveHealth(port, '0.0.0.0', () => {
+      const ready = this.ready && this.membership.healthy;
+      return { ready, detail: ready ? `ok (${this.workers.size} VMs, ${this.members.length} members)` : 'not ready' };
     });
-    return new Promise((resolve) => this.server?.listen(port, '0.0.0.0', () => resolve()));
   }
 }
 

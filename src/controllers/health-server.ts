@@ -1,0 +1,34 @@
+/** The HTTP endpoints every process serves: /healthz (alive), /readyz (ready, with a reason) and /metrics. */
+import { createServer, type Server } from 'node:http';
+import { registry } from './metrics.ts';
+
+export interface Readiness {
+  ready: boolean;
+  /** Shown in the response body, e.g. "ok (leader)" or "caches not synced". */
+  detail: string;
+}
+
+export async function serveHealth(port: number, host: string, readiness: () => Readiness): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz' || path === '/livez') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    } else if (path === '/readyz') {
+      const { ready, detail } = readiness();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(detail);
+    } else if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch((error: unknown) => res.writeHead(500).end(String(error)));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
+  return server;
+}
+
+export function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+}
