@@ -168,6 +168,7 @@ async function verify(o: DrillOptions, az: AzureClients, fo: FailoverRequest, po
   const against = o.type === 'Test' ? 'the recovery point replica snapshot' : 'the source disk';
   say(`verifying ${point.spec.disks.length} disk(s) against ${against} (sha256)`);
   for (const d of point.spec.disks) {
+    if (o.signal?.aborted) throw new DrillFailure('interrupted while verifying the disks');
     const sourceDiskId = d.sourceDiskId ?? vm.status?.disks?.find((x) => x.name === d.name)?.sourceDiskId;
     const result: DrillDiskResult = {
       name: d.name,
@@ -195,6 +196,10 @@ async function verify(o: DrillOptions, az: AzureClients, fo: FailoverRequest, po
       if (result.pass) report.bytesVerified += d.sizeBytes;
       else result.error = 'content differs';
     } catch (error) {
+      if (o.signal?.aborted) {
+        report.disks.pop();
+        throw new DrillFailure('interrupted while verifying the disks');
+      }
       result.error = errorText(error);
     }
     say(`  ${d.name.padEnd(6)} ${result.pass ? 'pass' : `FAIL (${result.error})`}`);
