@@ -23,7 +23,7 @@ export function registerDrillCommand(program: Command): void {
     .addOption(new Option('--type <type>', 'Test (isolated network, replication continues; cleaned up after) or Planned (source shut down; not undone)').choices(['Test', 'Planned']).default('Test'))
     .option('-n, --namespace <ns>', 'namespace of the ReplicatedVM', process.env.SITE_RECOVERY_NAMESPACE ?? 'default')
     .option('--recovery-point <point>', 'LatestProcessed, Latest, LatestAppConsistent or a RecoveryPoint name (default: the operator\'s, LatestProcessed)')
-    .option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)', (v) => parseDuration(v), parseDuration('15m'))
+    .addOption(new Option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)').argParser((v) => parseDuration(v)).default(parseDuration('15m'), '15m'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--json', 'print the report as JSON (progress is not printed)', false)
     .addHelpText(
