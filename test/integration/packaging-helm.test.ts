@@ -225,8 +225,8 @@ describe('Helm chart', () => {
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual(['SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors']);
-    expect(alerts.get('SiteRecoveryRPOWarning')?.expr).toBe('max by (namespace, name) (site_recovery_rpo_seconds) > 900');
-    expect(alerts.get('SiteRecoveryRPOCritical')?.expr).toBe('max by (namespace, name) (site_recovery_rpo_seconds) > 3600');
+    expect(alerts.get('SiteRecoveryRPOWarning')?.expr).toBe('max by (namespace, name) (site_recovery_datapath_rpo_seconds) > 900');
+    expect(alerts.get('SiteRecoveryRPOCritical')?.expr).toBe('max by (namespace, name) (site_recovery_datapath_rpo_seconds) > 3600');
     expect(alerts.get('SiteRecoveryRPOCritical')?.labels).toEqual({ severity: 'critical', team: 'platform' });
     expect(alerts.get('SiteRecoveryRPOWarning')?.annotations.summary).toContain('{{ $labels.namespace }}/{{ $labels.name }}');
     expect(alerts.get('SiteRecoveryOperatorDown')?.expr).toContain(`service="site-recovery-operator-metrics",namespace="${namespace}"`);
