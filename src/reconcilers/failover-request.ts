@@ -370,6 +370,12 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
       await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'Committed', {}, { type: 'Committed', status: 'True', reason: 'Committed', message: 'failover committed' });
       ctx.events.record(fo, 'Normal', 'Committed', 'failover committed');
     }
+    if (fo.spec.reprotect && fo.status?.phase === 'Committed' && !fo.status.conditions?.some((c) => c.type === 'Reprotected')) {
+      // Said plainly rather than silently ignored: replicating back is not built yet.
+      const message = 're-protect (replicating back to the source region) is not available in this version; to protect the failed-over VM, create a ReplicatedVM for it';
+      await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'Committed', {}, { type: 'Reprotected', status: 'False', reason: 'NotSupportedYet', message });
+      ctx.events.record(fo, 'Warning', 'ReprotectNotSupported', message);
+    }
   }
 
   /** Test cleanup: delete the VM, then its NICs and disks. Returns a requeue while anything remains. */

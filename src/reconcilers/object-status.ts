@@ -11,7 +11,7 @@ export const OPERATOR_FIELD_MANAGER = 'site-recovery-operator';
 export const FINALIZER = 'siterecovery.io/finalizer';
 
 /** Condition types the operator writes; other writers (the datapath) own the rest. */
-export const OPERATOR_CONDITIONS = new Set(['Ready', 'Reconciling', 'Stalled', 'ReplicationEnabled', 'Succeeded', 'Committed']);
+export const OPERATOR_CONDITIONS = new Set(['Ready', 'Reconciling', 'Stalled', 'ReplicationEnabled', 'Succeeded', 'Committed', 'Reprotected']);
 
 type Status = Record<string, unknown> & { conditions?: Condition[] };
 
