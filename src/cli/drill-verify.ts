@@ -14,65 +14,13 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AnonymousCredential, PageBlobClient } from '@azure/storage-blob';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
+import { hashPageBlob, type PageBlobHash } from '../azure/page-blob-hash.ts';
 
-const CHUNK = 4 * 1024 * 1024;
-const ZEROS = Buffer.alloc(CHUNK);
 const POLL = { updateIntervalInMs: 250 } as const;
 const SAS_SECONDS = 3600;
 const PIPELINE = { retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 } };
 
-export interface DiskHash {
-  sha256: string;
-  /** Bytes covered by the hash. */
-  bytes: number;
-}
-
-/** sha256 of a page blob's first `length` bytes (the blob's length if smaller is an error). */
-export async function hashPageBlob(client: PageBlobClient, length: number, signal?: AbortSignal): Promise<DiskHash> {
-  const props = await client.getProperties({ abortSignal: signal });
-  const size = props.contentLength ?? 0;
-  if (size < length) throw new Error(`blob is ${size} bytes, shorter than the ${length} bytes to verify`);
-  const ranges: Array<[number, number]> = [];
-  for await (const page of client.listPageRanges(0, length, { abortSignal: signal }).byPage()) {
-    for (const r of page.pageRange ?? []) ranges.push([r.start, Math.min(r.end + 1, length)]);
-  }
-  ranges.sort((a, b) => a[0] - b[0]);
-
-  // Pieces in offset order: holes hashed from a zero buffer, allocated data read a few chunks ahead.
-  const pieces: Array<{ start: number; end: number; read: boolean }> = [];
-  let pos = 0;
-  for (const [s, e] of ranges) {
-    if (s > pos) pieces.push({ start: pos, end: s, read: false });
-    for (let o = Math.max(s, pos); o < e; o += CHUNK) pieces.push({ start: o, end: Math.min(e, o + CHUNK), read: true });
-    pos = Math.max(pos, e);
-  }
-  if (pos < length) pieces.push({ start: pos, end: length, read: false });
-
-  const hash = crypto.createHash('sha256');
-  const inflight = new Map<number, Promise<Buffer>>();
-  let next = 0;
-  for (let i = 0; i < pieces.length; i++) {
-    while (next < pieces.length && inflight.size < 4) {
-      const p = pieces[next]!;
-      if (p.read) {
-        const read = client.downloadToBuffer(p.start, p.end - p.start, { abortSignal: signal, concurrency: 1 });
-        read.catch(() => undefined); // awaited in order below
-        inflight.set(next, read);
-      }
-      next++;
-    }
-    const p = pieces[i]!;
-    if (p.read) {
-      const buf = await inflight.get(i)!;
-      inflight.delete(i);
-      if (buf.length !== p.end - p.start) throw new Error(`short read at ${p.start}: ${buf.length} of ${p.end - p.start} bytes`);
-      hash.update(buf);
-    } else {
-      for (let o = p.start; o < p.end; o += CHUNK) hash.update(ZEROS.subarray(0, Math.min(CHUNK, p.end - o)));
-    }
-  }
-  return { sha256: hash.digest('hex'), bytes: length };
-}
+export type DiskHash = PageBlobHash;
 
 export class DrillDiskReader {
   private readonly az: AzureClients;
@@ -89,7 +37,7 @@ export class DrillDiskReader {
   /** sha256 of a recovery point's replica blob snapshot, read with the process's credential. */
   hashReplicaSnapshot(blobUrl: string, snapshot: string, length: number, signal?: AbortSignal): Promise<DiskHash> {
     const client = new PageBlobClient(blobUrl, this.credential, PIPELINE).withSnapshot(snapshot);
-    return hashPageBlob(client, length, signal);
+    return hashPageBlob(client, { length, signal });
   }
 
   /**
@@ -119,7 +67,7 @@ export class DrillDiskReader {
       granted = true;
       const access = await compute.snapshots.beginGrantAccessAndWait(resourceGroup, snapshotName, { access: 'Read', durationInSeconds: SAS_SECONDS }, { ...POLL, abortSignal: signal });
       if (!access.accessSAS) throw new Error(`no read SAS was granted for snapshot ${snapshotName}`);
-      result = await hashPageBlob(new PageBlobClient(access.accessSAS, new AnonymousCredential(), PIPELINE), length, signal);
+      result = await hashPageBlob(new PageBlobClient(access.accessSAS, new AnonymousCredential(), PIPELINE), { length, signal });
     } catch (error) {
       failure = error;
     }
