@@ -64,18 +64,9 @@ export async function lroDelete(
 ): Promise<Reply> {
   assertNotBusy(engine, args.res.id);
   if (args.res.body.properties) args.res.body.properties.provisioningState = 'Deleting';
-  const op = await engine.startOperation({
-    kind: args.kind,
-    ns: args.ns,
-    location: args.res.body.location ?? 'global',
-    resourceId: args.res.id,
-    params: args.params,
-  });
-  if (op.status !== 'InProgress') {
-    engine.throwIfFailed(op);
-    return { status: 200 };
-  }
-  return { status: 202, headers: engine.asyncHeaders(op, ctx, { azureAsync: args.azureAsync ?? true, location: true }) };
+  const reply = await lroAction(engine, ctx, args);
+  // A delete that finished at once answers 200 without a body.
+  return reply.status === 200 ? { status: 200 } : reply;
 }
 
 /** Starts a POST action: 202 + Location (+ Azure-AsyncOperation), or 200 with the result when done at once. */

@@ -2,6 +2,7 @@
 // restorePoints and diskRestorePoints. Managed disk content lives in page blobs of the storage backend
 // (engine.disks); restore points copy all included disks at one instant (storage.freezeWrites).
 import type { ArmEngine, Reply, RequestContext, Target, TypeHandler } from '../engine.ts';
+import { normLocation } from '../engine.ts';
 import { ArmError, conflict, invalidParameter } from '../errors.ts';
 import { idKey, parentId, resourceTypeOf } from '../paths.ts';
 import type { Json, StoredOperation, StoredResource } from '../store.ts';
@@ -234,7 +235,7 @@ function diskLikeHandler(type: string): TypeHandler {
         const res: StoredResource = { ...existing, body };
         return lroPut(e, ctx, { res, created: false, kind: `${kindPrefix}.put`, ns: NS, params: { resizeTo } });
       }
-      const location = String(req.location).replace(/\s+/g, '').toLowerCase();
+      const location = normLocation(req.location);
       const source = await resolveCreation(e, target, props, isSnapshot, location);
       const zones = Array.isArray(req.zones) ? req.zones.map(String) : undefined;
       if (zones && zones.some((z: string) => !['1', '2', '3'].includes(z))) invalidZone(zones);
@@ -520,7 +521,7 @@ function vmHandler(): TypeHandler {
       const props = isObj(req.properties) ? req.properties : {};
       const existing = target.existing;
       if (existing) assertNotBusy(e, existing.id);
-      const location = String(req.location).replace(/\s+/g, '').toLowerCase();
+      const location = normLocation(req.location);
       const vmSize = props.hardwareProfile?.vmSize;
       if (typeof vmSize !== 'string' || !vmSize) {
         throw invalidParameter("Required parameter 'hardwareProfile.vmSize' is missing (null).", 'hardwareProfile.vmSize');
@@ -784,7 +785,7 @@ function restorePointHandlers(): TypeHandler[] {
       const req = ctx.body;
       const props = isObj(req.properties) ? req.properties : {};
       const existing = target.existing;
-      const location = String(req.location).replace(/\s+/g, '').toLowerCase();
+      const location = normLocation(req.location);
       const srcId: unknown = props.source?.id ?? existing?.body.properties.source.id;
       if (typeof srcId !== 'string') throw invalidParameter("Required parameter 'source.id' is missing (null).", 'source.id');
       if (existing && idKey(srcId) !== idKey(existing.body.properties.source.id)) throw propertyChange('source.id');

@@ -1,7 +1,7 @@
 // Microsoft.Network: virtualNetworks (+ subnets child resources), networkSecurityGroups, networkInterfaces
 // (private IP allocation: static with conflict detection, dynamic = first free address of the subnet).
 import type { ArmEngine, RequestContext, Target, TypeHandler } from '../engine.ts';
-import { etag } from '../engine.ts';
+import { etag, normLocation } from '../engine.ts';
 import type { ArmError } from '../errors.ts';
 import { badRequest } from '../errors.ts';
 import { contains, firstFree, hasIp, intToIp, ipToInt, isReserved, overlaps, parseCidr } from '../ipv4.ts';
@@ -403,7 +403,7 @@ export function registerNetwork(engine: ArmEngine): void {
         throw invalidRef(props.networkSecurityGroup.id, target.id);
       }
       const prevConfigs: Json[] = target.existing?.body.properties.ipConfigurations ?? [];
-      const location = String(req.location).replace(/\s+/g, '').toLowerCase();
+      const location = normLocation(req.location);
       const claimed = new Map<string, Set<number>>(); // subnet -> addresses taken by this request
       const staticFirst = [...configs.keys()].sort((a, b) => {
         const sa = configs[a]?.properties?.privateIPAllocationMethod === 'Static' ? 0 : 1;
