@@ -5,12 +5,12 @@
  * disk for a Planned one — then clean up (Test: delete the request and wait until what it created is
  * gone) and return a report with RPO, RTO, bytes verified and pass/fail.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
-import { CustomResourceClient, type CustomObject, type ObjectRef } from '../kube/custom-resources.ts';
-import { kubeErrorMessage } from '../kube/errors.ts';
+import { CustomResourceClient } from '../kube/custom-resources.ts';
+import { WaitError, waitForObject } from '../kube/wait-for-object.ts';
 import { DrillDiskReader, errorText } from './drill-verify.ts';
 
 export type DrillType = 'Test' | 'Planned';
@@ -139,7 +139,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     }
     if (status.phase !== 'Succeeded') throw new DrillFailure(`failover ${status.phase}: ${outcome?.reason ?? ''} ${outcome?.message ?? ''}`.trim());
   } catch (error) {
-    report.error = error instanceof DrillFailure ? error.message : errorText(error);
+    report.error = error instanceof DrillFailure || error instanceof WaitError ? error.message : errorText(error);
   } finally {
     if (fo && o.type === 'Test') report.cleanup = await cleanUp(o, az, failovers, fo, say);
     else if (fo && report.phase === 'Succeeded') report.cleanup = { state: 'Skipped', message: `a ${o.type} failover is not undone: commit it (spec.commit: true), then re-protect` };
@@ -244,67 +244,3 @@ async function exists(az: AzureClients, kind: string, id: string): Promise<boole
 const secondsSince = (t0: number) => Math.round((Date.now() - t0) / 100) / 10;
 const clock = (iso: string) => new Date(iso).toISOString().slice(11, 19);
 
-export interface WaitOptions<T> {
-  what: string;
-  timeoutMs: number;
-  signal?: AbortSignal;
-  onUpdate?: (object: T | undefined) => void;
-}
-
-/** Reads the object, then watches it until `predicate` holds (undefined = deleted). */
-export async function waitForObject<T extends CustomObject>(
-  kc: KubeConfig,
-  client: CustomResourceClient<T>,
-  ref: ObjectRef,
-  predicate: (object: T | undefined) => boolean,
-  opts: WaitOptions<T>,
-): Promise<T | undefined> {
-  const first = await client.get(ref);
-  opts.onUpdate?.(first);
-  if (predicate(first)) return first;
-  return new Promise<T | undefined>((resolve, reject) => {
-    let request: { abort(): void } | undefined;
-    let settled = false;
-    const finish = (error: Error | undefined, value?: T) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      request?.abort();
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const onAbort = () => finish(new DrillFailure(`interrupted while waiting for ${opts.what}`));
-    opts.signal?.addEventListener('abort', onAbort);
-    if (opts.signal?.aborted) return onAbort();
-    const timer = setTimeout(() => finish(new DrillFailure(`timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${opts.what}`)), opts.timeoutMs);
-    const start = async () => {
-      if (settled) return;
-      const current = await client.get(ref);
-      opts.onUpdate?.(current);
-      if (predicate(current)) return finish(undefined, current);
-      const req = await new Watch(kc).watch(
-        client.path(ref.namespace),
-        { fieldSelector: `metadata.name=${ref.name}`, resourceVersion: current?.metadata.resourceVersion },
-        (phase: string, object: T) => {
-          const value = phase === 'DELETED' ? undefined : object;
-          opts.onUpdate?.(value);
-          if (predicate(value)) finish(undefined, value);
-        },
-        // The watch ended (timeout, connection lost): read again and watch again.
-        (error?: unknown) => {
-          if (settled) return;
-          if (error && !isAbort(error)) setTimeout(() => void start().catch((e: unknown) => finish(new Error(kubeErrorMessage(e)))), 500);
-          else void start().catch((e: unknown) => finish(new Error(kubeErrorMessage(e))));
-        },
-      );
-      if (settled) req.abort();
-      else request = req;
-    };
-    start().catch((e: unknown) => finish(new Error(kubeErrorMessage(e))));
-  });
-}
-
-function isAbort(error: unknown): boolean {
-  return (error as { name?: string })?.name === 'AbortError';
-}

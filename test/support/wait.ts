@@ -1,6 +1,8 @@
-// Waiting on the API server without sleeping: read once, then watch until the predicate holds.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+// Waiting on the API server without sleeping, for tests: src/kube/wait-for-object.ts, with what was last
+// seen added to a timeout's message.
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { CustomObject, CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { WaitError, waitForObject as waitUntil } from '../../src/kube/wait-for-object.ts';
 
 export async function waitForObject<T extends CustomObject>(
   kc: KubeConfig,
@@ -10,36 +12,11 @@ export async function waitForObject<T extends CustomObject>(
   what: string,
   timeoutMs = 60_000,
 ): Promise<T | undefined> {
-  const first = await client.get(ref);
-  if (predicate(first)) return first;
-  let last: T | undefined = first;
-  return new Promise<T | undefined>((resolve, reject) => {
-    let request: { abort(): void } | undefined;
-    let settled = false;
-    const finish = (error: Error | undefined, value?: T) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      request?.abort();
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last?.status ?? last ?? null).slice(0, 2000)}`)), timeoutMs);
-    const start = async (resourceVersion?: string) => {
-      if (settled) return;
-      const current = await client.get(ref);
-      last = current;
-      if (predicate(current)) return finish(undefined, current);
-      request = await new Watch(kc).watch(
-        client.path(ref.namespace),
-        { fieldSelector: `metadata.name=${ref.name}`, resourceVersion: resourceVersion ?? current?.metadata.resourceVersion },
-        (phase: string, object: T) => {
-          last = phase === 'DELETED' ? undefined : object;
-          if (predicate(last)) finish(undefined, last);
-        },
-        () => void start().catch((e: unknown) => finish(e as Error)),
-      );
-    };
-    start().catch((e: unknown) => finish(e as Error));
-  });
+  let last: T | undefined;
+  try {
+    return await waitUntil(kc, client, ref, predicate, { what, timeoutMs, onUpdate: (o) => (last = o) });
+  } catch (error) {
+    if (!(error instanceof WaitError)) throw error;
+    throw new WaitError(`${error.message}; last seen: ${JSON.stringify(last?.status ?? last ?? null).slice(0, 2000)}`, { cause: error });
+  }
 }
