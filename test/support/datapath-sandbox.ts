@@ -5,8 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComputeManagementClient } from '@azure/arm-compute';
@@ -22,10 +20,11 @@ import { setCondition } from '../../src/controllers/conditions.ts';
 import { CustomResourceClient, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER } from '../../src/reconcilers/object-status.ts';
 import { restorePointName } from '../../src/datapath/restore-points.ts';
-import { startArmEmulator, type ArmEmulator } from '../../src/sandbox/arm/index.ts';
-import { sha256OfPageBlob } from '../../src/sandbox/disks.ts';
-import { sandboxAccessToken, startLocalStorage, type LocalStorage } from '../../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa, type SandboxCa } from '../../src/sandbox/tls.ts';
+import type { ArmEmulator } from '../../src/sandbox/arm/index.ts';
+import type { LocalStorage } from '../../src/sandbox/storage/index.ts';
+import type { SandboxCa } from '../../src/sandbox/tls.ts';
+import { hashPageBlob } from '../../src/azure/page-blob-hash.ts';
+import { startLocalAzure } from './local-azure.ts';
 
 export const SOURCE_LOCATION = 'westeurope';
 export const TARGET_LOCATION = 'northeurope';
@@ -57,13 +56,9 @@ export interface DatapathSandbox {
 }
 
 export async function startDatapathSandbox(): Promise<DatapathSandbox> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'datapath-'));
-  const ca = await ensureSandboxCa(dir);
-  trustSandboxCa(ca);
-  const storage = await startLocalStorage({ dir: path.join(dir, 'storage'), ca });
-  const arm = await startArmEmulator({ storage, ca, dir, retryAfterSeconds: 0 });
-  const token = sandboxAccessToken();
-  const cred = new StaticTokenCredential(token);
+  const azure = await startLocalAzure();
+  const { arm } = azure;
+  const cred = new StaticTokenCredential(azure.token);
   const o = { endpoint: arm.endpoint, retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } };
   const c: ArmTestClients = {
     resources: new ResourceManagementClient(cred, arm.subscriptionId, o),
@@ -77,27 +72,17 @@ export async function startDatapathSandbox(): Promise<DatapathSandbox> {
   const cacheAccountId = await account('dpcache', SOURCE_LOCATION);
   const targetAccountId = await account('dptarget', TARGET_LOCATION);
   return {
-    dir,
-    ca,
-    storage,
+    dir: azure.dir,
+    ca: azure.ca,
+    storage: azure.storage,
     arm,
     c,
-    token,
-    azure: { subscriptionId: arm.subscriptionId, resourceManagerEndpoint: arm.endpoint, credential: cred, maxRetries: 3 },
-    env: {
-      AZURE_SUBSCRIPTION_ID: arm.subscriptionId,
-      AZURE_RESOURCE_MANAGER_ENDPOINT: arm.endpoint,
-      SITE_RECOVERY_ACCESS_TOKEN: token,
-      SITE_RECOVERY_AZURE_MAX_RETRIES: '3',
-      NODE_EXTRA_CA_CERTS: ca.caCertPath,
-    },
+    token: azure.token,
+    azure: azure.azureConfig({ credential: cred, maxRetries: 3 }),
+    env: { ...azure.env(), SITE_RECOVERY_AZURE_MAX_RETRIES: '3' },
     cacheAccountId,
     targetAccountId,
-    async close() {
-      await arm.stop();
-      await storage.stop();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
+    close: () => azure.stop(),
   };
 }
 
@@ -318,7 +303,7 @@ export async function sourcePointBlobs(sb: DatapathSandbox, vm: ProtectedVm, cyc
   return out;
 }
 
-export const hashBlob = (blob: PageBlobClient): Promise<string> => sha256OfPageBlob(blob);
+export const hashBlob = async (blob: PageBlobClient): Promise<string> => (await hashPageBlob(blob)).sha256;
 
 /**
  * Checks a sealed point byte for byte: each disk's replica snapshot hashes like the disk restore point
