@@ -32,13 +32,11 @@ export class Informer<T extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined;
   private synced = false;
   private readonly watch: Watch;
-  private readonly kubeConfig: KubeConfig;
   readonly path: string;
   private readonly listFn: () => Promise<KubernetesListObject<T>>;
   private readonly options: InformerOptions;
 
   constructor(kubeConfig: KubeConfig, path: string, listFn: () => Promise<KubernetesListObject<T>>, options: InformerOptions = {}) {
-    this.kubeConfig = kubeConfig;
     this.path = path;
     this.listFn = listFn;
     this.options = options;
@@ -136,9 +134,5 @@ export class Informer<T extends KubernetesObject> {
     await previous?.stop();
     const after = new Set(next.list().map(keyOf));
     for (const [key, object] of before) if (!after.has(key)) this.emit('delete', object, next);
-  }
-
-  get kubeconfig(): KubeConfig {
-    return this.kubeConfig;
   }
 }

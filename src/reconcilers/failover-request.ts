@@ -186,7 +186,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
       case 'CreateVirtualMachine':
         return this.createVm(fo, vm, extra);
       case 'StartVirtualMachine':
-        return this.startTargetVm(fo, vm, extra);
+        return this.startTargetVm(fo, extra);
     }
   }
 
@@ -354,13 +354,12 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     return waiting(`creating VM ${names.vm}`);
   }
 
-  private async startTargetVm(fo: FailoverRequest, vm: ReplicatedVM, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
+  private async startTargetVm(fo: FailoverRequest, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
     const targetId = extra.targetVirtualMachineId ?? fo.status?.targetVirtualMachineId;
     if (!targetId) return failed('NoTargetVM', 'the target VM id was not recorded');
     const state = await powerState(this.deps.az, targetId);
     if (state === 'running') return done('target VM running');
     if (state !== 'starting') await startVm(this.deps.az, targetId);
-    void vm;
     return waiting('starting the target VM');
   }
 
@@ -404,7 +403,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const resourceGroupId = vm.status?.targetResourceGroupId as string;
     return {
       resourceGroupId,
-      resourceGroup: resourceGroupNameOf(`${resourceGroupId}/`),
+      resourceGroup: resourceGroupNameOf(resourceGroupId),
       availabilitySetId: vm.status?.targetAvailabilitySetId,
       zone: vm.status?.targetZone,
     };
