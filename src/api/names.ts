@@ -8,3 +8,6 @@ export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
  * status.replication.syncNow (used by Planned failovers and "Latest" recovery points).
  */
 export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
+
+/** On the NetworkMapping and ReplicatedVM re-protect creates: the FailoverRequest that created them. */
+export const REPROTECT_OF_LABEL = 'siterecovery.io/reprotect-of';

@@ -250,7 +250,7 @@ export interface FailoverRequestSpec {
    */
   commit?: boolean;
   /**
-   * Planned/Unplanned only, after commit. Set true to create the reverse ReplicatedVM (target to source), seeding from the old source disks so only differences travel.
+   * Planned/Unplanned only, after commit. Set true to re-protect - deallocate the original VM, create the reverse NetworkMapping and ReplicatedVM (target to source) seeded from the original VM's disks so only differences travel; Reprotected=True once the VM is protected back. Fail back with a FailoverRequest on the reverse ReplicatedVM (status.reverseReplicatedVMName).
    */
   reprotect?: boolean;
   /**
@@ -315,10 +315,15 @@ export interface FailoverRequestStatus {
    * The ReplicatedVM created by re-protect (target to source).
    */
   reverseReplicatedVMName?: string;
+  /**
+   * The NetworkMapping re-protect uses (target network to source network), created when none existed.
+   */
+  reverseNetworkMappingName?: string;
+  replacedVirtualMachine?: ReplacedVirtualMachine;
 }
 export interface FailoverStep {
   /**
-   * Step name, e.g. ShutdownSource, FinalSync, CreateDisks, CreateNetworkInterfaces, CreateVirtualMachine, StartVirtualMachine.
+   * Step name: ShutdownSource, FinalSync, SelectRecoveryPoint, CreateDisks, ReplaceVirtualMachine (failback), CreateNetworkInterfaces, CreateVirtualMachine, StartVirtualMachine; after commit with reprotect: DeallocateSourceVirtualMachine, CreateReverseNetworkMapping, CreateReverseReplicatedVM, WaitForReverseInitialSync.
    */
   name: string;
   /**
@@ -365,6 +370,27 @@ export interface FailoverNetworkInterface {
    * The address assigned.
    */
   privateIpAddress?: string;
+  /**
+   * ARM id of the target NIC (created, or reused from the VM a failback replaced).
+   */
+  networkInterfaceId?: string;
+}
+/**
+ * Failback only: the original VM (the ReplicatedVM's seed) this failover replaced. Its VM resource was deleted once deallocated; its network interfaces were reused; its disks, which hold stale data, are kept and listed here: delete them once satisfied.
+ */
+export interface ReplacedVirtualMachine {
+  /**
+   * ARM id of the replaced VM.
+   */
+  id: string;
+  /**
+   * Its network interfaces, primary first (reused by the new VM).
+   */
+  networkInterfaceIds?: string[];
+  /**
+   * Its managed disks, kept.
+   */
+  diskIds?: string[];
 }
 /**
  * The source network and where it maps to.
@@ -622,6 +648,10 @@ export interface ReplicatedVMSpec {
    */
   networkInterfaces?: NetworkInterfaceOverride[];
   /**
+   * A VM in the target region whose disks hold an older copy of this VM's data, typically the original source VM after a failover (re-protect sets it). The initial sync starts each replica from the seed's disk of the same LUN and copies only the blocks that differ. The seed must stay stopped (deallocated) until the initial sync is done. A failback replaces it: its VM resource is deleted (its disks are kept) and its network interfaces are reused, so the VM returns with its name and addresses. Immutable.
+   */
+  seedVirtualMachineId?: string;
+  /**
    * Delete (default) disables replication and removes what the operator created when this object is deleted; Retain leaves all Azure resources in place.
    */
   deletionPolicy?: 'Delete' | 'Retain';
@@ -779,6 +809,10 @@ export interface ProtectedDisk {
    * Name of the replica page blob in the target storage account's replica container.
    */
   targetBlobName?: string;
+  /**
+   * ARM id of the seed VM's disk the initial sync of this disk starts from (only the differences are copied).
+   */
+  seedDiskId?: string;
 }
 /**
  * Datapath progress (written by the datapath).
@@ -859,6 +893,10 @@ export interface InitialSyncProgress {
    * Bytes copied so far.
    */
   bytesCopied?: number;
+  /**
+   * Seeded initial sync: bytes found identical on the seed disks and therefore not copied.
+   */
+  bytesMatched?: number;
   /**
    * Recent copy rate.
    */

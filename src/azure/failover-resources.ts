@@ -136,6 +136,12 @@ export async function startPowerOff(az: AzureClients, vmId: string): Promise<voi
   await startOperation(az.compute.virtualMachines.powerOff(id.resourceGroup, id.name));
 }
 
+/** Stops and deallocates a VM: its disks can then be read (granted access) and its compute is released. */
+export async function startDeallocate(az: AzureClients, vmId: string): Promise<void> {
+  const id = parseArmId(vmId);
+  await startOperation(az.compute.virtualMachines.deallocate(id.resourceGroup, id.name));
+}
+
 export async function startVm(az: AzureClients, vmId: string): Promise<void> {
   const id = parseArmId(vmId);
   await startOperation(az.compute.virtualMachines.start(id.resourceGroup, id.name));

@@ -18,6 +18,7 @@ import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './man
 import { TaskPool } from './pool.ts';
 import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
+import { differingRanges } from './seed.ts';
 import { storageError, type BlobAccess } from './storage.ts';
 
 /** Ranges are listed this many bytes at a time. */
@@ -26,6 +27,8 @@ export const LIST_WINDOW = 1024 ** 3;
 export interface CaptureDisk {
   name: string;
   sourceDiskId: string;
+  /** The replica blob, when it holds a seed and nothing else yet: only what differs from it is copied (seed.ts). */
+  seed?: PageBlobClient;
 }
 
 export interface CaptureInput {
@@ -48,6 +51,8 @@ export interface CaptureDeps {
   onPlanned?(bytes: number): void;
   /** Bytes copied into the cache so far (called per chunk). */
   onCopied?(bytes: number): void;
+  /** Seeded disks: bytes compared with the seed so far, and how many of them matched. */
+  onCompared?(bytes: number, matched: number): void;
 }
 
 export interface CaptureResult {
@@ -66,7 +71,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const attempt = randomUUID().slice(0, 8);
   const pool = new TaskPool(deps.concurrency);
   const buffers = sharedBuffers;
-  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; baseUrl: string | undefined; sizeBytes: number; drp: string }> = [];
+  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; baseUrl: string | undefined; seed: PageBlobClient | undefined; sizeBytes: number; drp: string }> = [];
 
   // Sources and diff bases first (and the planned size of full copies, for progress).
   for (const disk of input.disks) {
@@ -83,7 +88,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
       });
       if (baseUrl && !(await diffable(source, baseUrl, signal))) baseUrl = undefined;
     }
-    plans.push({ disk, source, baseUrl, sizeBytes, drp });
+    plans.push({ disk, source, baseUrl, seed: baseUrl ? undefined : disk.seed, sizeBytes, drp });
   }
   if (deps.onPlanned) {
     let planned = 0;
@@ -92,12 +97,12 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   }
 
   const disks: Record<string, DiskCycle> = {};
-  const writers: Array<{ name: string; writer: ManifestWriter; full: boolean; sizeBytes: number }> = [];
+  const writers: Array<{ name: string; writer: ManifestWriter; full: boolean; seeded: boolean; sizeBytes: number }> = [];
   try {
     for (const plan of plans) {
-      const full = plan.baseUrl === undefined;
+      const full = plan.baseUrl === undefined && plan.seed === undefined;
       const writer = new ManifestWriter(deps.cache, manifestName(input.cycle, attempt, plan.disk.name), { cycle: input.cycle, disk: plan.disk.name, full, sizeBytes: plan.sizeBytes });
-      writers.push({ name: plan.disk.name, writer, full, sizeBytes: plan.sizeBytes });
+      writers.push({ name: plan.disk.name, writer, full, seeded: plan.seed !== undefined, sizeBytes: plan.sizeBytes });
       await copyDisk(deps, { ...plan, cycle: input.cycle, attempt, writer, pool, buffers });
     }
     await pool.drain();
@@ -105,9 +110,9 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
     await pool.drain().catch(() => undefined);
     throw error;
   }
-  for (const { name, writer, full, sizeBytes } of writers) {
+  for (const { name, writer, full, seeded, sizeBytes } of writers) {
     const summary = await writer.commit();
-    disks[name] = { full, sizeBytes, bytes: summary.bytes, chunks: summary.chunks, clears: summary.clears, manifestMd5: summary.md5 };
+    disks[name] = { full, ...(seeded ? { seeded } : {}), sizeBytes, bytes: summary.bytes, chunks: summary.chunks, clears: summary.clears, manifestMd5: summary.md5 };
   }
   const record: CycleRecord = { cycle: input.cycle, attempt, restorePoint: pointName, time, consistency: input.consistency, disks, ...(input.syncToken ? { syncToken: input.syncToken } : {}) };
   const base = { cycle: input.cycle, restorePoint: pointName, time, disks: Object.fromEntries(plans.map((p) => [p.disk.name, p.drp])) };
@@ -139,6 +144,7 @@ interface CopyPlan {
   disk: CaptureDisk;
   source: PageBlobClient;
   baseUrl: string | undefined;
+  seed: PageBlobClient | undefined;
   sizeBytes: number;
   cycle: number;
   attempt: string;
@@ -159,6 +165,8 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
       const diff = await plan.source.getPageRangesDiffForManagedDisks(w.start, w.end - w.start, plan.baseUrl, { abortSignal: signal });
       data = (diff.pageRange ?? []).map(fromSdkRange);
       cleared = (diff.clearRange ?? []).map(fromSdkRange);
+    } else if (plan.seed) {
+      ({ data, cleared } = await differingRanges(plan.source, plan.seed, w, { concurrency: deps.concurrency, signal, onCompared: deps.onCompared }));
     } else {
       data = ((await plan.source.getPageRanges(w.start, w.end - w.start, { abortSignal: signal })).pageRange ?? []).map(fromSdkRange);
     }
@@ -189,8 +197,8 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
   await segment.close();
 }
 
-/** Reads [offset, offset+count) of a blob into `buffer`, checking the service's range MD5 when given. */
-async function readRange(source: PageBlobClient, offset: number, count: number, buffer: Buffer, signal: AbortSignal): Promise<Buffer> {
+/** Reads [offset, offset+count) of a blob into `buffer`. */
+export async function readRange(source: PageBlobClient, offset: number, count: number, buffer: Buffer, signal: AbortSignal): Promise<Buffer> {
   const response = await source.download(offset, count, { abortSignal: signal, maxRetryRequests: 3 });
   let position = 0;
   for await (const piece of response.readableStreamBody ?? []) {

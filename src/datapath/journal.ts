@@ -19,6 +19,8 @@ export const JOURNAL_BLOB = 'journal.json';
 export interface DiskCycle {
   /** A full copy of the disk (initial sync or resync) rather than the changes since the previous cycle. */
   full: boolean;
+  /** The differences from the seed the replica blob was given (seed.ts): applied onto the seed, never cleared first. */
+  seeded?: boolean;
   /** Size of the disk restore point (the replica blob grows to it). */
   sizeBytes: number;
   /** Bytes of changed data (chunks) and how many chunks and cleared ranges the manifest lists. */
@@ -79,7 +81,7 @@ export interface JournalState {
   lastAppConsistentCapture?: string;
   /** Disks whose next capture must be a full copy (corrupted or missing cache data, lost replica blob). */
   resync: string[];
-  initialSync?: { startTime: string; completionTime?: string; bytesTotal: number };
+  initialSync?: { startTime: string; completionTime?: string; bytesTotal: number; bytesMatched?: number };
   bytesReplicated: number;
   syncNow?: SyncNowRecord;
 }

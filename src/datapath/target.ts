@@ -88,6 +88,8 @@ export interface ApplyDeps {
 /** Whether `target` can take cycle `record` now: the next cycle in its chain, or a full copy. */
 export function canApply(target: TargetDisk, entry: DiskCycle | undefined, cycle: number): boolean {
   if (!entry || target.applied >= cycle) return false;
+  // The differences from a seed were measured against the blob before any cycle was applied to it.
+  if (entry.seeded) return target.applied === 0;
   return entry.full || target.applied === cycle - 1;
 }
 

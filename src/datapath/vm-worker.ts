@@ -32,6 +32,7 @@ import { createRecoveryPoint, DATAPATH_FIELD_MANAGER, prune, recoveryPointName, 
 import { registrationOf, outstandingSyncNow, type Registration } from './registration.ts';
 import { cycleOfRestorePoint, RestorePoints, sleep } from './restore-points.ts';
 import type { BlobAccess } from './storage.ts';
+import { isSeeded, seedReplica } from './seed.ts';
 import { applyDisk, canApply, openTarget, snapshotAll, targetBlobName, type TargetDisk } from './target.ts';
 
 export interface WorkerConfig {
@@ -112,7 +113,7 @@ export class VmWorker {
   private failing: { since: number; stage: string; message: string } | undefined;
   private lastStatus = '';
   private lastStatusAt = 0;
-  private progress = { planned: 0, captured: 0, applied: 0, startedAt: 0 };
+  private progress = { planned: 0, captured: 0, applied: 0, matched: 0, startedAt: 0 };
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM) {
     this.deps = deps;
@@ -327,8 +328,9 @@ export class VmWorker {
     this.resyncWanted = false;
     const initial = !state.lastPoint;
     if (initial && !state.initialSync) await journal.update((s) => (s.initialSync = { startTime: new Date().toISOString(), bytesTotal: 0 }));
-    if (initial) this.progress = { planned: 0, captured: 0, applied: 0, startedAt: Date.now() };
+    if (initial) this.progress = { planned: 0, captured: 0, applied: 0, matched: 0, startedAt: Date.now() };
     if (syncToken) await journal.update((s) => (s.syncNow = { token: syncToken, state: 'Running', cycle }));
+    const seeds = initial && state.pending.length === 0 ? await this.seedReplicas(session) : new Set<string>();
 
     const labels = this.labels;
     const stopTimer = metrics.cycleDuration.startTimer({ stage: 'capture' });
@@ -344,13 +346,22 @@ export class VmWorker {
           metrics.capturedBytes.inc(labels, bytes);
           if (initial) this.progress.captured += bytes;
         },
+        // A block that matches the seed is as good as captured and applied.
+        onCompared: (bytes, matched) => {
+          this.progress.captured += matched;
+          this.progress.applied += matched;
+          this.progress.matched += matched;
+        },
       },
       {
         cycle,
         consistency: appDue ? 'AppConsistent' : 'CrashConsistent',
         base: state.base,
         resync: state.resync,
-        disks: session.registration.disks.map((d) => ({ name: d.name, sourceDiskId: d.sourceDiskId })),
+        disks: session.registration.disks.map((d) => {
+          const target = seeds.has(d.name) ? session.targets.find((t) => t.name === d.name) : undefined;
+          return { name: d.name, sourceDiskId: d.sourceDiskId, ...(target ? { seed: target.blob } : {}) };
+        }),
         ...(syncToken ? { syncToken } : {}),
       },
     );
@@ -360,15 +371,41 @@ export class VmWorker {
       s.pending.push(record);
       s.captured = record.cycle;
       s.base = base;
-      s.resync = s.resync.filter((d) => !record.disks[d]?.full);
+      s.resync = s.resync.filter((d) => !record.disks[d]?.full && !record.disks[d]?.seeded);
       if (record.consistency === 'AppConsistent') s.lastAppConsistentCapture = record.time;
-      if (initial && s.initialSync && !s.initialSync.completionTime) s.initialSync.bytesTotal = this.progress.planned;
+      if (initial && s.initialSync && !s.initialSync.completionTime) {
+        s.initialSync.bytesTotal = this.progress.planned;
+        if (seeds.size > 0) s.initialSync.bytesMatched = this.progress.matched;
+      }
     });
     if (syncToken && this.syncWanted === syncToken) this.syncWanted = undefined;
     this.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: sum(record, 'bytes'), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
     this.applyWake.notify();
     if (previousBase && previousBase !== base.restorePoint) await this.removeOldRestorePoints(session, base.cycle);
     await this.writeStatus(true);
+  }
+
+  /**
+   * Re-protect: replica blobs whose disk names a seed start as a copy of it (seed.ts), once. Returns the
+   * disks whose first cycle may carry only the differences from their seed.
+   */
+  private async seedReplicas(session: Session): Promise<Set<string>> {
+    const seeded = new Set<string>();
+    for (const disk of session.registration.disks) {
+      const target = session.targets.find((t) => t.name === disk.name);
+      if (!disk.seedDiskId || !target || target.applied > 0 || session.journal.state.resync.includes(disk.name)) continue;
+      if (!isSeeded(target, disk.seedDiskId)) {
+        const started = Date.now();
+        const bytes = await seedReplica({ az: this.deps.az, blobs: this.deps.blobs, fence: session.fence, concurrency: this.deps.config.applyConcurrency, signal: session.signal }, target, disk.seedDiskId);
+        if (bytes === undefined) {
+          this.log.warn('the seed disk is larger than the source disk: copying this disk in full', { disk: disk.name, seed: disk.seedDiskId });
+          continue;
+        }
+        this.log.info('replica seeded', { disk: disk.name, seed: disk.seedDiskId, bytes, seconds: (Date.now() - started) / 1000 });
+      }
+      seeded.add(disk.name);
+    }
+    return seeded;
   }
 
   /**
@@ -457,7 +494,7 @@ export class VmWorker {
       const outcome = (outcomes[i] as PromiseFulfilledResult<string>).value;
       if (outcome === 'applied') return false;
       if (state.resync.includes(t.name)) return false;
-      return !state.pending.some((p) => p.cycle > record.cycle && p.disks[t.name]?.full);
+      return !state.pending.some((p) => p.cycle > record.cycle && (p.disks[t.name]?.full || p.disks[t.name]?.seeded));
     });
     if (needResync.length > 0) {
       await journal.update((s) => s.resync.push(...needResync.map((t) => t.name)));
@@ -568,7 +605,8 @@ export class VmWorker {
         percent,
         percentText: `${percent}%`,
         bytesTotal: total,
-        bytesCopied: done ? total : this.progress.applied,
+        bytesCopied: done ? total - (sync.bytesMatched ?? 0) : this.progress.applied - this.progress.matched,
+        ...(sync.bytesMatched !== undefined || this.progress.matched > 0 ? { bytesMatched: done ? (sync.bytesMatched ?? 0) : this.progress.matched } : {}),
         ...(done ? {} : { bytesPerSecond: elapsed > 0 ? Math.round((this.progress.captured + this.progress.applied) / 2 / elapsed) : 0 }),
         startTime: sync.startTime,
         ...(done ? { completionTime: sync.completionTime } : {}),

@@ -15,8 +15,9 @@
  * FailedOver (computed by its reconciler from this object); deleting them never undoes a failover.
  */
 import type { FailoverRequest, FailoverRequestStatus, FailoverResource, NetworkMapping, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
+import { REPROTECT_OF_LABEL } from '../api/names.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import { parseArmId, resourceGroupNameOf, shortHash } from '../azure/arm-id.ts';
+import { parseArmId, resourceGroupNameOf, sameArmId, shortHash } from '../azure/arm-id.ts';
 import {
   getDisk,
   getNic,
@@ -24,19 +25,22 @@ import {
   powerState,
   startCreateNic,
   startCreateVm,
+  startDeallocate,
   startDelete,
   startImportDisk,
   startPowerOff,
   startVm,
 } from '../azure/failover-resources.ts';
 import { classifyAzureError } from '../azure/errors.ts';
-import { setCondition, removeCondition } from '../controllers/conditions.ts';
+import { isTrue, setCondition, removeCondition } from '../controllers/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration } from '../util/duration.ts';
-import { stepsFor, StepLog, type StepName } from './failover-steps.ts';
+import { failoverStepsFor, REPROTECT_STEPS, stepsFor, StepLog, type StepName } from './failover-steps.ts';
+import { OWNER_TAG } from './external-resource.ts';
 import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
 import { REPLICATED_VM_LABEL } from './replicated-vm.ts';
+import { readSourceVm } from '../azure/source-vm.ts';
 
 export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
 import { SYNC_NOW_ANNOTATION } from '../api/names.ts';
@@ -58,14 +62,31 @@ const done = (message?: string): StepOutcome => ({ state: 'done', message });
 const waiting = (message?: string, requeueAfterMs = POLL_MS): StepOutcome => ({ state: 'waiting', message, requeueAfterMs });
 const failed = (reason: string, message: string): StepOutcome => ({ state: 'failed', reason, message });
 
-/** Names of what a request creates: the real failover keeps the source names; a test gets a suffix. */
+/**
+ * Names of what a request creates: a real failover keeps the VM's name (its disks get a per-request
+ * suffix, so a failback next to the disks of an earlier failover never collides); a test gets a suffix.
+ */
 export function failoverNames(fo: FailoverRequest, sourceVmName: string) {
-  const suffix = fo.spec.type === 'Test' ? `-test-${shortHash(5, fo.metadata.uid ?? fo.metadata.name ?? '')}` : '';
+  const hash = shortHash(5, fo.metadata.uid ?? fo.metadata.name ?? '');
+  const test = fo.spec.type === 'Test';
   return {
-    vm: `${sourceVmName}${suffix}`,
-    disk: (diskName: string) => `${sourceVmName}-${diskName}${suffix || '-asr'}`,
-    nic: (nicName: string) => `${nicName}${suffix || '-asr'}`,
+    vm: test ? `${sourceVmName}-test-${hash}` : sourceVmName,
+    disk: (diskName: string) => `${sourceVmName}-${diskName}-${test ? 'test' : 'asr'}-${hash}`,
+    nic: (nicName: string) => `${nicName}${test ? `-test-${hash}` : '-asr'}`,
   };
+}
+
+/**
+ * Whether a real failover of `vm` takes the place of its seed: a failback after re-protect, where the
+ * original VM (stopped, the seed of the reverse replication) has the name and resource group the failed
+ * back VM gets.
+ */
+export function replacesSeed(vm: ReplicatedVM): boolean {
+  const seedId = vm.spec.seedVirtualMachineId;
+  const group = vm.status?.targetResourceGroupId;
+  if (!seedId || !group) return false;
+  const seed = parseArmId(seedId);
+  return seed.name.toLowerCase() === parseArmId(vm.spec.sourceVirtualMachineId).name.toLowerCase() && seed.resourceGroup.toLowerCase() === resourceGroupNameOf(group).toLowerCase();
 }
 
 /** The non-Test failovers of a VM that count as "the" failover: not failed, oldest first. */
@@ -73,6 +94,19 @@ export function realFailoversOf(all: readonly FailoverRequest[], vmName: string)
   return all
     .filter((f) => f.spec.replicatedVMName === vmName && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && !f.metadata.deletionTimestamp)
     .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+}
+
+/**
+ * The name of the ReplicatedVM that protects a VM back: `<name>-reverse`, or after a failback (re-protecting
+ * `<name>-reverse`) the original `<name>` when it is free again. Undefined when every candidate is taken.
+ */
+export function reverseName(name: string, taken: (candidate: string) => boolean): string | undefined {
+  const candidates = name.endsWith('-reverse') ? [name.slice(0, -'-reverse'.length), `${name}-reverse`] : [`${name}-reverse`];
+  return candidates.map((c) => c.slice(0, 253)).find((c) => c && !taken(c));
+}
+
+function primaryFirst<T extends { primary?: boolean }>(nics: readonly T[]): T[] {
+  return nics.slice().sort((a, b) => Number(Boolean(b.primary)) - Number(Boolean(a.primary)));
 }
 
 export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
@@ -109,9 +143,35 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
       ctx.events.record(fo, 'Normal', 'Started', `${fo.spec.type} failover of ${vm.metadata.name} to ${vm.spec.targetLocation} started`);
     }
 
-    const steps = new StepLog(stepsFor(fo.spec), fo.status?.steps);
+    const steps = this.stepLog(fo, vm);
     const extra: Partial<FailoverRequestStatus> = {};
-    for (let name = steps.next(); name; name = steps.next()) {
+    const outcome = await this.drive(fo, vm, steps, failoverStepsFor(fo.spec, { replacesVirtualMachine: replacesSeed(vm) }), extra, 'Running');
+    if (outcome.state === 'failed') return this.fail(fo, steps, outcome.reason, outcome.message, ctx, extra);
+    if (outcome.state === 'waiting') return { requeueAfterMs: outcome.requeueAfterMs };
+    return this.succeed(fo, steps, vm, ctx);
+  }
+
+  /** The status.steps of a request (with the failback step when `vm` says the failover replaces its seed). */
+  private stepLog(fo: FailoverRequest, vm?: ReplicatedVM): StepLog {
+    const replaces = vm ? replacesSeed(vm) : Boolean(fo.status?.steps?.some((s) => s.name === 'ReplaceVirtualMachine'));
+    return new StepLog(stepsFor(fo.spec, { replacesVirtualMachine: replaces }), fo.status?.steps);
+  }
+
+  /**
+   * Runs the steps of `among` that are not done yet, one after the other, recording each in status:
+   * stops at the first that has to wait (requeue) or fails. Transient Azure errors are rethrown (the
+   * queue retries with backoff); Azure refusing a request fails the step.
+   */
+  private async drive(
+    fo: FailoverRequest,
+    vm: ReplicatedVM,
+    steps: StepLog,
+    among: readonly StepName[],
+    extra: Partial<FailoverRequestStatus>,
+    phase: 'Running' | 'Committed',
+    progress?: (message: string) => { type: string; status: 'True' | 'False'; reason: string; message: string },
+  ): Promise<{ state: 'done' } | { state: 'waiting'; requeueAfterMs?: number } | { state: 'failed'; reason: string; message: string }> {
+    for (let name = steps.next(among); name; name = steps.next(among)) {
       let outcome: StepOutcome;
       try {
         outcome = await this.runStep(name, fo, vm, extra);
@@ -120,23 +180,23 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
         if (c.class === 'fatal') outcome = failed('AzureRequestRejected', `${name}: ${c.code ? `${c.code}: ` : ''}${c.message}`);
         else {
           steps.running(name, `retrying after: ${c.message}`);
-          await this.record(fo, steps, 'Running', extra);
+          await this.record(fo, steps, phase, extra, progress?.(`${name}: retrying after: ${c.message}`));
           throw error;
         }
       }
       if (outcome.state === 'failed') {
         steps.failed(name, outcome.message);
-        return this.fail(fo, steps, outcome.reason, outcome.message, ctx, extra);
+        return outcome;
       }
       if (outcome.state === 'waiting') {
         steps.running(name, outcome.message);
-        await this.record(fo, steps, 'Running', extra);
-        return { requeueAfterMs: outcome.requeueAfterMs };
+        await this.record(fo, steps, phase, extra, progress?.(`${name}: ${outcome.message ?? ''}`));
+        return outcome;
       }
       steps.succeeded(name, outcome.message);
-      await this.record(fo, steps, 'Running', extra);
+      await this.record(fo, steps, phase, extra, progress?.(`${name}: ${outcome.message ?? 'done'}`));
     }
-    return this.succeed(fo, steps, vm, ctx);
+    return { state: 'done' };
   }
 
   /** Refusals that must stop a request before it touches anything. */
@@ -187,6 +247,16 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
         return this.createVm(fo, vm, extra);
       case 'StartVirtualMachine':
         return this.startTargetVm(fo, extra);
+      case 'ReplaceVirtualMachine':
+        return this.replaceSeedVm(fo, vm, extra);
+      case 'DeallocateSourceVirtualMachine':
+        return this.deallocateSource(vm);
+      case 'CreateReverseNetworkMapping':
+        return this.createReverseMapping(fo, vm, extra);
+      case 'CreateReverseReplicatedVM':
+        return this.createReverseVm(fo, vm, extra);
+      case 'WaitForReverseInitialSync':
+        return this.reverseInitialSync(fo, extra);
     }
   }
 
@@ -280,15 +350,28 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const nics = vm.status?.sourceNetworkInterfaces ?? [];
     if (nics.length === 0) return failed('NoNetworkInterfaces', 'the source VM recorded no network interfaces');
     const report = [...(extra.networkInterfaces ?? fo.status?.networkInterfaces ?? [])];
+    const record = (entry: NonNullable<FailoverRequestStatus['networkInterfaces']>[number]) => {
+      const at = report.findIndex((r) => r.sourceName === entry.sourceName);
+      if (at >= 0) report[at] = entry;
+      else report.push(entry);
+    };
+    // A failback reuses the replaced VM's NICs (primary with primary), keeping their names and addresses.
+    const reusable = fo.spec.type === 'Test' ? [] : ((extra.replacedVirtualMachine ?? fo.status?.replacedVirtualMachine)?.networkInterfaceIds ?? []);
     let pending = 0;
-    for (const nic of nics) {
+    for (const [index, nic] of primaryFirst(nics).entries()) {
       const override = vm.spec.networkInterfaces?.find((o) => o.sourceName === nic.name);
       const subnetId = this.subnetFor(fo, mapping, nic.subnetName, override?.targetSubnetName);
       if (!subnetId) return failed('SubnetNotMapped', `no ${fo.spec.type === 'Test' ? 'test ' : ''}subnet is mapped for source subnet ${nic.subnetName ?? '?'} of ${nic.name}`);
+      const requested = override?.targetPrivateIpAddress ?? nic.privateIpAddress;
+      const reuse = reusable[index] ? await this.reusableNic(reusable[index], subnetId) : undefined;
+      if (reuse) {
+        const assigned = reuse.ipConfigurations?.[0]?.privateIPAddress;
+        record({ sourceName: nic.name, targetSubnetId: subnetId, networkInterfaceId: reuse.id ?? (reusable[index] as string), ...(requested ? { requestedPrivateIpAddress: requested } : {}), ...(assigned ? { privateIpAddress: assigned } : {}) });
+        continue;
+      }
       const name = names.nic(nic.name);
       const id = `${target.resourceGroupId}/providers/Microsoft.Network/networkInterfaces/${name}`;
       await this.remember(fo, extra, { kind: 'NetworkInterface', id });
-      const requested = override?.targetPrivateIpAddress ?? nic.privateIpAddress;
       const existing = await getNic(az, target.resourceGroup, name);
       if (!existing) {
         const started = await startCreateNic(az, { resourceGroup: target.resourceGroup, name, location: vm.spec.targetLocation, subnetId, ...(requested ? { privateIpAddress: requested } : {}), owner: this.owner(fo) });
@@ -305,14 +388,13 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
         continue;
       }
       const assigned = existing.ipConfigurations?.[0]?.privateIPAddress;
-      const entry = { sourceName: nic.name, targetSubnetId: subnetId, ...(requested ? { requestedPrivateIpAddress: requested } : {}), ...(assigned ? { privateIpAddress: assigned } : {}) };
-      const at = report.findIndex((r) => r.sourceName === nic.name);
-      if (at >= 0) report[at] = entry;
-      else report.push(entry);
+      record({ sourceName: nic.name, targetSubnetId: subnetId, networkInterfaceId: existing.id ?? id, ...(requested ? { requestedPrivateIpAddress: requested } : {}), ...(assigned ? { privateIpAddress: assigned } : {}) });
     }
     extra.networkInterfaces = report;
     if (pending) return waiting(`creating ${pending} network interface(s)`);
     const changed = report.filter((r) => r.requestedPrivateIpAddress && r.requestedPrivateIpAddress !== r.privateIpAddress);
+    const reused = reusable.length ? `; reused ${report.filter((r) => reusable.some((id) => r.networkInterfaceId && sameArmId(id, r.networkInterfaceId))).length} of the replaced VM's` : '';
+    if (reused) return done(`${report.length} network interface(s)${reused}${changed.length ? `; ${changed.map((c) => `${c.sourceName} got ${c.privateIpAddress}`).join(', ')}` : ''}`);
     return done(changed.length ? `kept no address for ${changed.map((c) => `${c.sourceName} (${c.requestedPrivateIpAddress} taken, got ${c.privateIpAddress})`).join(', ')}` : `${report.length} network interface(s); private IPs kept`);
   }
 
@@ -324,6 +406,9 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     await this.remember(fo, extra, { kind: 'VirtualMachine', id });
     const existing = await getVm(az, target.resourceGroup, names.vm);
     if (existing) {
+      if (existing.tags?.[OWNER_TAG] !== this.owner(fo)) {
+        return failed('VirtualMachineNameTaken', `a VM named ${names.vm} that this request did not create already exists in ${target.resourceGroup}`);
+      }
       if (existing.provisioningState === 'Failed') return failed('VirtualMachineFailed', `VM ${names.vm} failed to provision`);
       if (existing.provisioningState !== 'Succeeded') return waiting(`creating VM ${names.vm}`);
       extra.targetVirtualMachineId = existing.id ?? id;
@@ -334,10 +419,10 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const diskId = (diskName: string) => `${target.resourceGroupId}/providers/Microsoft.Compute/disks/${names.disk(diskName)}`;
     const os = point.spec.disks.find((d) => d.role === 'OS');
     if (!os) return failed('NoOsDisk', `RecoveryPoint ${point.metadata.name} has no OS disk`);
-    const nicIds = (vm.status?.sourceNetworkInterfaces ?? [])
-      .slice()
-      .sort((a, b) => Number(Boolean(b.primary)) - Number(Boolean(a.primary)))
-      .map((n) => `${target.resourceGroupId}/providers/Microsoft.Network/networkInterfaces/${names.nic(n.name)}`);
+    const report = extra.networkInterfaces ?? fo.status?.networkInterfaces ?? [];
+    const nicIds = primaryFirst(vm.status?.sourceNetworkInterfaces ?? []).map(
+      (n) => report.find((r) => r.sourceName === n.name)?.networkInterfaceId ?? `${target.resourceGroupId}/providers/Microsoft.Network/networkInterfaces/${names.nic(n.name)}`,
+    );
     await startCreateVm(az, {
       resourceGroup: target.resourceGroup,
       name: names.vm,
@@ -354,6 +439,15 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     return waiting(`creating VM ${names.vm}`);
   }
 
+  /** A NIC of the replaced VM that can serve again: still there, detached, in the subnet wanted. */
+  private async reusableNic(nicId: string, subnetId: string) {
+    const id = parseArmId(nicId);
+    const nic = await getNic(this.deps.az, id.resourceGroup, id.name);
+    const subnet = nic?.ipConfigurations?.[0]?.subnet?.id;
+    if (!nic || nic.virtualMachine?.id || !subnet || !sameArmId(subnet, subnetId)) return undefined;
+    return nic;
+  }
+
   private async startTargetVm(fo: FailoverRequest, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
     const targetId = extra.targetVirtualMachineId ?? fo.status?.targetVirtualMachineId;
     if (!targetId) return failed('NoTargetVM', 'the target VM id was not recorded');
@@ -366,15 +460,159 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
   /** After success: commit, and (after commit) re-protect. */
   private async afterFailover(fo: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     if (fo.spec.commit && fo.status?.phase === 'Succeeded') {
-      await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'Committed', {}, { type: 'Committed', status: 'True', reason: 'Committed', message: 'failover committed' });
+      await this.record(fo, this.stepLog(fo), 'Committed', {}, { type: 'Committed', status: 'True', reason: 'Committed', message: 'failover committed' });
       ctx.events.record(fo, 'Normal', 'Committed', 'failover committed');
     }
-    if (fo.spec.reprotect && fo.status?.phase === 'Committed' && !fo.status.conditions?.some((c) => c.type === 'Reprotected')) {
-      // Said plainly rather than silently ignored: replicating back is not built yet.
-      const message = 're-protect (replicating back to the source region) is not available in this version; to protect the failed-over VM, create a ReplicatedVM for it';
-      await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'Committed', {}, { type: 'Reprotected', status: 'False', reason: 'NotSupportedYet', message });
-      ctx.events.record(fo, 'Warning', 'ReprotectNotSupported', message);
+    if (fo.spec.reprotect && fo.status?.phase === 'Committed' && !isTrue(fo.status.conditions, 'Reprotected')) return this.reprotect(fo, ctx);
+  }
+
+  /**
+   * Re-protect: the original VM is deallocated for good (its disks become the seed), the reverse network
+   * mapping and the reverse ReplicatedVM are created (or adopted), and the request follows the reverse
+   * initial sync. Reprotected=True once the VM is protected back to its original region.
+   */
+  private async reprotect(fo: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const namespace = fo.metadata.namespace ?? 'default';
+    const vm = await this.deps.vms.get({ namespace, name: fo.spec.replicatedVMName });
+    const steps = this.stepLog(fo);
+    if (!vm) {
+      const message = `ReplicatedVM ${fo.spec.replicatedVMName} no longer exists: re-protect needs it to know the original VM and its network mapping`;
+      await this.record(fo, steps, 'Committed', {}, { type: 'Reprotected', status: 'False', reason: 'ReplicatedVMNotFound', message });
+      return;
     }
+    if (steps.next(REPROTECT_STEPS) === 'DeallocateSourceVirtualMachine' && steps.get('DeallocateSourceVirtualMachine').state === 'Pending') {
+      ctx.events.record(fo, 'Normal', 'Reprotecting', `re-protecting ${vm.metadata.name}: replicating back to ${vm.status?.sourceLocation ?? 'the original region'}`);
+    }
+    const extra: Partial<FailoverRequestStatus> = {};
+    const progress = (message: string) => ({ type: 'Reprotected', status: 'False' as const, reason: 'Reprotecting', message });
+    const outcome = await this.drive(fo, vm, steps, REPROTECT_STEPS, extra, 'Committed', progress);
+    if (outcome.state === 'failed') {
+      await this.record(fo, steps, 'Committed', extra, { type: 'Reprotected', status: 'False', reason: outcome.reason, message: outcome.message });
+      ctx.events.record(fo, 'Warning', outcome.reason, outcome.message);
+      return;
+    }
+    if (outcome.state === 'waiting') return { requeueAfterMs: outcome.requeueAfterMs };
+    const reverse = extra.reverseReplicatedVMName ?? fo.status?.reverseReplicatedVMName;
+    const message = `ReplicatedVM ${reverse} protects the VM back to ${vm.status?.sourceLocation ?? 'its original region'}; fail back with a FailoverRequest on it`;
+    await this.record(fo, steps, 'Committed', extra, { type: 'Reprotected', status: 'True', reason: 'Reprotected', message });
+    ctx.events.record(fo, 'Normal', 'Reprotected', message);
+  }
+
+  /** The original VM must not run again beside the failed-over one, and its disks are the seed. */
+  private async deallocateSource(vm: ReplicatedVM): Promise<StepOutcome> {
+    const { az } = this.deps;
+    const id = parseArmId(vm.spec.sourceVirtualMachineId);
+    if (!(await getVm(az, id.resourceGroup, id.name))) return done('the original VM no longer exists: the reverse initial sync will copy every disk in full');
+    const state = await powerState(az, vm.spec.sourceVirtualMachineId);
+    if (state === 'deallocated') return done('original VM deallocated; its disks seed the reverse replication');
+    if (state !== 'deallocating') await startDeallocate(az, vm.spec.sourceVirtualMachineId);
+    return waiting('deallocating the original VM');
+  }
+
+  /** The mapping back (failed-over network to the original one): an existing one, else `<mapping>-reverse`. */
+  private async createReverseMapping(fo: FailoverRequest, vm: ReplicatedVM, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
+    const namespace = fo.metadata.namespace ?? 'default';
+    const forward = await this.deps.mappings.get({ namespace, name: vm.spec.networkMappingRef.name });
+    const reverse = forward?.status?.reverse;
+    if (!forward || !reverse?.sourceVirtualNetworkId || !reverse.targetVirtualNetworkId || !reverse.targetLocation) {
+      return failed('NoReverseNetworkMapping', `NetworkMapping ${vm.spec.networkMappingRef.name} reports no reverse mapping`);
+    }
+    const existing = (await this.deps.mappings.list(namespace)).items.find((m) => sameArmId(m.spec.sourceVirtualNetworkId, reverse.sourceVirtualNetworkId as string) && m.spec.targetLocation === reverse.targetLocation);
+    let mapping = existing;
+    if (!mapping) {
+      const name = `${forward.metadata.name}-reverse`.slice(0, 253);
+      if (await this.deps.mappings.get({ namespace, name })) return failed('ReverseNetworkMappingConflict', `NetworkMapping ${name} exists but does not map ${reverse.sourceVirtualNetworkId}`);
+      mapping = await this.deps.mappings.create(namespace, {
+        metadata: { name, labels: { [REPROTECT_OF_LABEL]: fo.metadata.name ?? '' } },
+        spec: {
+          sourceVirtualNetworkId: reverse.sourceVirtualNetworkId,
+          targetLocation: reverse.targetLocation,
+          targetResourceGroup: parseArmId(reverse.targetVirtualNetworkId).resourceGroup,
+          targetVirtualNetworkId: reverse.targetVirtualNetworkId,
+          ...(reverse.subnetMappings?.length ? { subnetMappings: reverse.subnetMappings } : {}),
+        },
+      });
+    }
+    extra.reverseNetworkMappingName = mapping.metadata.name;
+    if (!isTrue(mapping.status?.conditions, 'Ready')) return waiting(`waiting for NetworkMapping ${mapping.metadata.name} to be ready`);
+    return done(`NetworkMapping ${mapping.metadata.name}${existing ? ' (existing)' : ''}`);
+  }
+
+  /**
+   * The ReplicatedVM back to the original region: source the failed-over VM, target the original resource
+   * group, placement and size, seeded from the original VM's disks. An existing one for the same VM is used.
+   */
+  private async createReverseVm(fo: FailoverRequest, vm: ReplicatedVM, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
+    const namespace = fo.metadata.namespace ?? 'default';
+    const failedOver = fo.status?.targetVirtualMachineId;
+    if (!failedOver || !vm.status?.sourceLocation) return failed('NoTargetVM', 'the failed-over VM or the original region was not recorded');
+    const mappingName = extra.reverseNetworkMappingName ?? fo.status?.reverseNetworkMappingName;
+    if (!mappingName) return failed('NoReverseNetworkMapping', 'the reverse network mapping was not recorded');
+    const all = (await this.deps.vms.list(namespace)).items;
+    const live = (r: ReplicatedVM) => !r.metadata.deletionTimestamp && r.status?.phase !== 'FailedOver' && r.status?.phase !== 'FailingOver';
+    let reverse = all.find((r) => sameArmId(r.spec.sourceVirtualMachineId, failedOver) && live(r));
+    if (!reverse) {
+      const name = reverseName(vm.metadata.name ?? '', (n) => all.some((r) => r.metadata.name === n));
+      if (!name) return failed('ReverseReplicatedVMConflict', `ReplicatedVMs ${vm.metadata.name}-reverse and the like exist but protect other VMs (or are failed over): delete the stale one`);
+      const original = await readSourceVm(this.deps.az, vm.spec.sourceVirtualMachineId);
+      const seed = original.found && original.supported ? original.vm : undefined;
+      reverse = await this.deps.vms.create(namespace, {
+        metadata: { name, labels: { [REPROTECT_OF_LABEL]: fo.metadata.name ?? '' } },
+        spec: {
+          sourceVirtualMachineId: failedOver,
+          targetLocation: vm.status.sourceLocation,
+          targetResourceGroup: parseArmId(vm.spec.sourceVirtualMachineId).resourceGroup,
+          policyRef: vm.spec.policyRef,
+          networkMappingRef: { name: mappingName },
+          ...(vm.status.sourceVmSize ? { targetVmSize: vm.status.sourceVmSize } : {}),
+          ...(seed ? { seedVirtualMachineId: seed.id } : {}),
+          ...(seed?.availabilitySetId ? { targetAvailabilitySetId: seed.availabilitySetId } : seed?.zone ? { targetZone: seed.zone as '1' | '2' | '3' } : {}),
+          deletionPolicy: vm.spec.deletionPolicy ?? 'Delete',
+        },
+      });
+    }
+    extra.reverseReplicatedVMName = reverse.metadata.name;
+    return done(`ReplicatedVM ${reverse.metadata.name}${reverse.spec.seedVirtualMachineId ? `, seeded from ${parseArmId(reverse.spec.seedVirtualMachineId).name}` : ''}`);
+  }
+
+  private async reverseInitialSync(fo: FailoverRequest, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
+    const name = extra.reverseReplicatedVMName ?? fo.status?.reverseReplicatedVMName;
+    const reverse = name ? await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name }) : undefined;
+    if (!reverse) return failed('ReverseReplicatedVMGone', `ReplicatedVM ${name ?? '?'} no longer exists`);
+    const sync = reverse.status?.initialSync;
+    if (reverse.status?.phase === 'Protected' || reverse.status?.lastRecoveryPoint) {
+      const matched = sync?.bytesMatched !== undefined ? `; ${sync.bytesMatched} of ${sync.bytesTotal ?? '?'} bytes matched the seed and were not copied` : '';
+      return done(`${name} protected${matched}`);
+    }
+    const stalled = reverse.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+    if (stalled) return waiting(`${name} is stalled (${stalled.reason}): ${stalled.message}`, 30_000);
+    return waiting(`${name}: ${reverse.status?.phase ?? 'Pending'}, initial sync ${sync?.percent ?? 0}%`, 5_000);
+  }
+
+  /**
+   * Failback: the original VM (deallocated by re-protect) has the name the failed-back VM takes. Its VM
+   * resource is deleted, which detaches and keeps its disks and network interfaces; the NICs are reused
+   * (same names, same addresses) and the disks listed in status for the user to delete when satisfied.
+   */
+  private async replaceSeedVm(fo: FailoverRequest, vm: ReplicatedVM, extra: Partial<FailoverRequestStatus>): Promise<StepOutcome> {
+    const { az } = this.deps;
+    const seedId = vm.spec.seedVirtualMachineId as string;
+    const id = parseArmId(seedId);
+    const seed = await getVm(az, id.resourceGroup, id.name);
+    if (!seed) return done((extra.replacedVirtualMachine ?? fo.status?.replacedVirtualMachine) ? `${id.name} replaced` : `no VM ${id.name} to replace`);
+    if (seed.tags?.[OWNER_TAG] === this.owner(fo)) return done(`${id.name} is this request's VM`);
+    if (!(extra.replacedVirtualMachine ?? fo.status?.replacedVirtualMachine)) {
+      const nics = [...(seed.networkProfile?.networkInterfaces ?? [])].sort((a, b) => Number(Boolean(b.primary)) - Number(Boolean(a.primary)));
+      const disks = [seed.storageProfile?.osDisk?.managedDisk?.id, ...(seed.storageProfile?.dataDisks ?? []).map((d) => d.managedDisk?.id)].filter((d): d is string => Boolean(d));
+      extra.replacedVirtualMachine = { id: seed.id ?? seedId, networkInterfaceIds: nics.map((n) => n.id).filter((n): n is string => Boolean(n)), diskIds: disks };
+      await this.record(fo, this.stepLog(fo, vm), 'Running', extra);
+    }
+    const state = await powerState(az, seedId);
+    if (state !== 'stopped' && state !== 'deallocated') {
+      return failed('ReplacedVirtualMachineRunning', `VM ${id.name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name; deallocate it and retry with a new FailoverRequest`);
+    }
+    await startDelete(az, seedId);
+    return waiting(`removing the original VM ${id.name} (its disks and network interfaces are kept)`);
   }
 
   /** Test cleanup: delete the VM, then its NICs and disks. Returns a requeue while anything remains. */
@@ -385,12 +623,12 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
       let remaining = 0;
       for (const r of resources.filter((x) => x.kind === kind)) if (!(await startDelete(this.deps.az, r.id))) remaining++;
       if (remaining) {
-        if (!fo.metadata.deletionTimestamp) await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'CleaningUp', {});
+        if (!fo.metadata.deletionTimestamp) await this.record(fo, this.stepLog(fo), 'CleaningUp', {});
         return { requeueAfterMs: POLL_MS };
       }
     }
     ctx.events.record(fo, 'Normal', 'CleanedUp', `removed ${resources.length} test resource(s)`);
-    if (!fo.metadata.deletionTimestamp) await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), 'CleanedUp', {}, { type: 'Ready', status: 'True', reason: 'CleanedUp', message: 'every test resource was removed' });
+    if (!fo.metadata.deletionTimestamp) await this.record(fo, this.stepLog(fo), 'CleanedUp', {}, { type: 'Ready', status: 'True', reason: 'CleanedUp', message: 'every test resource was removed' });
     return undefined;
   }
 
@@ -430,7 +668,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const known = extra.targetResources ?? fo.status?.targetResources ?? [];
     if (known.some((r) => r.id.toLowerCase() === resource.id.toLowerCase())) return;
     extra.targetResources = [...known, resource];
-    await this.record(fo, new StepLog(stepsFor(fo.spec), fo.status?.steps), fo.status?.phase === 'Pending' || !fo.status?.phase ? 'Running' : fo.status.phase, extra);
+    await this.record(fo, this.stepLog(fo), fo.status?.phase === 'Pending' || !fo.status?.phase ? 'Running' : fo.status.phase, extra);
   }
 
   private async succeed(fo: FailoverRequest, steps: StepLog, vm: ReplicatedVM, ctx: ReconcileContext): Promise<void> {
@@ -441,7 +679,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
   }
 
   private async fail(fo: FailoverRequest, steps: StepLog | undefined, reason: string, message: string, ctx: ReconcileContext, extra: Partial<FailoverRequestStatus> = {}): Promise<void> {
-    await this.record(fo, steps ?? new StepLog(stepsFor(fo.spec), fo.status?.steps), 'Failed', { completionTime: new Date().toISOString(), ...extra }, { type: 'Succeeded', status: 'False', reason, message });
+    await this.record(fo, steps ?? this.stepLog(fo), 'Failed', { completionTime: new Date().toISOString(), ...extra }, { type: 'Succeeded', status: 'False', reason, message });
     ctx.events.record(fo, 'Warning', reason, message);
   }
 
@@ -452,7 +690,10 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     if (terminal) {
       conditions = removeCondition(conditions, 'Reconciling');
       const ok = phase !== 'Failed';
-      conditions = setCondition(conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason: outcome?.reason ?? phase, message: outcome?.message ?? '' }, generation);
+      // Re-protect reports in its own condition; Ready speaks of the failover.
+      const about = outcome?.type === 'Reprotected' ? undefined : outcome;
+      const previous = conditions.find((c) => c.type === 'Ready' && c.reason === phase);
+      conditions = setCondition(conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason: about?.reason ?? phase, message: about?.message ?? previous?.message ?? '' }, generation);
       if (!ok) conditions = setCondition(conditions, { type: 'Stalled', status: 'True', reason: outcome?.reason ?? 'Failed', message: outcome?.message ?? '' }, generation);
     } else {
       const current = steps.list().find((s) => s.state === 'Running');

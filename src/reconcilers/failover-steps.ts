@@ -1,22 +1,42 @@
 /** The step list of a FailoverRequest (status.steps): which steps a request takes and their progress. */
 import type { FailoverRequest, FailoverStep } from '../api/types.ts';
 
-export type StepName =
+export type FailoverStepName =
   | 'ShutdownSource'
   | 'FinalSync'
   | 'SelectRecoveryPoint'
   | 'CreateDisks'
+  | 'ReplaceVirtualMachine'
   | 'CreateNetworkInterfaces'
   | 'CreateVirtualMachine'
   | 'StartVirtualMachine';
 
-/** The procedure for a request, in order. */
-export function stepsFor(spec: FailoverRequest['spec']): StepName[] {
-  const steps: StepName[] = [];
+export type ReprotectStepName = 'DeallocateSourceVirtualMachine' | 'CreateReverseNetworkMapping' | 'CreateReverseReplicatedVM' | 'WaitForReverseInitialSync';
+
+export type StepName = FailoverStepName | ReprotectStepName;
+
+/** Re-protect, after commit: the original VM stops for good, then the VM replicates back, seeded from it. */
+export const REPROTECT_STEPS: readonly ReprotectStepName[] = ['DeallocateSourceVirtualMachine', 'CreateReverseNetworkMapping', 'CreateReverseReplicatedVM', 'WaitForReverseInitialSync'];
+
+export interface StepOptions {
+  /** A failback: the VM to create takes the place of the ReplicatedVM's seed (the original VM). */
+  replacesVirtualMachine?: boolean;
+}
+
+/** The failover procedure for a request, in order. */
+export function failoverStepsFor(spec: FailoverRequest['spec'], options: StepOptions = {}): FailoverStepName[] {
+  const steps: FailoverStepName[] = [];
   if (spec.type === 'Planned') steps.push('ShutdownSource');
   if (spec.type === 'Planned' || spec.recoveryPoint === 'Latest') steps.push('FinalSync');
-  steps.push('SelectRecoveryPoint', 'CreateDisks', 'CreateNetworkInterfaces', 'CreateVirtualMachine', 'StartVirtualMachine');
+  steps.push('SelectRecoveryPoint', 'CreateDisks');
+  if (options.replacesVirtualMachine && spec.type !== 'Test') steps.push('ReplaceVirtualMachine');
+  steps.push('CreateNetworkInterfaces', 'CreateVirtualMachine', 'StartVirtualMachine');
   return steps;
+}
+
+/** Every step a request shows in status.steps: the failover, then re-protect when asked for. */
+export function stepsFor(spec: FailoverRequest['spec'], options: StepOptions = {}): StepName[] {
+  return [...failoverStepsFor(spec, options), ...(spec.reprotect && spec.type !== 'Test' ? REPROTECT_STEPS : [])];
 }
 
 export class StepLog {
@@ -35,9 +55,9 @@ export class StepLog {
     return state === 'Succeeded' || state === 'Skipped';
   }
 
-  /** The first step not yet done, if any. */
-  next(): StepName | undefined {
-    return this.steps.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped')?.name as StepName | undefined;
+  /** The first step not yet done (of `among`, if given), if any. */
+  next<T extends StepName>(among?: readonly T[]): T | undefined {
+    return this.steps.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped' && (!among || among.includes(s.name as T)))?.name as T | undefined;
   }
 
   running(name: StepName, message: string | undefined, now = new Date()): void {

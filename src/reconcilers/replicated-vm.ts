@@ -20,6 +20,7 @@ import { getOrUndefined } from '../azure/resources/observe.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { restorePointCollectionResource } from '../azure/resources/restore-point-collection.ts';
 import { storageAccountResource } from '../azure/resources/storage-account.ts';
+import { powerState } from '../azure/failover-resources.ts';
 import { readSourceVm, type SourceVm } from '../azure/source-vm.ts';
 import { applyReadiness, isTrue, setCondition, type Readiness } from '../controllers/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
@@ -147,8 +148,10 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
       if (!result.done) return this.pause(vm, ledger, result.readiness, result.requeueAfterMs, { phase: 'EnablingReplication' });
     }
 
-    // 3. Registered for the datapath; follow its progress.
-    const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd` }));
+    // 3. Registered for the datapath (with the seed disks, if any); follow its progress.
+    const seeds = await this.seedDisks(vm, source);
+    if ('stall' in seeds) return this.stall(vm, ledger, seeds.stall.reason, seeds.stall.message, ctx);
+    const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd`, ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
     const availabilitySet = ledger.get(ROLE.availabilitySet);
     const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
     const registered = {
@@ -179,6 +182,33 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
     if (protectedNow && vm.status?.phase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
     return protectedNow ? undefined : { requeueAfterMs: 30_000 };
+  }
+
+  /**
+   * The seed disk of each protected disk (same name: os, lun<N>), while the initial sync still needs them.
+   * The seed must be in the target region and stay stopped: a running VM would change them under the sync.
+   * A seed VM that is gone only costs a full copy.
+   */
+  private async seedDisks(vm: ReplicatedVM, source: SourceVm): Promise<{ byName: Map<string, string> } | { stall: { reason: string; message: string } }> {
+    const recorded = new Map((vm.status?.disks ?? []).filter((d) => d.seedDiskId).map((d) => [d.name, d.seedDiskId as string]));
+    const seedId = vm.spec.seedVirtualMachineId;
+    if (!seedId || vm.status?.initialSync?.completionTime || vm.status?.lastRecoveryPoint) return { byName: recorded };
+    const read = await readSourceVm(this.deps.az, seedId);
+    if (!read.found || !read.supported) return { byName: new Map() };
+    const seed = read.vm;
+    if (seed.location !== vm.spec.targetLocation) {
+      return { stall: { reason: 'SeedNotInTargetRegion', message: `the seed VM ${seed.name} is in ${seed.location}, not in the target region ${vm.spec.targetLocation}` } };
+    }
+    const state = await powerState(this.deps.az, seedId);
+    if (state !== 'stopped' && state !== 'deallocated') {
+      return { stall: { reason: 'SeedVirtualMachineRunning', message: `the seed VM ${seed.name} is ${state ?? 'in an unknown state'}: deallocate it so its disks stay still during the initial sync, or create the ReplicatedVM without seedVirtualMachineId` } };
+    }
+    const byName = new Map<string, string>();
+    for (const disk of source.disks) {
+      const match = seed.disks.find((d) => d.name === disk.name);
+      if (match && match.sizeBytes <= disk.sizeBytes) byName.set(disk.name, match.sourceDiskId);
+    }
+    return { byName };
   }
 
   /** The Planned/Unplanned failover that owns this VM now: one past choosing its recovery point. */

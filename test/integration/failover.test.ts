@@ -171,9 +171,6 @@ describe('planned failover', () => {
     await failovers.mergePatch(foRef('move'), { spec: { commit: true } });
     const committed = await waitForObject(kc, failovers, foRef('move'), (o) => o?.status?.phase === 'Committed', 'committed');
     expect(committed?.status?.conditions?.find((c) => c.type === 'Committed')?.status).toBe('True');
-    await failovers.mergePatch(foRef('move'), { spec: { reprotect: true } });
-    const reprotect = await waitForObject(kc, failovers, foRef('move'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected') ?? false, 'reprotect answered');
-    expect(reprotect?.status?.conditions?.find((c) => c.type === 'Reprotected')).toMatchObject({ status: 'False', reason: 'NotSupportedYet' });
     await failovers.delete(foRef('move'));
     await waitForObject(kc, failovers, foRef('move'), (o) => o === undefined, 'request deleted');
     // Deleting a real failover's request never undoes it.
