@@ -3,26 +3,24 @@
 // VM deallocated and used as the seed: only what differs travels back), then a Planned failback that
 // returns the VM to its resource group with its name, its NIC and address, and the data written after
 // the failover — not the writes the original VM made after the failover's recovery point.
-import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { powerState } from '../../src/azure/failover-resources.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
-import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
-import { hashDisk } from '../../src/sandbox/workload/index.ts';
-import { createSmallVm, diskBlob, hashBlob, startDatapathSandbox, writeRandom, type DatapathSandbox } from '../support/datapath-sandbox.ts';
+import { diskBlob, hashBlob, writeRandom } from '../support/datapath-sandbox.ts';
+import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { chartServiceAccountKubeConfig } from '../support/helm-rbac.ts';
-import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
-import { crClients, type Clients } from '../support/operator-fixtures.ts';
+import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const DISK_BYTES = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
-let sb: DatapathSandbox;
+let fx: FailoverFixture;
 let kc: KubeConfig;
 let ns: string;
 let clients: Clients;
@@ -32,61 +30,27 @@ const stop = new AbortController();
 const running: Array<Promise<void>> = [];
 const vmName = 'app';
 const rg = 'reprotect-src';
-let sourceVmId: string;
-let sourceDiskIds: string[];
-let sourceNicId: string;
-let sourceIp: string | undefined;
 let failedOverVmId: string;
 let failedOverDiskIds: string[];
-
-const diskHash = (diskId: string) => hashDisk(sb.storage.diskBlobUrl(diskId), { length: DISK_BYTES, credential: new StorageSharedKeyCredential(sb.storage.diskAccount, sb.storage.accountKey(sb.storage.diskAccount)) });
 const foRef = (name: string) => ({ namespace: ns, name });
-const finished = (o: FailoverRequest | undefined) => ['Succeeded', 'Failed', 'Committed'].includes(o?.status?.phase ?? '');
-const diskIdsOf = async (resourceGroup: string, name: string) => {
-  const vm = await sb.c.compute.virtualMachines.get(resourceGroup, name);
-  return [vm.storageProfile!.osDisk!.managedDisk!.id!, ...vm.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!)];
-};
-/** The replica snapshot of a point's disk (in whatever target account the operator created). */
-function pointSnapshot(point: RecoveryPoint, disk: string): PageBlobClient {
-  const d = point.spec.disks.find((x) => x.name === disk)!;
-  const account = new URL(d.blobUrl).pathname.split('/')[1] as string;
-  return new PageBlobClient(d.blobUrl, new StorageSharedKeyCredential(account, sb.storage.accountKey(account))).withSnapshot(d.snapshot);
-}
 
 beforeAll(async () => {
-  sb = await startDatapathSandbox();
-  kc = testKubeConfig();
-  ns = await createTestNamespace(kc, 'reprotect');
-  clients = crClients(kc);
-  failovers = new CustomResourceClient<FailoverRequest>(kc, 'FailoverRequest');
-  az = new AzureClients(sb.azure);
-
-  const source = await createSmallVm(sb, rg, vmName, 2, DISK_BYTES);
-  sourceVmId = source.id as string;
-  sourceDiskIds = await diskIdsOf(rg, vmName);
-  for (const [i, id] of sourceDiskIds.entries()) await writeRandom(diskBlob(sb, id), 4 * MiB, MiB * (1 + i));
-  const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
-  sourceNicId = nic.id as string;
-  sourceIp = nic.ipConfigurations?.[0]?.privateIPAddress;
+  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
+  ({ kc, ns, clients, failovers } = fx);
+  az = new AzureClients(fx.sb.azure);
+  for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 4 * MiB, MiB * (1 + i));
 
   const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
   const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
-  running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
-  running.push(buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity: 'dp-reprotect', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
-
-  await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
-  await clients.mappings.create(ns, {
-    metadata: { name: 'net' },
-    spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
-  });
-  await clients.vms.create(ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: sourceVmId, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
-  await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= 2, 'protected with two sealed cycles', 180_000);
+  running.push(buildOperator({ kubeConfig: operatorKc, azure: fx.sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
+  running.push(buildDatapath({ kubeConfig: datapathKc, azure: fx.sb.azure, identity: 'dp-reprotect', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
+  await fx.protect(2);
 });
 
 afterAll(async () => {
   stop.abort();
   await Promise.allSettled(running);
-  await sb?.close();
+  await fx?.sb.close();
 });
 
 describe('unplanned failover, re-protect, failback', () => {
@@ -97,21 +61,21 @@ describe('unplanned failover, re-protect, failback', () => {
     expect(fo?.status?.steps?.map((s) => `${s.name}:${s.state}`)).toEqual([
       'SelectRecoveryPoint:Succeeded', 'CreateDisks:Succeeded', 'CreateNetworkInterfaces:Succeeded', 'CreateVirtualMachine:Succeeded', 'StartVirtualMachine:Succeeded',
     ]);
-    expect(await powerState(az, sourceVmId)).toBe('running');
+    expect(await powerState(az, fx.sourceVmId)).toBe('running');
     failedOverVmId = fo?.status?.targetVirtualMachineId as string;
     expect(failedOverVmId).toMatch(new RegExp(`/resourceGroups/${rg}-asr/providers/Microsoft.Compute/virtualMachines/${vmName}$`));
     expect(await powerState(az, failedOverVmId)).toBe('running');
 
     const point = await clients.points.get({ namespace: ns, name: fo?.status?.recoveryPointName as string });
-    failedOverDiskIds = await diskIdsOf(`${rg}-asr`, vmName);
-    for (const [i, name] of ['os', 'lun0'].entries()) expect(await diskHash(failedOverDiskIds[i] as string), name).toBe(await hashBlob(pointSnapshot(point as RecoveryPoint, name)));
+    failedOverDiskIds = await fx.diskIdsOf(`${rg}-asr`, vmName);
+    for (const [i, name] of ['os', 'lun0'].entries()) expect(await fx.diskHash(failedOverDiskIds[i] as string), name).toBe(await hashBlob(fx.pointSnapshot(point as RecoveryPoint, name)));
     await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'FailedOver', 'ReplicatedVM FailedOver');
   });
 
   it('re-protects from the original disks: the reverse initial sync copies only what differs', async () => {
     // After the point: the original VM kept writing (lost in the disaster), and the failed-over VM writes.
-    for (const [i, id] of sourceDiskIds.entries()) await writeRandom(diskBlob(sb, id), MiB, 8 * MiB + i * 64 * 1024);
-    for (const [i, id] of failedOverDiskIds.entries()) await writeRandom(diskBlob(sb, id), MiB, 10 * MiB + i * 64 * 1024);
+    for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), MiB, 8 * MiB + i * 64 * 1024);
+    for (const [i, id] of failedOverDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), MiB, 10 * MiB + i * 64 * 1024);
 
     await failovers.mergePatch(foRef('disaster'), { spec: { commit: true, reprotect: true } });
     const fo = await waitForObject(kc, failovers, foRef('disaster'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.status === 'True') ?? false, 'reprotected', 240_000);
@@ -120,20 +84,20 @@ describe('unplanned failover, re-protect, failback', () => {
       'DeallocateSourceVirtualMachine:Succeeded', 'CreateReverseNetworkMapping:Succeeded', 'CreateReverseReplicatedVM:Succeeded', 'WaitForReverseInitialSync:Succeeded',
     ]);
     expect(fo?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Committed' });
-    expect(await powerState(az, sourceVmId)).toBe('deallocated');
+    expect(await powerState(az, fx.sourceVmId)).toBe('deallocated');
 
     const mapping = await clients.mappings.get({ namespace: ns, name: fo?.status?.reverseNetworkMappingName as string });
-    expect(mapping?.spec).toMatchObject({ targetLocation: 'westeurope', targetResourceGroup: rg, targetVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet` });
+    expect(mapping?.spec).toMatchObject({ targetLocation: 'westeurope', targetResourceGroup: rg, targetVirtualNetworkId: `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet` });
 
     const reverse = (await clients.vms.get({ namespace: ns, name: fo?.status?.reverseReplicatedVMName as string })) as ReplicatedVM;
     expect(reverse.metadata.name).toBe(`${vmName}-reverse`);
-    expect(reverse.spec).toMatchObject({ sourceVirtualMachineId: failedOverVmId, targetLocation: 'westeurope', targetResourceGroup: rg, seedVirtualMachineId: sourceVmId });
-    expect(reverse.status?.disks?.map((d) => d.seedDiskId?.toLowerCase())).toEqual(sourceDiskIds.map((d) => d.toLowerCase()));
+    expect(reverse.spec).toMatchObject({ sourceVirtualMachineId: failedOverVmId, targetLocation: 'westeurope', targetResourceGroup: rg, seedVirtualMachineId: fx.sourceVmId });
+    expect(reverse.status?.disks?.map((d) => d.seedDiskId?.toLowerCase())).toEqual(fx.sourceDiskIds.map((d) => d.toLowerCase()));
     const sync = reverse.status?.initialSync;
     expect(sync?.bytesMatched, JSON.stringify(sync)).toBeGreaterThan(0);
     // Only the blocks that differ travelled: at most the writes on both sides (2 MiB per disk, in 64 KiB blocks).
     expect(sync?.bytesCopied, JSON.stringify(sync)).toBeGreaterThan(0);
-    expect(sync?.bytesCopied, JSON.stringify(sync)).toBeLessThanOrEqual(sourceDiskIds.length * 2 * MiB + 2 * 64 * 1024);
+    expect(sync?.bytesCopied, JSON.stringify(sync)).toBeLessThanOrEqual(fx.sourceDiskIds.length * 2 * MiB + 2 * 64 * 1024);
   });
 
   it('fails back: the VM returns to its resource group with its name, NIC, address and post-failover data', async () => {
@@ -141,20 +105,20 @@ describe('unplanned failover, re-protect, failback', () => {
     const fo = await waitForObject(kc, failovers, foRef('failback'), finished, 'failback done', 240_000);
     expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
     expect(fo?.status?.steps?.map((s) => s.name)).toEqual(['ShutdownSource', 'FinalSync', 'SelectRecoveryPoint', 'CreateDisks', 'ReplaceVirtualMachine', 'CreateNetworkInterfaces', 'CreateVirtualMachine', 'StartVirtualMachine']);
-    expect(fo?.status?.targetVirtualMachineId?.toLowerCase()).toBe(sourceVmId.toLowerCase());
-    expect(await powerState(az, sourceVmId)).toBe('running');
+    expect(fo?.status?.targetVirtualMachineId?.toLowerCase()).toBe(fx.sourceVmId.toLowerCase());
+    expect(await powerState(az, fx.sourceVmId)).toBe('running');
     expect(await powerState(az, failedOverVmId)).toBe('stopped');
 
     // Same NIC, same address; the replaced VM's disks kept and reported.
-    const back = await sb.c.compute.virtualMachines.get(rg, vmName);
-    expect(back.networkProfile?.networkInterfaces?.map((n) => n.id?.toLowerCase())).toEqual([sourceNicId.toLowerCase()]);
-    expect(fo?.status?.networkInterfaces?.[0]).toMatchObject({ privateIpAddress: sourceIp });
-    expect(fo?.status?.replacedVirtualMachine?.diskIds?.map((d) => d.toLowerCase())).toEqual(sourceDiskIds.map((d) => d.toLowerCase()));
-    for (const id of sourceDiskIds) expect((await sb.c.compute.disks.get(rg, id.split('/').pop() as string)).diskState).toBe('Unattached');
+    const back = await fx.sb.c.compute.virtualMachines.get(rg, vmName);
+    expect(back.networkProfile?.networkInterfaces?.map((n) => n.id?.toLowerCase())).toEqual([fx.sourceNicId.toLowerCase()]);
+    expect(fo?.status?.networkInterfaces?.[0]).toMatchObject({ privateIpAddress: fx.sourceIp });
+    expect(fo?.status?.replacedVirtualMachine?.diskIds?.map((d) => d.toLowerCase())).toEqual(fx.sourceDiskIds.map((d) => d.toLowerCase()));
+    for (const id of fx.sourceDiskIds) expect((await fx.sb.c.compute.disks.get(rg, id.split('/').pop() as string)).diskState).toBe('Unattached');
 
     // The data is the failed-over VM's (with its writes), byte for byte.
-    const backDisks = await diskIdsOf(rg, vmName);
-    for (const [i, id] of failedOverDiskIds.entries()) expect(await diskHash(backDisks[i] as string), `disk ${i}`).toBe(await diskHash(id));
+    const backDisks = await fx.diskIdsOf(rg, vmName);
+    for (const [i, id] of failedOverDiskIds.entries()) expect(await fx.diskHash(backDisks[i] as string), `disk ${i}`).toBe(await fx.diskHash(id));
     await waitForObject(kc, clients.vms, { namespace: ns, name: `${vmName}-reverse` }, (o) => o?.status?.phase === 'FailedOver', 'reverse ReplicatedVM FailedOver');
   });
 });

@@ -1,15 +1,16 @@
-// A test failover survives its operator being killed (SIGKILL) after every step it completes: each
-// successor resumes from status.steps and the request still ends Succeeded, with nothing created twice.
+// Failovers survive their operator being killed (SIGKILL) after every step it completes: each successor
+// resumes from status.steps and the request still ends Succeeded, with nothing created twice. A Test
+// failover, then an Unplanned one committed and re-protected, killed through every re-protect step too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { FailoverRequest } from '../../src/api/types.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
-import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from '../support/datapath-sandbox.ts';
-import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
-import { crClients, type Clients } from '../support/operator-fixtures.ts';
+import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import type { DatapathSandbox } from '../support/datapath-sandbox.ts';
+import { startFailoverFixture } from '../support/failover-fixture.ts';
+import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -33,6 +34,22 @@ function startOperator(): ChildProcess {
   return child;
 }
 
+const succeededSteps = (o: FailoverRequest | undefined) => (o?.status?.steps ?? []).filter((s) => s.state === 'Succeeded').length;
+
+/** SIGKILLs the operator (and starts another) each time request `name` completes a step, until `over`. */
+async function killAfterEveryStep(name: string, over: (o: FailoverRequest | undefined) => boolean): Promise<number> {
+  let kills = 0;
+  let seen = succeededSteps(await failovers.get({ namespace: ns, name }));
+  for (;;) {
+    const fo = await waitForObject(kc, failovers, { namespace: ns, name }, (o) => succeededSteps(o) > seen || over(o), 'the next step', 180_000);
+    if (over(fo)) return kills;
+    seen = succeededSteps(fo);
+    await kill(operator as ChildProcess);
+    kills++;
+    startOperator();
+  }
+}
+
 async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
@@ -40,21 +57,11 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  sb = await startDatapathSandbox();
-  kc = testKubeConfig();
-  ns = await createTestNamespace(kc, 'fo-restart');
-  clients = crClients(kc);
-  failovers = new CustomResourceClient<FailoverRequest>(kc, 'FailoverRequest');
-  const source = await createSmallVm(sb, rg, 'app', 2, 8 * 1024 * 1024);
+  const fx = await startFailoverFixture({ namespacePrefix: 'fo-restart', rg, disks: 2, diskBytes: 8 * 1024 * 1024 });
+  ({ sb, kc, ns, clients, failovers } = fx);
   datapathRun = buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-restart', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal);
   startOperator();
-  await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
-  await clients.mappings.create(ns, {
-    metadata: { name: 'net' },
-    spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
-  });
-  await clients.vms.create(ns, { metadata: { name: 'app' }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
-  await waitForObject(kc, clients.vms, { namespace: ns, name: 'app' }, (o) => o?.status?.phase === 'Protected', 'protected', 180_000);
+  await fx.protect();
 });
 
 afterAll(async () => {
@@ -67,19 +74,9 @@ afterAll(async () => {
 it('ends Succeeded without duplicates when the operator is killed after every step', async () => {
   // Slow long-running operations so that each step is seen on its own.
   sb.arm.setLatency({ operations: { 'disks.put': 1500, 'networkInterfaces.put': 1500, 'virtualMachines.put': 1500, 'virtualMachines.start': 1000 } });
-  const succeededSteps = (o: FailoverRequest | undefined) => (o?.status?.steps ?? []).filter((s) => s.state === 'Succeeded').length;
   await failovers.create(ns, { metadata: { name: 'drill' }, spec: { replicatedVMName: 'app', type: 'Test' } });
 
-  let kills = 0;
-  let seen = 0;
-  for (;;) {
-    const fo = await waitForObject(kc, failovers, { namespace: ns, name: 'drill' }, (o) => succeededSteps(o) > seen || ['Succeeded', 'Failed'].includes(o?.status?.phase ?? ''), 'the next step', 120_000);
-    if (fo?.status?.phase === 'Succeeded' || fo?.status?.phase === 'Failed') break;
-    seen = succeededSteps(fo);
-    await kill(operator as ChildProcess);
-    kills++;
-    startOperator();
-  }
+  const kills = await killAfterEveryStep('drill', (o) => ['Succeeded', 'Failed'].includes(o?.status?.phase ?? ''));
   const done = await failovers.get({ namespace: ns, name: 'drill' });
   expect(done?.status?.phase, JSON.stringify(done?.status)).toBe('Succeeded');
   expect(kills).toBeGreaterThanOrEqual(3);
@@ -94,4 +91,24 @@ it('ends Succeeded without duplicates when the operator is killed after every st
   expect(count('Microsoft.Compute/disks')).toBe(2);
   expect(done?.status?.targetResources).toHaveLength(4);
   sb.arm.setLatency({ operations: { 'disks.put': 0, 'networkInterfaces.put': 0, 'virtualMachines.put': 0, 'virtualMachines.start': 0 } });
+});
+
+it('an Unplanned failover and its re-protect finish without duplicates when the operator is killed after every step', async () => {
+  sb.arm.setLatency({ operations: { 'disks.put': 1000, 'networkInterfaces.put': 1000, 'virtualMachines.put': 1000, 'virtualMachines.start': 500, 'virtualMachines.deallocate': 1000 } });
+  await failovers.create(ns, { metadata: { name: 'disaster' }, spec: { replicatedVMName: 'app', type: 'Unplanned', commit: true, reprotect: true } });
+  const reprotected = (o: FailoverRequest | undefined) => o?.status?.phase === 'Failed' || Boolean(o?.status?.conditions?.some((c) => c.type === 'Reprotected' && (c.status === 'True' || c.reason !== 'Reprotecting')));
+  const kills = await killAfterEveryStep('disaster', reprotected);
+  const done = await failovers.get({ namespace: ns, name: 'disaster' });
+  expect(done?.status?.conditions?.find((c) => c.type === 'Reprotected'), JSON.stringify(done?.status)).toMatchObject({ status: 'True' });
+  expect(kills).toBeGreaterThanOrEqual(6);
+  expect(done?.status?.steps?.every((s) => s.state === 'Succeeded')).toBe(true);
+
+  // One VM, one NIC, two disks of this failover; one reverse mapping and one reverse ReplicatedVM.
+  const inGroup: string[] = [];
+  for await (const r of sb.c.resources.resources.listByResourceGroup(`${rg}-asr`)) if (r.name === 'app' || r.name === 'app-nic-asr' || /^app-(os|lun\d+)-asr-/.test(r.name ?? '')) inGroup.push(r.type as string);
+  expect(inGroup.sort()).toEqual(['Microsoft.Compute/disks', 'Microsoft.Compute/disks', 'Microsoft.Compute/virtualMachines', 'Microsoft.Network/networkInterfaces']);
+  const byLabel = `siterecovery.io/reprotect-of=disaster`;
+  expect((await clients.mappings.list(ns, byLabel)).items.map((m) => m.metadata.name)).toEqual(['net-reverse']);
+  expect((await clients.vms.list(ns, byLabel)).items.map((v) => v.metadata.name)).toEqual(['app-reverse']);
+  sb.arm.setLatency({ operations: { 'disks.put': 0, 'networkInterfaces.put': 0, 'virtualMachines.put': 0, 'virtualMachines.start': 0, 'virtualMachines.deallocate': 0 } });
 });

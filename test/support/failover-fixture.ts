@@ -1,0 +1,84 @@
+// What the failover tests share: local Azure, a small source VM (its own resource group and network),
+// a policy, a network mapping and the ReplicatedVM protecting it, plus disk and point hashing helpers.
+// The operator and the datapath are started by the caller (in process or as children), before protect().
+import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
+import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { hashDisk } from '../../src/sandbox/workload/index.ts';
+import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from './datapath-sandbox.ts';
+import { createTestNamespace, testKubeConfig } from './kube.ts';
+import { crClients, type Clients } from './operator-fixtures.ts';
+import { waitForObject } from './wait.ts';
+
+export interface FailoverFixture {
+  sb: DatapathSandbox;
+  kc: KubeConfig;
+  ns: string;
+  clients: Clients;
+  failovers: CustomResourceClient<FailoverRequest>;
+  rg: string;
+  vmName: string;
+  sourceVmId: string;
+  /** OS disk first, then data disks by LUN. */
+  sourceDiskIds: string[];
+  sourceNicId: string;
+  sourceIp: string | undefined;
+  /** Creates the policy, the mapping and the ReplicatedVM, and waits until it sealed `cycles` points. */
+  protect(cycles?: number): Promise<void>;
+  /** sha256 of a managed disk's first `diskBytes` (imported disks are rounded up to whole GiB). */
+  diskHash(diskId: string): Promise<string>;
+  /** The managed disk ids of a VM, OS disk first. */
+  diskIdsOf(resourceGroup: string, name: string): Promise<string[]>;
+  /** The replica snapshot of a point's disk (in whatever target account the operator created). */
+  pointSnapshot(point: RecoveryPoint, disk: string): PageBlobClient;
+}
+
+export async function startFailoverFixture(options: { namespacePrefix: string; rg: string; vmName?: string; disks?: number; diskBytes: number }): Promise<FailoverFixture> {
+  const sb = await startDatapathSandbox();
+  const kc = testKubeConfig();
+  const ns = await createTestNamespace(kc, options.namespacePrefix);
+  const clients = crClients(kc);
+  const { rg, diskBytes } = options;
+  const vmName = options.vmName ?? 'app';
+  await createSmallVm(sb, rg, vmName, options.disks ?? 2, diskBytes);
+  const diskAccount = () => new StorageSharedKeyCredential(sb.storage.diskAccount, sb.storage.accountKey(sb.storage.diskAccount));
+  const diskIdsOf = async (resourceGroup: string, name: string) => {
+    const vm = await sb.c.compute.virtualMachines.get(resourceGroup, name);
+    return [vm.storageProfile!.osDisk!.managedDisk!.id!, ...(vm.storageProfile!.dataDisks ?? []).map((d) => d.managedDisk!.id!)];
+  };
+  const source = await sb.c.compute.virtualMachines.get(rg, vmName);
+  const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
+  return {
+    sb,
+    kc,
+    ns,
+    clients,
+    failovers: new CustomResourceClient<FailoverRequest>(kc, 'FailoverRequest'),
+    rg,
+    vmName,
+    sourceVmId: source.id as string,
+    sourceDiskIds: await diskIdsOf(rg, vmName),
+    sourceNicId: nic.id as string,
+    sourceIp: nic.ipConfigurations?.[0]?.privateIPAddress,
+    diskIdsOf,
+    async protect(cycles = 1) {
+      await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
+      await clients.mappings.create(ns, {
+        metadata: { name: 'net' },
+        spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
+      });
+      await clients.vms.create(ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
+      await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `protected with ${cycles} sealed cycle(s)`, 180_000);
+    },
+    diskHash: (diskId) => hashDisk(sb.storage.diskBlobUrl(diskId), { length: diskBytes, credential: diskAccount() }),
+    pointSnapshot(point, disk) {
+      const d = point.spec.disks.find((x) => x.name === disk)!;
+      const account = new URL(d.blobUrl).pathname.split('/')[1] as string;
+      return new PageBlobClient(d.blobUrl, new StorageSharedKeyCredential(account, sb.storage.accountKey(account))).withSnapshot(d.snapshot);
+    },
+  };
+}
+
+/** A FailoverRequest that reached an end (or a point where it waits for the user). */
+export const finished = (o: FailoverRequest | undefined): boolean => ['Succeeded', 'Failed', 'Committed'].includes(o?.status?.phase ?? '');
