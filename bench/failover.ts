@@ -4,46 +4,20 @@
 // critical path (disks in parallel, then NICs, then the VM).
 // Usage: node bench/failover.ts [--scale 1]   (--scale 0.1 shrinks the realistic profile for a quick run)
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { FailoverRequest } from '../src/api/types.ts';
-import { buildDatapath } from '../src/datapath/datapath.ts';
-import { CustomResourceClient } from '../src/kube/custom-resources.ts';
-import { buildOperator } from '../src/operator/run-operator.ts';
-import { startControlPlane } from '../src/sandbox/kube/controlplane.ts';
-import { createSmallVm, startDatapathSandbox } from '../test/support/datapath-sandbox.ts';
-import { crClients } from '../test/support/operator-fixtures.ts';
+import { createSmallVm } from '../test/support/datapath-sandbox.ts';
+import { startHarness, until } from './lib/harness.ts';
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' } } });
 const scale = Number(values.scale);
 const realistic = { 'disks.put': 30_000, 'networkInterfaces.put': 5_000, 'virtualMachines.put': 60_000, 'virtualMachines.start': 0 };
 const criticalPathMs = (realistic['disks.put'] + realistic['networkInterfaces.put'] + realistic['virtualMachines.put']) * scale;
 
-const cp = await startControlPlane({});
-const sb = await startDatapathSandbox();
-const kc = cp.kubeConfig;
-const ns = 'bench-failover';
-await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-const clients = crClients(kc);
-const failovers = new CustomResourceClient<FailoverRequest>(kc, 'FailoverRequest');
-const stop = new AbortController();
-const runs = [
-  buildOperator({ kubeConfig: kc, azure: sb.azure, namespace: ns }).run(stop.signal),
-  buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-bench', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 2000, statusIntervalMs: 1000, retryMs: 300 } }).run(stop.signal),
-];
+const { sb, ns, clients, failovers, close } = await startHarness('bench-failover', 2000);
 const source = await createSmallVm(sb, 'bench-src', 'app', 3, 64 * 1024 * 1024);
 await clients.policies.create(ns, { metadata: { name: 'p' }, spec: { recoveryPointInterval: '1m' } });
 await clients.mappings.create(ns, { metadata: { name: 'net' }, spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/bench-src/providers/Microsoft.Network/virtualNetworks/bench-src-vnet`, targetLocation: 'northeurope', targetResourceGroup: 'bench-src-asr' } });
 await clients.vms.create(ns, { metadata: { name: 'app' }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'p' }, networkMappingRef: { name: 'net' } } });
 
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 await until(() => clients.vms.get({ namespace: ns, name: 'app' }), (o) => o?.status?.phase === 'Protected', 300_000);
 
 async function drill(name: string): Promise<{ rtoSeconds: number; measuredSeconds: number }> {
@@ -61,10 +35,7 @@ sb.arm.setLatency(0);
 const zero = await drill('zero-latency');
 sb.arm.setLatency({ default: 0, operations: Object.fromEntries(Object.entries(realistic).map(([k, v]) => [k, v * scale])) });
 const real = await drill('realistic');
-stop.abort();
-await Promise.allSettled(runs);
-await sb.close();
-await cp.stop();
+await close();
 
 console.log(JSON.stringify({
   disks: 3,

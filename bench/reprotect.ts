@@ -5,14 +5,9 @@
 // sync starts from the original disks and copies only the 64 KiB blocks that differ.
 // Usage: node bench/reprotect.ts [--disks 2] [--size 256] [--fill 75] [--changed 5]
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { FailoverRequest, ReplicatedVM } from '../src/api/types.ts';
-import { buildDatapath } from '../src/datapath/datapath.ts';
-import { CustomResourceClient } from '../src/kube/custom-resources.ts';
-import { buildOperator } from '../src/operator/run-operator.ts';
-import { startControlPlane } from '../src/sandbox/kube/controlplane.ts';
-import { createSmallVm, diskBlob, startDatapathSandbox, writeRandom } from '../test/support/datapath-sandbox.ts';
-import { crClients } from '../test/support/operator-fixtures.ts';
+import type { ReplicatedVM } from '../src/api/types.ts';
+import { createSmallVm, diskBlob, writeRandom } from '../test/support/datapath-sandbox.ts';
+import { startHarness, until } from './lib/harness.ts';
 
 const MiB = 1024 * 1024;
 const { values } = parseArgs({ options: { disks: { type: 'string', default: '2' }, size: { type: 'string', default: '256' }, fill: { type: 'string', default: '75' }, changed: { type: 'string', default: '5' } } });
@@ -21,28 +16,7 @@ const size = Number(values.size) * MiB;
 const fill = Number(values.fill) / 100;
 const changed = Number(values.changed) / 100;
 
-const cp = await startControlPlane({});
-const sb = await startDatapathSandbox();
-const kc = cp.kubeConfig;
-const ns = 'bench-reprotect';
-await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-const clients = crClients(kc);
-const failovers = new CustomResourceClient<FailoverRequest>(kc, 'FailoverRequest');
-const stop = new AbortController();
-const runs = [
-  buildOperator({ kubeConfig: kc, azure: sb.azure, namespace: ns }).run(stop.signal),
-  buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-bench', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 5000, statusIntervalMs: 1000, retryMs: 300 } }).run(stop.signal),
-];
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const { sb, ns, clients, failovers, close } = await startHarness('bench-reprotect', 5000);
 const diskIdsOf = async (resourceGroup: string, name: string) => {
   const vm = await sb.c.compute.virtualMachines.get(resourceGroup, name);
   return [vm.storageProfile!.osDisk!.managedDisk!.id!, ...vm.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!)];
@@ -79,10 +53,7 @@ const done = await until(() => failovers.get({ namespace: ns, name: 'disaster' }
 const reprotectSeconds = (performance.now() - t0) / 1000;
 const reverse = (await clients.vms.get({ namespace: ns, name: done?.status?.reverseReplicatedVMName as string })) as ReplicatedVM;
 
-stop.abort();
-await Promise.allSettled(runs);
-await sb.close();
-await cp.stop();
+await close();
 
 const f = forward.status?.initialSync;
 const r = reverse.status?.initialSync;
