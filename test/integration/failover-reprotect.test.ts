@@ -8,12 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { powerState } from '../../src/azure/failover-resources.ts';
-import { buildDatapath } from '../../src/datapath/datapath.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { buildOperator } from '../../src/operator/run-operator.ts';
 import { diskBlob, hashBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
-import { chartServiceAccountKubeConfig } from '../support/helm-rbac.ts';
 import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
@@ -26,8 +23,6 @@ let ns: string;
 let clients: Clients;
 let failovers: CustomResourceClient<FailoverRequest>;
 let az: AzureClients;
-const stop = new AbortController();
-const running: Array<Promise<void>> = [];
 const vmName = 'app';
 const rg = 'reprotect-src';
 let failedOverVmId: string;
@@ -40,17 +35,12 @@ beforeAll(async () => {
   az = new AzureClients(fx.sb.azure);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 4 * MiB, MiB * (1 + i));
 
-  const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
-  const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
-  running.push(buildOperator({ kubeConfig: operatorKc, azure: fx.sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
-  running.push(buildDatapath({ kubeConfig: datapathKc, azure: fx.sb.azure, identity: 'dp-reprotect', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
+  await fx.runInProcess('dp-reprotect');
   await fx.protect(2);
 });
 
 afterAll(async () => {
-  stop.abort();
-  await Promise.allSettled(running);
-  await fx?.sb.close();
+  await fx?.close();
 });
 
 describe('unplanned failover, re-protect, failback', () => {

@@ -1,12 +1,16 @@
 // What the failover tests share: local Azure, a small source VM (its own resource group and network),
 // a policy, a network mapping and the ReplicatedVM protecting it, plus disk and point hashing helpers.
-// The operator and the datapath are started by the caller (in process or as children), before protect().
+// The operator and the datapath run in this process as the chart's service accounts (runInProcess), or
+// are started by the caller, before protect().
 import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
+import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { buildOperator } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../src/sandbox/workload/index.ts';
 import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from './datapath-sandbox.ts';
+import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from './kube.ts';
 import { crClients, type Clients } from './operator-fixtures.ts';
 import { waitForObject } from './wait.ts';
@@ -24,6 +28,10 @@ export interface FailoverFixture {
   sourceDiskIds: string[];
   sourceNicId: string;
   sourceIp: string | undefined;
+  /** Runs the operator and a datapath replica here, each with exactly the permissions the chart grants it. */
+  runInProcess(identity: string): Promise<void>;
+  /** Stops what runInProcess started and local Azure. */
+  close(): Promise<void>;
   /** Creates the policy, the mapping and the ReplicatedVM, and waits until it sealed `cycles` points. */
   protect(cycles?: number): Promise<void>;
   /** sha256 of a managed disk's first `diskBytes` (imported disks are rounded up to whole GiB). */
@@ -49,6 +57,8 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
   };
   const source = await sb.c.compute.virtualMachines.get(rg, vmName);
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
+  const stop = new AbortController();
+  const running: Array<Promise<void>> = [];
   return {
     sb,
     kc,
@@ -62,6 +72,17 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
     sourceNicId: nic.id as string,
     sourceIp: nic.ipConfigurations?.[0]?.privateIPAddress,
     diskIdsOf,
+    async runInProcess(identity) {
+      const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
+      const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
+      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
+      running.push(buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
+    },
+    async close() {
+      stop.abort();
+      await Promise.allSettled(running);
+      await sb.close();
+    },
     async protect(cycles = 1) {
       await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
       await clients.mappings.create(ns, {
