@@ -214,6 +214,15 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
         return { reason: 'AlreadyFailedOver', message: `${vm.metadata.name} was already failed over by ${vm.status.activeFailover}` };
       }
     }
+    if (fo.spec.type !== 'Test' && replacesSeed(vm)) {
+      // A failback replaces the original VM: refuse before importing anything if it runs again.
+      const seedId = vm.spec.seedVirtualMachineId as string;
+      const seed = parseArmId(seedId);
+      const state = (await getVm(this.deps.az, seed.resourceGroup, seed.name)) ? await powerState(this.deps.az, seedId) : 'deallocated';
+      if (state !== 'stopped' && state !== 'deallocated') {
+        return { reason: 'ReplacedVirtualMachineRunning', message: `VM ${seed.name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name and NICs; deallocate it first` };
+      }
+    }
     const point = fo.spec.recoveryPoint ?? 'LatestProcessed';
     if (!['Latest', 'LatestProcessed', 'LatestAppConsistent'].includes(point)) {
       const named = await this.deps.points.get({ namespace, name: point });

@@ -90,6 +90,16 @@ describe('unplanned failover, re-protect, failback', () => {
     expect(sync?.bytesCopied, JSON.stringify(sync)).toBeLessThanOrEqual(fx.sourceDiskIds.length * 2 * MiB + 2 * 64 * 1024);
   });
 
+  it('refuses a failback while the original VM runs again, before touching anything', async () => {
+    await fx.sb.c.compute.virtualMachines.beginStartAndWait(rg, vmName, { updateIntervalInMs: 100 });
+    await failovers.create(ns, { metadata: { name: 'too-early' }, spec: { replicatedVMName: `${vmName}-reverse`, type: 'Planned' } });
+    const refused = await waitForObject(kc, failovers, foRef('too-early'), finished, 'refusal');
+    expect(refused?.status?.conditions?.find((c) => c.type === 'Succeeded')).toMatchObject({ status: 'False', reason: 'ReplacedVirtualMachineRunning' });
+    expect(refused?.status?.targetResources ?? []).toEqual([]);
+    expect(await powerState(az, failedOverVmId)).toBe('running');
+    await fx.sb.c.compute.virtualMachines.beginDeallocateAndWait(rg, vmName, { updateIntervalInMs: 100 });
+  });
+
   it('fails back: the VM returns to its resource group with its name, NIC, address and post-failover data', async () => {
     await failovers.create(ns, { metadata: { name: 'failback' }, spec: { replicatedVMName: `${vmName}-reverse`, type: 'Planned' } });
     const fo = await waitForObject(kc, failovers, foRef('failback'), finished, 'failback done', 240_000);
