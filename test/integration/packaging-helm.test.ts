@@ -172,8 +172,9 @@ describe('Helm chart', () => {
     const operator = one<Manifest & { rules: Rules }>(defaults, 'ClusterRole', 'operator');
     expect(grants(operator.rules)).toEqual(
       table({
-        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'failoverrequests'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
-        'siterecovery.io/replicatedvms': ['get', 'list', 'watch', 'patch', 'update', 'create'],
+        ...Object.fromEntries(['replicationpolicies', 'failoverrequests'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
+        // Re-protect creates the reverse NetworkMapping and ReplicatedVM.
+        ...Object.fromEntries(['networkmappings', 'replicatedvms'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update', 'create']])),
         ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
         'core/events': ['create', 'patch'],
