@@ -1,5 +1,5 @@
 // Local storage (Azurite + storage front) through the official SDK clients: accounts and tokens, page-range
-// diffs (tracked and by content comparison), Put Page From URL, write freeze, persistence.
+// diffs (tracked and by content comparison), Put Page From URL and Put Block From URL, write freeze, persistence.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -367,6 +367,57 @@ describe('Put Page From URL', () => {
     await expect(dst.uploadPagesFromURL(sasUrl(src), 0, 0, 100)).rejects.toMatchObject({ statusCode: 416 });
     const anonymous = await new PageBlobClient(dst.url, new AnonymousCredential()).uploadPagesFromURL(sasUrl(src), 0, 0, 512).then(() => undefined, (e: { statusCode?: number; code?: string }) => `${e.statusCode} ${e.code}`);
     expect(anonymous).toBe('403 AuthorizationFailure');
+  });
+
+  it('checks the source checksum the request gives and answers with the one it computed', async () => {
+    const src = diskClient('pfu-sum');
+    await src.create(MiB);
+    await src.uploadPages(crypto.randomBytes(8192), 0, 8192);
+    const cont = new BlobServiceClient(storage.blobEndpoint('pfucache'), sandboxStorageCredential()).getContainerClient('seg');
+    const dst = cont.getPageBlobClient('sum');
+    await dst.create(MiB);
+    // A block staged from the source: the service answers with the block's CRC-64 (no MD5 was given).
+    const segment = cont.getBlockBlobClient('sum-segment');
+    const staged = await segment.stageBlockFromURL('YmxvY2sw', sasUrl(src), 0, 8192);
+    expect(staged.xMsContentCrc64?.length).toBe(8);
+    expect(staged.contentMD5).toBeUndefined();
+    await segment.commitBlockList(['YmxvY2sw']);
+    expect((await segment.downloadToBuffer()).equals(await src.downloadToBuffer(0, 8192))).toBe(true);
+
+    const token = { scheme: 'Bearer' as const, value: sandboxAccessToken() };
+    const written = await dst.uploadPagesFromURL(segment.url, 0, 0, 8192, { sourceAuthorization: token, sourceContentCrc64: staged.xMsContentCrc64 });
+    expect(Buffer.from(written.xMsContentCrc64!).equals(Buffer.from(staged.xMsContentCrc64!))).toBe(true);
+    const md5 = crypto.createHash('md5').update(await src.downloadToBuffer(0, 4096)).digest();
+    expect(Buffer.from((await dst.uploadPagesFromURL(segment.url, 0, 0, 4096, { sourceAuthorization: token, sourceContentMD5: md5 })).contentMD5!).equals(md5)).toBe(true);
+
+    // Wrong checksums are refused and nothing is written.
+    const before = await dst.downloadToBuffer(65536, 4096);
+    const wrong = Buffer.from(staged.xMsContentCrc64!).map((b) => b ^ 1);
+    await expect(dst.uploadPagesFromURL(segment.url, 0, 65536, 4096, { sourceAuthorization: token, sourceContentCrc64: wrong })).rejects.toMatchObject({ statusCode: 400, code: 'Crc64Mismatch' });
+    await expect(dst.uploadPagesFromURL(segment.url, 0, 65536, 4096, { sourceAuthorization: token, sourceContentMD5: Buffer.alloc(16) })).rejects.toMatchObject({ statusCode: 400, code: 'Md5Mismatch' });
+    expect((await dst.downloadToBuffer(65536, 4096)).equals(before)).toBe(true);
+  });
+
+  it('reads unwritten source pages as zeros, refuses ranges outside the source and names a missing source', async () => {
+    const src = diskClient('pfu-sparse');
+    await src.create(MiB);
+    const data = crypto.randomBytes(4096);
+    await src.uploadPages(data, 8192, 4096);
+    const cont = new BlobServiceClient(storage.blobEndpoint('pfucache'), sandboxStorageCredential()).getContainerClient('seg');
+    const dst = cont.getPageBlobClient('sparse');
+    await dst.create(MiB);
+    await dst.uploadPages(Buffer.alloc(16384, 0xee), 0, 16384);
+    await dst.uploadPagesFromURL(sasUrl(src), 0, 0, 16384);
+    expect((await dst.downloadToBuffer(0, 16384)).equals(Buffer.concat([Buffer.alloc(8192), data, Buffer.alloc(4096)]))).toBe(true);
+
+    await expect(dst.uploadPagesFromURL(sasUrl(src), MiB - 4096, 0, 8192)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidSourceRange' });
+    const gone = diskClient('pfu-never-created');
+    const missing = await dst.uploadPagesFromURL(sasUrl(gone), 0, 0, 512).then(
+      () => undefined,
+      (e: { statusCode?: number; code?: string; response?: { headers: { get(n: string): string | undefined } } }) => `${e.statusCode} ${e.code} ${e.response?.headers.get('x-ms-copy-source-status-code')}`,
+    );
+    expect(missing).toBe('404 CannotVerifyCopySource 404');
+    await expect(cont.getBlockBlobClient('b').stageBlockFromURL('YmxvY2sw', sasUrl(gone), 0, 512)).rejects.toMatchObject({ statusCode: 404, code: 'CannotVerifyCopySource' });
   });
 });
 

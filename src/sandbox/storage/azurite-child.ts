@@ -7,12 +7,14 @@
 // wrapper starts the very same BlobServer that main.js starts and, on an IPC message from the parent, sets
 // process.env.AZURITE_ACCOUNTS and calls the server's AccountDataStore.refresh() - Azurite's own code path
 // for reloading accounts, only triggered immediately. Telemetry is not initialised (main.js would; we also
-// pass --disableTelemetry). The only other change is a fix for a copy bug (below).
+// pass --disableTelemetry). The other changes: a fix for a copy bug, a faster CRC-64 and server-side copies (below).
 //
 // Messages parent -> child: {type:'accounts', id, value:'name:key;name2:key2'} | {type:'shutdown'}
 // Messages child -> parent: {type:'ready', address} | {type:'ack', id} | {type:'error', message}
 // The child exits when the IPC channel closes (parent gone, even after SIGKILL).
 import { createRequire } from 'node:module';
+import { computeTransactionalChecksums } from './azurite-checksums.ts';
+import { installServerSideCopies } from './azurite-from-url.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -64,6 +66,18 @@ LokiBlobMetadataStore.prototype.init = async function patchedInit(this: typeof L
     return insert(doc);
   };
 };
+
+// Performance fix: Azurite's byte-at-a-time CRC-64 dominated its CPU on every Put Page; the same
+// checksums, computed faster (azurite-checksums.ts). Azurite calls it through the module's exports.
+const AzuriteUtils = require('azurite/dist/src/common/utils/utils.js') as { computeTransactionalChecksums?: unknown };
+if (typeof AzuriteUtils.computeTransactionalChecksums !== 'function') {
+  throw new Error('this Azurite version has no common/utils computeTransactionalChecksums(); cannot install the faster CRC-64');
+}
+AzuriteUtils.computeTransactionalChecksums = computeTransactionalChecksums;
+
+// Put Page From URL (missing in Azurite) and Put Block From URL as copies within Azurite's own stores
+// (azurite-from-url.ts).
+installServerSideCopies();
 
 function send(msg: unknown): void {
   if (process.connected) process.send?.(msg);

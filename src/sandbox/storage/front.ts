@@ -13,14 +13,15 @@
 //    paths give a correct answer; tracking gives Azure's (a page rewritten with equal bytes is "changed").
 //    Ordering: writes to a blob pass a shared gate, snapshots/copies/deletes an exclusive one (gate.ts),
 //    so each write is attributed to the interval in which Azurite applied it.
-//  - Put Page From URL (`comp=page` + `x-ms-copy-source` + `x-ms-source-range`): the front reads the
-//    source range (sources on this sandbox are read straight from Azurite) and writes it with Put Page.
+//  - Put Page From URL (`comp=page` + `x-ms-copy-source` + `x-ms-source-range`): a source on this sandbox
+//    is copied by Azurite itself, within its stores (azurite-from-url.ts); the front only tracks the
+//    write. A source elsewhere: the front reads the range and writes it with Put Page.
 //  - freezeWrites(): holds writes to some blobs while a caller snapshots them (crash-consistent points).
 //
 // Authorization stays Azurite's: before answering a diff or a Put-Page-From-URL itself, the front sends
 // the client's request unchanged to Azurite, which authenticates it (SAS, shared key or bearer) and then
-// answers 200 (diff: it ignores prevsnapshot) or 501 APINotImplemented (from URL); any other answer (403,
-// 404, ...) goes back to the client as is. The front's own follow-up calls to Azurite use a bearer token.
+// answers 200 (diff: it ignores prevsnapshot) or 501 APINotImplemented (from URL, for a source not on
+// this sandbox); any other answer (403, 404, ...) goes back to the client as is. The front's own follow-up calls to Azurite use a bearer token.
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -777,6 +778,15 @@ export class StorageFront {
 
   private async handlePutPageFromUrl(req: IncomingMessage, res: ServerResponse, url: URL, target: BlobTarget): Promise<void> {
     const h = req.headers;
+    if (this.ownEndpoint(header(h, 'x-ms-copy-source') ?? '')) {
+      // A source on this sandbox: Azurite copies it within its stores (azurite-from-url.ts). For the
+      // change tracking it is a page write like any other.
+      const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
+      const release = await this.gates.shared(target.key);
+      if (range) this.tracker.pagesWritten(target.key, range[0], range[1]);
+      await this.forward(req, res, { release });
+      return;
+    }
     req.resume(); // a Put Page From URL has no body
     const probe = await this.probe(req);
     if (!StorageFront.probeAccepted(probe)) {
@@ -808,13 +818,7 @@ export class StorageFront {
     };
     const sourceAuth = header(h, 'x-ms-copy-source-authorization');
     if (sourceAuth) sourceHeaders.authorization = sourceAuth;
-    let data: Buffered;
-    const own = this.ownEndpoint(copySource);
-    if (own) {
-      data = await this.upstreamBuffered('GET', own.pathAndQuery, { ...sourceHeaders, host: this.host });
-    } else {
-      data = await this.externalGet(copySource, sourceHeaders);
-    }
+    const data = await this.externalGet(copySource, sourceHeaders);
     if (data.status !== 200 && data.status !== 206) {
       throw new HttpError(data.status === 404 ? 404 : 403, 'CannotVerifyCopySource', 'Could not verify the copy source within the specified time.', {
         'x-ms-copy-source-status-code': String(data.status),
