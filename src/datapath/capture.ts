@@ -2,21 +2,25 @@
  * Capture, one cycle of one VM (DESIGN §2): a VM restore point (all disks at one instant), read access
  * to each disk restore point, the ranges to copy (every allocated range for a full copy — initial sync
  * or resync — else Get Page Ranges diff against the previous cycle's disk restore point, which also
- * names the cleared ranges), and those ranges copied into the cache as segments, each chunk with its
- * MD5, plus a manifest per disk. Nothing is visible until the caller commits the returned record to the
- * journal; a capture cut short leaves only data that garbage collection removes.
+ * names the cleared ranges), and those ranges copied into the cache as segments, each chunk with the
+ * checksum storage computed for it, plus a manifest per disk. Nothing is visible until the caller
+ * commits the returned record to the journal; a capture cut short leaves only data that garbage
+ * collection removes.
  *
- * Memory: ranges are listed window by window (1 GiB) and chunks (at most 4 MiB) are copied through a
- * bounded pool of reusable buffers, so a replica holds at most `concurrency` chunks whatever the disk size.
+ * Data moves storage to storage: each chunk (at most 4 MiB) is staged as a block of its segment with Put
+ * Block From URL from the disk restore point's read SAS, so the bytes never pass through the datapath;
+ * the service answers with the block's CRC-64 (or MD5), which the manifest records and apply has the
+ * service check again (target.ts). Memory is bounded whatever the disk size: ranges are listed window by
+ * window (1 GiB) and at most `concurrency` chunks are in flight.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { BlockBlobClient, ContainerClient, PageBlobClient } from '@azure/storage-blob';
 import type { ConsistencyType } from '../api/types.ts';
 import { isAzureNotFound } from '../azure/errors.ts';
 import type { CycleRecord, DiskCycle, JournalState } from './journal.ts';
 import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './manifest.ts';
 import { TaskPool } from './pool.ts';
-import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
 import { differingRanges } from './seed.ts';
 import { storageError, type BlobAccess } from './storage.ts';
@@ -70,14 +74,14 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
   const attempt = randomUUID().slice(0, 8);
   const pool = new TaskPool(deps.concurrency);
-  const buffers = sharedBuffers;
-  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; baseUrl: string | undefined; seed: PageBlobClient | undefined; sizeBytes: number; drp: string }> = [];
+  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; sourceUrl: string; baseUrl: string | undefined; seed: PageBlobClient | undefined; sizeBytes: number; drp: string }> = [];
 
   // Sources and diff bases first (and the planned size of full copies, for progress).
   for (const disk of input.disks) {
     const drp = deps.points.find(captured, disk.sourceDiskId);
     if (!drp) throw new Error(`restore point ${pointName} has no disk restore point for ${disk.name} (${disk.sourceDiskId})`);
-    const source = deps.blobs.sasPageBlob(await deps.points.readUrl(pointName, drp, signal));
+    const sourceUrl = await deps.points.readUrl(pointName, drp, signal);
+    const source = deps.blobs.sasPageBlob(sourceUrl);
     const sizeBytes = (await source.getProperties({ abortSignal: signal })).contentLength ?? 0;
     let baseUrl: string | undefined;
     const baseDrp = input.base?.disks[disk.name];
@@ -88,7 +92,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
       });
       if (baseUrl && !(await diffable(source, baseUrl, signal))) baseUrl = undefined;
     }
-    plans.push({ disk, source, baseUrl, seed: baseUrl ? undefined : disk.seed, sizeBytes, drp });
+    plans.push({ disk, source, sourceUrl, baseUrl, seed: baseUrl ? undefined : disk.seed, sizeBytes, drp });
   }
   if (deps.onPlanned) {
     let planned = 0;
@@ -103,7 +107,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
       const full = plan.baseUrl === undefined && plan.seed === undefined;
       const writer = new ManifestWriter(deps.cache, manifestName(input.cycle, attempt, plan.disk.name), { cycle: input.cycle, disk: plan.disk.name, full, sizeBytes: plan.sizeBytes });
       writers.push({ name: plan.disk.name, writer, full, seeded: plan.seed !== undefined, sizeBytes: plan.sizeBytes });
-      await copyDisk(deps, { ...plan, cycle: input.cycle, attempt, writer, pool, buffers });
+      await copyDisk(deps, { ...plan, cycle: input.cycle, attempt, writer, pool });
     }
     await pool.drain();
   } catch (error) {
@@ -143,6 +147,8 @@ async function allocatedBytes(source: PageBlobClient, sizeBytes: number, signal:
 interface CopyPlan {
   disk: CaptureDisk;
   source: PageBlobClient;
+  /** The disk restore point's read SAS URL: the copy source. */
+  sourceUrl: string;
   baseUrl: string | undefined;
   seed: PageBlobClient | undefined;
   sizeBytes: number;
@@ -150,7 +156,6 @@ interface CopyPlan {
   attempt: string;
   writer: ManifestWriter;
   pool: TaskPool;
-  buffers: BufferPool;
 }
 
 /** Lists one disk's ranges window by window and hands each chunk to the pool. */
@@ -180,15 +185,8 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
       const slot = seg.reserve(chunk.end - chunk.start);
       await plan.pool.submit(async () => {
         const n = chunk.end - chunk.start;
-        const buffer = plan.buffers.take();
-        try {
-          const data = await readRange(plan.source, chunk.start, n, buffer, signal);
-          const md5 = createHash('md5').update(data).digest();
-          await seg.blob.stageBlock(slot.blockId, data, n, { transactionalContentMD5: md5, abortSignal: signal });
-          await plan.writer.add({ t: 'd', o: chunk.start, n, s: seg.index, so: slot.offset, m: md5.toString('base64') });
-        } finally {
-          plan.buffers.give(buffer);
-        }
+        const staged = await seg.blob.stageBlockFromURL(slot.blockId, plan.sourceUrl, chunk.start, n, { abortSignal: signal });
+        await plan.writer.add({ t: 'd', o: chunk.start, n, s: seg.index, so: slot.offset, ...checksumOf(staged, chunk.start) });
         deps.onCopied?.(n);
         await seg.finished();
       });
@@ -197,18 +195,11 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
   await segment.close();
 }
 
-/** Reads [offset, offset+count) of a blob into `buffer`. */
-export async function readRange(source: PageBlobClient, offset: number, count: number, buffer: Buffer, signal: AbortSignal): Promise<Buffer> {
-  const response = await source.download(offset, count, { abortSignal: signal, maxRetryRequests: 3 });
-  let position = 0;
-  for await (const piece of response.readableStreamBody ?? []) {
-    const bytes = piece as Buffer;
-    if (position + bytes.length > count) throw new Error(`read of ${count} bytes at ${offset} returned more`);
-    bytes.copy(buffer, position);
-    position += bytes.length;
-  }
-  if (position !== count) throw new Error(`short read at ${offset}: ${position} of ${count} bytes`);
-  return buffer.subarray(0, count);
+/** The checksum storage computed for a staged chunk: CRC-64 when it gave one, else MD5. */
+function checksumOf(staged: { xMsContentCrc64?: Uint8Array; contentMD5?: Uint8Array }, offset: number): { x: string } | { m: string } {
+  if (staged.xMsContentCrc64?.length) return { x: Buffer.from(staged.xMsContentCrc64).toString('base64') };
+  if (staged.contentMD5?.length) return { m: Buffer.from(staged.contentMD5).toString('base64') };
+  throw new Error(`storage returned no checksum for the chunk at ${offset} (Put Block From URL)`);
 }
 
 /** One segment blob: blocks staged concurrently, committed once closed and every block is staged. */
@@ -252,21 +243,3 @@ class Segment {
     await this.blob.commitBlockList(this.blocks);
   }
 }
-
-/**
- * Reusable 4 MiB buffers, shared by every capture of the process: at most one per running transfer is
- * in use, and at most KEEP_FREE idle ones are kept (the rest go back to the garbage collector).
- */
-class BufferPool {
-  private static readonly KEEP_FREE = 16;
-  private readonly free: Buffer[] = [];
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafe(MAX_CHUNK);
-  }
-  give(buffer: Buffer): void {
-    if (this.free.length < BufferPool.KEEP_FREE) this.free.push(buffer);
-  }
-}
-
-const sharedBuffers = new BufferPool();
-

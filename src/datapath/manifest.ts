@@ -4,7 +4,8 @@
  * as segments `s<index>` (block blobs; one block per chunk of at most 4 MiB of changed data) and a
  * manifest `manifest.ndjson`, one JSON object per line, in this order:
  *   {"t":"h","v":1,"cycle":7,"disk":"os","full":false,"sizeBytes":…}          header
- *   {"t":"d","o":<disk offset>,"n":<bytes>,"s":<segment>,"so":<segment offset>,"m":"<md5 base64>"}
+ *   {"t":"d","o":<disk offset>,"n":<bytes>,"s":<segment>,"so":<segment offset>,"x":"<crc64 base64>"}
+ *                                                   (or "m":"<md5 base64>": the checksum storage gave)
  *   {"t":"c","o":<disk offset>,"n":<bytes>}                                   range cleared (trim)
  *   {"t":"e","chunks":…,"clears":…,"bytes":…}                                 trailer
  * Data and clear lines ("items") are numbered from 0 in file order: apply checkpoints by item number.
@@ -47,7 +48,10 @@ export interface DataItem {
   n: number;
   s: number;
   so: number;
-  m: string;
+  /** The chunk's checksum as the storage service computed it when staging it: CRC-64 (base64)... */
+  x?: string;
+  /** ...or MD5 (base64); exactly one of the two. */
+  m?: string;
 }
 export interface ClearItem {
   t: 'c';
@@ -164,6 +168,7 @@ export async function* readManifest(stream: Readable, expect: { cycle: number; d
       if (line.t === 'd') {
         seen.chunks += 1;
         seen.bytes += line.n;
+        if (typeof line.x !== 'string' && typeof line.m !== 'string') throw new CacheDataError('corrupt', `manifest line ${index} has no checksum`);
       } else if (line.t === 'c') {
         seen.clears += 1;
       } else {

@@ -16,7 +16,6 @@
 import type { PageBlobClient } from '@azure/storage-blob';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
-import { readRange } from './capture.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import { TaskPool } from './pool.ts';
 import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
@@ -157,4 +156,18 @@ function isZero(bytes: Buffer): boolean {
     if (!piece.equals(ZEROS.subarray(0, piece.length))) return false;
   }
   return true;
+}
+
+/** Reads [offset, offset+count) of a blob into `buffer`. */
+async function readRange(source: PageBlobClient, offset: number, count: number, buffer: Buffer, signal: AbortSignal): Promise<Buffer> {
+  const response = await source.download(offset, count, { abortSignal: signal, maxRetryRequests: 3 });
+  let position = 0;
+  for await (const piece of response.readableStreamBody ?? []) {
+    const bytes = piece as Buffer;
+    if (position + bytes.length > count) throw new Error(`read of ${count} bytes at ${offset} returned more`);
+    bytes.copy(buffer, position);
+    position += bytes.length;
+  }
+  if (position !== count) throw new Error(`short read at ${offset}: ${position} of ${count} bytes`);
+  return buffer.subarray(0, count);
 }

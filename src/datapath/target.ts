@@ -10,14 +10,14 @@
  * only grows, and a cycle is applied only onto the state of the cycle before it (or as a full copy).
  *
  * Data moves storage to storage: Put Page From URL (4 MiB at most) from the cache segment, authorized
- * with our bearer token, and x-ms-source-content-md5 = the chunk's MD5 from the manifest, so storage
- * refuses a corrupted chunk (Md5Mismatch) and the datapath never holds the data itself.
+ * with our bearer token, and x-ms-source-content-crc64 (or -md5) = the chunk's checksum from the manifest,
+ * so storage refuses a corrupted chunk (Crc64Mismatch, Md5Mismatch) and the datapath never holds the data.
  */
 import type { ContainerClient, PageBlobClient } from '@azure/storage-blob';
 import type { ProtectedDisk } from '../api/types.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import type { CycleRecord, DiskCycle } from './journal.ts';
-import { CacheDataError, manifestName, md5Of, readManifest, segmentName } from './manifest.ts';
+import { CacheDataError, manifestName, md5Of, readManifest, segmentName, type DataItem } from './manifest.ts';
 import { TaskPool, Watermark } from './pool.ts';
 import { fromSdkRange, windows } from './ranges.ts';
 import { LIST_WINDOW } from './capture.ts';
@@ -155,11 +155,12 @@ export async function applyDisk(deps: ApplyDeps, target: TargetDisk, record: Cyc
   delete target.progress;
 }
 
-async function putFromUrl(target: TargetDisk, fence: BlobFence, source: string, item: { o: number; n: number; so: number; m: string }, auth: { scheme: 'Bearer'; value: string }, signal: AbortSignal): Promise<void> {
+async function putFromUrl(target: TargetDisk, fence: BlobFence, source: string, item: DataItem, auth: { scheme: 'Bearer'; value: string }, signal: AbortSignal): Promise<void> {
+  const checksum = item.x !== undefined ? { sourceContentCrc64: Buffer.from(item.x, 'base64') } : { sourceContentMD5: Buffer.from(item.m ?? '', 'base64') };
   try {
     await fenced('writing pages', () =>
       target.blob.uploadPagesFromURL(source, item.so, item.o, item.n, {
-        sourceContentMD5: Buffer.from(item.m, 'base64'),
+        ...checksum,
         sourceAuthorization: auth,
         conditions: { leaseId: fence.leaseId },
         abortSignal: signal,
@@ -168,7 +169,7 @@ async function putFromUrl(target: TargetDisk, fence: BlobFence, source: string, 
   } catch (error) {
     const { status, code } = storageError(error);
     const sourceStatus = (error as { response?: { headers?: { get?(n: string): string | undefined } } }).response?.headers?.get?.('x-ms-copy-source-status-code');
-    if (code === 'Md5Mismatch' || code === 'InvalidSourceRange' || code === 'InvalidRange') {
+    if (code === 'Md5Mismatch' || code === 'Crc64Mismatch' || code === 'InvalidSourceRange' || code === 'InvalidRange') {
       throw new CacheDataError('corrupt', `cache chunk at ${item.o} of ${target.name} failed its checksum (${code})`);
     }
     if (code === 'CannotVerifyCopySource' && (status === 404 || sourceStatus === '404')) {
