@@ -1,12 +1,15 @@
-// Datapath benchmark (issue 6), every figure a ratio against the raw ceiling of this machine in this run:
-//   apply    one replica's apply of a full cycle (Put Page From URL, 4 MiB, checksums verified by storage)
-//            ÷ raw putPages of the same bytes from memory (4 MiB, same concurrency, same endpoint);
-//   capture  one replica's capture of the same cycle (ranged reads of the disk restore point, MD5, staged
-//            blocks in the cache) ÷ raw ranged reads of the same bytes;
+// Datapath benchmark (issue 6), every figure a ratio against a raw ceiling of this machine in this run:
+//   apply    one replica's apply of a full cycle (Put Page From URL from the cache segments, 4 MiB,
+//            CRC-64 verified by storage) ÷ raw putPages of the same bytes from memory (4 MiB, same
+//            concurrency, same endpoint), and ÷ raw Put Page From URL (the storage operation apply is made
+//            of, issued back to back with nothing else: what is left is the datapath's own overhead);
+//   capture  one replica's capture of the same cycle (restore point, page ranges, Put Block From URL from
+//            the disk restore point into cache segments, manifest) ÷ raw ranged reads of the same bytes,
+//            and ÷ raw Put Block From URL;
 //   RPO      p50/p99 of (now − capture time of the newest sealed point), sampled every second while a
 //            workload writes `--churn` per disk with a `--interval` recovery point interval, by a datapath
 //            replica running as its own process; its peak RSS (VmHWM) is reported too.
-// Usage: node bench/datapath.ts [--size 256] [--duration 5m] [--interval 1m] [--churn 5] [--concurrency 8]
+// Usage: node bench/datapath.ts [--size 1024] [--duration 5m] [--interval 1m] [--churn 5] [--concurrency 8]
 //        (size in MiB, churn in MiB/s per disk; `--duration 60s --interval 15s` for a quick run)
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,7 +28,7 @@ import { createPolicy, createProtectedVm, hashBlob, replicatedVms, sourcePointBl
 const MiB = 1024 * 1024;
 const { values } = parseArgs({
   options: {
-    size: { type: 'string', default: '256' },
+    size: { type: 'string', default: '1024' },
     duration: { type: 'string', default: '5m' },
     interval: { type: 'string', default: '1m' },
     churn: { type: 'string', default: '5' },
@@ -59,7 +62,9 @@ async function throughput(bytes: number, op: (offset: number, n: number) => Prom
   return bytes / MiB / ((performance.now() - t0) / 1000);
 }
 
-// 1. Raw ceilings: putPages from memory and ranged reads, through the same endpoint and credential.
+// 1. Raw ceilings through the same endpoint and credential: putPages from memory, ranged reads, and the two
+//    server-side copies the datapath is made of (Put Block From URL from a page blob, Put Page From URL
+//    from a block blob, with the checksum the service gave).
 const targetService = new BlobServiceClient(await blobs.endpoint(sb.targetAccountId), sb.azure.credential);
 const raw = targetService.getContainerClient('bench-raw');
 await raw.createIfNotExists();
@@ -72,10 +77,18 @@ const rawRead = await throughput(size, async (o, n) => {
   const r = await rawBlob.download(o, n);
   for await (const _ of r.readableStreamBody!) void _;
 });
-// A read-then-write copy through the client: the ceiling of any apply that must read the cache.
+const auth = await blobs.copySourceAuthorization();
+const block = (o: number) => Buffer.from(String(o / (4 * MiB)).padStart(6, '0')).toString('base64');
+const segmentBlob = raw.getBlockBlobClient('segment');
+const crcs = new Map<number, Uint8Array>();
+const rawStage = await throughput(size, async (o, n) => {
+  const staged = await segmentBlob.stageBlockFromURL(block(o), rawBlob.url, o, n, { sourceAuthorization: auth });
+  crcs.set(o, staged.xMsContentCrc64!);
+});
+await segmentBlob.commitBlockList([...crcs.keys()].sort((a, b) => a - b).map(block));
 const copyBlob = raw.getPageBlobClient('copy.vhd');
 await copyBlob.create(size);
-const rawCopy = await throughput(size, async (o, n) => copyBlob.uploadPages(await rawBlob.downloadToBuffer(o, n), o, n));
+const rawPutFromUrl = await throughput(size, (o, n) => copyBlob.uploadPagesFromURL(segmentBlob.url, o, o, n, { sourceAuthorization: auth, sourceContentCrc64: crcs.get(o)! }));
 
 // 2. One replica's capture and apply of a full cycle of `size` bytes (the datapath's own code).
 const vm = await createProtectedVm(sb, kc, ns, 'bulk', { dataDisks: 0, seedBytes: size, diskBytes: size + 8 * MiB });
@@ -134,19 +147,20 @@ const f = (x: number, d = 1) => x.toFixed(d);
 const result = {
   sizeMiB: size / MiB,
   concurrency,
-  rawMiBps: { putPages: Number(f(rawPut)), rangedReads: Number(f(rawRead)), readThenPutPages: Number(f(rawCopy)) },
-  apply: { MiBps: Number(f(apply)), ratioToRawPutPages: Number(f(apply / rawPut, 3)), ratioToRawReadThenPut: Number(f(apply / rawCopy, 3)), verified },
-  capture: { MiBps: Number(f(capture)), ratioToRawRangedReads: Number(f(capture / rawRead, 3)) },
+  rawMiBps: { putPages: Number(f(rawPut)), rangedReads: Number(f(rawRead)), putPageFromUrl: Number(f(rawPutFromUrl)), putBlockFromUrl: Number(f(rawStage)) },
+  apply: { MiBps: Number(f(apply)), ratioToRawPutPages: Number(f(apply / rawPut, 3)), ratioToRawPutPageFromUrl: Number(f(apply / rawPutFromUrl, 3)), verified },
+  capture: { MiBps: Number(f(capture)), ratioToRawRangedReads: Number(f(capture / rawRead, 3)), ratioToRawPutBlockFromUrl: Number(f(capture / rawStage, 3)) },
   rpo: { intervalSeconds: parseDuration(values.interval) / 1000, churnMiBpsPerDisk: churn / MiB, disks: churnVm.diskIds.length, durationSeconds: durationMs / 1000, samples: samples.length, p50Seconds: Number(f(pct(50))), p99Seconds: Number(f(pct(99))), maxPendingCycles: maxPending, sealedCycles: points, workloadMiB: Number(f(workload.bytes / MiB)) },
   replicaRssMiB: { afterInitialSync: Number(f(idleRssMiB)), peak: Number(f(peakRssMiB)) },
 };
 console.log(`datapath benchmark: ${result.sizeMiB} MiB full cycle, ${concurrency} transfers in flight, 4 MiB requests`);
-console.log(`  raw putPages            ${f(rawPut).padStart(8)} MiB/s`);
-console.log(`  apply (one replica)     ${f(apply).padStart(8)} MiB/s   ratio to raw putPages  ${f(apply / rawPut, 3)}   replica equals source: ${verified}`);
-console.log(`  raw read-then-putPages  ${f(rawCopy).padStart(8)} MiB/s   (apply ratio to it     ${f(apply / rawCopy, 3)})`);
-console.log(`  raw ranged reads        ${f(rawRead).padStart(8)} MiB/s`);
-console.log(`  capture (one replica)   ${f(capture).padStart(8)} MiB/s   ratio to raw reads     ${f(capture / rawRead, 3)}`);
+console.log(`  raw putPages             ${f(rawPut).padStart(8)} MiB/s`);
+console.log(`  raw Put Page From URL    ${f(rawPutFromUrl).padStart(8)} MiB/s`);
+console.log(`  apply (one replica)      ${f(apply).padStart(8)} MiB/s   ratio to raw putPages ${f(apply / rawPut, 3)}, to raw Put Page From URL ${f(apply / rawPutFromUrl, 3)}   replica equals source: ${verified}`);
+console.log(`  raw ranged reads         ${f(rawRead).padStart(8)} MiB/s`);
+console.log(`  raw Put Block From URL   ${f(rawStage).padStart(8)} MiB/s`);
+console.log(`  capture (one replica)    ${f(capture).padStart(8)} MiB/s   ratio to raw reads ${f(capture / rawRead, 3)}, to raw Put Block From URL ${f(capture / rawStage, 3)}`);
 console.log(`  RPO at ${result.rpo.churnMiBpsPerDisk} MiB/s per disk x ${result.rpo.disks} disks, interval ${values.interval}, ${values.duration}: p50 ${f(pct(50))} s   p99 ${f(pct(99))} s   (${samples.length} samples, ${points} cycles sealed, backlog max ${maxPending})`);
-console.log(`  replica RSS             ${f(peakRssMiB).padStart(8)} MiB peak   (${f(idleRssMiB)} MiB after the initial sync)`);
+console.log(`  replica RSS              ${f(peakRssMiB).padStart(8)} MiB peak   (${f(idleRssMiB)} MiB after the initial sync)`);
 console.log(JSON.stringify(result, null, 2));
 process.exit(0);
