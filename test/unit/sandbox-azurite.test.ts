@@ -73,3 +73,55 @@ describe('extent slicing for server-side copies', () => {
     expect(slice(chunks, 0, 0)).toEqual([]);
   });
 });
+
+describe("Azurite's extent garbage collection in the sandbox", () => {
+  it('deletes an extent only when two sweeps in a row found it unreferenced', async () => {
+    const { guardExtentDeletes } = await import('../../src/sandbox/storage/azurite-extent-gc.ts');
+    const deleted: string[][] = [];
+    const store = { deleteExtents: async (ids: Iterable<string>) => deleted.push([...ids]) && [...ids].length };
+    guardExtentDeletes(store);
+    expect(await store.deleteExtents(['a', 'b'])).toBe(0); // first sighting: 'b' may be a write in flight
+    expect(await store.deleteExtents(['a', 'c'])).toBe(1); // 'b' was recorded meanwhile; 'a' is garbage
+    expect(await store.deleteExtents(['c', 'd'])).toBe(1);
+    expect(await store.deleteExtents([])).toBe(0);
+    expect(await store.deleteExtents(['d'])).toBe(0); // 'd' was forgotten by the empty sweep: seen once again
+    expect(deleted).toEqual([['a'], ['c']]);
+  });
+
+  it("removes a sweep's extent metadata from Azurite's LokiJS collection in one batch", async () => {
+    const { guardExtentDeletes } = await import('../../src/sandbox/storage/azurite-extent-gc.ts');
+    const Loki = createRequire(import.meta.url)('lokijs') as new (name: string) => { addCollection(name: string, o: object): { insert(d: object): void; find(): Array<{ id: string }>; removeWhere(f: (d: { id: string }) => boolean): void } };
+    const collection = new Loki('extents').addCollection('X', { indices: ['id'] });
+    for (let i = 0; i < 1000; i++) collection.insert({ id: `e${i}` });
+    let removals = 0;
+    const removeWhere = collection.removeWhere.bind(collection);
+    collection.removeWhere = (f) => {
+      removals += 1;
+      removeWhere(f);
+    };
+    const meta = {
+      db: { getCollection: () => collection },
+      EXTENTS_COLLECTION: 'X',
+      deleteExtent: async (id: string) => collection.removeWhere((d) => d.id === id), // Azurite's: one at a time
+    };
+    const store = {
+      getMetadataStore: () => meta,
+      deleteExtents: async (ids: Iterable<string>) => {
+        let n = 0;
+        for (const id of ids) {
+          await meta.deleteExtent(id);
+          n += 1;
+        }
+        return n;
+      },
+    };
+    guardExtentDeletes(store);
+    const odd = Array.from({ length: 500 }, (_, i) => `e${2 * i + 1}`);
+    await store.deleteExtents(odd);
+    expect(await store.deleteExtents(odd)).toBe(500);
+    expect(removals).toBe(1);
+    expect(collection.find().map((d) => d.id)).toEqual(Array.from({ length: 500 }, (_, i) => `e${2 * i}`));
+    await expect(meta.deleteExtent('e0')).resolves.toBeUndefined(); // the original is back in place
+    expect(collection.find()).toHaveLength(499);
+  });
+});

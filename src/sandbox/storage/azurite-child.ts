@@ -7,13 +7,15 @@
 // wrapper starts the very same BlobServer that main.js starts and, on an IPC message from the parent, sets
 // process.env.AZURITE_ACCOUNTS and calls the server's AccountDataStore.refresh() - Azurite's own code path
 // for reloading accounts, only triggered immediately. Telemetry is not initialised (main.js would; we also
-// pass --disableTelemetry). The other changes: a fix for a copy bug, a faster CRC-64 and server-side copies (below).
+// pass --disableTelemetry). The other changes: a fix for a copy bug, a faster CRC-64, server-side copies, and
+// garbage collection that is race-free, batched and more frequent (below).
 //
 // Messages parent -> child: {type:'accounts', id, value:'name:key;name2:key2'} | {type:'shutdown'}
 // Messages child -> parent: {type:'ready', address} | {type:'ack', id} | {type:'error', message}
 // The child exits when the IPC channel closes (parent gone, even after SIGKILL).
 import { createRequire } from 'node:module';
 import { computeTransactionalChecksums } from './azurite-checksums.ts';
+import { guardExtentDeletes, sweepEveryMinute, type SweptExtentStore } from './azurite-extent-gc.ts';
 import { installServerSideCopies } from './azurite-from-url.ts';
 
 const require = createRequire(import.meta.url);
@@ -24,6 +26,7 @@ interface AzuriteBlobServer {
   close(): Promise<void>;
   getHttpServerAddress(): string;
   accountDataStore?: { refresh(): void };
+  extentStore?: SweptExtentStore;
 }
 
 type ParentMessage = { type: 'accounts'; id: number; value: string } | { type: 'shutdown' };
@@ -84,7 +87,12 @@ function send(msg: unknown): void {
 }
 
 async function main(): Promise<void> {
+  // Garbage collection every minute, in batches, never of an extent a write still has to record
+  // (azurite-extent-gc.ts).
+  sweepEveryMinute();
   const server = await new BlobServerFactory().createServer();
+  if (!server.extentStore) throw new Error('this Azurite version has no BlobServer.extentStore; cannot guard its garbage collection');
+  guardExtentDeletes(server.extentStore);
   Logger.configLogger(server.config.enableDebugLog, server.config.debugLogFilePath);
   setExtentMemoryLimit(new BlobEnvironment(), false);
   const store = server.accountDataStore;

@@ -66,8 +66,9 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
   const child: ChildProcess = fork(CHILD, args, {
     cwd: opts.dir,
     execPath: process.execPath,
-    // Node options of the parent (e.g. vitest's loaders) are not for Azurite.
-    execArgv: [],
+    // Node options of the parent (e.g. vitest's loaders) are not for Azurite. For performance work,
+    // SANDBOX_AZURITE_CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of Azurite there when it stops.
+    execArgv: process.env.SANDBOX_AZURITE_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SANDBOX_AZURITE_CPU_PROFILE_DIR}`] : [],
     env: {
       ...process.env,
       AZURITE_ACCOUNTS: accountsEnv(opts.accounts),
