@@ -89,6 +89,7 @@ await segmentBlob.commitBlockList([...crcs.keys()].sort((a, b) => a - b).map(blo
 const copyBlob = raw.getPageBlobClient('copy.vhd');
 await copyBlob.create(size);
 const rawPutFromUrl = await throughput(size, (o, n) => copyBlob.uploadPagesFromURL(segmentBlob.url, o, o, n, { sourceAuthorization: auth, sourceContentCrc64: crcs.get(o)! }));
+await raw.delete(); // gives the sandbox's memory back before the next parts
 
 // 2. One replica's capture and apply of a full cycle of `size` bytes (the datapath's own code).
 const vm = await createProtectedVm(sb, kc, ns, 'bulk', { dataDisks: 0, seedBytes: size, diskBytes: size + 8 * MiB });
