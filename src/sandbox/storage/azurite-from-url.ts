@@ -12,6 +12,7 @@
 //    sent to this same Azurite with the SAS in the URL or x-ms-copy-source-authorization and the source
 //    conditions, goes through Azurite's own authentication. 404 and 403 answers become
 //    CannotVerifyCopySource (with x-ms-copy-source-status-code), 304 and 412 SourceConditionNotMet.
+//    An unconditional grant is remembered for 10 s per source URL and credential.
 //  - Checksums: x-ms-source-content-md5 / -crc64 are checked against the bytes copied (Md5Mismatch or
 //    Crc64Mismatch, nothing written). The response carries the checksum the service computed:
 //    Content-MD5 when the request gave an MD5, else x-ms-content-crc64.
@@ -318,8 +319,30 @@ export function slice(chunks: readonly Persistency[], offset: number, count: num
   return out;
 }
 
+/**
+ * Source access granted recently, by source URL and credential: a copy made of many chunks (a capture
+ * reads one restore point SAS thousands of times a cycle) is checked once per ACCESS_TTL_MS, not once per
+ * chunk. Only unconditional checks are remembered. (A revoked SAS already stays valid in this sandbox
+ * until it expires; a deleted source is still found missing by the copy itself.)
+ */
+const ACCESS_TTL_MS = 10_000;
+const ACCESS_MEMORY = 1024;
+const granted = new Map<string, number>();
+
 /** HEAD of the source, sent to this Azurite with the request's source credentials and conditions. */
 async function checkSourceAccess(ctx: BlobCtx, url: URL, options: CopyOptions): Promise<void> {
+  const c = options.sourceModifiedAccessConditions ?? {};
+  const conditional = Object.values(c).some((v) => v !== undefined);
+  const key = `${url.href}\n${options.copySourceAuthorization ?? ''}`;
+  if (!conditional && (granted.get(key) ?? 0) > Date.now()) return;
+  await askSourceAccess(ctx, url, options);
+  if (conditional) return;
+  granted.delete(key);
+  granted.set(key, Date.now() + ACCESS_TTL_MS);
+  if (granted.size > ACCESS_MEMORY) granted.delete(granted.keys().next().value!);
+}
+
+async function askSourceAccess(ctx: BlobCtx, url: URL, options: CopyOptions): Promise<void> {
   const id = ctx.contextId;
   const raw = ctx.request.getBodyStream() as IncomingMessage;
   const headers: Record<string, string> = { host: url.host, 'x-ms-version': ctx.request.getHeader('x-ms-version') ?? BLOB_API_VERSION };
