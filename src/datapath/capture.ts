@@ -22,7 +22,7 @@ import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './man
 import { TaskPool } from './pool.ts';
 import { chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
-import { differingRanges } from './seed.ts';
+import { differingRanges, removeScratch } from './seed.ts';
 import { storageError, type BlobAccess } from './storage.ts';
 
 /** Ranges are listed this many bytes at a time. */
@@ -31,8 +31,11 @@ export const LIST_WINDOW = 1024 ** 3;
 export interface CaptureDisk {
   name: string;
   sourceDiskId: string;
-  /** The replica blob, when it holds a seed and nothing else yet: only what differs from it is copied (seed.ts). */
-  seed?: PageBlobClient;
+  /**
+   * The replica blob, when it holds a seed and nothing else yet: only what differs from it is copied
+   * (seed.ts); with a scratch block blob beside it for the comparison's checksums.
+   */
+  seed?: { replica: PageBlobClient; scratch: BlockBlobClient };
 }
 
 export interface CaptureInput {
@@ -74,7 +77,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
   const attempt = randomUUID().slice(0, 8);
   const pool = new TaskPool(deps.concurrency);
-  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; sourceUrl: string; baseUrl: string | undefined; seed: PageBlobClient | undefined; sizeBytes: number; drp: string }> = [];
+  const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; sourceUrl: string; baseUrl: string | undefined; seed: CaptureDisk['seed']; sizeBytes: number; drp: string }> = [];
 
   // Sources and diff bases first (and the planned size of full copies, for progress).
   for (const disk of input.disks) {
@@ -150,7 +153,7 @@ interface CopyPlan {
   /** The disk restore point's read SAS URL: the copy source. */
   sourceUrl: string;
   baseUrl: string | undefined;
-  seed: PageBlobClient | undefined;
+  seed: CaptureDisk['seed'];
   sizeBytes: number;
   cycle: number;
   attempt: string;
@@ -171,7 +174,12 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
       data = (diff.pageRange ?? []).map(fromSdkRange);
       cleared = (diff.clearRange ?? []).map(fromSdkRange);
     } else if (plan.seed) {
-      ({ data, cleared } = await differingRanges(plan.source, plan.seed, w, { concurrency: deps.concurrency, signal, onCompared: deps.onCompared }));
+      const sides = { source: plan.source, sourceUrl: plan.sourceUrl, replica: plan.seed.replica, sourceScratch: deps.cache.getBlockBlobClient(`seed-compare/${plan.disk.name}`), replicaScratch: plan.seed.scratch, auth: await deps.blobs.copySourceAuthorization() };
+      try {
+        ({ data, cleared } = await differingRanges(sides, w, { concurrency: deps.concurrency, signal, onCompared: deps.onCompared }));
+      } finally {
+        await Promise.all([removeScratch(sides.sourceScratch), removeScratch(sides.replicaScratch)]);
+      }
     } else {
       data = ((await plan.source.getPageRanges(w.start, w.end - w.start, { abortSignal: signal })).pageRange ?? []).map(fromSdkRange);
     }

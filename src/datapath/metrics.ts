@@ -105,3 +105,10 @@ export function forgetVm(namespace: string, name: string): void {
   }
   rpoSources.delete(`${namespace}/${name}`);
 }
+
+export const seedComparedBytes = new Counter({
+  name: 'site_recovery_datapath_seed_compared_bytes_total',
+  help: 'Bytes of seeded disks (re-protect) compared with their seed: found equal by checksums storage computed in each region (method="checksum"), or read through the datapath and compared (method="read").',
+  labelNames: ['method'] as const,
+  registers: [registry],
+});

@@ -7,16 +7,19 @@
  *   seedReplica        copies the seed disk's allocated ranges into the replica blob storage to storage
  *                      (Put Page From URL from a read SAS of the seed, under the fence: nothing crosses
  *                      regions), then marks the blob (metadata `srseed`) so no later session seeds it again;
- *   differingRanges    compares the source restore point with the seeded replica, COMPARE_BLOCK at a time,
- *                      and returns the ranges that differ: data to copy, or ranges the source has cleared.
+ *   differingRanges    compares the source restore point with the seeded replica by checksums storage
+ *                      computes in each region (4 MiB at a time), then reads only the chunks whose checksums
+ *                      differ and compares those COMPARE_BLOCK at a time; returns the ranges that differ:
+ *                      data to copy, or ranges the source has cleared.
  *
  * A seeded cycle is applied onto the seeded blob as it is (never cleared first); if its cache data is
  * lost, the disk falls back to an ordinary full copy.
  */
-import type { PageBlobClient } from '@azure/storage-blob';
+import type { BlockBlobClient, PageBlobClient } from '@azure/storage-blob';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 import { fenced, type BlobFence } from './fence.ts';
+import { seedComparedBytes } from './metrics.ts';
 import { TaskPool } from './pool.ts';
 import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import type { BlobAccess } from './storage.ts';
@@ -89,37 +92,79 @@ export interface Differences {
   cleared: ByteRange[];
 }
 
+/** The two sides of a seeded comparison. */
+export interface CompareSides {
+  /** The source disk restore point (read SAS) and its URL. */
+  source: PageBlobClient;
+  sourceUrl: string;
+  /** The seeded replica blob (read with our identity). */
+  replica: PageBlobClient;
+  /** Scratch block blobs beside each side (same account, so same region), for checksums made by storage. */
+  sourceScratch: BlockBlobClient;
+  replicaScratch: BlockBlobClient;
+  /** Our bearer authorization, to name the replica blob as a copy source. */
+  auth: { scheme: 'Bearer'; value: string };
+}
+
 /**
- * Compares `window` of the source with the same range of the seeded replica: every range allocated on
- * either side is read from both, COMPARE_BLOCK at a time. Blocks that differ are data to copy, or cleared
- * ranges when the source block is all zeros. `onCompared` gets the bytes compared and how many matched.
+ * Compares `window` of the source with the same range of the seeded replica, without moving the data
+ * across regions where it matches. Checksums come from storage in each region: a range is staged (never
+ * committed) as a block of a scratch blob in the same account as each side with Put Block From URL, whose
+ * answer carries the block's CRC-64. Every range allocated on either side is compared CHECKSUM_CHUNK at a
+ * time; a chunk whose checksums differ is compared again REFINE_CHUNK at a time; only the pieces that still
+ * differ are read from both sides and compared COMPARE_BLOCK at a time. Blocks that differ are data to
+ * copy, or cleared ranges when the source block is all zeros. `onCompared` gets the bytes compared and
+ * how many matched.
  */
-export async function differingRanges(
-  source: PageBlobClient,
-  replica: PageBlobClient,
-  window: ByteRange,
-  options: { concurrency: number; signal: AbortSignal; onCompared?(bytes: number, matched: number): void },
-): Promise<Differences> {
+export async function differingRanges(sides: CompareSides, window: ByteRange, options: { concurrency: number; signal: AbortSignal; onCompared?(bytes: number, matched: number): void }): Promise<Differences> {
   const { signal } = options;
+  const { source, replica } = sides;
   const length = window.end - window.start;
   const [ours, theirs] = await Promise.all([source.getPageRanges(window.start, length, { abortSignal: signal }), replica.getPageRanges(window.start, length, { abortSignal: signal })]);
   const allocated = normalize([...(ours.pageRange ?? []), ...(theirs.pageRange ?? [])].map(fromSdkRange));
   const out: Differences = { data: [], cleared: [] };
   const pool = new TaskPool(options.concurrency);
+  // Scratch block ids per transfer in flight, restaged over and over: a scratch blob never holds more.
+  const slots = Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i);
+  const blockId = (slot: number, part: number) => Buffer.from(`cmp${String(slot).padStart(4, '0')}${String(part).padStart(3, '0')}`).toString('base64');
   const free: Array<[Buffer, Buffer]> = [];
+  const compare = async (chunk: ByteRange, slot: number): Promise<number> => {
+    if (await sameChecksums(sides, chunk, blockId(slot, 0), signal)) {
+      seedComparedBytes.inc({ method: 'checksum' }, chunk.end - chunk.start);
+      return chunk.end - chunk.start;
+    }
+    const parts = [...chunks([chunk], REFINE_CHUNK)];
+    const same = await Promise.all(parts.map((part, i) => sameChecksums(sides, part, blockId(slot, i + 1), signal)));
+    let matched = 0;
+    const pair = free.pop() ?? [Buffer.allocUnsafe(REFINE_CHUNK), Buffer.allocUnsafe(REFINE_CHUNK)];
+    try {
+      for (const [i, part] of parts.entries()) {
+        const n = part.end - part.start;
+        if (same[i]) {
+          seedComparedBytes.inc({ method: 'checksum' }, n);
+          matched += n;
+          continue;
+        }
+        seedComparedBytes.inc({ method: 'read' }, n);
+        const [a, b] = await Promise.all([readRange(source, part.start, n, pair[0], signal), readRange(replica, part.start, n, pair[1], signal)]);
+        const found = compareBlocks(a, b, part.start);
+        out.data.push(...found.data);
+        out.cleared.push(...found.cleared);
+        matched += n - found.differing;
+      }
+    } finally {
+      free.push(pair);
+    }
+    return matched;
+  };
   try {
-    for (const chunk of chunks(allocated, MAX_CHUNK)) {
+    for (const chunk of chunks(allocated, CHECKSUM_CHUNK)) {
       await pool.submit(async () => {
-        const pair = free.pop() ?? [Buffer.allocUnsafe(MAX_CHUNK), Buffer.allocUnsafe(MAX_CHUNK)];
+        const slot = slots.pop()!;
         try {
-          const n = chunk.end - chunk.start;
-          const [a, b] = await Promise.all([readRange(source, chunk.start, n, pair[0], signal), readRange(replica, chunk.start, n, pair[1], signal)]);
-          const found = compareBlocks(a, b, chunk.start);
-          out.data.push(...found.data);
-          out.cleared.push(...found.cleared);
-          options.onCompared?.(n, n - found.differing);
+          options.onCompared?.(chunk.end - chunk.start, await compare(chunk, slot));
         } finally {
-          free.push(pair);
+          slots.push(slot);
         }
       });
     }
@@ -129,6 +174,29 @@ export async function differingRanges(
     throw error;
   }
   return { data: normalize(out.data), cleared: normalize(out.cleared) };
+}
+
+/** Granularity of the checksum comparison (the largest block Put Block From URL stages in one request)... */
+export const CHECKSUM_CHUNK = MAX_CHUNK;
+/** ...and of its second look at a chunk that differs: only such pieces that differ too are read. */
+export const REFINE_CHUNK = 512 * 1024;
+
+/** Whether storage computes the same checksum for `range` on both sides. */
+async function sameChecksums(sides: CompareSides, range: ByteRange, block: string, signal: AbortSignal): Promise<boolean> {
+  const n = range.end - range.start;
+  const [a, b] = await Promise.all([
+    sides.sourceScratch.stageBlockFromURL(block, sides.sourceUrl, range.start, n, { abortSignal: signal }),
+    sides.replicaScratch.stageBlockFromURL(block, sides.replica.url, range.start, n, { sourceAuthorization: sides.auth, abortSignal: signal }),
+  ]);
+  const sum = (r: { xMsContentCrc64?: Uint8Array; contentMD5?: Uint8Array }) => (r.xMsContentCrc64?.length ? `crc64:${Buffer.from(r.xMsContentCrc64).toString('base64')}` : r.contentMD5?.length ? `md5:${Buffer.from(r.contentMD5).toString('base64')}` : undefined);
+  const [x, y] = [sum(a), sum(b)];
+  return x !== undefined && x === y;
+}
+
+/** Drops what a comparison staged: an empty commit discards a scratch blob's uncommitted blocks, then it goes. */
+export async function removeScratch(scratch: BlockBlobClient): Promise<void> {
+  await scratch.commitBlockList([]).catch(() => undefined);
+  await scratch.deleteIfExists().catch(() => undefined);
 }
 
 /** The blocks where `source` and `replica` (both read at `offset`) differ. Pure; exported for tests. */

@@ -360,7 +360,7 @@ export class VmWorker {
         resync: state.resync,
         disks: session.registration.disks.map((d) => {
           const target = seeds.has(d.name) ? session.targets.find((t) => t.name === d.name) : undefined;
-          return { name: d.name, sourceDiskId: d.sourceDiskId, ...(target ? { seed: target.blob } : {}) };
+          return { name: d.name, sourceDiskId: d.sourceDiskId, ...(target ? { seed: { replica: target.blob, scratch: session.replica.getBlockBlobClient(`seed-compare/${d.name}`) } } : {}) };
         }),
         ...(syncToken ? { syncToken } : {}),
       },
