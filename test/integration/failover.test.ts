@@ -72,7 +72,27 @@ describe('test failover', () => {
     await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) > cycleBefore + 1, 'replication continuing');
   });
 
-  it('refuses a named point of another VM, and a second real failover while one is under way', async () => {
+  it('runs a second test failover beside the first: its own VM and disks, the next free address, reported', async () => {
+    await failovers.create(ns, { metadata: { name: 'drill-2' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+    const second = await waitForObject(kc, failovers, foRef('drill-2'), finished, 'second test failover done', 120_000);
+    expect(second?.status?.phase, JSON.stringify(second?.status)).toBe('Succeeded');
+    const first = await failovers.get(foRef('drill'));
+    expect(second?.status?.targetVirtualMachineId).not.toBe(first?.status?.targetVirtualMachineId);
+    const ids = (o: FailoverRequest | undefined) => (o?.status?.targetResources ?? []).map((r) => r.id.toLowerCase());
+    expect(ids(second).filter((id) => ids(first).includes(id))).toEqual([]);
+    // The source address is taken by the first test VM: the next free one, with what was asked for beside it.
+    const nic = second?.status?.networkInterfaces?.[0];
+    expect(nic?.requestedPrivateIpAddress).toBe(fx.sourceIp);
+    expect(nic?.privateIpAddress).toBeDefined();
+    expect(nic?.privateIpAddress).not.toBe(fx.sourceIp);
+    expect(await powerState(az, first?.status?.targetVirtualMachineId as string)).toBe('running');
+    expect(await powerState(az, second?.status?.targetVirtualMachineId as string)).toBe('running');
+    await failovers.delete(foRef('drill-2'));
+    await waitForObject(kc, failovers, foRef('drill-2'), (o) => o === undefined, 'second test failover deleted', 60_000);
+    expect(await powerState(az, first?.status?.targetVirtualMachineId as string)).toBe('running');
+  });
+
+  it('refuses a named point of another VM, and a failover of a VM that does not exist', async () => {
     const foreign = { ...point.spec, replicatedVMName: 'someone-else' };
     await clients.points.create(ns, { metadata: { name: 'foreign-point', labels: { 'siterecovery.io/replicated-vm': 'someone-else' } }, spec: foreign });
     await failovers.create(ns, { metadata: { name: 'wrong-point' }, spec: { replicatedVMName: vmName, type: 'Test', recoveryPoint: 'foreign-point' } });
