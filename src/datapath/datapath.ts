@@ -11,18 +11,21 @@
  * member lease so the others take over at once.
  *
  * What limits scale (the datapath keeps no state of its own; everything is in Azure Storage):
- *  - Storage accounts: every byte is read from the source, written to and read from the cache account,
- *    written to the replica account. A cache account's ingress/egress and request-rate limits bound how
- *    many VMs share it; more cache accounts (per VM or per group, spec.cacheStorageAccountId) is the lever.
+ *  - Storage accounts: every changed byte is copied by storage from the source restore point into the
+ *    cache account (Put Block From URL) and from there into the replica account (Put Page From URL), one
+ *    request per chunk of at most 4 MiB. A cache account's ingress/egress and request-rate limits bound
+ *    how many VMs share it; more cache accounts (per VM or per group, spec.cacheStorageAccountId) is the
+ *    lever; a replica blob's write throughput bounds one disk's churn.
  *  - ARM: each VM makes a restore point, a grant per disk and a delete per cycle; subscription-level ARM
  *    write throttling (about 1200 writes/hour per principal and region for Microsoft.Compute) caps
  *    VMs × disks / interval. A 5-minute interval with 3 disks costs ~60 writes/hour per VM.
  *  - Kubernetes: one member Lease per replica (renewed every leaseDuration/3, listed by every replica),
  *    and one status write per VM per status interval plus one RecoveryPoint per cycle: the API server
  *    sees about VMs / statusInterval writes per second. Rendezvous costs O(members) per VM per rebalance.
- *  - One replica: concurrent transfers per VM × 4 MiB of buffers during capture; apply moves no data
- *    through the replica (Put Page From URL). CPU for TLS and MD5 is the per-replica ceiling; an autoscaler
- *    on site_recovery_datapath_backlog_bytes adds replicas.
+ *  - One replica: no disk data passes through it (both copies are server-side; only a re-protect's
+ *    comparison reads the pieces whose checksums differ, two 512 KiB buffers per transfer in flight). Its
+ *    ceiling is requests in flight: concurrent transfers per VM × VMs; an autoscaler on
+ *    site_recovery_datapath_backlog_bytes adds replicas.
  */
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
