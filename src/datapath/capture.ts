@@ -23,7 +23,7 @@ import { TaskPool } from './pool.ts';
 import { chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
 import { differingRanges, removeScratch } from './seed.ts';
-import { storageError, type BlobAccess } from './storage.ts';
+import { stagedChecksum, storageError, type BlobAccess } from './storage.ts';
 
 /** Ranges are listed this many bytes at a time. */
 export const LIST_WINDOW = 1024 ** 3;
@@ -203,11 +203,11 @@ async function copyDisk(deps: CaptureDeps, plan: CopyPlan): Promise<void> {
   await segment.close();
 }
 
-/** The checksum storage computed for a staged chunk: CRC-64 when it gave one, else MD5. */
+/** The checksum storage computed for a staged chunk (see stagedChecksum); none is an error. */
 function checksumOf(staged: { xMsContentCrc64?: Uint8Array; contentMD5?: Uint8Array }, offset: number): { x: string } | { m: string } {
-  if (staged.xMsContentCrc64?.length) return { x: Buffer.from(staged.xMsContentCrc64).toString('base64') };
-  if (staged.contentMD5?.length) return { m: Buffer.from(staged.contentMD5).toString('base64') };
-  throw new Error(`storage returned no checksum for the chunk at ${offset} (Put Block From URL)`);
+  const checksum = stagedChecksum(staged);
+  if (!checksum) throw new Error(`storage returned no checksum for the chunk at ${offset} (Put Block From URL)`);
+  return checksum;
 }
 
 /** One segment blob: blocks staged concurrently, committed once closed and every block is staged. */

@@ -22,7 +22,7 @@ import { fenced, type BlobFence } from './fence.ts';
 import { seedComparedBytes } from './metrics.ts';
 import { TaskPool } from './pool.ts';
 import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
-import type { BlobAccess } from './storage.ts';
+import { stagedChecksum, type BlobAccess } from './storage.ts';
 import type { TargetDisk } from './target.ts';
 
 /** Metadata on a replica blob: the seed disk whose content it was given. */
@@ -188,9 +188,8 @@ async function sameChecksums(sides: CompareSides, range: ByteRange, block: strin
     sides.sourceScratch.stageBlockFromURL(block, sides.sourceUrl, range.start, n, { abortSignal: signal }),
     sides.replicaScratch.stageBlockFromURL(block, sides.replica.url, range.start, n, { sourceAuthorization: sides.auth, abortSignal: signal }),
   ]);
-  const sum = (r: { xMsContentCrc64?: Uint8Array; contentMD5?: Uint8Array }) => (r.xMsContentCrc64?.length ? `crc64:${Buffer.from(r.xMsContentCrc64).toString('base64')}` : r.contentMD5?.length ? `md5:${Buffer.from(r.contentMD5).toString('base64')}` : undefined);
-  const [x, y] = [sum(a), sum(b)];
-  return x !== undefined && x === y;
+  const [x, y] = [stagedChecksum(a), stagedChecksum(b)];
+  return x !== undefined && JSON.stringify(x) === JSON.stringify(y);
 }
 
 /** Drops what a comparison staged: an empty commit discards a scratch blob's uncommitted blocks, then it goes. */

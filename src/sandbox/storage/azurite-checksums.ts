@@ -35,11 +35,15 @@ export function computeTransactionalChecksums(stream: Readable, expected: Expect
       .on('end', () => {
         const digests = async (): Promise<TransactionalChecksums> => ({
           md5: md5 ? new Uint8Array(md5.digest()) : undefined,
-          // The AWS digest is big-endian; Azurite (and the x-ms-content-crc64 wire format) little-endian.
-          crc64: crc ? new Uint8Array(await crc.digest()).reverse() : undefined,
+          crc64: crc ? new Uint8Array(await crc64Digest(crc)) : undefined,
         });
         digests().then(resolve, reject);
       })
       .on('error', reject);
   });
+}
+
+/** A CRC-64/NVME as x-ms-content-crc64 carries it (and Azurite serialises it): little-endian. The AWS digest is big-endian. */
+export async function crc64Digest(crc: Crc64Nvme): Promise<Buffer> {
+  return Buffer.from(await crc.digest()).reverse();
 }

@@ -26,6 +26,7 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { crc64Digest } from './azurite-checksums.ts';
 
 const require = createRequire(import.meta.url);
 const AZ = 'azurite/dist/src/blob';
@@ -262,8 +263,7 @@ async function copyFromSource(handler: Handler, ctx: BlobCtx, context: AzuriteCo
     if (!computed.equals(Buffer.from(options.sourceContentMD5!))) throw Errors.getMd5Mismatch!(id, Buffer.from(options.sourceContentMD5!).toString('base64'), computed.toString('base64'));
     return { persistency, md5: new Uint8Array(computed) };
   }
-  // The AWS digest is big-endian; x-ms-content-crc64 is little-endian.
-  const computed = Buffer.from(await crc!.digest()).reverse();
+  const computed = await crc64Digest(crc!);
   if (options.sourceContentcrc64 !== undefined && !computed.equals(Buffer.from(options.sourceContentcrc64).subarray(0, 8))) {
     throw Errors.getCrc64Mismatch!(id, Buffer.from(options.sourceContentcrc64).toString('base64'), computed.toString('base64'));
   }

@@ -21,7 +21,8 @@
 // Authorization stays Azurite's: before answering a diff or a Put-Page-From-URL itself, the front sends
 // the client's request unchanged to Azurite, which authenticates it (SAS, shared key or bearer) and then
 // answers 200 (diff: it ignores prevsnapshot) or 501 APINotImplemented (from URL, for a source not on
-// this sandbox); any other answer (403, 404, ...) goes back to the client as is. The front's own follow-up calls to Azurite use a bearer token.
+// this sandbox); any other answer (403, 404, ...) goes back to the client as is. The front's own
+// follow-up calls to Azurite use a bearer token.
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -323,8 +324,12 @@ export class StorageFront {
 
     if (method === 'PUT') {
       if (comp === 'page') {
-        if (h['x-ms-copy-source']) {
-          await this.handlePutPageFromUrl(req, res, url, target);
+        // Put Page From URL from a source on this sandbox: Azurite copies it within its stores
+        // (azurite-from-url.ts), and for change tracking it is a page write like any other. A source
+        // elsewhere: the front copies it.
+        const copySource = header(h, 'x-ms-copy-source');
+        if (copySource && !this.ownEndpoint(copySource)) {
+          await this.handleExternalPutPageFromUrl(req, res, url, target);
           return;
         }
         const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
@@ -776,17 +781,9 @@ export class StorageFront {
 
   // ---- Put Page From URL --------------------------------------------------------------------------
 
-  private async handlePutPageFromUrl(req: IncomingMessage, res: ServerResponse, url: URL, target: BlobTarget): Promise<void> {
+  /** Put Page From URL from a source not on this sandbox: read the range, write it with Put Page. */
+  private async handleExternalPutPageFromUrl(req: IncomingMessage, res: ServerResponse, url: URL, target: BlobTarget): Promise<void> {
     const h = req.headers;
-    if (this.ownEndpoint(header(h, 'x-ms-copy-source') ?? '')) {
-      // A source on this sandbox: Azurite copies it within its stores (azurite-from-url.ts). For the
-      // change tracking it is a page write like any other.
-      const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
-      const release = await this.gates.shared(target.key);
-      if (range) this.tracker.pagesWritten(target.key, range[0], range[1]);
-      await this.forward(req, res, { release });
-      return;
-    }
     req.resume(); // a Put Page From URL has no body
     const probe = await this.probe(req);
     if (!StorageFront.probeAccepted(probe)) {
