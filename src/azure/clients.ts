@@ -9,7 +9,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { azureRequests } from '../controllers/metrics.ts';
+import { azureRequests } from '../runtime/metrics.ts';
 import { credentialFromEnvironment } from './credential.ts';
 
 export interface AzureConfig {

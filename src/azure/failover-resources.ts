@@ -10,7 +10,7 @@ import type { AzureClients } from './clients.ts';
 import { classifyAzureError } from './errors.ts';
 import { parseArmId } from './arm-id.ts';
 import { deleteIgnoringNotFound, getOrUndefined, startOperation } from './resources/observe.ts';
-import { managedTags } from '../reconcilers/external-resource.ts';
+import { managedTags } from './external-resource.ts';
 
 export interface ImportDiskSpec {
   resourceGroup: string;

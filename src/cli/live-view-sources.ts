@@ -7,7 +7,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
-import { Informer } from '../controllers/informer.ts';
+import { Informer } from '../runtime/informer.ts';
 import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
 import type { FailoverView, ReplicaView, VmView } from './live-view.ts';
 

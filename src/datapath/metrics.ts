@@ -1,6 +1,6 @@
 /** Prometheus metrics of the datapath, in the process's one registry (served on /metrics). */
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { registry } from '../controllers/metrics.ts';
+import { registry } from '../runtime/metrics.ts';
 
 const vmLabels = ['namespace', 'name'] as const;
 

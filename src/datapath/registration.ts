@@ -14,7 +14,7 @@
  * the owner releases its blob leases so the operator can remove or reuse the blobs.
  */
 import type { ProtectedDisk, ReplicatedVM } from '../api/types.ts';
-import { isTrue } from '../controllers/conditions.ts';
+import { isTrue } from '../runtime/conditions.ts';
 
 export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
 import { SYNC_NOW_ANNOTATION } from '../api/names.ts';

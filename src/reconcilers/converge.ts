@@ -2,9 +2,9 @@
  * One step of convergence for one Azure resource, in the terms a reconciler reports: ready (carry on),
  * or a readiness to record and when to look again.
  */
-import type { Readiness } from '../controllers/conditions.ts';
+import type { Readiness } from '../runtime/conditions.ts';
 import { classifyAzureError } from '../azure/errors.ts';
-import { ensureResource, type ExternalResource, type ResourceRecord } from './external-resource.ts';
+import { ensureResource, type ExternalResource, type ResourceRecord } from '../azure/external-resource.ts';
 import type { ResourceLedger } from './resource-ledger.ts';
 
 /** How soon to look again at a resource ARM is still creating. */

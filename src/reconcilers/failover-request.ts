@@ -32,12 +32,12 @@ import {
   startVm,
 } from '../azure/failover-resources.ts';
 import { classifyAzureError } from '../azure/errors.ts';
-import { isTrue, setCondition, removeCondition } from '../controllers/conditions.ts';
-import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
+import { isTrue, setCondition, removeCondition } from '../runtime/conditions.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration } from '../util/duration.ts';
 import { failoverStepsFor, REPROTECT_STEPS, stepsFor, StepLog, type StepName } from './failover-steps.ts';
-import { OWNER_TAG } from './external-resource.ts';
+import { OWNER_TAG } from '../azure/external-resource.ts';
 import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
 import { REPLICATED_VM_LABEL } from './replicated-vm.ts';
 import { readSourceVm } from '../azure/source-vm.ts';

@@ -22,11 +22,11 @@ import { restorePointCollectionResource } from '../azure/resources/restore-point
 import { storageAccountResource } from '../azure/resources/storage-account.ts';
 import { powerState } from '../azure/failover-resources.ts';
 import { readSourceVm, type SourceVm } from '../azure/source-vm.ts';
-import { applyReadiness, isTrue, setCondition, type Readiness } from '../controllers/conditions.ts';
-import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
+import { applyReadiness, isTrue, setCondition, type Readiness } from '../runtime/conditions.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import { refOf, type CustomResourceClient } from '../kube/custom-resources.ts';
 import { convergeResource, readinessForAzureError, type StepResult } from './converge.ts';
-import { removeResource, type ExternalResource } from './external-resource.ts';
+import { removeResource, type ExternalResource } from '../azure/external-resource.ts';
 import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
 import { ResourceLedger } from './resource-ledger.ts';
 

@@ -3,8 +3,8 @@
  * with a readable summary, and keeps a policy that ReplicatedVMs still use from being deleted.
  */
 import type { ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
-import { applyReadiness, type Readiness } from '../controllers/conditions.ts';
-import type { ReconcileContext, ReconcileResult, Reconciler } from '../controllers/controller.ts';
+import { applyReadiness, type Readiness } from '../runtime/conditions.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration, parseDuration } from '../util/duration.ts';
 import { addFinalizer, applyStatus, isDeleting, removeFinalizer } from './object-status.ts';

@@ -6,7 +6,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
-import { findCondition } from '../../src/controllers/conditions.ts';
+import { findCondition } from '../../src/runtime/conditions.ts';
 import { buildDatapath, type Datapath } from '../../src/datapath/datapath.ts';
 import type { JournalState } from '../../src/datapath/journal.ts';
 import { manifestName, segmentName } from '../../src/datapath/manifest.ts';

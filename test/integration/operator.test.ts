@@ -2,8 +2,8 @@
 // convergence after edits, Azure faults, waiting on inputs, stalls, and disabling replication.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { reconcileTotal } from '../../src/controllers/metrics.ts';
-import type { Manager } from '../../src/controllers/manager.ts';
+import { reconcileTotal } from '../../src/runtime/metrics.ts';
+import type { Manager } from '../../src/runtime/manager.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
 import { chartServiceAccountKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';

@@ -7,7 +7,7 @@ import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, Watch, setHea
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RESOURCES, type KindName } from '../../src/api/types.ts';
-import { LeaderElector } from '../../src/controllers/leader-election.ts';
+import { LeaderElector } from '../../src/runtime/leader-election.ts';
 import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER, addFinalizer, removeFinalizer } from '../../src/reconcilers/object-status.ts';

@@ -16,7 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
 import type { AzureConfig } from '../../src/azure/clients.ts';
 import { StaticTokenCredential } from '../../src/azure/credential.ts';
-import { setCondition } from '../../src/controllers/conditions.ts';
+import { setCondition } from '../../src/runtime/conditions.ts';
 import { CustomResourceClient, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER } from '../../src/reconcilers/object-status.ts';
 import { restorePointName } from '../../src/datapath/restore-points.ts';

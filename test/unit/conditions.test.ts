@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyReadiness, findCondition, setCondition } from '../../src/controllers/conditions.ts';
+import { applyReadiness, findCondition, setCondition } from '../../src/runtime/conditions.ts';
 import { formatDuration, parseDuration } from '../../src/util/duration.ts';
 
 const t0 = new Date('2026-11-25T10:00:00Z');

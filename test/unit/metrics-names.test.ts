@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../src/controllers/metrics.ts';
+import { registry } from '../../src/runtime/metrics.ts';
 import '../../src/datapath/metrics.ts';
 
 const chart = join(import.meta.dirname, '..', '..', 'charts', 'site-recovery-operator');

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { WorkQueue, backoffDelay } from '../../src/controllers/workqueue.ts';
+import { WorkQueue, backoffDelay } from '../../src/runtime/workqueue.ts';
 
 describe('WorkQueue', () => {
   it('de-duplicates keys added before they are taken', async () => {

@@ -1,7 +1,7 @@
 import type { BlobContainer } from '@azure/arm-storage';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';
-import type { ExternalResource, Observation } from '../../reconcilers/external-resource.ts';
+import type { ExternalResource, Observation } from '../external-resource.ts';
 import { deleteIgnoringNotFound, getOrUndefined } from './observe.ts';
 
 /** A private blob container, created through ARM (management plane: no data-plane rights needed). */

@@ -1,7 +1,7 @@
 import type { ResourceGroup } from '@azure/arm-resources';
 import type { AzureClients } from '../clients.ts';
 import { resourceGroupId } from '../arm-id.ts';
-import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../../reconcilers/external-resource.ts';
+import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
 import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation } from './observe.ts';
 
 export function resourceGroupResource(az: AzureClients, role: string, name: string, location: string, owner: string, manage = true): ExternalResource<ResourceGroup> {

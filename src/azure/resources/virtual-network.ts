@@ -1,7 +1,7 @@
 import type { VirtualNetwork } from '@azure/arm-network';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';
-import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../../reconcilers/external-resource.ts';
+import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
 import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation } from './observe.ts';
 
 export interface SubnetSpec {
