@@ -8,6 +8,7 @@
  * - unknown: anything else, shown as is and retried with backoff.
  */
 import { RestError } from '@azure/core-rest-pipeline';
+import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
 
 export type AzureErrorClass = 'retryable' | 'notFound' | 'fatal' | 'unknown';
 
@@ -76,4 +77,17 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What an Azure error means for a reconcile (after Azure Service Operator v2: classified by code first,
+ * then by HTTP status): a request Azure refuses as wrong stops retries until the user changes something
+ * (TerminalError, reason AzureRequestRejected); anything else is shown while the controller backs off.
+ */
+export function reconcileErrorFor(error: unknown, action: string): TerminalError | RetryableError {
+  if (error instanceof TerminalError || error instanceof RetryableError) return error;
+  const c = classifyAzureError(error);
+  const detail = `${action}: ${c.code ? `${c.code}: ` : ''}${c.message}`;
+  if (c.class === 'fatal') return new TerminalError('AzureRequestRejected', detail, { cause: error });
+  return new RetryableError(c.class === 'retryable' ? 'AzureRetrying' : 'AzureError', detail, { cause: error });
 }

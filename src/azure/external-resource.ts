@@ -9,6 +9,8 @@
  * create exists so that a resource found after a crash is known to be the operator's own (and so may be
  * deleted later), while one that existed before is adopted and never deleted.
  */
+import { done, stalled, waiting, type Step } from '../runtime/step.ts';
+import type { ResourceLedger } from './resource-ledger.ts';
 
 export const MANAGED_BY_TAG = 'siterecovery-managed-by';
 export const MANAGED_BY_VALUE = 'site-recovery-operator';
@@ -56,42 +58,39 @@ export interface ResourceRecord {
   pending?: boolean;
 }
 
-export type EnsureOutcome<T> =
-  | { state: 'ready'; record: ResourceRecord; resource: T }
-  | { state: 'creating' | 'updating'; record: ResourceRecord }
-  | { state: 'missing'; record?: ResourceRecord; message: string }
-  | { state: 'failed'; record: ResourceRecord; message: string };
-
 /**
- * Drives one resource one step towards existing and up to date.
- * `recordPending` must durably record the pending mark before a create is sent (it throws if it cannot).
+ * Drives one resource one step towards existing and up to date, recording in `ledger` what it is (created
+ * by the operator, adopted, or pending creation). `persist` must durably write the ledger: it is called
+ * with the pending mark in place before a create is sent (and throws if it cannot).
  */
-export async function ensureResource<T>(
-  resource: ExternalResource<T>,
-  previousRecord: ResourceRecord | undefined,
-  recordPending: (record: ResourceRecord) => Promise<void>,
-): Promise<EnsureOutcome<T>> {
-  let previous = previousRecord;
+export async function convergeResource<T>(resource: ExternalResource<T>, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<T>> {
+  let previous = ledger.get(resource.role);
   let observation = await resource.observe();
   if (!observation.exists) {
-    if (!resource.manage) return { state: 'missing', message: `${resource.role} ${resource.id} does not exist` };
+    if (!resource.manage) return stalled(`${resource.role}NotFound`, `${resource.role} ${resource.id} does not exist`);
     const record: ResourceRecord = { role: resource.role, id: resource.id, created: true, pending: true };
-    if (!previous?.pending) await recordPending(record);
+    if (!previous?.pending) {
+      ledger.set(record);
+      await persist();
+    }
     await resource.create();
     // Many ARM creates finish at once (synchronous PUTs); look again rather than waiting a whole poll.
     observation = await resource.observe();
-    if (!observation.exists || !observation.ready) return { state: 'creating', record };
+    if (!observation.exists || !observation.ready) {
+      ledger.set(record);
+      return waiting(`Creating${resource.role}`, `creating ${resource.id}`);
+    }
     previous = record;
   }
   const created = resource.manage && (previous?.created === true || (previous === undefined && observation.managedTag) || previous?.pending === true);
-  const record: ResourceRecord = { role: resource.role, id: resource.id, created };
-  if (observation.failed) return { state: 'failed', record, message: `${resource.role} ${resource.id} is in provisioningState Failed` };
-  if (!observation.ready) return { state: 'creating', record };
+  ledger.set({ role: resource.role, id: resource.id, created });
+  if (observation.failed) return stalled(`${resource.role}Failed`, `${resource.role} ${resource.id} is in provisioningState Failed`);
+  if (!observation.ready) return waiting(`Creating${resource.role}`, `creating ${resource.id}`);
   if (resource.manage && created && !observation.upToDate) {
     await resource.update(observation.resource);
-    return { state: 'updating', record };
+    return waiting(`Updating${resource.role}`, `updating ${resource.id}`);
   }
-  return { state: 'ready', record, resource: observation.resource };
+  return done(undefined, observation.resource);
 }
 
 /** Deletes a resource the operator created; adopted ones are left alone. Returns true once it is gone. */

@@ -16,8 +16,8 @@ import type { CycleRecord } from './journal.ts';
 import { storageError } from './storage.ts';
 import { targetBlobName } from './target.ts';
 
-export { REPLICATED_VM_LABEL } from '../api/names.ts';
-import { REPLICATED_VM_LABEL } from '../api/names.ts';
+export { REPLICATED_VM_LABEL } from '../api/contract.ts';
+import { REPLICATED_VM_LABEL } from '../api/contract.ts';
 export const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
 
 /** <vm>-<cycle, 6 digits>; shortened with a hash when the VM's name is long. */

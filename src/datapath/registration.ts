@@ -16,8 +16,8 @@
 import type { ProtectedDisk, ReplicatedVM } from '../api/types.ts';
 import { isTrue } from '../runtime/conditions.ts';
 
-export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
-import { SYNC_NOW_ANNOTATION } from '../api/names.ts';
+export { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
+import { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
 
 export interface Registration {
   disks: ProtectedDisk[];

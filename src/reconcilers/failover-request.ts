@@ -15,7 +15,7 @@
  * FailedOver (computed by its reconciler from this object); deleting them never undoes a failover.
  */
 import type { FailoverRequest, FailoverRequestStatus, FailoverResource, NetworkMapping, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
-import { REPROTECT_OF_LABEL } from '../api/names.ts';
+import { REPROTECT_OF_LABEL } from '../api/contract.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId, resourceGroupNameOf, sameArmId, shortHash } from '../azure/arm-id.ts';
 import {
@@ -38,12 +38,13 @@ import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration } from '../util/duration.ts';
 import { failoverStepsFor, REPROTECT_STEPS, stepsFor, StepLog, type StepName } from './failover-steps.ts';
 import { OWNER_TAG } from '../azure/external-resource.ts';
-import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
-import { REPLICATED_VM_LABEL } from './replicated-vm.ts';
+import { applyStatus } from '../runtime/status-writer.ts';
+import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
+import { REPLICATED_VM_LABEL, realFailoversOf, statusOwnedBy } from '../api/contract.ts';
 import { readSourceVm } from '../azure/source-vm.ts';
 
-export { SYNC_NOW_ANNOTATION } from '../api/names.ts';
-import { SYNC_NOW_ANNOTATION } from '../api/names.ts';
+export { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
+import { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
 const POLL_MS = 2_000;
 
 export interface FailoverDeps {
@@ -87,13 +88,6 @@ export function replacesSeed(vm: ReplicatedVM): boolean {
   if (!seedId || !group) return false;
   const seed = parseArmId(seedId);
   return seed.name.toLowerCase() === parseArmId(vm.spec.sourceVirtualMachineId).name.toLowerCase() && seed.resourceGroup.toLowerCase() === resourceGroupNameOf(group).toLowerCase();
-}
-
-/** The non-Test failovers of a VM that count as "the" failover: not failed, oldest first. */
-export function realFailoversOf(all: readonly FailoverRequest[], vmName: string): FailoverRequest[] {
-  return all
-    .filter((f) => f.spec.replicatedVMName === vmName && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && !f.metadata.deletionTimestamp)
-    .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
 }
 
 /**
@@ -712,7 +706,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     }
     if (outcome && outcome.type !== 'Ready') conditions = setCondition(conditions, outcome, generation);
     const status = {
-      ...operatorOwnedStatus(fo.status),
+      ...statusOwnedBy('operator', fo.status),
       ...extra,
       phase,
       startTime: fo.status?.startTime ?? new Date().toISOString(),

@@ -9,13 +9,15 @@ import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
-import { applyReadiness, type Readiness } from '../runtime/conditions.ts';
+import { reconcileErrorFor } from '../azure/errors.ts';
+import { convergeResource, removeResource } from '../azure/external-resource.ts';
+import { ResourceLedger } from '../azure/resource-ledger.ts';
+import type { Readiness } from '../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
+import { POLL_MS, stalled, type Step, type Unfinished } from '../runtime/step.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
-import { removeResource } from '../azure/external-resource.ts';
-import { convergeResource, readinessForAzureError } from './converge.ts';
-import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
-import { ResourceLedger } from './resource-ledger.ts';
 
 const ROLE_RG = 'TargetResourceGroup';
 const ROLE_TARGET = 'TargetVirtualNetwork';
@@ -25,11 +27,13 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
   private readonly mappings: CustomResourceClient<NetworkMapping>;
   private readonly az: AzureClients;
   private readonly listVms: (namespace: string) => readonly ReplicatedVM[];
+  private readonly status: StatusWriter<NetworkMapping>;
 
   constructor(mappings: CustomResourceClient<NetworkMapping>, az: AzureClients, listVms: (namespace: string) => readonly ReplicatedVM[]) {
     this.mappings = mappings;
     this.az = az;
     this.listVms = listVms;
+    this.status = new StatusWriter(mappings);
   }
 
   async reconcile(mapping: NetworkMapping, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -39,30 +43,29 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
       mapping = await addFinalizer(this.mappings, mapping);
       return await this.converge(mapping, ledger, ctx);
     } catch (error) {
-      const { readiness, retry } = readinessForAzureError(error, 'reconciling the network mapping');
-      await this.record(mapping, ledger, readiness, {});
-      if (retry) throw error;
-      return { requeueAfterMs: 5 * 60_000 };
+      return this.status.fail(mapping, reconcileErrorFor(error, 'reconciling the network mapping'), { targetResources: ledger.list() });
     }
   }
 
   private async converge(mapping: NetworkMapping, ledger: ResourceLedger, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const spec = mapping.spec;
     const owner = `${mapping.metadata.namespace}/${mapping.metadata.name}`;
-    const persist = () => this.record(mapping, ledger, { state: 'progressing', reason: 'Creating', message: 'creating target network resources' }, {}).then(() => undefined);
+    const persist = () => this.record(mapping, ledger, { state: 'progressing', reason: 'Creating', message: 'creating target network resources' }, {});
+    const stall = (reason: string, message: string) => this.status.stall(mapping, stalled(reason, message), ctx.events, { targetResources: ledger.list() });
+    const pause = (step: Unfinished) => (step.state === 'stalled' ? stall(step.reason, step.message) : this.status.pause(mapping, step, { targetResources: ledger.list() }));
 
     // 1. The source network.
     const sourceId = parseArmId(spec.sourceVirtualNetworkId);
     const source = await getVirtualNetwork(this.az, sourceId.resourceGroup, sourceId.name);
-    if (!source) return this.stall(mapping, ledger, 'SourceNetworkNotFound', `virtual network ${spec.sourceVirtualNetworkId} does not exist`);
+    if (!source) return stall('SourceNetworkNotFound', `virtual network ${spec.sourceVirtualNetworkId} does not exist`);
     if (source.location === spec.targetLocation) {
-      return this.stall(mapping, ledger, 'SameRegion', `the source network is already in ${spec.targetLocation}; the target location must be another region`);
+      return stall('SameRegion', `the source network is already in ${spec.targetLocation}; the target location must be another region`);
     }
     const sourceSubnets = (source.subnets ?? []).filter((s): s is Subnet & { name: string } => Boolean(s.name));
 
     // 2. The target resource group.
     const group = await convergeResource(resourceGroupResource(this.az, ROLE_RG, spec.targetResourceGroup, spec.targetLocation, owner), ledger, persist);
-    if (!group.done) return this.pause(mapping, ledger, group.readiness, group.requeueAfterMs);
+    if (group.state !== 'done') return pause(group);
 
     // 3. The target network: adopted when named, else a mirror of the source.
     const mirror = (name: string): VirtualNetworkSpec => ({
@@ -74,56 +77,55 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
       subnets: sourceSubnets.map((s) => ({ name: s.name, addressPrefix: s.addressPrefix ?? s.addressPrefixes?.[0] ?? '' })),
     });
     const target = await this.network(spec.targetVirtualNetworkId, ROLE_TARGET, mirror(`${sourceId.name}-asr`), ledger, persist);
-    if ('readiness' in target) return this.pause(mapping, ledger, target.readiness, target.requeueAfterMs);
+    if (target.state !== 'done') return pause(target);
     const test = await this.network(spec.testVirtualNetworkId, ROLE_TEST, mirror(`${sourceId.name}-asr-test`), ledger, persist);
-    if ('readiness' in test) return this.pause(mapping, ledger, test.readiness, test.requeueAfterMs);
+    if (test.state !== 'done') return pause(test);
 
     // 4. The subnet mapping, by name unless overridden.
     const overrides = new Map((spec.subnetMappings ?? []).map((m) => [m.source, m.target]));
     for (const name of overrides.keys()) {
-      if (!sourceSubnets.some((s) => s.name === name)) return this.stall(mapping, ledger, 'SubnetNotFound', `subnetMappings names source subnet "${name}", which ${sourceId.name} does not have`);
+      if (!sourceSubnets.some((s) => s.name === name)) return stall('SubnetNotFound', `subnetMappings names source subnet "${name}", which ${sourceId.name} does not have`);
     }
     const resolved: ResolvedSubnetMapping[] = [];
     for (const s of sourceSubnets) {
       const targetName = overrides.get(s.name) ?? s.name;
-      const targetSubnet = target.network.subnets?.find((t) => t.name === targetName);
+      const targetSubnet = target.value.subnets?.find((t) => t.name === targetName);
       if (!targetSubnet) {
-        return this.stall(mapping, ledger, 'SubnetNotMapped', `source subnet "${s.name}" maps to "${targetName}", which target network ${target.network.name} does not have; add it or set subnetMappings`);
+        return stall('SubnetNotMapped', `source subnet "${s.name}" maps to "${targetName}", which target network ${target.value.name} does not have; add it or set subnetMappings`);
       }
-      const testSubnet = test.network.subnets?.find((t) => t.name === targetName) ?? test.network.subnets?.find((t) => t.name === s.name);
+      const testSubnet = test.value.subnets?.find((t) => t.name === targetName) ?? test.value.subnets?.find((t) => t.name === s.name);
       resolved.push({ source: s.name, target: targetName, sourceSubnetId: s.id, targetSubnetId: targetSubnet.id, ...(testSubnet?.id ? { testSubnetId: testSubnet.id } : {}) });
     }
 
     // 5. Record it all, with the reverse mapping.
     const wasReady = mapping.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    await this.record(mapping, ledger, { state: 'ready', reason: 'Mapped', message: `${resolved.length} subnet(s) mapped from ${sourceId.name} to ${target.network.name}` }, {
+    await this.record(mapping, ledger, { state: 'ready', reason: 'Mapped', message: `${resolved.length} subnet(s) mapped from ${sourceId.name} to ${target.value.name}` }, {
       sourceLocation: source.location,
-      targetVirtualNetworkId: target.network.id,
+      targetVirtualNetworkId: target.value.id,
       targetVirtualNetworkCreated: ledger.get(ROLE_TARGET)?.created ?? false,
-      testVirtualNetworkId: test.network.id,
+      testVirtualNetworkId: test.value.id,
       testVirtualNetworkCreated: ledger.get(ROLE_TEST)?.created ?? false,
       subnetMappings: resolved,
       reverse: {
-        sourceVirtualNetworkId: target.network.id,
+        sourceVirtualNetworkId: target.value.id,
         targetVirtualNetworkId: source.id,
         targetLocation: source.location,
         subnetMappings: resolved.map((m) => ({ source: m.target, target: m.source })),
       },
     });
-    if (!wasReady) ctx.events.record(mapping, 'Normal', 'Mapped', `network ${sourceId.name} maps to ${target.network.id}`);
+    if (!wasReady) ctx.events.record(mapping, 'Normal', 'Mapped', `network ${sourceId.name} maps to ${target.value.id}`);
   }
 
   /** Adopts the named network, or converges the mirror the operator manages. */
-  private async network(adoptId: string | undefined, role: string, mirror: VirtualNetworkSpec, ledger: ResourceLedger, persist: () => Promise<void>): Promise<{ network: VirtualNetwork } | { readiness: Readiness; requeueAfterMs?: number }> {
+  private async network(adoptId: string | undefined, role: string, mirror: VirtualNetworkSpec, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<VirtualNetwork>> {
     if (adoptId) {
       const id = parseArmId(adoptId);
       const network = await getVirtualNetwork(this.az, id.resourceGroup, id.name);
-      if (!network) return { readiness: { state: 'stalled', reason: `${role}NotFound`, message: `virtual network ${adoptId} does not exist` }, requeueAfterMs: 60_000 };
+      if (!network) return stalled(`${role}NotFound`, `virtual network ${adoptId} does not exist`);
       ledger.set({ role, id: network.id ?? adoptId, created: false });
-      return { network };
+      return { state: 'done', value: network };
     }
-    const step = await convergeResource(virtualNetworkResource(this.az, role, mirror), ledger, persist);
-    return step.done ? { network: step.resource } : { readiness: step.readiness, requeueAfterMs: step.requeueAfterMs };
+    return convergeResource(virtualNetworkResource(this.az, role, mirror), ledger, persist);
   }
 
   /** Deletion: refused while ReplicatedVMs use the mapping; then removes only what the operator created. */
@@ -142,7 +144,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     gone = (await removeResource(virtualNetworkResource(this.az, ROLE_TARGET, stub(`${sourceName}-asr`)), ledger.get(ROLE_TARGET))) && gone;
     if (!gone) {
       await this.record(mapping, ledger, { state: 'progressing', reason: 'Deleting', message: 'deleting the networks the operator created' }, {});
-      return { requeueAfterMs: 2_000 };
+      return { requeueAfterMs: POLL_MS };
     }
     const group = ledger.get(ROLE_RG);
     if (group?.created && (await resourceGroupIsEmpty(this.az, spec.targetResourceGroup))) {
@@ -152,27 +154,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     await removeFinalizer(this.mappings, mapping);
   }
 
-  private async stall(mapping: NetworkMapping, ledger: ResourceLedger, reason: string, message: string): Promise<ReconcileResult> {
-    await this.record(mapping, ledger, { state: 'stalled', reason, message }, {});
-    return { requeueAfterMs: 60_000 };
-  }
-
-  private async pause(mapping: NetworkMapping, ledger: ResourceLedger, readiness: Readiness, requeueAfterMs?: number): Promise<ReconcileResult> {
-    await this.record(mapping, ledger, readiness, {});
-    return { requeueAfterMs: requeueAfterMs ?? 2_000 };
-  }
-
-  private async record(mapping: NetworkMapping, ledger: ResourceLedger, readiness: Readiness, fields: Partial<NetworkMappingStatus>): Promise<NetworkMapping> {
-    const status = {
-      ...operatorOwnedStatus(mapping.status),
-      ...fields,
-      observedGeneration: mapping.metadata.generation,
-      targetResources: ledger.list(),
-      conditions: applyReadiness(mapping.status?.conditions, readiness, mapping.metadata.generation),
-    };
-    const updated = await applyStatus(this.mappings, mapping, status);
-    mapping.status = updated.status as NetworkMappingStatus;
-    mapping.metadata.resourceVersion = updated.metadata.resourceVersion;
-    return updated;
+  private async record(mapping: NetworkMapping, ledger: ResourceLedger, readiness: Readiness, fields: Partial<NetworkMappingStatus>): Promise<void> {
+    await this.status.record(mapping, readiness, { ...fields, targetResources: ledger.list() });
   }
 }

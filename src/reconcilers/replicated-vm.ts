@@ -22,26 +22,16 @@ import { restorePointCollectionResource } from '../azure/resources/restore-point
 import { storageAccountResource } from '../azure/resources/storage-account.ts';
 import { powerState } from '../azure/failover-resources.ts';
 import { readSourceVm, type SourceVm } from '../azure/source-vm.ts';
-import { applyReadiness, isTrue, setCondition, type Readiness } from '../runtime/conditions.ts';
+import { failoverHolding, REPLICATED_VM_LABEL, RESOURCE_ROLE as ROLE } from '../api/contract.ts';
+import { reconcileErrorFor } from '../azure/errors.ts';
+import { convergeResource, removeResource, type ExternalResource } from '../azure/external-resource.ts';
+import { ResourceLedger } from '../azure/resource-ledger.ts';
+import { isTrue, type ConditionInput, type Readiness } from '../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
+import { done, POLL_MS, type Step } from '../runtime/step.ts';
 import { refOf, type CustomResourceClient } from '../kube/custom-resources.ts';
-import { convergeResource, readinessForAzureError, type StepResult } from './converge.ts';
-import { removeResource, type ExternalResource } from '../azure/external-resource.ts';
-import { addFinalizer, applyStatus, isDeleting, operatorOwnedStatus, removeFinalizer } from './object-status.ts';
-import { ResourceLedger } from './resource-ledger.ts';
-
-export { REPLICATED_VM_LABEL } from '../api/names.ts';
-import { REPLICATED_VM_LABEL } from '../api/names.ts';
-
-const ROLE = {
-  group: 'TargetResourceGroup',
-  cache: 'CacheStorageAccount',
-  target: 'TargetStorageAccount',
-  availabilitySet: 'TargetAvailabilitySet',
-  restorePoints: 'RestorePointCollection',
-  cacheContainer: 'CacheContainer',
-  replicaContainer: 'ReplicaContainer',
-} as const;
 
 /** Roles whose resources other ReplicatedVMs may share (deleted only when none uses them any more). */
 const SHARED_ROLES = new Set<string>([ROLE.group, ROLE.cache, ROLE.target, ROLE.availabilitySet]);
@@ -73,9 +63,11 @@ export function targetNames(vm: ReplicatedVM, source: { resourceGroup: string; l
 
 export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
   private readonly deps: ReplicatedVmDeps;
+  private readonly status: StatusWriter<ReplicatedVM>;
 
   constructor(deps: ReplicatedVmDeps) {
     this.deps = deps;
+    this.status = new StatusWriter(deps.vms);
   }
 
   async reconcile(vm: ReplicatedVM, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -85,10 +77,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
       vm = await addFinalizer(this.deps.vms, vm);
       return await this.enableReplication(vm, ledger, ctx);
     } catch (error) {
-      const { readiness, retry } = readinessForAzureError(error, 'enabling replication');
-      await this.record(vm, ledger, readiness, {});
-      if (retry) throw error;
-      return { requeueAfterMs: 5 * 60_000 };
+      return this.status.fail(vm, reconcileErrorFor(error, 'enabling replication'), { phase: vm.status?.phase ?? 'Pending', targetResources: ledger.list() });
     }
   }
 
@@ -99,7 +88,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     const owner = `${namespace}/${vm.metadata.name}`;
 
     // A real failover under way or done: replication has stopped; nothing more to converge here.
-    const failover = this.realFailover(vm);
+    const failover = failoverHolding(this.deps.listFailovers(namespace), vm.metadata.name ?? '');
     if (failover) return this.followFailover(vm, ledger, failover, ctx);
     if (vm.status?.phase === 'FailedOver') {
       // Deleting the FailoverRequest never undoes a failover: the VM stays failed over.
@@ -110,31 +99,31 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     // 0. The policy and the network mapping must be ready.
     const policy = await this.deps.policies.get({ namespace, name: spec.policyRef.name });
     if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
-      return this.pause(vm, ledger, { state: 'progressing', reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}` }, 30_000);
+      return this.pause(vm, ledger, { reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: 30_000 });
     }
     const mapping = await this.deps.mappings.get({ namespace, name: spec.networkMappingRef.name });
     if (!mapping || !isTrue(mapping.status?.conditions, 'Ready')) {
-      return this.pause(vm, ledger, { state: 'progressing', reason: 'WaitingForNetworkMapping', message: `NetworkMapping ${spec.networkMappingRef.name} ${mapping ? 'is not ready' : 'does not exist'}` }, 30_000);
+      return this.pause(vm, ledger, { reason: 'WaitingForNetworkMapping', message: `NetworkMapping ${spec.networkMappingRef.name} ${mapping ? 'is not ready' : 'does not exist'}`, requeueAfterMs: 30_000 });
     }
 
     // 1. The source VM.
     const read = await readSourceVm(az, spec.sourceVirtualMachineId, spec.excludedDiskLuns ?? []);
-    if (!read.found) return this.stall(vm, ledger, 'SourceVMNotFound', `virtual machine ${spec.sourceVirtualMachineId} does not exist`, ctx);
-    if (!read.supported) return this.stall(vm, ledger, read.reason, read.message, ctx);
+    if (!read.found) return this.stall(vm, ledger, { reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` }, ctx);
+    if (!read.supported) return this.stall(vm, ledger, { reason: read.reason, message: read.message }, ctx);
     const source = read.vm;
-    if (source.location === spec.targetLocation) return this.stall(vm, ledger, 'SameRegion', `the VM is already in ${spec.targetLocation}; choose another target location`, ctx);
+    if (source.location === spec.targetLocation) return this.stall(vm, ledger, { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}; choose another target location` }, ctx);
     if (mapping.spec.targetLocation !== spec.targetLocation) {
-      return this.stall(vm, ledger, 'NetworkMappingMismatch', `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}`, ctx);
+      return this.stall(vm, ledger, { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` }, ctx);
     }
     const unmapped = this.unmappedNetworkInterface(source, mapping.spec.sourceVirtualNetworkId);
-    if (unmapped) return this.stall(vm, ledger, 'NetworkNotMapped', unmapped, ctx);
+    if (unmapped) return this.stall(vm, ledger, { reason: 'NetworkNotMapped', message: unmapped }, ctx);
 
     // 2. Target-region resources, one step at a time.
     const names = targetNames(vm, source, az.subscriptionId);
     const persist = async () => {
       await this.record(vm, ledger, { state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
     };
-    const steps: Array<() => Promise<StepResult<unknown>>> = [
+    const steps: Array<() => Promise<Step<unknown>>> = [
       () => convergeResource(resourceGroupResource(az, ROLE.group, names.targetResourceGroup, spec.targetLocation, owner), ledger, persist),
       () => this.storageStep(ROLE.cache, spec.cacheStorageAccountId, { resourceGroup: names.targetResourceGroup, name: names.cacheAccount, location: source.location, owner }, ledger, persist),
       () => this.storageStep(ROLE.target, spec.targetStorageAccountId, { resourceGroup: names.targetResourceGroup, name: names.targetAccount, location: spec.targetLocation, owner }, ledger, persist),
@@ -145,12 +134,13 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     ];
     for (const step of steps) {
       const result = await step();
-      if (!result.done) return this.pause(vm, ledger, result.readiness, result.requeueAfterMs, { phase: 'EnablingReplication' });
+      if (result.state === 'stalled') return this.stall(vm, ledger, result, ctx);
+      if (result.state === 'waiting') return this.pause(vm, ledger, result, { phase: 'EnablingReplication' });
     }
 
     // 3. Registered for the datapath (with the seed disks, if any); follow its progress.
     const seeds = await this.seedDisks(vm, source);
-    if ('stall' in seeds) return this.stall(vm, ledger, seeds.stall.reason, seeds.stall.message, ctx);
+    if ('stall' in seeds) return this.stall(vm, ledger, seeds.stall, ctx);
     const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd`, ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
     const availabilitySet = ledger.get(ROLE.availabilitySet);
     const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
@@ -211,13 +201,6 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     return { byName };
   }
 
-  /** The Planned/Unplanned failover that owns this VM now: one past choosing its recovery point. */
-  private realFailover(vm: ReplicatedVM): FailoverRequest | undefined {
-    return this.deps
-      .listFailovers(vm.metadata.namespace ?? 'default')
-      .find((f) => f.spec.replicatedVMName === vm.metadata.name && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && Boolean(f.status?.recoveryPointName));
-  }
-
   private async followFailover(vm: ReplicatedVM, ledger: ResourceLedger, failover: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const finished = failover.status?.phase === 'Succeeded' || failover.status?.phase === 'Committed';
     const phase: ReplicatedVMStatus['phase'] = finished ? 'FailedOver' : 'FailingOver';
@@ -238,7 +221,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     return undefined;
   }
 
-  private async storageStep(role: string, adoptId: string | undefined, create: { resourceGroup: string; name: string; location: string; owner: string }, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+  private async storageStep(role: string, adoptId: string | undefined, create: { resourceGroup: string; name: string; location: string; owner: string }, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<unknown>> {
     if (adoptId) {
       const id = parseArmId(adoptId);
       return convergeResource(storageAccountResource(this.deps.az, role, { resourceGroup: id.resourceGroup, name: id.name, location: create.location, owner: create.owner }, false), ledger, persist);
@@ -246,14 +229,14 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     return convergeResource(storageAccountResource(this.deps.az, role, create), ledger, persist);
   }
 
-  private async availabilityStep(vm: ReplicatedVM, source: SourceVm, resourceGroup: string, owner: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+  private async availabilityStep(vm: ReplicatedVM, source: SourceVm, resourceGroup: string, owner: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<unknown>> {
     const { az } = this.deps;
-    if (vm.spec.targetZone) return { done: true, resource: undefined };
+    if (vm.spec.targetZone) return done();
     if (vm.spec.targetAvailabilitySetId) {
       const id = parseArmId(vm.spec.targetAvailabilitySetId);
       return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, { resourceGroup: id.resourceGroup, name: id.name, location: vm.spec.targetLocation, owner, faultDomains: 2, updateDomains: 5 }, false), ledger, persist);
     }
-    if (!source.availabilitySetId) return { done: true, resource: undefined };
+    if (!source.availabilitySetId) return done();
     const sourceSetId = parseArmId(source.availabilitySetId);
     const sourceSet = await getOrUndefined(() => az.compute.availabilitySets.get(sourceSetId.resourceGroup, sourceSetId.name));
     return convergeResource(
@@ -270,7 +253,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     );
   }
 
-  private async containerStep(role: string, accountRole: string, container: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<StepResult<unknown>> {
+  private async containerStep(role: string, accountRole: string, container: string, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<unknown>> {
     const account = parseArmId(ledger.get(accountRole)?.id as string);
     return convergeResource(blobContainerResource(this.deps.az, role, account.resourceGroup, account.name, container), ledger, persist);
   }
@@ -306,7 +289,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     }
     if (!allGone) {
       await this.record(vm, ledger, { state: 'progressing', reason: 'DisablingReplication', message: 'waiting for Azure to delete resources' }, {});
-      return { requeueAfterMs: 2_000 };
+      return { requeueAfterMs: POLL_MS };
     }
     const group = ledger.get(ROLE.group);
     if (group?.created && !usedElsewhere(group.id)) {
@@ -335,31 +318,16 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     }
   }
 
-  private async stall(vm: ReplicatedVM, ledger: ResourceLedger, reason: string, message: string, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const already = vm.status?.conditions?.some((c) => c.type === 'Stalled' && c.reason === reason);
-    await this.record(vm, ledger, { state: 'stalled', reason, message }, { phase: vm.status?.phase === 'Protected' ? 'Protected' : 'Error' });
-    if (!already) ctx.events.record(vm, 'Warning', reason, message);
-    return { requeueAfterMs: 60_000 };
+  private async stall(vm: ReplicatedVM, ledger: ResourceLedger, stalled: { reason: string; message: string }, ctx: ReconcileContext): Promise<ReconcileResult> {
+    return this.status.stall(vm, stalled, ctx.events, { phase: vm.status?.phase === 'Protected' ? 'Protected' : 'Error', targetResources: ledger.list() });
   }
 
-  private async pause(vm: ReplicatedVM, ledger: ResourceLedger, readiness: Readiness, requeueAfterMs = 2_000, fields: Partial<ReplicatedVMStatus> = {}): Promise<ReconcileResult> {
-    await this.record(vm, ledger, readiness, { phase: vm.status?.phase ?? 'Pending', ...fields });
-    return { requeueAfterMs };
+  private async pause(vm: ReplicatedVM, ledger: ResourceLedger, waiting: { reason: string; message: string; requeueAfterMs?: number }, fields: Partial<ReplicatedVMStatus> = {}): Promise<ReconcileResult> {
+    return this.status.pause(vm, waiting, { phase: vm.status?.phase ?? 'Pending', ...fields, targetResources: ledger.list() });
   }
 
-  private async record(vm: ReplicatedVM, ledger: ResourceLedger, readiness: Readiness, fields: Partial<ReplicatedVMStatus>, extra?: { type: string; status: 'True' | 'False'; reason: string; message: string }): Promise<void> {
-    let conditions = applyReadiness(vm.status?.conditions, readiness, vm.metadata.generation);
-    if (extra) conditions = setCondition(conditions, extra, vm.metadata.generation);
-    const status = {
-      ...operatorOwnedStatus(vm.status),
-      phase: vm.status?.phase ?? 'Pending',
-      ...fields,
-      observedGeneration: vm.metadata.generation,
-      targetResources: ledger.list(),
-      conditions,
-    };
-    const updated = await applyStatus(this.deps.vms, vm, status);
-    vm.status = updated.status as ReplicatedVMStatus;
-    vm.metadata.resourceVersion = updated.metadata.resourceVersion;
+  private async record(vm: ReplicatedVM, ledger: ResourceLedger, readiness: Readiness, fields: Partial<ReplicatedVMStatus>, condition?: ConditionInput): Promise<void> {
+    const conditions = condition ? [condition] : [];
+    await this.status.record(vm, readiness, { phase: vm.status?.phase ?? 'Pending', ...fields, targetResources: ledger.list() }, ...conditions);
   }
 }

@@ -3,19 +3,22 @@
  * with a readable summary, and keeps a policy that ReplicatedVMs still use from being deleted.
  */
 import type { ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
-import { applyReadiness, type Readiness } from '../runtime/conditions.ts';
+import type { Readiness } from '../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration, parseDuration } from '../util/duration.ts';
-import { addFinalizer, applyStatus, isDeleting, removeFinalizer } from './object-status.ts';
 
 export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy> {
   private readonly policies: CustomResourceClient<ReplicationPolicy>;
   private readonly listVms: (namespace: string) => readonly ReplicatedVM[];
+  private readonly status: StatusWriter<ReplicationPolicy>;
 
   constructor(policies: CustomResourceClient<ReplicationPolicy>, listVms: (namespace: string) => readonly ReplicatedVM[]) {
     this.policies = policies;
     this.listVms = listVms;
+    this.status = new StatusWriter(policies);
   }
 
   async reconcile(policy: ReplicationPolicy, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -25,7 +28,7 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
     if (isDeleting(policy)) {
       if (users.length === 0) return removeFinalizer(this.policies, policy);
       const names = users.map((u) => u.metadata.name).join(', ');
-      await this.record(policy, { state: 'stalled', reason: 'InUse', message: `the policy is used by ReplicatedVM ${names}; it is deleted once none uses it` }, users.length);
+      await this.status.record(policy, { state: 'stalled', reason: 'InUse', message: `the policy is used by ReplicatedVM ${names}; it is deleted once none uses it` }, { replicatedVMCount: users.length });
       ctx.events.record(policy, 'Warning', 'InUse', `deletion waits: used by ${names}`);
       return;
     }
@@ -37,15 +40,7 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
     } catch (error) {
       readiness = { state: 'stalled', reason: 'InvalidPolicy', message: error instanceof Error ? error.message : String(error) };
     }
-    await this.record(policy, readiness, users.length);
-  }
-
-  private async record(policy: ReplicationPolicy, readiness: Readiness, users: number): Promise<void> {
-    await applyStatus(this.policies, policy, {
-      observedGeneration: policy.metadata.generation,
-      replicatedVMCount: users,
-      conditions: applyReadiness(policy.status?.conditions, readiness, policy.metadata.generation),
-    });
+    await this.status.record(policy, readiness, { replicatedVMCount: users.length });
   }
 }
 

@@ -3,6 +3,7 @@
  * from the API server (never act on a stale cache), and hand it to the kind's reconciler. Errors back
  * off per key; success schedules a drift resync with jitter; a reconciler asks for an earlier look by
  * returning requeueAfterMs (e.g. to poll an Azure long-running operation without blocking a worker).
+ * A TerminalError is not retried: the object waits for its next event or resync.
  */
 import type winston from 'winston';
 import type { KindName } from '../api/types.ts';
@@ -11,6 +12,7 @@ import { createLogger } from '../util/logger.ts';
 import type { EventRecorder } from './events.ts';
 import type { Informer } from './informer.ts';
 import { queueDepth, queueRetries, reconcileDuration, reconcileErrors, reconcileTotal } from './metrics.ts';
+import { isTerminal } from './reconcile-errors.ts';
 import { WorkQueue, type BackoffOptions } from './workqueue.ts';
 
 export interface ReconcileContext {
@@ -41,6 +43,8 @@ export interface ControllerOptions<T extends CustomObject> {
   backoff?: BackoffOptions;
   /** Names an error's class for metrics (e.g. retryable, fatal); default "unknown". */
   classifyError?: (error: unknown) => string;
+  /** Updates of the kind's own objects to ignore (e.g. status-only ones); default: none ignored. */
+  ignoreUpdate?: (object: T) => boolean;
 }
 
 export class Controller<T extends CustomObject> {
@@ -60,7 +64,9 @@ export class Controller<T extends CustomObject> {
     });
     const enqueue = (object: T) => this.queue.add(keyOf(refOf(object)));
     options.informer.on('add', enqueue);
-    options.informer.on('update', enqueue);
+    options.informer.on('update', (object) => {
+      if (!options.ignoreUpdate?.(object)) enqueue(object);
+    });
     options.informer.on('delete', enqueue);
   }
 
@@ -118,10 +124,16 @@ export class Controller<T extends CustomObject> {
         this.queue.addAfter(key, result.requeueAfterMs);
       } else {
         reconcileTotal.inc({ kind, result: 'success' });
-        const resync = this.options.resyncMs ?? 10 * 60_000;
-        this.queue.addAfter(key, resync * (0.8 + 0.4 * Math.random()));
+        this.resync(key);
       }
     } catch (error) {
+      if (isTerminal(error)) {
+        reconcileTotal.inc({ kind, result: 'terminal' });
+        this.queue.forget(key);
+        if (!signal.aborted) this.resync(key);
+        log.warn('reconcile failed for good; not retried until the object changes or resyncs', { reason: error.reason, error: error.message });
+        return;
+      }
       const errorClass = this.options.classifyError?.(error) ?? 'unknown';
       reconcileTotal.inc({ kind, result: 'error' });
       reconcileErrors.inc({ kind, class: errorClass });
@@ -131,5 +143,11 @@ export class Controller<T extends CustomObject> {
     } finally {
       stopTimer();
     }
+  }
+
+  /** Looks at the object again after the drift resync period (±20 %). */
+  private resync(key: string): void {
+    const resync = this.options.resyncMs ?? 10 * 60_000;
+    this.queue.addAfter(key, resync * (0.8 + 0.4 * Math.random()));
   }
 }

@@ -30,7 +30,6 @@ export class Informer<T extends KubernetesObject> {
   private failures = 0;
   private relistTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  private synced = false;
   private readonly watch: Watch;
   readonly path: string;
   private readonly listFn: () => Promise<KubernetesListObject<T>>;
@@ -47,9 +46,6 @@ export class Informer<T extends KubernetesObject> {
     this.handlers[event].push(handler);
   }
 
-  get hasSynced(): boolean {
-    return this.synced;
-  }
 
   get(name: string, namespace?: string): T | undefined {
     return this.current?.get(name, namespace);
@@ -102,7 +98,6 @@ export class Informer<T extends KubernetesObject> {
     const listWatch = this.makeListWatch();
     this.current = listWatch;
     await listWatch.start();
-    this.synced = true;
   }
 
   private onError(source: ListWatch<T>, error: unknown): void {

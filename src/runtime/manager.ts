@@ -46,9 +46,6 @@ export class Manager {
     this.controllers.push(controller as unknown as Controller<CustomObject>);
   }
 
-  get isLeading(): boolean {
-    return this.leading;
-  }
 
   /** The port the health/metrics server listens on (after run has started it). */
   get port(): number | undefined {

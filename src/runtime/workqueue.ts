@@ -127,7 +127,4 @@ export class WorkQueue {
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
 
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
-  }
 }

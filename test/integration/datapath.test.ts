@@ -11,7 +11,7 @@ import { buildDatapath, type Datapath } from '../../src/datapath/datapath.ts';
 import type { JournalState } from '../../src/datapath/journal.ts';
 import { manifestName, segmentName } from '../../src/datapath/manifest.ts';
 import { SYNC_NOW_ANNOTATION } from '../../src/datapath/registration.ts';
-import { OPERATOR_FIELD_MANAGER, operatorOwnedStatus } from '../../src/reconcilers/object-status.ts';
+import { OPERATOR_FIELD_MANAGER, statusOwnedBy } from '../../src/api/contract.ts';
 import {
   createPolicy,
   createProtectedVm,
@@ -175,7 +175,7 @@ describe('datapath, one replica', () => {
   it('stops replicating a VM that failed over and releases its blob leases; resumes when it is protected again', async () => {
     const setPhase = async (phase: 'FailedOver' | 'Protected') => {
       const current = (await vms().get(ref()))!;
-      await vms().applyStatus(ref(), { ...operatorOwnedStatus(current.status), phase }, OPERATOR_FIELD_MANAGER);
+      await vms().applyStatus(ref(), { ...statusOwnedBy('operator', current.status), phase }, OPERATOR_FIELD_MANAGER);
     };
     await setPhase('FailedOver');
     await expect.poll(() => datapath.owned, { timeout: 20_000 }).toEqual([]);

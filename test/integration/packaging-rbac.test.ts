@@ -10,12 +10,12 @@ import { RESOURCES, type KindName } from '../../src/api/types.ts';
 import { LeaderElector } from '../../src/runtime/leader-election.ts';
 import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
-import { OPERATOR_FIELD_MANAGER, addFinalizer, removeFinalizer } from '../../src/reconcilers/object-status.ts';
+import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
+import { addFinalizer, removeFinalizer } from '../../src/runtime/finalizers.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT } from '../support/helm.ts';
 import { chartServiceAccountKubeConfig, installChartRbac, type ChartRbac } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 
-const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
 const example = (file: string) => parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy/examples', file), 'utf8')) as CustomObject;
 
 /** The HTTP status of a request: 200 when it succeeds, else the API server's code. */

@@ -18,7 +18,7 @@ import type { AzureConfig } from '../../src/azure/clients.ts';
 import { StaticTokenCredential } from '../../src/azure/credential.ts';
 import { setCondition } from '../../src/runtime/conditions.ts';
 import { CustomResourceClient, type CustomObject } from '../../src/kube/custom-resources.ts';
-import { OPERATOR_FIELD_MANAGER } from '../../src/reconcilers/object-status.ts';
+import { OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { restorePointName } from '../../src/datapath/restore-points.ts';
 import type { ArmEmulator } from '../../src/sandbox/arm/index.ts';
 import type { LocalStorage } from '../../src/sandbox/storage/index.ts';

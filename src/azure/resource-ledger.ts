@@ -3,7 +3,7 @@
  * pending marks that make deletion safe: only what the operator created is ever deleted.
  */
 import type { ManagedResource } from '../api/types.ts';
-import type { ResourceRecord } from '../azure/external-resource.ts';
+import type { ResourceRecord } from './external-resource.ts';
 
 export class ResourceLedger {
   private readonly records = new Map<string, ManagedResource>();

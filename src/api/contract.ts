@@ -1,0 +1,97 @@
+/**
+ * The contract between the processes that share the API objects — the operator, the datapath and the
+ * user's tools — in one place (hand-written, not generated): who writes which status fields under which
+ * field manager, the labels and annotations they rely on, the names under which the operator records the
+ * Azure resources the datapath uses, and the single rule that says when a failover has taken a VM over.
+ *
+ * Server-side apply removes fields a manager stops sending, so each writer must send exactly what it owns
+ * and nothing else: `statusOwnedBy` computes that part of a status for one writer.
+ */
+import type { Condition, FailoverRequest } from './types.ts';
+
+// ---- Field managers -------------------------------------------------------------------------------
+
+export const OPERATOR_FIELD_MANAGER = 'site-recovery-operator';
+export const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
+
+export type StatusWriterName = 'operator' | 'datapath';
+
+// ---- Status ownership -----------------------------------------------------------------------------
+
+/**
+ * What the datapath writes on a ReplicatedVM's status: replication progress, RPO, health, the newest
+ * points, and its own condition. Everything else on every kind belongs to the operator.
+ */
+const DATAPATH_OWNS = {
+  fields: new Set(['replication', 'initialSync', 'rpoSeconds', 'rpo', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health']),
+  conditions: new Set(['Replicating']),
+};
+
+function ownedBy(writer: StatusWriterName, kind: 'field' | 'condition', name: string): boolean {
+  const datapath = kind === 'field' ? DATAPATH_OWNS.fields.has(name) : DATAPATH_OWNS.conditions.has(name);
+  return writer === 'datapath' ? datapath : !datapath;
+}
+
+/** Whether `writer` owns the condition type `type` (the operator owns every type the datapath does not). */
+export function ownsCondition(writer: StatusWriterName, type: string): boolean {
+  return ownedBy(writer, 'condition', type);
+}
+
+type Status = Record<string, unknown> & { conditions?: Condition[] };
+
+/** The part of `status` that `writer` owns: its fields and its conditions. */
+export function statusOwnedBy(writer: StatusWriterName, status: object | undefined): Status {
+  const out: Status = {};
+  for (const [key, value] of Object.entries(status ?? {})) {
+    if (key === 'conditions') out.conditions = (value as Condition[]).filter((c) => ownsCondition(writer, c.type));
+    else if (ownedBy(writer, 'field', key)) out[key] = value;
+  }
+  return out;
+}
+
+// ---- Labels and annotations -----------------------------------------------------------------------
+
+/** On RecoveryPoints: the ReplicatedVM the point belongs to. */
+export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
+
+/**
+ * On a ReplicatedVM: a token asking the datapath to capture and apply now, then seal a point; answered in
+ * status.replication.syncNow (used by Planned failovers and "Latest" recovery points).
+ */
+export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
+
+/** On the NetworkMapping and ReplicatedVM re-protect creates: the FailoverRequest that created them. */
+export const REPROTECT_OF_LABEL = 'siterecovery.io/reprotect-of';
+
+// ---- Resources the operator records for the datapath (ReplicatedVM status.targetResources roles) ----
+
+export const RESOURCE_ROLE = {
+  group: 'TargetResourceGroup',
+  cache: 'CacheStorageAccount',
+  target: 'TargetStorageAccount',
+  availabilitySet: 'TargetAvailabilitySet',
+  restorePoints: 'RestorePointCollection',
+  cacheContainer: 'CacheContainer',
+  replicaContainer: 'ReplicaContainer',
+} as const;
+
+// ---- The real-failover rule -----------------------------------------------------------------------
+
+/**
+ * The Planned and Unplanned failovers of a VM that count: not Test, not Failed, not being deleted, oldest
+ * first. The first one is "the" failover of the VM; any other is refused while it stands.
+ */
+export function realFailoversOf(all: readonly FailoverRequest[], vmName: string): FailoverRequest[] {
+  return all
+    .filter((f) => f.spec.replicatedVMName === vmName && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && !f.metadata.deletionTimestamp)
+    .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+}
+
+/**
+ * The failover that has taken the VM over: the real failover once it has chosen its recovery point.
+ * From then on replication of the VM has stopped (the ReplicatedVM is FailingOver, then FailedOver).
+ */
+export function failoverHolding(all: readonly FailoverRequest[], vmName: string): FailoverRequest | undefined {
+  const first = realFailoversOf(all, vmName)[0];
+  return first?.status?.recoveryPointName ? first : undefined;
+}
