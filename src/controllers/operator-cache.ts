@@ -1,0 +1,80 @@
+/**
+ * What every controller of the operator shares: one typed client and one informer (list+watch cache) per
+ * kind, one ARM client set and one event recorder. Reconcilers read related objects from these caches;
+ * only the object being reconciled is read fresh from the API server (by its controller).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import { AzureClients, type AzureConfig } from '../azure/clients.ts';
+import { classifyAzureError } from '../azure/errors.ts';
+import { CustomResourceClient, keyOf, refOf, type CustomObject } from '../kube/custom-resources.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import { Informer } from '../runtime/informer.ts';
+import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
+
+export interface OperatorCache {
+  az: AzureClients;
+  events: EventRecorder;
+  clients: {
+    policies: CustomResourceClient<ReplicationPolicy>;
+    mappings: CustomResourceClient<NetworkMapping>;
+    vms: CustomResourceClient<ReplicatedVM>;
+    recoveryPoints: CustomResourceClient<RecoveryPoint>;
+    failovers: CustomResourceClient<FailoverRequest>;
+  };
+  informers: {
+    policies: Informer<ReplicationPolicy>;
+    mappings: Informer<NetworkMapping>;
+    vms: Informer<ReplicatedVM>;
+    failovers: Informer<FailoverRequest>;
+  };
+  /** Options every controller takes. */
+  controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; classifyError: (error: unknown) => string };
+}
+
+function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: CustomResourceClient<T>, namespace?: string): Informer<T> {
+  return new Informer<T>(kubeConfig, client.path(namespace), async () => (await client.list(namespace)) as never);
+}
+
+export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number }): OperatorCache {
+  const { kubeConfig, namespace } = options;
+  const clients = {
+    policies: new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy'),
+    mappings: new CustomResourceClient<NetworkMapping>(kubeConfig, 'NetworkMapping'),
+    vms: new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM'),
+    recoveryPoints: new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint'),
+    failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
+  };
+  return {
+    az: new AzureClients(options.azure),
+    events: options.events,
+    clients,
+    informers: {
+      policies: informerFor(kubeConfig, clients.policies, namespace),
+      mappings: informerFor(kubeConfig, clients.mappings, namespace),
+      vms: informerFor(kubeConfig, clients.vms, namespace),
+      failovers: informerFor(kubeConfig, clients.failovers, namespace),
+    },
+    controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },
+  };
+}
+
+/** The class of an error for the error metrics: that of the Azure error behind a reconcile error. */
+function classifyForMetrics(error: unknown): string {
+  const cause = error instanceof TerminalError || error instanceof RetryableError ? (error.cause ?? error) : error;
+  return classifyAzureError(cause).class;
+}
+
+/** The queue key of an object (namespace/name). */
+export function keyFor(object: CustomObject): string {
+  return keyOf(refOf(object));
+}
+
+/**
+ * True for an update the object's own controller has already seen: its spec is observed (generation ==
+ * status.observedGeneration) and it is not being deleted. Such updates are the operator's own status
+ * writes (or metadata the reconciler does not read); drift is still caught by the periodic resync.
+ */
+export function specAlreadyObserved(object: CustomObject & { status?: { observedGeneration?: number } }): boolean {
+  return !object.metadata.deletionTimestamp && object.metadata.generation !== undefined && object.status?.observedGeneration === object.metadata.generation;
+}

@@ -1,0 +1,41 @@
+/**
+ * The ReplicatedVM controller.
+ * Watches: ReplicatedVMs; the ReplicationPolicy and NetworkMapping a VM references (one becoming ready
+ * unblocks it); FailoverRequests (a real failover moves the VM to FailingOver, then FailedOver).
+ * Ignores: nothing — the datapath's status writes (initial sync progress, the first recovery point) move
+ * the VM from InitialSync to Protected.
+ * Drives: ReplicatedVmReconciler.
+ */
+import type { ReplicatedVM } from '../api/types.ts';
+import type { CustomObject } from '../kube/custom-resources.ts';
+import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm.ts';
+import { Controller } from '../runtime/controller.ts';
+import { keyFor, type OperatorCache } from './operator-cache.ts';
+
+export function replicatedVmController(cache: OperatorCache): Controller<ReplicatedVM> {
+  const { clients, informers } = cache;
+  const controller = new Controller<ReplicatedVM>({
+    kind: 'ReplicatedVM',
+    client: clients.vms,
+    informer: informers.vms,
+    reconciler: new ReplicatedVmReconciler({
+      vms: clients.vms,
+      policies: clients.policies,
+      mappings: clients.mappings,
+      recoveryPoints: clients.recoveryPoints,
+      az: cache.az,
+      listAllVms: () => informers.vms.list(),
+      listFailovers: (namespace) => informers.failovers.list(namespace),
+    }),
+    ...cache.controllerOptions,
+  });
+  const vmsUsing = (field: 'policyRef' | 'networkMappingRef') => (o: CustomObject) =>
+    informers.vms
+      .list(o.metadata.namespace)
+      .filter((vm) => vm.spec[field].name === o.metadata.name)
+      .map(keyFor);
+  controller.watchRelated(informers.policies, vmsUsing('policyRef'));
+  controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'));
+  controller.watchRelated(informers.failovers, (fo) => [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`]);
+  return controller;
+}
