@@ -8,7 +8,7 @@
  */
 import type { ReplicatedVM } from '../api/types.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
-import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm.ts';
+import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
 import { keyFor, type OperatorCache } from './operator-cache.ts';
 

@@ -1,0 +1,58 @@
+/**
+ * Disable replication (the ReplicatedVM is being deleted). With deletionPolicy Retain nothing in Azure is
+ * touched. Otherwise the VM's recovery points go, then what the operator created for it: per-VM resources
+ * first, shared ones (resource group, storage accounts, availability set) only once no other ReplicatedVM
+ * uses them, the resource group last and only when empty. Adopted resources are never deleted.
+ */
+import { REPLICATED_VM_LABEL, RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
+import { resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
+import { removeResource } from '../../azure/external-resource.ts';
+import { resourceGroupIsEmpty, resourceGroupResource } from '../../azure/resources/resource-group.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
+import { removeFinalizer } from '../../runtime/finalizers.ts';
+import { POLL_MS } from '../../runtime/step.ts';
+import { refOf } from '../../kube/custom-resources.ts';
+import type { VmPass } from './pass.ts';
+import { recordedResource, SHARED_ROLES } from './target-resources.ts';
+
+/** Per-VM resources first, then the shared ones; the resource group is handled last. */
+const DELETION_ORDER = [ROLE.cacheContainer, ROLE.replicaContainer, ROLE.restorePoints, ROLE.availabilitySet, ROLE.cache, ROLE.target];
+
+export async function disableReplication(pass: VmPass): Promise<ReconcileResult | void> {
+  const { vm, deps, ledger, ctx } = pass;
+  if (vm.spec.deletionPolicy === 'Retain') {
+    ctx.events.record(vm, 'Normal', 'Retained', 'replication disabled; Azure resources retained (deletionPolicy Retain)');
+    return removeFinalizer(deps.vms, vm);
+  }
+  await pass.record({ state: 'progressing', reason: 'DisablingReplication', message: 'removing what the operator created for this VM' });
+
+  // Recovery points of this VM (no garbage collector is assumed to run).
+  const points = await deps.recoveryPoints.list(pass.namespace, `${REPLICATED_VM_LABEL}=${vm.metadata.name}`);
+  await Promise.all(points.items.map((p) => deps.recoveryPoints.delete(refOf(p))));
+
+  const others = deps.listAllVms().filter((o) => o.metadata.uid !== vm.metadata.uid);
+  const usedElsewhere = (id: string) => others.some((o) => (o.status?.targetResources ?? []).some((r) => sameArmId(r.id, id)));
+  let allGone = true;
+  for (const role of DELETION_ORDER) {
+    const record = ledger.get(role);
+    if (!record) continue;
+    if (SHARED_ROLES.has(role) && usedElsewhere(record.id)) {
+      ledger.remove(role);
+      continue;
+    }
+    const gone = await removeResource(recordedResource(deps.az, role, record.id), record);
+    if (gone) ledger.remove(role);
+    else allGone = false;
+  }
+  if (!allGone) {
+    await pass.record({ state: 'progressing', reason: 'DisablingReplication', message: 'waiting for Azure to delete resources' });
+    return { requeueAfterMs: POLL_MS };
+  }
+  const group = ledger.get(ROLE.group);
+  if (group?.created && !usedElsewhere(group.id)) {
+    const name = resourceGroupNameOf(group.id);
+    if (await resourceGroupIsEmpty(deps.az, name)) await removeResource(resourceGroupResource(deps.az, ROLE.group, name, vm.spec.targetLocation, ''), group);
+  }
+  ctx.events.record(vm, 'Normal', 'ReplicationDisabled', 'replication disabled and the resources the operator created removed');
+  await removeFinalizer(deps.vms, vm);
+}

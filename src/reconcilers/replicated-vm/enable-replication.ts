@@ -1,0 +1,109 @@
+/**
+ * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
+ *   0. wait for the policy and the network mapping to be ready;
+ *   1. check the source VM exists, uses managed disks, sits in the mapped network and another region;
+ *   2. create or adopt the target-region resources (target-resources.ts);
+ *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
+ *      the datapath's progress: InitialSync until the first recovery point, then Protected.
+ */
+import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
+import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
+import { sameArmId } from '../../azure/arm-id.ts';
+import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
+import { readSourceVm, type SourceVm } from '../../azure/source-vm.ts';
+import { isTrue, type Readiness } from '../../runtime/conditions.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
+import type { VmPass } from './pass.ts';
+import { seedDisks } from './seed-disks.ts';
+import { targetResourceSteps } from './target-resources.ts';
+
+/** How often to look again while waiting on another object or the datapath. */
+const WAIT_MS = 30_000;
+
+export async function enableReplication(pass: VmPass): Promise<ReconcileResult | void> {
+  const { vm, deps } = pass;
+  const spec = vm.spec;
+
+  // 0. The policy and the network mapping must be ready.
+  const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
+  if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
+    return pass.pause({ reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
+  }
+  const mapping = await deps.mappings.get({ namespace: pass.namespace, name: spec.networkMappingRef.name });
+  if (!mapping || !isTrue(mapping.status?.conditions, 'Ready')) {
+    return pass.pause({ reason: 'WaitingForNetworkMapping', message: `NetworkMapping ${spec.networkMappingRef.name} ${mapping ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
+  }
+
+  // 1. The source VM.
+  const read = await readSourceVm(deps.az, spec.sourceVirtualMachineId, spec.excludedDiskLuns ?? []);
+  if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
+  if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
+  const source = read.vm;
+  const refusal = placementRefusal(pass, source, mapping);
+  if (refusal) return pass.stall(refusal);
+
+  // 2. Target-region resources, one step at a time.
+  const persist = () => pass.record({ state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
+  for (const step of targetResourceSteps(pass, source, persist)) {
+    const result = await step();
+    if (result.state === 'stalled') return pass.stall(result);
+    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
+  }
+
+  // 3. Registered for the datapath; follow its progress.
+  return register(pass, source, mapping);
+}
+
+/** Why the VM cannot replicate to where the spec says, if it cannot. */
+function placementRefusal(pass: VmPass, source: SourceVm, mapping: NetworkMapping): { reason: string; message: string } | undefined {
+  const spec = pass.vm.spec;
+  if (source.location === spec.targetLocation) return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}; choose another target location` };
+  if (mapping.spec.targetLocation !== spec.targetLocation) {
+    return { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` };
+  }
+  for (const nic of source.networkInterfaces) {
+    if (nic.subnetId && !sameArmId(networkOfSubnet(nic.subnetId), mapping.spec.sourceVirtualNetworkId)) {
+      return { reason: 'NetworkNotMapped', message: `network interface ${nic.name} is in ${networkOfSubnet(nic.subnetId)}, which the NetworkMapping (${mapping.spec.sourceVirtualNetworkId}) does not map` };
+    }
+  }
+  return undefined;
+}
+
+/** Records the registration the datapath reads (ReplicationEnabled) and the phase its progress implies. */
+async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping): Promise<ReconcileResult | void> {
+  const { vm, ledger, ctx } = pass;
+  const seeds = await seedDisks(pass.deps.az, vm, source);
+  if ('stall' in seeds) return pass.stall(seeds.stall);
+  const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd`, ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
+  const availabilitySet = ledger.get(ROLE.availabilitySet);
+  const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
+  const registered = {
+    sourceLocation: source.location,
+    sourceVmSize: source.vmSize,
+    sourceOsType: source.osType,
+    sourceNetworkInterfaces: source.networkInterfaces.map(({ name, primary, subnetName, privateIpAddress }) => ({
+      name,
+      primary,
+      ...(subnetName ? { subnetName } : {}),
+      ...(privateIpAddress ? { privateIpAddress } : {}),
+    })),
+    targetResourceGroupId: ledger.get(ROLE.group)?.id,
+    cacheStorageAccountId: ledger.get(ROLE.cache)?.id,
+    targetStorageAccountId: ledger.get(ROLE.target)?.id,
+    targetVirtualNetworkId: mapping.status?.targetVirtualNetworkId,
+    ...(targetZone ? { targetZone } : {}),
+    ...(availabilitySet ? { targetAvailabilitySetId: availabilitySet.id } : {}),
+    disks,
+  } satisfies Partial<ReplicatedVMStatus>;
+  const firstTime = !isTrue(vm.status?.conditions, 'ReplicationEnabled');
+  const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
+  const phase: ReplicatedVMStatus['phase'] = protectedNow ? 'Protected' : 'InitialSync';
+  const readiness: Readiness = protectedNow
+    ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
+    : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
+  const wasPhase = vm.status?.phase;
+  await pass.record(readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+  if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
+  if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
+  return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
+}

@@ -1,0 +1,104 @@
+/**
+ * The Azure resources enabling replication creates (or adopts) for one VM, in the order they are needed:
+ * the target resource group, the cache storage account (source region), the target storage account
+ * (target region), the target availability set matching the source's (unless a zone is chosen), the
+ * restore point collection the datapath captures into, and the VM's containers in both accounts. Names
+ * are derived deterministically, so a retried create is the same PUT.
+ */
+import type { ReplicatedVM } from '../../api/types.ts';
+import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
+import type { AzureClients } from '../../azure/clients.ts';
+import { parseArmId, shortHash, storageAccountName } from '../../azure/arm-id.ts';
+import { convergeResource, type ExternalResource } from '../../azure/external-resource.ts';
+import { availabilitySetResource } from '../../azure/resources/availability-set.ts';
+import { blobContainerResource } from '../../azure/resources/blob-container.ts';
+import { getOrUndefined } from '../../azure/resources/observe.ts';
+import { resourceGroupResource } from '../../azure/resources/resource-group.ts';
+import { restorePointCollectionResource } from '../../azure/resources/restore-point-collection.ts';
+import { storageAccountResource } from '../../azure/resources/storage-account.ts';
+import type { SourceVm } from '../../azure/source-vm.ts';
+import { done, type Step } from '../../runtime/step.ts';
+import type { VmPass } from './pass.ts';
+
+/** Roles whose resources other ReplicatedVMs may share (deleted only when none uses them any more). */
+export const SHARED_ROLES = new Set<string>([ROLE.group, ROLE.cache, ROLE.target, ROLE.availabilitySet]);
+
+/** The names the operator derives for one ReplicatedVM; deterministic, so a retried create is the same PUT. */
+export function targetNames(vm: ReplicatedVM, source: { resourceGroup: string; location: string; name: string }, subscriptionId: string) {
+  const targetResourceGroup = vm.spec.targetResourceGroup ?? `${source.resourceGroup}-asr`;
+  const container = `rvm-${shortHash(20, vm.metadata.namespace ?? '', vm.metadata.name ?? '', vm.spec.sourceVirtualMachineId)}`;
+  return {
+    targetResourceGroup,
+    cacheAccount: storageAccountName('asrcache', subscriptionId, source.location, targetResourceGroup),
+    targetAccount: storageAccountName('asrtgt', subscriptionId, vm.spec.targetLocation, targetResourceGroup),
+    restorePointCollection: `${source.name}-asr-rpc-${shortHash(6, vm.metadata.namespace ?? '', vm.metadata.name ?? '')}`,
+    container,
+  };
+}
+
+/** The steps converging each target resource, in order; `persist` records a pending mark durably. */
+export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () => Promise<void>): Array<() => Promise<Step<unknown>>> {
+  const { az } = pass.deps;
+  const { spec } = pass.vm;
+  const { ledger, owner } = pass;
+  const names = targetNames(pass.vm, source, az.subscriptionId);
+  const group = names.targetResourceGroup;
+  const storage = (role: string, adoptId: string | undefined, name: string, location: string) => {
+    const id = adoptId ? parseArmId(adoptId) : { resourceGroup: group, name };
+    return convergeResource(storageAccountResource(az, role, { resourceGroup: id.resourceGroup, name: id.name, location, owner }, !adoptId), ledger, persist);
+  };
+  const container = (role: string, accountRole: string) => {
+    const account = parseArmId(ledger.get(accountRole)?.id as string);
+    return convergeResource(blobContainerResource(az, role, account.resourceGroup, account.name, names.container), ledger, persist);
+  };
+  return [
+    () => convergeResource(resourceGroupResource(az, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
+    () => storage(ROLE.cache, spec.cacheStorageAccountId, names.cacheAccount, source.location),
+    () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
+    () => availabilitySetStep(pass, source, group, persist),
+    () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: group, name: names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner }), ledger, persist),
+    () => container(ROLE.cacheContainer, ROLE.cache),
+    () => container(ROLE.replicaContainer, ROLE.target),
+  ];
+}
+
+/** The set named in the spec (adopted), else a mirror of the source VM's set, else none (zones). */
+async function availabilitySetStep(pass: VmPass, source: SourceVm, resourceGroup: string, persist: () => Promise<void>): Promise<Step<unknown>> {
+  const { az } = pass.deps;
+  const { spec } = pass.vm;
+  const { ledger, owner } = pass;
+  if (spec.targetZone) return done();
+  if (spec.targetAvailabilitySetId) {
+    const id = parseArmId(spec.targetAvailabilitySetId);
+    return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, { resourceGroup: id.resourceGroup, name: id.name, location: spec.targetLocation, owner, faultDomains: 2, updateDomains: 5 }, false), ledger, persist);
+  }
+  if (!source.availabilitySetId) return done();
+  const sourceSetId = parseArmId(source.availabilitySetId);
+  const sourceSet = await getOrUndefined(() => az.compute.availabilitySets.get(sourceSetId.resourceGroup, sourceSetId.name));
+  const mirror = {
+    resourceGroup,
+    name: `${sourceSetId.name}-asr`,
+    location: spec.targetLocation,
+    owner,
+    faultDomains: sourceSet?.platformFaultDomainCount ?? 2,
+    updateDomains: sourceSet?.platformUpdateDomainCount ?? 5,
+  };
+  return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, mirror), ledger, persist);
+}
+
+/** A handle able to observe and delete the resource recorded under `role` (for disabling replication). */
+export function recordedResource(az: AzureClients, role: string, id: string): ExternalResource<unknown> {
+  const parsed = parseArmId(id);
+  const base = { resourceGroup: parsed.resourceGroup, location: '', owner: '' };
+  switch (role) {
+    case ROLE.cache:
+    case ROLE.target:
+      return storageAccountResource(az, role, { ...base, name: parsed.name });
+    case ROLE.availabilitySet:
+      return availabilitySetResource(az, role, { ...base, name: parsed.name, faultDomains: 0, updateDomains: 0 });
+    case ROLE.restorePoints:
+      return restorePointCollectionResource(az, role, { ...base, name: parsed.name, sourceVirtualMachineId: '' });
+    default:
+      return blobContainerResource(az, role, parsed.resourceGroup, parsed.names[0] as string, parsed.name);
+  }
+}
