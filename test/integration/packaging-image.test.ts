@@ -12,7 +12,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicationPolicy } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { defaultCacheDir } from '../../src/sandbox/kube/binaries.ts';
+import { defaultCacheDir } from '../../sandbox/src/kube/binaries.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT, ensurePackagingTools, runCommand } from '../support/helm.ts';
 import { chartServiceAccountKubeConfig, writeKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';

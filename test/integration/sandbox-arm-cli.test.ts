@@ -10,9 +10,9 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { armClients, connectSandbox } from '../../src/sandbox/client.ts';
-import { parseEnvFile, readSandboxState } from '../../src/sandbox/state.ts';
-import { hashDisk } from '../../src/sandbox/workload/index.ts';
+import { armClients, connectSandbox } from '../../sandbox/src/client.ts';
+import { parseEnvFile, readSandboxState } from '../../sandbox/src/state.ts';
+import { hashDisk } from '../../sandbox/src/workload/index.ts';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -8,9 +8,9 @@
 // handed to the tests (inject('crdInstallError')), where test/integration/controlplane-examples.test.ts
 // reports it, so unrelated suites still run.
 import type { TestProject } from 'vitest/node';
-import { pinnedVersions } from '../../src/sandbox/kube/binaries.ts';
-import { DEFAULT_CRD_DIR, startControlPlane } from '../../src/sandbox/kube/controlplane.ts';
-import { CrdInstallError, installCrds } from '../../src/sandbox/kube/crds.ts';
+import { pinnedVersions } from '../../sandbox/src/kube/binaries.ts';
+import { DEFAULT_CRD_DIR, startControlPlane } from '../../sandbox/src/kube/controlplane.ts';
+import { CrdInstallError, installCrds } from '../../sandbox/src/kube/crds.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type winston from 'winston';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import { ETCD_MODULE_DIR, KUBE_MODULE_DIR, parseGoMod } from './gomod.ts';
 
 export const KUBE_APISERVER_PKG = 'k8s.io/kubernetes/cmd/kube-apiserver';

@@ -10,7 +10,7 @@
 // An operation whose configured latency is 0 and whose work finishes at once is answered synchronously
 // (200/201 Succeeded, 200 for DELETE/POST): ARM allows every RP to complete synchronously.
 import crypto from 'node:crypto';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import type { DiskData } from './disk-data.ts';
 import { ArmError, resourceGroupNotFound, resourceNotFound } from './errors.ts';
 import type { ParsedPath } from './paths.ts';

@@ -3,7 +3,7 @@
 // byte-exact recovery can be measured. Also fills disks with initial content.
 import crypto from 'node:crypto';
 import type { PageBlobClient } from '@azure/storage-blob';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import { pageBlobClient, redactUrl, type DiskCredential } from './clients.ts';
 
 const log = createLogger('sandbox-workload');

@@ -2,7 +2,7 @@
 // run in the foreground of one process; the env and state files tell everyone else how to reach them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLogger } from '../util/logger.ts';
+import { createLogger } from '../../src/util/logger.ts';
 import { startArmEmulator } from './arm/index.ts';
 import type { ArmEmulator } from './arm/index.ts';
 import type { ControlPlane } from './kube/index.ts';

@@ -1,5 +1,5 @@
 // sha256 of a sandbox disk (a page blob or snapshot URL), through the project's streaming page-blob hash.
-import { hashPageBlob } from '../../azure/page-blob-hash.ts';
+import { hashPageBlob } from '../../../src/azure/page-blob-hash.ts';
 import { pageBlobClient, type DiskCredential } from './clients.ts';
 
 export interface HashDiskOptions {

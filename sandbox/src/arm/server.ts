@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
 import { ArmError } from './errors.ts';
 import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';

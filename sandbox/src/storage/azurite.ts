@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 
 const log = createLogger('sandbox-azurite');
 

@@ -18,7 +18,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import type { SandboxCa } from '../tls.ts';
 import { issueServerCert } from '../tls.ts';
 import { startAzurite, type AzuriteProcess } from './azurite.ts';

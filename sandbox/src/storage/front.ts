@@ -29,7 +29,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import type { Release } from './gate.ts';
 import { Gates } from './gate.ts';
 import { INFINITY, PAGE, RangeSet } from './ranges.ts';

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import type winston from 'winston';
 import YAML from 'yaml';
-import { createLogger } from '../../util/logger.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import { ensureBinaries } from './binaries.ts';
 import type { ControlPlaneBinaries } from './binaries.ts';
 import { installCrds } from './crds.ts';
