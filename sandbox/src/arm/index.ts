@@ -13,7 +13,7 @@ import { ArmEngine } from './engine.ts';
 import type { LatencyConfig } from './engine.ts';
 import { ArmStats, FaultInjector } from './faults.ts';
 import type { FaultRule } from './faults.ts';
-import { registerCompute } from './providers/compute.ts';
+import { registerCompute } from './providers/compute/index.ts';
 import { registerNetwork } from './providers/network.ts';
 import { registerResources } from './providers/resources.ts';
 import { registerStorage } from './providers/storage.ts';
