@@ -14,7 +14,7 @@ import type { LatencyConfig } from './engine.ts';
 import { ArmStats, FaultInjector } from './faults.ts';
 import type { FaultRule } from './faults.ts';
 import { registerCompute } from './providers/compute/index.ts';
-import { registerNetwork } from './providers/network.ts';
+import { registerNetwork } from './providers/network/index.ts';
 import { registerResources } from './providers/resources.ts';
 import { registerStorage } from './providers/storage.ts';
 import { createArmServer, listen } from './server.ts';
