@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../../src/util/logger.ts';
 import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
 import { ArmError } from './errors.ts';
+import { dispatchRequest } from './dispatch.ts';
 import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';
 import { parseArmPath } from './paths.ts';
 import type { ParsedPath } from './paths.ts';
@@ -211,7 +212,7 @@ export function createArmServer(
         apiVersion,
         headers: req.headers,
       };
-      reply = await engine.dispatch(ctx, parsed);
+      reply = await dispatchRequest(engine, ctx, parsed);
     } catch (e) {
       reply = toReply(e);
     }
