@@ -2,7 +2,7 @@
 // whole run, with the CRDs of crds/ installed. Test files reach it through inject('kubeconfigPath') or
 // $KUBECONFIG (set here, before the forked workers start); test/support/kube.ts wraps both.
 // SITE_RECOVERY_USE_EXISTING_CLUSTER=1 uses the cluster of $KUBECONFIG instead; KUBEBUILDER_ASSETS points
-// at prebuilt binaries (see src/sandbox/kube/).
+// at prebuilt binaries (see sandbox/src/kube/).
 //
 // A CRD that the API server refuses does not abort the run: the others are installed, and the refusal is
 // handed to the tests (inject('crdInstallError')), where test/integration/controlplane-examples.test.ts

@@ -1,4 +1,4 @@
-// What the ARM emulator needs from the sandbox's local storage (src/sandbox/storage). Declared here as a
+// What the ARM emulator needs from the sandbox's local storage (sandbox/src/storage). Declared here as a
 // structural type so the emulator depends only on this contract; the real LocalStorage satisfies it.
 
 export interface ArmStorageBackend {

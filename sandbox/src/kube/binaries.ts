@@ -9,7 +9,7 @@
  *      temp dir next to the cache entry, checked, and renamed into place atomically. A lock file makes a
  *      concurrent process wait for the running build instead of starting its own.
  *
- *   node src/sandbox/kube/binaries.ts      # builds if needed; prints the directory (usable as KUBEBUILDER_ASSETS)
+ *   node sandbox/src/kube/binaries.ts      # builds if needed; prints the directory (usable as KUBEBUILDER_ASSETS)
  */
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
