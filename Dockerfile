@@ -10,11 +10,14 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 
 # 1. Compile TypeScript (dev dependencies: typescript, @types/node). --ignore-scripts: the `node` dev
 #    dependency's install script would download a Node binary; the base image already is Node 24.
+#    --workspaces=false, here and below: the sandbox (workspace `sandbox/`, a development tool) is not sent
+#    to the builder, and npm is told to ignore the workspace altogether: no link to it, none of its
+#    dependencies; package.json is still checked against the lockfile.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --ignore-scripts --no-audit --no-fund --prefer-offline
+    npm ci --workspaces=false --ignore-scripts --no-audit --no-fund --prefer-offline
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
@@ -24,7 +27,7 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline
+    npm ci --workspaces=false --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline
 
 # 3. Runtime: compiled JavaScript, production node_modules, the bin shim. Runs as a non-root user and
 #    writes nothing outside /tmp, so readOnlyRootFilesystem works (mount an emptyDir at /tmp).

@@ -15,9 +15,9 @@ import path from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { startArmEmulator, staticTokenCredential } from '../src/sandbox/arm/index.ts';
-import { sandboxAccessToken, startLocalStorage } from '../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, issueServerCert, trustSandboxCa } from '../src/sandbox/tls.ts';
+import { startArmEmulator, staticTokenCredential } from '../sandbox/src/arm/index.ts';
+import { sandboxAccessToken, startLocalStorage } from '../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, issueServerCert, trustSandboxCa } from '../sandbox/src/tls.ts';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] ?? 3) || 3;
 const fast = { updateIntervalInMs: 5 };

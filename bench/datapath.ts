@@ -21,7 +21,7 @@ import { BlobFence } from '../src/datapath/fence.ts';
 import { RestorePoints, restorePointName } from '../src/datapath/restore-points.ts';
 import { BlobAccess } from '../src/datapath/storage.ts';
 import { applyDisk, openTarget } from '../src/datapath/target.ts';
-import { startControlPlane } from '../src/sandbox/kube/controlplane.ts';
+import { startControlPlane } from '../sandbox/src/kube/controlplane.ts';
 import { parseDuration } from '../src/util/duration.ts';
 import { createPolicy, createProtectedVm, hashBlob, replicatedVms, sourcePointBlobs, startDatapathChild, startDatapathSandbox, startWorkload } from '../test/support/datapath-sandbox.ts';
 

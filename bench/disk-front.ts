@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient, type PageBlobClient } from '@azure/storage-blob';
-import { sandboxStorageCredential, startLocalStorage } from '../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa } from '../src/sandbox/tls.ts';
+import { sandboxStorageCredential, startLocalStorage } from '../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, trustSandboxCa } from '../sandbox/src/tls.ts';
 
 const { values } = parseArgs({
   options: {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { startControlPlane } from '../src/sandbox/kube/controlplane.ts';
+import { startControlPlane } from '../sandbox/src/kube/controlplane.ts';
 import { startLocalAzure } from '../test/support/local-azure.ts';
 import { crClients } from '../test/support/operator-fixtures.ts';
 

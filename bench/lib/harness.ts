@@ -5,7 +5,7 @@ import type { FailoverRequest } from '../../src/api/types.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
-import { startControlPlane } from '../../src/sandbox/kube/controlplane.ts';
+import { startControlPlane } from '../../sandbox/src/kube/controlplane.ts';
 import { startDatapathSandbox, type DatapathSandbox } from '../../test/support/datapath-sandbox.ts';
 import { crClients, type Clients } from '../../test/support/operator-fixtures.ts';
 

@@ -10,9 +10,9 @@ import path from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { DEFAULT_CRD_DIR, REPO_ROOT } from '../../src/sandbox/kube/controlplane.ts';
-import { readManifests } from '../../src/sandbox/kube/crds.ts';
-import { resourceFor, serverSideApply } from '../../src/sandbox/kube/rest.ts';
+import { DEFAULT_CRD_DIR, REPO_ROOT } from '../../sandbox/src/kube/controlplane.ts';
+import { readManifests } from '../../sandbox/src/kube/crds.ts';
+import { resourceFor, serverSideApply } from '../../sandbox/src/kube/rest.ts';
 import { createTestNamespace, rejection, testKubeConfig } from '../support/kube.ts';
 
 const EXAMPLES_DIR = path.join(REPO_ROOT, 'deploy', 'examples');

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
-import { acquireLock, ensureBinaries, kubeVersionLdflags, pinnedVersions } from '../../src/sandbox/kube/binaries.ts';
-import { startControlPlane } from '../../src/sandbox/kube/controlplane.ts';
-import { parseGoMod, stagingVersion } from '../../src/sandbox/kube/gomod.ts';
+import { acquireLock, ensureBinaries, kubeVersionLdflags, pinnedVersions } from '../../sandbox/src/kube/binaries.ts';
+import { startControlPlane } from '../../sandbox/src/kube/controlplane.ts';
+import { parseGoMod, stagingVersion } from '../../sandbox/src/kube/gomod.ts';
 
 const tmpDirs: string[] = [];
 async function tmpDir(): Promise<string> {

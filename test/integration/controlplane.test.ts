@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { installCrds } from '../../src/sandbox/kube/crds.ts';
+import { installCrds } from '../../sandbox/src/kube/crds.ts';
 import {
   createTestNamespace,
   impersonate,

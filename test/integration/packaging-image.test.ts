@@ -2,7 +2,8 @@
 // test/support/packaging-dockerfile.ts (COPY, RUN npm ci / tsc, ... into directories standing for each
 // stage's root), then the final stage is checked (production dependencies only, non-root, entrypoint) and
 // its entrypoint started with Node 24: `--help`, and the operator itself as the chart's service account
-// against the test control plane, writing nothing outside /tmp.
+// against the test control plane, writing nothing outside /tmp. The sandbox (workspace package
+// @site-recovery/sandbox, a development tool) is not in the image, and its commands say so in one line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -12,7 +13,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicationPolicy } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { defaultCacheDir } from '../../src/sandbox/kube/binaries.ts';
+import { defaultCacheDir } from '../../sandbox/src/kube/binaries.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT, ensurePackagingTools, runCommand } from '../support/helm.ts';
 import { chartServiceAccountKubeConfig, writeKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
@@ -107,6 +108,36 @@ describe('container image (Dockerfile staged without Docker)', () => {
     const files = (await fs.readdir(inImage('/app/dist'), { recursive: true })).map(String);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.some((f) => f.includes('test'))).toBe(false);
+  });
+
+  it('holds no sandbox code: no workspace link, none of its dependencies, nothing compiled from it', async () => {
+    const sandboxOnly = ['@site-recovery/sandbox', '@site-recovery', 'node-forge', 'ajv', 'azurite', '@aws-sdk/crc64-nvme'];
+    for (const p of sandboxOnly) {
+      // lstat: a workspace link to a sandbox/ the image lacks dangles, and must not be there either.
+      await expect(fs.lstat(inImage(`/app/node_modules/${p}`)), `${p} must not be in the image`).rejects.toThrow();
+    }
+    const dist = (await fs.readdir(inImage('/app/dist'), { recursive: true })).map(String);
+    expect(dist.filter((f) => /(^|\/)sandbox(\/|$)/.test(f))).toEqual([]);
+    await expect(fs.access(inImage('/app/sandbox'))).rejects.toThrow();
+    // The compiled CLI names the package only as the plugin it may load, and imports nothing of it.
+    for (const f of dist.filter((f) => f.endsWith('.js'))) {
+      expect(await fs.readFile(inImage(`/app/dist/${f}`), 'utf8'), f).not.toMatch(/from ['"][^'"]*sandbox[^'"]*['"]/);
+    }
+  });
+
+  it('refuses `sandbox …` and `start` with one line and exit code 2, and does not list them in --help', async () => {
+    for (const args of [['sandbox', 'up'], ['sandbox', 'down', '--dir', '/tmp/x'], ['start']]) {
+      const [cmd, argv] = entrypointCommand(args);
+      const r = await runCommand(cmd, argv, { cwd: inImage(image.workdir), env: await imageEnv() });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(
+        'site-recovery: the sandbox is a development tool and is not part of this installation; run it from a development checkout (npm ci && npm run site-recovery -- sandbox up)\n',
+      );
+    }
+    const [cmd, argv] = entrypointCommand(['--help']);
+    const help = await runCommand(cmd, argv, { cwd: inImage(image.workdir), env: await imageEnv() });
+    expect(help.stdout).not.toMatch(/^\s+(sandbox|start)\b/m);
   });
 
   it('runs as a non-root user with the entrypoint `node /app/bin/site-recovery.js`', () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DrillReport } from '../../src/cli/drill-run.ts';
-import { parseEnvFile } from '../../src/sandbox/state.ts';
+import { parseEnvFile } from '../../sandbox/src/state.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(REPO, 'src/cli/main.ts');

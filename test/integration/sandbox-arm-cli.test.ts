@@ -1,6 +1,7 @@
 // The `site-recovery sandbox` CLI as a user runs it: `up` in the foreground (without the Kubernetes
 // control plane here: the control plane has its own tests), `vm create`, `disk-hash`, `down`, and a
-// persisted sandbox surviving a restart. Results are checked through the official SDK clients.
+// persisted sandbox surviving a restart. Results are checked through the official SDK clients. The package
+// bin after a build (`bin/site-recovery.js` → `dist/cli/main.js`) loads the sandbox workspace and starts it too.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -10,9 +11,9 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { armClients, connectSandbox } from '../../src/sandbox/client.ts';
-import { parseEnvFile, readSandboxState } from '../../src/sandbox/state.ts';
-import { hashDisk } from '../../src/sandbox/workload/index.ts';
+import { armClients, connectSandbox } from '../../sandbox/src/client.ts';
+import { parseEnvFile, readSandboxState } from '../../sandbox/src/state.ts';
+import { hashDisk } from '../../sandbox/src/workload/index.ts';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,9 +28,9 @@ afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-/** Starts `sandbox up` and resolves once it printed its ready line. */
-async function up(dir: string, ...args: string[]): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
-  const child = spawn(node, [main, 'sandbox', 'up', '--dir', dir, '--no-kube', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
+/** Starts `sandbox up` through the CLI script `script` and resolves once it printed its ready line. */
+async function upWith(script: string, dir: string, ...args: string[]): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  const child = spawn(node, [script, 'sandbox', 'up', '--dir', dir, '--no-kube', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -42,6 +43,9 @@ async function up(dir: string, ...args: string[]): Promise<{ child: ChildProcess
   });
   return { child, exited };
 }
+
+/** Starts `sandbox up` from the checkout's sources (`npm run site-recovery -- sandbox up`). */
+const up = (dir: string, ...args: string[]) => upWith(main, dir, ...args);
 
 const cli = async (...args: string[]): Promise<string[]> => {
   const { stdout } = await run(node, [main, 'sandbox', ...args], { cwd: tmp, maxBuffer: 1 << 20 });
@@ -115,5 +119,29 @@ describe('sandbox CLI', () => {
     expect((await armClients(connectSandbox(dir)).resources.resourceGroups.get('kept')).tags).toEqual({ v: '1' });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('runs from the package bin after a build: --help lists the sandbox, sandbox up starts it, down stops it', async () => {
+    // The package as `npm run build` leaves it: bin/ beside dist/, and the checkout's node_modules, where the
+    // workspace links @site-recovery/sandbox to sandbox/ (outside node_modules: Node strips its types).
+    const pkg = path.join(tmp, 'built');
+    await fs.mkdir(path.join(pkg, 'bin'), { recursive: true });
+    await fs.copyFile(path.join(repo, 'bin/site-recovery.js'), path.join(pkg, 'bin/site-recovery.js'));
+    await fs.copyFile(path.join(repo, 'package.json'), path.join(pkg, 'package.json'));
+    await fs.symlink(path.join(repo, 'node_modules'), path.join(pkg, 'node_modules'));
+    await run(node, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', path.join(repo, 'tsconfig.build.json'), '--outDir', path.join(pkg, 'dist')]);
+    await expect(fs.access(path.join(pkg, 'dist/sandbox'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const bin = path.join(pkg, 'bin/site-recovery.js');
+
+    const { stdout: help } = await run(node, [bin, '--help'], { cwd: tmp });
+    expect(help).toMatch(/^ {2}sandbox\b/m);
+    expect(help).toMatch(/^ {2}start\b/m);
+
+    const dir = path.join(tmp, 'bin');
+    const { exited } = await upWith(bin, dir);
+    expect(parseEnvFile(await fs.readFile(path.join(dir, 'env'), 'utf8')).AZURE_SUBSCRIPTION_ID).toBe(readSandboxState(dir)!.arm.subscriptionId);
+    const { stdout } = await run(node, [bin, 'sandbox', 'down', '--dir', dir], { cwd: tmp });
+    expect(stdout.trim()).toBe('sandbox stopped');
+    expect(await exited).toBe(0);
   });
 });

@@ -7,12 +7,12 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
-import { startArmEmulator, staticTokenCredential } from '../../src/sandbox/arm/index.ts';
-import type { ArmEmulator, ArmEmulatorOptions } from '../../src/sandbox/arm/index.ts';
-import { sandboxAccessToken, startLocalStorage } from '../../src/sandbox/storage/index.ts';
-import type { LocalStorage } from '../../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa } from '../../src/sandbox/tls.ts';
-import type { SandboxCa } from '../../src/sandbox/tls.ts';
+import { startArmEmulator, staticTokenCredential } from '../../sandbox/src/arm/index.ts';
+import type { ArmEmulator, ArmEmulatorOptions } from '../../sandbox/src/arm/index.ts';
+import { sandboxAccessToken, startLocalStorage } from '../../sandbox/src/storage/index.ts';
+import type { LocalStorage } from '../../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, trustSandboxCa } from '../../sandbox/src/tls.ts';
+import type { SandboxCa } from '../../sandbox/src/tls.ts';
 
 export interface Clients {
   resources: ResourceManagementClient;

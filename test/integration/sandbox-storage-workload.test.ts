@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { BlobSASPermissions, generateBlobSASQueryParameters, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStorage, type LocalStorage } from '../../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa } from '../../src/sandbox/tls.ts';
-import { fillDisk, hashDisk, runWorkload } from '../../src/sandbox/workload/index.ts';
+import { startLocalStorage, type LocalStorage } from '../../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, trustSandboxCa } from '../../sandbox/src/tls.ts';
+import { fillDisk, hashDisk, runWorkload } from '../../sandbox/src/workload/index.ts';
 
 const MiB = 1024 * 1024;
 let dir: string;

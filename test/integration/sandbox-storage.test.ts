@@ -13,8 +13,8 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandboxAccessToken, sandboxStorageCredential, startLocalStorage, type LocalStorage } from '../../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa, type SandboxCa } from '../../src/sandbox/tls.ts';
+import { sandboxAccessToken, sandboxStorageCredential, startLocalStorage, type LocalStorage } from '../../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, trustSandboxCa, type SandboxCa } from '../../sandbox/src/tls.ts';
 
 const MiB = 1024 * 1024;
 

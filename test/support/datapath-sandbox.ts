@@ -20,9 +20,9 @@ import { setCondition } from '../../src/runtime/conditions.ts';
 import { CustomResourceClient, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { restorePointName } from '../../src/datapath/restore-points.ts';
-import type { ArmEmulator } from '../../src/sandbox/arm/index.ts';
-import type { LocalStorage } from '../../src/sandbox/storage/index.ts';
-import type { SandboxCa } from '../../src/sandbox/tls.ts';
+import type { ArmEmulator } from '../../sandbox/src/arm/index.ts';
+import type { LocalStorage } from '../../sandbox/src/storage/index.ts';
+import type { SandboxCa } from '../../sandbox/src/tls.ts';
 import { hashPageBlob } from '../../src/azure/page-blob-hash.ts';
 import { startLocalAzure } from './local-azure.ts';
 

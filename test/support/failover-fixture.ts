@@ -8,7 +8,7 @@ import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
-import { hashDisk } from '../../src/sandbox/workload/index.ts';
+import { hashDisk } from '../../sandbox/src/workload/index.ts';
 import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from './datapath-sandbox.ts';
 import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from './kube.ts';

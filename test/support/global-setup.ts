@@ -2,15 +2,15 @@
 // whole run, with the CRDs of crds/ installed. Test files reach it through inject('kubeconfigPath') or
 // $KUBECONFIG (set here, before the forked workers start); test/support/kube.ts wraps both.
 // SITE_RECOVERY_USE_EXISTING_CLUSTER=1 uses the cluster of $KUBECONFIG instead; KUBEBUILDER_ASSETS points
-// at prebuilt binaries (see src/sandbox/kube/).
+// at prebuilt binaries (see sandbox/src/kube/).
 //
 // A CRD that the API server refuses does not abort the run: the others are installed, and the refusal is
 // handed to the tests (inject('crdInstallError')), where test/integration/controlplane-examples.test.ts
 // reports it, so unrelated suites still run.
 import type { TestProject } from 'vitest/node';
-import { pinnedVersions } from '../../src/sandbox/kube/binaries.ts';
-import { DEFAULT_CRD_DIR, startControlPlane } from '../../src/sandbox/kube/controlplane.ts';
-import { CrdInstallError, installCrds } from '../../src/sandbox/kube/crds.ts';
+import { pinnedVersions } from '../../sandbox/src/kube/binaries.ts';
+import { DEFAULT_CRD_DIR, startControlPlane } from '../../sandbox/src/kube/controlplane.ts';
+import { CrdInstallError, installCrds } from '../../sandbox/src/kube/crds.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -14,7 +14,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { impersonate, serviceAccountUsername } from '../../src/sandbox/kube/identity.ts';
+import { impersonate, serviceAccountUsername } from '../../sandbox/src/kube/identity.ts';
 import { helmTemplate, type Manifest } from './helm.ts';
 
 export type ChartComponent = 'operator' | 'datapath';

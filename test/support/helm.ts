@@ -17,8 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { acquireLock, defaultCacheDir, isExecutable } from '../../src/sandbox/kube/binaries.ts';
-import { parseGoMod } from '../../src/sandbox/kube/gomod.ts';
+import { acquireLock, defaultCacheDir, isExecutable } from '../../sandbox/src/kube/binaries.ts';
+import { parseGoMod } from '../../sandbox/src/kube/gomod.ts';
 import { createLogger } from '../../src/util/logger.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

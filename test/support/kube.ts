@@ -2,9 +2,9 @@
 import crypto from 'node:crypto';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { apiErrorMessage } from '../../src/sandbox/kube/crds.ts';
+import { apiErrorMessage } from '../../sandbox/src/kube/crds.ts';
 
-export { impersonate, serviceAccountKubeConfig, serviceAccountUsername } from '../../src/sandbox/kube/identity.ts';
+export { impersonate, serviceAccountKubeConfig, serviceAccountUsername } from '../../sandbox/src/kube/identity.ts';
 
 /** Admin KubeConfig (system:masters) of the test control plane. */
 export function testKubeConfig(): KubeConfig {

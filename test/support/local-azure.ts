@@ -6,11 +6,11 @@ import path from 'node:path';
 import type { VirtualMachine } from '@azure/arm-compute';
 import { StaticTokenCredential } from '../../src/azure/credential.ts';
 import type { AzureConfig } from '../../src/azure/clients.ts';
-import { startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from '../../src/sandbox/arm/index.ts';
-import { armClients, type ArmClients } from '../../src/sandbox/client.ts';
-import { sandboxAccessToken, startLocalStorage, type LocalStorage } from '../../src/sandbox/storage/index.ts';
-import { ensureSandboxCa, trustSandboxCa, type SandboxCa } from '../../src/sandbox/tls.ts';
-import { createSandboxVm, type CreateVmOptions } from '../../src/sandbox/vm.ts';
+import { startArmEmulator, type ArmEmulator, type ArmEmulatorOptions } from '../../sandbox/src/arm/index.ts';
+import { armClients, type ArmClients } from '../../sandbox/src/client.ts';
+import { sandboxAccessToken, startLocalStorage, type LocalStorage } from '../../sandbox/src/storage/index.ts';
+import { ensureSandboxCa, trustSandboxCa, type SandboxCa } from '../../sandbox/src/tls.ts';
+import { createSandboxVm, type CreateVmOptions } from '../../sandbox/src/vm.ts';
 
 export interface LocalAzure {
   dir: string;

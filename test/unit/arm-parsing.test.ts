@@ -1,12 +1,12 @@
 // Pure parts of the ARM emulator and the sandbox CLI: ARM path parsing, IPv4 arithmetic, CLI units,
 // env file round trip, fault rules and stats.
 import { describe, expect, it } from 'vitest';
-import { ArmStats, FaultInjector } from '../../src/sandbox/arm/faults.ts';
-import { contains, firstFree, intToIp, ipToInt, isReserved, overlaps, parseCidr } from '../../src/sandbox/arm/ipv4.ts';
-import { parentId, parseArmPath, parseResourceId, resourceTypeOf } from '../../src/sandbox/arm/paths.ts';
-import { parseEnvFile, sandboxEnv } from '../../src/sandbox/state.ts';
-import type { SandboxState } from '../../src/sandbox/state.ts';
-import { parseDuration, parseRate, parseSize, sizeToGiB } from '../../src/sandbox/units.ts';
+import { ArmStats, FaultInjector } from '../../sandbox/src/arm/faults.ts';
+import { contains, firstFree, intToIp, ipToInt, isReserved, overlaps, parseCidr } from '../../sandbox/src/arm/ipv4.ts';
+import { parentId, parseArmPath, parseResourceId, resourceTypeOf } from '../../sandbox/src/arm/paths.ts';
+import { parseEnvFile, sandboxEnv } from '../../sandbox/src/state.ts';
+import type { SandboxState } from '../../sandbox/src/state.ts';
+import { parseDuration, parseRate, parseSize, sizeToGiB } from '../../sandbox/src/units.ts';
 
 const sub = '/subscriptions/s1';
 

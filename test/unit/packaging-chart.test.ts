@@ -88,6 +88,8 @@ describe('Dockerfile', () => {
     const install = deps?.instructions.find((i) => i.op === 'RUN' && i.args.includes('npm ci'));
     expect(install?.args).toMatch(/--omit=dev/);
     expect(install?.args).toMatch(/--ignore-scripts/);
+    // The sandbox workspace (a development tool) is ignored: no link to it, none of its dependencies.
+    expect(install?.args).toMatch(/--workspaces=false/);
     expect(deps?.instructions.some((i) => i.op === 'COPY' && /package-lock\.json/.test(i.args))).toBe(true);
   });
 
@@ -101,7 +103,7 @@ describe('Dockerfile', () => {
   it('sends only what the build needs to the builder (.dockerignore)', () => {
     const included = dockerignoreFilter(read('.dockerignore').split('\n'));
     for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'bin/site-recovery.js', 'src/cli/main.ts']) expect(included(p), p).toBe(true);
-    for (const p of ['node_modules/typescript/package.json', '.git/config', 'test/unit/x.test.ts', 'dist/cli/main.js', '.sandbox/env', 'charts/site-recovery-operator/Chart.yaml', 'src/x.test.ts', 'README.md']) {
+    for (const p of ['node_modules/typescript/package.json', '.git/config', 'test/unit/x.test.ts', 'dist/cli/main.js', '.sandbox/env', 'charts/site-recovery-operator/Chart.yaml', 'src/x.test.ts', 'README.md', 'sandbox/package.json', 'sandbox/src/index.ts']) {
       expect(included(p), p).toBe(false);
     }
   });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { computeTransactionalChecksums } from '../../src/sandbox/storage/azurite-checksums.ts';
+import { computeTransactionalChecksums } from '../../sandbox/src/storage/azurite-checksums.ts';
 
 // Azurite's own implementation, the reference the replacement must equal byte for byte.
 const require = createRequire(import.meta.url);
@@ -56,7 +56,7 @@ describe("the sandbox's CRC-64/NVME for Azurite", () => {
 
 describe('extent slicing for server-side copies', () => {
   it('takes the parts of chunks laid end to end that cover a range', async () => {
-    const { slice } = await import('../../src/sandbox/storage/azurite-from-url.ts');
+    const { slice } = await import('../../sandbox/src/storage/azurite-from-url.ts');
     const chunks = [
       { id: 'a', offset: 100, count: 10 },
       { id: 'b', offset: 0, count: 5 },
@@ -76,7 +76,7 @@ describe('extent slicing for server-side copies', () => {
 
 describe("Azurite's extent garbage collection in the sandbox", () => {
   it('deletes an extent only when two sweeps in a row found it unreferenced', async () => {
-    const { guardExtentDeletes } = await import('../../src/sandbox/storage/azurite-extent-gc.ts');
+    const { guardExtentDeletes } = await import('../../sandbox/src/storage/azurite-extent-gc.ts');
     const deleted: string[][] = [];
     const store = { deleteExtents: async (ids: Iterable<string>) => deleted.push([...ids]) && [...ids].length };
     guardExtentDeletes(store);
@@ -89,7 +89,7 @@ describe("Azurite's extent garbage collection in the sandbox", () => {
   });
 
   it("removes a sweep's extent metadata from Azurite's LokiJS collection in one batch", async () => {
-    const { guardExtentDeletes } = await import('../../src/sandbox/storage/azurite-extent-gc.ts');
+    const { guardExtentDeletes } = await import('../../sandbox/src/storage/azurite-extent-gc.ts');
     const Loki = createRequire(import.meta.url)('lokijs') as new (name: string) => { addCollection(name: string, o: object): { insert(d: object): void; find(): Array<{ id: string }>; removeWhere(f: (d: { id: string }) => boolean): void } };
     const collection = new Loki('extents').addCollection('X', { indices: ['id'] });
     for (let i = 0; i < 1000; i++) collection.insert({ id: `e${i}` });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Gates } from '../../src/sandbox/storage/gate.ts';
+import { Gates } from '../../sandbox/src/storage/gate.ts';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

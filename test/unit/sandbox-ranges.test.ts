@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INFINITY, RangeSet } from '../../src/sandbox/storage/ranges.ts';
+import { INFINITY, RangeSet } from '../../sandbox/src/storage/ranges.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureSandboxCa, issueServerCert } from '../../src/sandbox/tls.ts';
+import { ensureSandboxCa, issueServerCert } from '../../sandbox/src/tls.ts';
 
 const dirs: string[] = [];
 async function tmpDir(): Promise<string> {

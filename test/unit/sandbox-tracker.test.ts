@@ -2,7 +2,7 @@
 // snapshots, copies, snapshot deletes, resizes, recreation), every tracked diff must cover every page whose
 // content or allocation differs.
 import { describe, expect, it } from 'vitest';
-import { ChangeTracker, normalizeSnapshot, type Endpoint } from '../../src/sandbox/storage/tracker.ts';
+import { ChangeTracker, normalizeSnapshot, type Endpoint } from '../../sandbox/src/storage/tracker.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,0 +1,21 @@
+// Microsoft.Compute in the ARM emulator: availabilitySets, disks, snapshots, virtualMachines,
+// restorePointCollections, restorePoints and diskRestorePoints, one file each (disks and snapshots share one
+// handler). Managed disk content lives in page blobs of the storage backend (engine.disks); restore points
+// copy all included disks at one instant (storage.freezeWrites).
+import type { ArmEngine } from '../../engine.ts';
+import { registerAvailabilitySets } from './availability-sets.ts';
+import { registerDiskRestorePoints } from './disk-restore-points.ts';
+import { registerDisks, registerSnapshots } from './disks-and-snapshots.ts';
+import { registerRestorePointCollections } from './restore-point-collections.ts';
+import { registerRestorePoints } from './restore-points.ts';
+import { registerVirtualMachines } from './virtual-machines.ts';
+
+export function registerCompute(engine: ArmEngine): void {
+  registerAvailabilitySets(engine);
+  registerDisks(engine);
+  registerSnapshots(engine);
+  registerVirtualMachines(engine);
+  registerRestorePointCollections(engine);
+  registerRestorePoints(engine);
+  registerDiskRestorePoints(engine);
+}

@@ -1,0 +1,15 @@
+// Microsoft.Network in the ARM emulator: virtualNetworks (+ subnets child resources), networkSecurityGroups,
+// networkInterfaces (private IP allocation: static with conflict detection, dynamic = first free address of
+// the subnet), one file each.
+import type { ArmEngine } from '../../engine.ts';
+import { registerNetworkInterfaces } from './network-interfaces.ts';
+import { registerNetworkSecurityGroups } from './network-security-groups.ts';
+import { registerSubnets } from './subnets.ts';
+import { registerVirtualNetworks } from './virtual-networks.ts';
+
+export function registerNetwork(engine: ArmEngine): void {
+  registerVirtualNetworks(engine);
+  registerSubnets(engine);
+  registerNetworkSecurityGroups(engine);
+  registerNetworkInterfaces(engine);
+}

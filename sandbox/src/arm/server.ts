@@ -1,0 +1,255 @@
+// HTTPS front of the ARM emulator: authentication (any bearer token), api-version, fault injection,
+// per-operation statistics, JSON bodies and ARM's standard response headers; then dispatch to the engine.
+import crypto from 'node:crypto';
+import type http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../../src/util/logger.ts';
+import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
+import { ArmError } from './errors.ts';
+import { dispatchRequest } from './dispatch.ts';
+import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';
+import { parseArmPath } from './paths.ts';
+import type { ParsedPath } from './paths.ts';
+
+const log = createLogger('sandbox-arm');
+
+export interface ServerDeps {
+  engine: ArmEngine;
+  faults: FaultInjector;
+  stats: ArmStats;
+  setLatency(l: number | Partial<LatencyConfig>): void;
+}
+
+/** Operation key used by stats and fault rules: `PUT Microsoft.Compute/virtualMachines`, `LIST ...`, `POST .../start`. */
+export function operationKey(engine: ArmEngine, method: string, p: ParsedPath): string {
+  switch (p.kind) {
+    case 'resourceGroups':
+      return `LIST Microsoft.Resources/resourceGroups`;
+    case 'resourceGroup':
+      return `${method} Microsoft.Resources/resourceGroups`;
+    case 'operation':
+    case 'rgOperationResult':
+      return `GET operationStatus`;
+    case 'genericResources':
+      return `LIST Microsoft.Resources/resources`;
+    case 'subscriptionProvider': {
+      const h = engine.handler(`${p.ns}/${p.segment}`);
+      return h ? `LIST ${h.type}` : `${method} ${p.ns}/${p.segment}`;
+    }
+    case 'resource': {
+      const types: string[] = [];
+      for (let i = 0; i < p.segments.length; i += 2) types.push(p.segments[i]!);
+      const odd = p.segments.length % 2 === 1;
+      const chain = `${p.ns}/${types.join('/')}`;
+      const h = engine.handler(chain);
+      if (!odd) return `${method} ${h?.type ?? chain}`;
+      if (h) return `LIST ${h.type}`;
+      const parentChain = `${p.ns}/${types.slice(0, -1).join('/')}`;
+      const ph = engine.handler(parentChain);
+      return `${method} ${ph?.type ?? parentChain}/${types[types.length - 1]}`;
+    }
+    default:
+      return `${method} unknown`;
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void {
+  const requestId = crypto.randomUUID();
+  const correlation = req.headers['x-ms-correlation-request-id'];
+  const headers: Record<string, string> = {
+    'x-ms-request-id': requestId,
+    'x-ms-correlation-request-id': typeof correlation === 'string' ? correlation : requestId,
+    'Cache-Control': 'no-cache',
+    ...reply.headers,
+  };
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  if (typeof clientRequestId === 'string') headers['x-ms-client-request-id'] = clientRequestId;
+  let payload: string | undefined;
+  if (reply.body !== undefined && reply.status !== 204 && req.method !== 'HEAD') {
+    payload = JSON.stringify(reply.body);
+    headers['Content-Type'] = 'application/json; charset=utf-8';
+  }
+  headers['Content-Length'] = String(payload ? Buffer.byteLength(payload) : 0);
+  res.writeHead(reply.status, headers);
+  res.end(payload);
+}
+
+const errorReply = (e: ArmError): Reply => ({ status: e.status, body: e.toBody(), headers: e.headers });
+
+export function createArmServer(
+  deps: ServerDeps,
+  tlsOptions: { cert: string; key: string },
+): https.Server {
+  const { engine, faults, stats } = deps;
+
+  async function handleControl(req: http.IncomingMessage, url: URL): Promise<Reply> {
+    const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(await readBody(req));
+    const what = url.pathname.replace(/^\/_sandbox\//, '');
+    if (what === 'stats' && req.method === 'GET') return { status: 200, body: { operations: stats.byOperation(), total: stats.total } };
+    if (what === 'stats' && req.method === 'DELETE') {
+      stats.reset();
+      return { status: 204 };
+    }
+    if (what === 'faults' && req.method === 'GET') return { status: 200, body: { value: faults.list() } };
+    if (what === 'faults' && req.method === 'POST') return { status: 201, body: faults.inject(body as FaultRule) };
+    if (what === 'faults' && req.method === 'DELETE') {
+      faults.clear();
+      return { status: 204 };
+    }
+    if (what === 'latency' && req.method === 'PUT') {
+      deps.setLatency(body as number | Partial<LatencyConfig>);
+      return { status: 200, body: engine.config.latency };
+    }
+    if (what === 'idle' && req.method === 'POST') {
+      await engine.idle();
+      return { status: 204 };
+    }
+    throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'https://arm.local');
+    const auth = req.headers.authorization;
+    if (!auth || !/^Bearer\s+\S+/i.test(auth)) {
+      req.resume();
+      send(req, res, {
+        status: 401,
+        headers: {
+          'WWW-Authenticate':
+            'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."',
+        },
+        body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
+      });
+      return;
+    }
+    if (url.pathname.startsWith('/_sandbox/')) {
+      send(req, res, await handleControl(req, url).catch((e: unknown) => toReply(e)));
+      return;
+    }
+
+    const parsed = parseArmPath(url.pathname);
+    const opKey = operationKey(engine, method, parsed);
+    const record = (status: number): void =>
+      stats.record({ method, path: url.pathname, operation: opKey, status, time: new Date().toISOString() });
+
+    const fault = faults.take(method, url.pathname, opKey);
+    if (fault) {
+      log.debug('fault injected', { kind: fault.kind, method, path: url.pathname });
+      switch (fault.kind) {
+        case 'drop':
+          record(0);
+          req.socket.destroy();
+          return;
+        case 'hang': {
+          const closed = new Promise<void>((r) => res.once('close', () => r()));
+          if (fault.delayMs === undefined) {
+            await closed;
+            record(0);
+            return;
+          }
+          await Promise.race([closed, new Promise((r) => setTimeout(r, fault.delayMs))]);
+          if (res.destroyed || res.writableEnded) {
+            record(0);
+            return;
+          }
+          break; // then processed normally
+        }
+        case 'throttle': {
+          req.resume();
+          const e = new ArmError(
+            fault.status ?? 429,
+            fault.code ?? 'TooManyRequests',
+            fault.message ?? 'The request is being throttled as the limit has been reached for operation type. Retry after the time in Retry-After.',
+            { headers: { 'Retry-After': String(fault.retryAfterSeconds ?? 1) } },
+          );
+          record(e.status);
+          send(req, res, errorReply(e));
+          return;
+        }
+        case 'error':
+        case 'conflict': {
+          req.resume();
+          const e =
+            fault.kind === 'error'
+              ? new ArmError(fault.status ?? 500, fault.code ?? 'InternalServerError', fault.message ?? 'Encountered internal server error. Diagnostic information: injected fault.')
+              : new ArmError(fault.status ?? 409, fault.code ?? 'Conflict', fault.message ?? 'Another operation on this or dependent resource is in progress.');
+          if (fault.retryAfterSeconds !== undefined) e.headers['Retry-After'] = String(fault.retryAfterSeconds);
+          record(e.status);
+          send(req, res, errorReply(e));
+          return;
+        }
+      }
+    }
+
+    let reply: Reply;
+    try {
+      const apiVersion = url.searchParams.get('api-version');
+      if (!apiVersion) {
+        req.resume();
+        throw new ArmError(
+          400,
+          'MissingApiVersionParameter',
+          "The api-version query parameter (?api-version=) is required for all requests.",
+        );
+      }
+      const raw = method === 'PUT' || method === 'POST' || method === 'PATCH' ? await readBody(req) : (req.resume(), Buffer.alloc(0));
+      const ctx: RequestContext = {
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        body: parseJson(raw),
+        apiVersion,
+        headers: req.headers,
+      };
+      reply = await dispatchRequest(engine, ctx, parsed);
+    } catch (e) {
+      reply = toReply(e);
+    }
+    record(reply.status);
+    if (!res.destroyed) send(req, res, reply);
+  }
+
+  const server = https.createServer({ ...tlsOptions, keepAlive: true }, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      log.error('request failed', { error: String(e) });
+      if (!res.headersSent && !res.destroyed) send(req, res, toReply(e));
+    });
+  });
+  return server;
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+  }
+}
+
+function toReply(e: unknown): Reply {
+  if (e instanceof ArmError) return errorReply(e);
+  log.error('internal error', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  return errorReply(new ArmError(500, 'InternalServerError', `Encountered internal server error: ${String(e)}`));
+}
+
+export function listen(server: https.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

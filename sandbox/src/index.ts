@@ -1,0 +1,14 @@
+/**
+ * Entry point of `@site-recovery/sandbox` for the product's CLI (src/cli/development-commands.ts loads it
+ * by package name): registers `site-recovery sandbox …` and `site-recovery start` (DESIGN.md §6).
+ * The product never imports this package; the package imports the product.
+ */
+import type { Command } from 'commander';
+import type { DevelopmentCommands } from '../../src/cli/development-commands.ts';
+import { registerSandboxCommands } from './cli.ts';
+import { registerStartCommand } from './start/command.ts';
+
+export const registerCommands: DevelopmentCommands['registerCommands'] = (program: Command): void => {
+  registerSandboxCommands(program);
+  registerStartCommand(program);
+};
