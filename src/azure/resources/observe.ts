@@ -1,5 +1,6 @@
 /** Shared helpers for the ARM resource adapters. */
 import { isAzureNotFound } from '../errors.ts';
+import { OWNER_TAG } from '../external-resource.ts';
 
 /** GET that answers undefined for 404 instead of throwing. */
 export async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
@@ -27,4 +28,9 @@ export async function deleteIgnoringNotFound(remove: () => Promise<unknown>): Pr
 
 export function provisioningReady(state: string | undefined): { ready: boolean; failed: boolean } {
   return { ready: state === undefined || state === 'Succeeded', failed: state === 'Failed' || state === 'Canceled' };
+}
+
+/** Whether a resource carries the owner tag of `owner` (it was created for that object, not another). */
+export function taggedFor(tags: Record<string, string> | undefined, owner: string): boolean {
+  return tags?.[OWNER_TAG] === owner;
 }
