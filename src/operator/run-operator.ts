@@ -12,7 +12,7 @@ import { KubeEventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
 import { Manager } from '../runtime/manager.ts';
 import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
-import { FailoverRequestReconciler } from '../reconcilers/failover-request.ts';
+import { FailoverRequestReconciler } from '../reconcilers/failover/reconciler.ts';
 import { NetworkMappingReconciler } from '../reconcilers/network-mapping.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm.ts';
 import { ReplicationPolicyReconciler } from '../reconcilers/replication-policy.ts';
