@@ -10,8 +10,8 @@
 import type { Disk } from '@azure/arm-compute';
 import type { AzureClients } from '../clients.ts';
 import { parseArmId } from '../arm-id.ts';
-import { managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
-import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation, taggedFor } from './observe.ts';
+import { managedTags, type ExternalResource } from '../external-resource.ts';
+import { getOrUndefined, ownedResource, startOperation } from './observe.ts';
 
 /** Where a disk is imported from, and where it goes. */
 export interface DiskImport {
@@ -27,32 +27,25 @@ export const DISK_ROLE = 'Disk';
 
 export function managedDiskResource(az: AzureClients, diskId: string, owner: string, source?: DiskImport): ExternalResource<Disk> {
   const { resourceGroup, name } = parseArmId(diskId);
-  return {
+  const create = async (from: DiskImport) => {
+    await startOperation(
+      az.compute.disks.createOrUpdate(resourceGroup, name, {
+        location: from.location,
+        tags: managedTags(owner),
+        sku: { name: 'Premium_LRS' },
+        ...(from.zone ? { zones: [from.zone] } : {}),
+        ...(from.osType ? { osType: from.osType } : {}),
+        // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
+        creationData: { createOption: 'Import', sourceUri: from.sourceUri, storageAccountId: from.storageAccountId },
+      }),
+    );
+  };
+  return ownedResource({
     role: DISK_ROLE,
     id: diskId,
-    manage: true,
-    async observe(): Promise<Observation<Disk>> {
-      const disk = await getOrUndefined(() => az.compute.disks.get(resourceGroup, name));
-      if (!disk) return { exists: false };
-      return { exists: true, ...provisioningReady(disk.provisioningState), upToDate: true, managedTag: taggedFor(disk.tags, owner), resource: disk };
-    },
-    async create() {
-      if (!source) throw new Error(`disk ${diskId}: no import source given, cannot create it`);
-      await startOperation(
-        az.compute.disks.createOrUpdate(resourceGroup, name, {
-          location: source.location,
-          tags: managedTags(owner),
-          sku: { name: 'Premium_LRS' },
-          ...(source.zone ? { zones: [source.zone] } : {}),
-          ...(source.osType ? { osType: source.osType } : {}),
-          // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
-          creationData: { createOption: 'Import', sourceUri: source.sourceUri, storageAccountId: source.storageAccountId },
-        }),
-      );
-    },
-    async update() {},
-    async delete() {
-      await deleteIgnoringNotFound(() => startOperation(az.compute.disks.delete(resourceGroup, name)));
-    },
-  };
+    owner,
+    get: () => getOrUndefined(() => az.compute.disks.get(resourceGroup, name)),
+    ...(source ? { create: () => create(source) } : {}),
+    remove: () => az.compute.disks.delete(resourceGroup, name),
+  });
 }

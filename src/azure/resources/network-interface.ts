@@ -11,9 +11,9 @@ import type { NetworkInterface } from '@azure/arm-network';
 import type { AzureClients } from '../clients.ts';
 import { parseArmId } from '../arm-id.ts';
 import { classifyAzureError } from '../errors.ts';
-import { managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
+import { managedTags, type ExternalResource } from '../external-resource.ts';
 import { TerminalError } from '../../runtime/reconcile-errors.ts';
-import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation, taggedFor } from './observe.ts';
+import { getOrUndefined, ownedResource, startOperation } from './observe.ts';
 
 export async function getNetworkInterface(az: AzureClients, nicId: string): Promise<NetworkInterface | undefined> {
   const id = parseArmId(nicId);
@@ -55,31 +55,25 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
         ],
       }),
     );
-  return {
+  /** Static with the address asked for; on a refusal, dynamic (the next free one) unless the address is required. */
+  const create = async (p: NicPlacement) => {
+    if (!p.privateIpAddress) return put(p, 'Dynamic');
+    try {
+      await put(p, 'Static');
+    } catch (error) {
+      const c = classifyAzureError(error);
+      if (c.statusCode !== 400) throw error;
+      const refusal = `${c.code ?? 'refused'}: ${c.message}`;
+      if (p.requireAddress) throw new TerminalError('PrivateIpUnavailable', `${p.privateIpAddress} cannot be used in ${p.subnetId}: ${refusal}`, { cause: error });
+      await put(p, 'Dynamic');
+    }
+  };
+  return ownedResource({
     role: NETWORK_INTERFACE_ROLE,
     id: nicId,
-    manage: true,
-    async observe(): Promise<Observation<NetworkInterface>> {
-      const nic = await getOrUndefined(() => az.network.networkInterfaces.get(resourceGroup, name));
-      if (!nic) return { exists: false };
-      return { exists: true, ...provisioningReady(nic.provisioningState), upToDate: true, managedTag: taggedFor(nic.tags, owner), resource: nic };
-    },
-    async create() {
-      if (!placement) throw new Error(`network interface ${nicId}: no placement given, cannot create it`);
-      if (!placement.privateIpAddress) return put(placement, 'Dynamic');
-      try {
-        await put(placement, 'Static');
-      } catch (error) {
-        const c = classifyAzureError(error);
-        if (c.statusCode !== 400) throw error;
-        const refusal = `${c.code ?? 'refused'}: ${c.message}`;
-        if (placement.requireAddress) throw new TerminalError('PrivateIpUnavailable', `${placement.privateIpAddress} cannot be used in ${placement.subnetId}: ${refusal}`, { cause: error });
-        await put(placement, 'Dynamic');
-      }
-    },
-    async update() {},
-    async delete() {
-      await deleteIgnoringNotFound(() => startOperation(az.network.networkInterfaces.delete(resourceGroup, name)));
-    },
-  };
+    owner,
+    get: () => getOrUndefined(() => az.network.networkInterfaces.get(resourceGroup, name)),
+    ...(placement ? { create: () => create(placement) } : {}),
+    remove: () => az.network.networkInterfaces.delete(resourceGroup, name),
+  });
 }

@@ -11,8 +11,8 @@
 import type { VirtualMachine } from '@azure/arm-compute';
 import type { AzureClients } from '../clients.ts';
 import { parseArmId } from '../arm-id.ts';
-import { managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
-import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation, taggedFor } from './observe.ts';
+import { managedTags, type ExternalResource } from '../external-resource.ts';
+import { getOrUndefined, ownedResource, startOperation } from './observe.ts';
 
 export interface VirtualMachineSpec {
   location: string;
@@ -35,36 +35,28 @@ export async function getVirtualMachine(az: AzureClients, vmId: string): Promise
 
 export function virtualMachineResource(az: AzureClients, vmId: string, owner: string, desired?: () => Promise<VirtualMachineSpec>): ExternalResource<VirtualMachine> {
   const { resourceGroup, name } = parseArmId(vmId);
-  return {
+  const create = async (spec: VirtualMachineSpec) => {
+    await startOperation(
+      az.compute.virtualMachines.createOrUpdate(resourceGroup, name, {
+        location: spec.location,
+        tags: managedTags(owner),
+        ...(spec.zone ? { zones: [spec.zone] } : {}),
+        ...(spec.availabilitySetId ? { availabilitySet: { id: spec.availabilitySetId } } : {}),
+        hardwareProfile: { vmSize: spec.vmSize },
+        storageProfile: {
+          osDisk: { createOption: 'Attach', osType: spec.osType, managedDisk: { id: spec.osDiskId } },
+          dataDisks: spec.dataDisks.map((d) => ({ lun: d.lun, createOption: 'Attach' as const, managedDisk: { id: d.diskId } })),
+        },
+        networkProfile: { networkInterfaces: spec.nicIds.map((id, i) => ({ id, primary: i === 0 })) },
+      }),
+    );
+  };
+  return ownedResource({
     role: VIRTUAL_MACHINE_ROLE,
     id: vmId,
-    manage: true,
-    async observe(): Promise<Observation<VirtualMachine>> {
-      const vm = await getVirtualMachine(az, vmId);
-      if (!vm) return { exists: false };
-      return { exists: true, ...provisioningReady(vm.provisioningState), upToDate: true, managedTag: taggedFor(vm.tags, owner), resource: vm };
-    },
-    async create() {
-      if (!desired) throw new Error(`VM ${vmId}: no desired state given, cannot create it`);
-      const spec = await desired();
-      await startOperation(
-        az.compute.virtualMachines.createOrUpdate(resourceGroup, name, {
-          location: spec.location,
-          tags: managedTags(owner),
-          ...(spec.zone ? { zones: [spec.zone] } : {}),
-          ...(spec.availabilitySetId ? { availabilitySet: { id: spec.availabilitySetId } } : {}),
-          hardwareProfile: { vmSize: spec.vmSize },
-          storageProfile: {
-            osDisk: { createOption: 'Attach', osType: spec.osType, managedDisk: { id: spec.osDiskId } },
-            dataDisks: spec.dataDisks.map((d) => ({ lun: d.lun, createOption: 'Attach' as const, managedDisk: { id: d.diskId } })),
-          },
-          networkProfile: { networkInterfaces: spec.nicIds.map((id, i) => ({ id, primary: i === 0 })) },
-        }),
-      );
-    },
-    async update() {},
-    async delete() {
-      await deleteIgnoringNotFound(() => startOperation(az.compute.virtualMachines.delete(resourceGroup, name)));
-    },
-  };
+    owner,
+    get: () => getVirtualMachine(az, vmId),
+    ...(desired ? { create: async () => create(await desired()) } : {}),
+    remove: () => az.compute.virtualMachines.delete(resourceGroup, name),
+  });
 }
