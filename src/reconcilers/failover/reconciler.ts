@@ -24,7 +24,7 @@ import { cleanUp } from './cleanup.ts';
 import { runProcedure } from './engine.ts';
 import { replacesSeed } from './names.ts';
 import { failoverStepsFor, REPROTECT_STEPS, stepsFor } from './procedures.ts';
-import { FailoverPass, type FailoverDeps, type ProcedurePass } from './state.ts';
+import { FailoverPass, hasVm, type FailoverDeps, type ProcedurePass } from './state.ts';
 import { validate } from './validate.ts';
 
 export type { FailoverDeps } from './state.ts';
@@ -97,16 +97,17 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
    * back to its original region.
    */
   private async reprotect(pass: FailoverPass, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const { fo, vm } = pass;
+    const { fo } = pass;
     const reprotected = (status: 'True' | 'False', reason: string, message: string): ConditionInput => ({ type: 'Reprotected', status, reason, message });
-    if (!vm) {
+    if (!hasVm(pass)) {
       await pass.save(undefined, reprotected('False', 'ReplicatedVMNotFound', `ReplicatedVM ${fo.spec.replicatedVMName} no longer exists: re-protect needs it to know the original VM and its network mapping`));
       return;
     }
+    const { vm } = pass;
     if (pass.steps.next(REPROTECT_STEPS) === 'DeallocateSourceVirtualMachine' && pass.steps.get('DeallocateSourceVirtualMachine').state === 'Pending') {
       ctx.events.record(fo, 'Normal', 'Reprotecting', `re-protecting ${vm.metadata.name}: replicating back to ${vm.status?.sourceLocation ?? 'the original region'}`);
     }
-    const outcome = await runProcedure(pass as ProcedurePass, REPROTECT_STEPS, (message) => reprotected('False', 'Reprotecting', message));
+    const outcome = await runProcedure(pass, REPROTECT_STEPS, (message) => reprotected('False', 'Reprotecting', message));
     if (outcome.state === 'stalled') {
       await pass.save(undefined, reprotected('False', outcome.reason, outcome.message));
       ctx.events.record(fo, 'Warning', outcome.reason, outcome.message);
@@ -122,7 +123,10 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const { fo, vm, status } = pass;
     const now = new Date();
     const rtoSeconds = Math.round((now.getTime() - new Date(String(fo.metadata.creationTimestamp)).getTime()) / 1000);
-    Object.assign(status, { phase: 'Succeeded', completionTime: now.toISOString(), rtoSeconds, rto: formatDuration(rtoSeconds * 1000) });
+    status.phase = 'Succeeded';
+    status.completionTime = now.toISOString();
+    status.rtoSeconds = rtoSeconds;
+    status.rto = formatDuration(rtoSeconds * 1000);
     const message = `${status.targetVirtualMachineId} is running`;
     await pass.save({ state: 'ready', reason: 'Succeeded', message }, { type: 'Succeeded', status: 'True', reason: 'Succeeded', message });
     ctx.events.record(fo, 'Normal', 'Succeeded', `${vm.metadata.name} is running in ${vm.spec.targetLocation} from ${status.recoveryPointName} (RTO ${formatDuration(rtoSeconds * 1000)})`);

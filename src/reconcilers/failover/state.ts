@@ -112,3 +112,7 @@ export class FailoverPass {
 
 /** A pass over a request whose ReplicatedVM exists: what the failover and re-protect steps run on. */
 export type ProcedurePass = FailoverPass & { readonly vm: ReplicatedVM };
+
+export function hasVm(pass: FailoverPass): pass is ProcedurePass {
+  return pass.vm !== undefined;
+}
