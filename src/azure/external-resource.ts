@@ -10,7 +10,7 @@
  * deleted later), while one that existed before is adopted and never deleted.
  */
 import { done, stalled, waiting, type Step } from '../runtime/step.ts';
-import type { ResourceLedger } from './resource-ledger.ts';
+import type { ResourceRecords } from './resource-ledger.ts';
 
 export const MANAGED_BY_TAG = 'siterecovery-managed-by';
 export const MANAGED_BY_VALUE = 'site-recovery-operator';
@@ -63,8 +63,8 @@ export interface ResourceRecord {
  * by the operator, adopted, or pending creation). `persist` must durably write the ledger: it is called
  * with the pending mark in place before a create is sent (and throws if it cannot).
  */
-export async function convergeResource<T>(resource: ExternalResource<T>, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<T>> {
-  let previous = ledger.get(resource.role);
+export async function convergeResource<T>(resource: ExternalResource<T>, ledger: ResourceRecords, persist: () => Promise<void>): Promise<Step<T>> {
+  let previous = ledger.get(resource.role, resource.id);
   let observation = await resource.observe();
   if (!observation.exists) {
     if (!resource.manage) return stalled(`${resource.role}NotFound`, `${resource.role} ${resource.id} does not exist`);

@@ -5,7 +5,16 @@
 import type { ManagedResource } from '../api/types.ts';
 import type { ResourceRecord } from './external-resource.ts';
 
-export class ResourceLedger {
+/**
+ * What `convergeResource` needs of a ledger: a resource's record (by role; `id` tells apart resources that
+ * share a role, such as the disks of one failover) and a way to set it.
+ */
+export interface ResourceRecords {
+  get(role: string, id: string): ResourceRecord | undefined;
+  set(record: ResourceRecord): void;
+}
+
+export class ResourceLedger implements ResourceRecords {
   private readonly records = new Map<string, ManagedResource>();
 
   constructor(existing: readonly ManagedResource[] | undefined) {

@@ -6,7 +6,7 @@
  * Drives: FailoverRequestReconciler.
  */
 import type { FailoverRequest } from '../api/types.ts';
-import { FailoverRequestReconciler } from '../reconcilers/failover-request.ts';
+import { FailoverRequestReconciler } from '../reconcilers/failover/reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
 import { keyFor, type OperatorCache } from './operator-cache.ts';
 

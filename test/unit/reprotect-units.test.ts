@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { canApply, type TargetDisk } from '../../src/datapath/target.ts';
 import { compareBlocks, COMPARE_BLOCK, isSeeded, SEED_METADATA } from '../../src/datapath/seed.ts';
-import { failoverStepsFor, stepsFor } from '../../src/reconcilers/failover-steps.ts';
-import { failoverNames, replacesSeed, reverseName } from '../../src/reconcilers/failover-request.ts';
+import { failoverStepsFor, stepsFor } from '../../src/reconcilers/failover/procedures.ts';
+import { failoverNames, replacesSeed, reverseName } from '../../src/reconcilers/failover/names.ts';
 
 const B = COMPARE_BLOCK;
 

@@ -1,5 +1,6 @@
 /** Shared helpers for the ARM resource adapters. */
 import { isAzureNotFound } from '../errors.ts';
+import { OWNER_TAG, type ExternalResource, type Observation } from '../external-resource.ts';
 
 /** GET that answers undefined for 404 instead of throwing. */
 export async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
@@ -27,4 +28,40 @@ export async function deleteIgnoringNotFound(remove: () => Promise<unknown>): Pr
 
 export function provisioningReady(state: string | undefined): { ready: boolean; failed: boolean } {
   return { ready: state === undefined || state === 'Succeeded', failed: state === 'Failed' || state === 'Canceled' };
+}
+
+/** Whether a resource carries the owner tag of `owner` (it was created for that object, not another). */
+export function taggedFor(tags: Record<string, string> | undefined, owner: string): boolean {
+  return tags?.[OWNER_TAG] === owner;
+}
+
+/**
+ * A resource one object creates for itself (a failover's disk, NIC or VM) under the contract: observed
+ * through `get`, ours when it carries `owner`'s tag, created by `create` (absent when the resource is
+ * known only by its id: observe and delete only), deleted through `remove`, never updated in place.
+ */
+export function ownedResource<T extends { provisioningState?: string; tags?: Record<string, string> }>(parts: {
+  role: string;
+  id: string;
+  owner: string;
+  get: () => Promise<T | undefined>;
+  create?: () => Promise<void>;
+  remove: () => { submitted(): Promise<void> };
+}): ExternalResource<T> {
+  return {
+    role: parts.role,
+    id: parts.id,
+    manage: true,
+    async observe(): Promise<Observation<T>> {
+      const resource = await parts.get();
+      if (!resource) return { exists: false };
+      return { exists: true, ...provisioningReady(resource.provisioningState), upToDate: true, managedTag: taggedFor(resource.tags, parts.owner), resource };
+    },
+    async create() {
+      if (!parts.create) throw new Error(`${parts.role} ${parts.id} is known only by its id here: it cannot be created`);
+      await parts.create();
+    },
+    async update() {},
+    delete: () => deleteIgnoringNotFound(() => startOperation(parts.remove())),
+  };
 }

@@ -1,0 +1,51 @@
+/**
+ * A managed disk of a failed-over VM, imported from a recovery point's replica blob snapshot, through the
+ * observe / create / update / delete contract (`external-resource.ts`).
+ *
+ * The failover derives the disk's name (per request, so a failback beside an earlier failover's disks
+ * never collides): a create re-sent after a crash is the same PUT. "Ours" means carrying the owner tag of
+ * the request that imported it. A disk known only by its id (test cleanup) can be observed and deleted,
+ * not created.
+ */
+import type { Disk } from '@azure/arm-compute';
+import type { AzureClients } from '../clients.ts';
+import { parseArmId } from '../arm-id.ts';
+import { managedTags, type ExternalResource } from '../external-resource.ts';
+import { getOrUndefined, ownedResource, startOperation } from './observe.ts';
+
+/** Where a disk is imported from, and where it goes. */
+export interface DiskImport {
+  location: string;
+  /** The replica blob snapshot: `<blobUrl>?snapshot=<timestamp>`. */
+  sourceUri: string;
+  storageAccountId: string;
+  osType?: 'Linux' | 'Windows';
+  zone?: string;
+}
+
+export const DISK_ROLE = 'Disk';
+
+export function managedDiskResource(az: AzureClients, diskId: string, owner: string, source?: DiskImport): ExternalResource<Disk> {
+  const { resourceGroup, name } = parseArmId(diskId);
+  const create = async (from: DiskImport) => {
+    await startOperation(
+      az.compute.disks.createOrUpdate(resourceGroup, name, {
+        location: from.location,
+        tags: managedTags(owner),
+        sku: { name: 'Premium_LRS' },
+        ...(from.zone ? { zones: [from.zone] } : {}),
+        ...(from.osType ? { osType: from.osType } : {}),
+        // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
+        creationData: { createOption: 'Import', sourceUri: from.sourceUri, storageAccountId: from.storageAccountId },
+      }),
+    );
+  };
+  return ownedResource({
+    role: DISK_ROLE,
+    id: diskId,
+    owner,
+    get: () => getOrUndefined(() => az.compute.disks.get(resourceGroup, name)),
+    ...(source ? { create: () => create(source) } : {}),
+    remove: () => az.compute.disks.delete(resourceGroup, name),
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * CreateDisks: one managed disk per disk of the chosen recovery point, imported from the point's replica
+ * blob snapshot, each through the resource contract (recorded in status.targetResources before its
+ * create is sent; deterministic per-request names).
+ */
+import { convergeResource } from '../../../azure/external-resource.ts';
+import { managedDiskResource } from '../../../azure/resources/managed-disk.ts';
+import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { failoverIds, targetPlacement } from '../names.ts';
+import type { ProcedurePass } from '../state.ts';
+import { chosenPoint } from './recovery-point.ts';
+
+export async function createDisks(pass: ProcedurePass): Promise<Step> {
+  const { deps, fo, vm } = pass;
+  const point = await chosenPoint(pass);
+  if (!point) return stalled('RecoveryPointGone', `RecoveryPoint ${pass.status.recoveryPointName} no longer exists`);
+  const target = targetPlacement(vm);
+  const ids = failoverIds(fo, vm);
+  let pending = 0;
+  for (const disk of point.spec.disks) {
+    const id = ids.disk(disk.name);
+    const resource = managedDiskResource(deps.az, id, pass.owner, {
+      location: vm.spec.targetLocation,
+      sourceUri: `${disk.blobUrl}?snapshot=${encodeURIComponent(disk.snapshot)}`,
+      storageAccountId: vm.status?.targetStorageAccountId as string,
+      ...(disk.role === 'OS' ? { osType: vm.status?.sourceOsType ?? 'Linux' } : {}),
+      ...(target.zone ? { zone: target.zone } : {}),
+    });
+    const step = await convergeResource(resource, pass.resources, () => pass.save());
+    if (step.state === 'stalled') return stalled('DiskImportFailed', `disk ${id.split('/').pop()} could not be imported from ${point.metadata.name}`);
+    if (step.state === 'waiting') pending++;
+  }
+  if (pending) return waiting('ImportingDisks', `importing ${pending} of ${point.spec.disks.length} disk(s) from ${point.metadata.name}`);
+  return done(`${point.spec.disks.length} disk(s) imported`);
+}

@@ -1,0 +1,63 @@
+/**
+ * The refusals that stop a FailoverRequest before it touches anything: the VM is protected; no other real
+ * failover of it is under way (the one rule in `realFailoversOf`); a failback does not replace an original
+ * VM that runs again; a named recovery point exists and is the VM's own; a Test has a test network.
+ */
+import { realFailoversOf } from '../../api/contract.ts';
+import type { FailoverRequest, ReplicatedVM } from '../../api/types.ts';
+import { parseArmId } from '../../azure/arm-id.ts';
+import { powerState } from '../../azure/failover-resources.ts';
+import { getVirtualMachine } from '../../azure/resources/virtual-machine.ts';
+import { replacesSeed } from './names.ts';
+import type { FailoverDeps } from './state.ts';
+import { LATEST_POINTS } from './steps/recovery-point.ts';
+
+export interface Refusal {
+  reason: string;
+  message: string;
+}
+
+export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Promise<Refusal | undefined> {
+  const namespace = fo.metadata.namespace ?? 'default';
+  if (!vm.status?.disks?.length || !vm.status.targetStorageAccountId) {
+    return { reason: 'NotProtected', message: `ReplicatedVM ${vm.metadata.name} is not replicating yet (phase ${vm.status?.phase ?? 'Pending'})` };
+  }
+  const refusal = fo.spec.type === 'Test' ? undefined : ((await refuseConcurrent(deps, fo, vm)) ?? (await refuseRunningSeed(deps, vm)));
+  if (refusal) return refusal;
+  const point = fo.spec.recoveryPoint ?? 'LatestProcessed';
+  if (!LATEST_POINTS.includes(point)) {
+    const named = await deps.points.get({ namespace, name: point });
+    if (!named) return { reason: 'RecoveryPointNotFound', message: `RecoveryPoint ${point} does not exist` };
+    if (named.spec.replicatedVMName !== vm.metadata.name) {
+      return { reason: 'RecoveryPointMismatch', message: `RecoveryPoint ${point} belongs to ${named.spec.replicatedVMName}, not ${vm.metadata.name}` };
+    }
+  }
+  if (fo.spec.type === 'Test' && !fo.spec.testVirtualNetworkId) {
+    const mapping = await deps.mappings.get({ namespace, name: vm.spec.networkMappingRef.name });
+    if (!mapping?.status?.testVirtualNetworkId) {
+      return { reason: 'NoTestNetwork', message: `no test network: set spec.testVirtualNetworkId or let NetworkMapping ${vm.spec.networkMappingRef.name} create one` };
+    }
+  }
+  return undefined;
+}
+
+/** One real failover of a VM at a time, and none of a VM another request already failed over. */
+async function refuseConcurrent(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Promise<Refusal | undefined> {
+  const first = realFailoversOf(deps.listFailovers(fo.metadata.namespace ?? 'default'), vm.metadata.name ?? '')[0];
+  if (first && first.metadata.uid !== fo.metadata.uid) {
+    return { reason: 'ConcurrentFailover', message: `FailoverRequest ${first.metadata.name} already fails ${vm.metadata.name} over; one real failover at a time` };
+  }
+  if (vm.status?.phase === 'FailedOver' && vm.status.activeFailover && vm.status.activeFailover !== fo.metadata.name) {
+    return { reason: 'AlreadyFailedOver', message: `${vm.metadata.name} was already failed over by ${vm.status.activeFailover}` };
+  }
+  return undefined;
+}
+
+/** A failback replaces the original VM: refuse before importing anything if it runs again. */
+async function refuseRunningSeed(deps: FailoverDeps, vm: ReplicatedVM): Promise<Refusal | undefined> {
+  if (!replacesSeed(vm)) return undefined;
+  const seedId = vm.spec.seedVirtualMachineId as string;
+  const state = (await getVirtualMachine(deps.az, seedId)) ? await powerState(deps.az, seedId) : 'deallocated';
+  if (state === 'stopped' || state === 'deallocated') return undefined;
+  return { reason: 'ReplacedVirtualMachineRunning', message: `VM ${parseArmId(seedId).name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name and NICs; deallocate it first` };
+}
