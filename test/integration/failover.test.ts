@@ -87,6 +87,23 @@ describe('test failover', () => {
     expect(nic?.privateIpAddress).not.toBe(fx.sourceIp);
     expect(await powerState(az, first?.status?.targetVirtualMachineId as string)).toBe('running');
     expect(await powerState(az, second?.status?.targetVirtualMachineId as string)).toBe('running');
+
+    // An address the user names explicitly is a promise: taken, the request fails rather than use another.
+    const vmRef = { namespace: ns, name: vmName };
+    const nicName = (await clients.vms.get(vmRef))?.status?.sourceNetworkInterfaces?.[0]?.name as string;
+    await clients.vms.mergePatch(vmRef, { spec: { networkInterfaces: [{ sourceName: nicName, targetPrivateIpAddress: fx.sourceIp }] } });
+    try {
+      await failovers.create(ns, { metadata: { name: 'drill-taken-ip' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+      const taken = await waitForObject(kc, failovers, foRef('drill-taken-ip'), finished, 'refused address', 120_000);
+      expect(taken?.status?.phase).toBe('Failed');
+      expect(taken?.status?.conditions?.find((c) => c.type === 'Succeeded')).toMatchObject({ status: 'False', reason: 'PrivateIpUnavailable' });
+      expect(taken?.status?.conditions?.find((c) => c.type === 'Succeeded')?.message).toContain(fx.sourceIp);
+      expect(taken?.status?.steps?.find((st) => st.name === 'CreateNetworkInterfaces')?.state).toBe('Failed');
+      await failovers.delete(foRef('drill-taken-ip'));
+      await waitForObject(kc, failovers, foRef('drill-taken-ip'), (o) => o === undefined, 'refused request cleaned up', 60_000);
+    } finally {
+      await clients.vms.mergePatch(vmRef, { spec: { networkInterfaces: null } });
+    }
     await failovers.delete(foRef('drill-2'));
     await waitForObject(kc, failovers, foRef('drill-2'), (o) => o === undefined, 'second test failover deleted', 60_000);
     expect(await powerState(az, first?.status?.targetVirtualMachineId as string)).toBe('running');
