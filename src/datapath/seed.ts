@@ -21,7 +21,7 @@ import { parseArmId } from '../azure/arm-id.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import { seedComparedBytes } from './metrics.ts';
 import { TaskPool } from './pool.ts';
-import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { LIST_WINDOW, MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { stagedChecksum, type BlobAccess } from './storage.ts';
 import type { TargetDisk } from './target.ts';
 
@@ -31,7 +31,6 @@ export const SEED_METADATA = 'srseed';
 export const COMPARE_BLOCK = 64 * 1024;
 const SAS_SECONDS = 3600;
 const POLL = { updateIntervalInMs: 500 };
-const LIST_WINDOW = 1024 ** 3;
 
 export interface SeedDeps {
   az: AzureClients;
