@@ -44,7 +44,9 @@ import { wantsReplication } from './registration.ts';
 import { ownerOf } from './rendezvous.ts';
 import { sleep } from './restore-points.ts';
 import { BlobAccess } from './storage.ts';
-import { VmWorker, errorMessage, type WorkerConfig } from './vm-worker.ts';
+import { errorMessage } from './errors.ts';
+import { VmWorker } from './vm-worker.ts';
+import type { WorkerConfig } from './worker-context.ts';
 
 const log = createLogger('datapath');
 

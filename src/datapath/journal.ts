@@ -158,3 +158,8 @@ export class Journal {
     return run;
   }
 }
+
+/** Bytes of changed data a cycle carries, all disks together. */
+export function cycleBytes(record: CycleRecord): number {
+  return Object.values(record.disks).reduce((n, d) => n + d.bytes, 0);
+}
