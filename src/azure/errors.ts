@@ -9,7 +9,7 @@
  */
 import { RestError } from '@azure/core-rest-pipeline';
 
-export type AzureErrorClass = 'retryable' | 'notFound' | 'fatal' | 'unknown';
+type AzureErrorClass = 'retryable' | 'notFound' | 'fatal' | 'unknown';
 
 export interface ClassifiedError {
   class: AzureErrorClass;

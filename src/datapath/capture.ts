@@ -25,7 +25,7 @@ import { restorePointName, type RestorePoints } from './restore-points.ts';
 import { differingRanges, removeScratch } from './seed.ts';
 import { stagedChecksum, storageError, type BlobAccess } from './storage.ts';
 
-export interface CaptureDisk {
+interface CaptureDisk {
   name: string;
   sourceDiskId: string;
   /**

@@ -45,14 +45,14 @@ export interface CycleRecord {
   syncToken?: string;
 }
 
-export interface PointSummary {
+interface PointSummary {
   name: string;
   time: string;
   consistency: ConsistencyType;
   cycle: number;
 }
 
-export interface SyncNowRecord {
+interface SyncNowRecord {
   token: string;
   state: 'Running' | 'Succeeded' | 'Failed';
   cycle?: number;

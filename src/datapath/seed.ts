@@ -176,9 +176,9 @@ export async function differingRanges(sides: CompareSides, window: ByteRange, op
 }
 
 /** Granularity of the checksum comparison (the largest block Put Block From URL stages in one request)... */
-export const CHECKSUM_CHUNK = MAX_CHUNK;
+const CHECKSUM_CHUNK = MAX_CHUNK;
 /** ...and of its second look at a chunk that differs: only such pieces that differ too are read. */
-export const REFINE_CHUNK = 512 * 1024;
+const REFINE_CHUNK = 512 * 1024;
 
 /** Whether storage computes the same checksum for `range` on both sides. */
 async function sameChecksums(sides: CompareSides, range: ByteRange, block: string, signal: AbortSignal): Promise<boolean> {

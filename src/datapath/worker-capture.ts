@@ -53,7 +53,7 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
         if (initial) ctx.progress.captured += bytes;
       },
       // A block that matches the seed is as good as captured and applied.
-      onCompared: (bytes, matched) => {
+      onCompared: (_bytes, matched) => {
         ctx.progress.captured += matched;
         ctx.progress.applied += matched;
         ctx.progress.matched += matched;

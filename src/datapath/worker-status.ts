@@ -17,7 +17,7 @@ import { DATAPATH_FIELD_MANAGER } from './recovery-points.ts';
 import type { VmContext } from './worker-context.ts';
 
 /** The fields the datapath owns, written with server-side apply under its own field manager. */
-export function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMStatus> {
+function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMStatus> {
   const state = ctx.session?.journal.state;
   const times = ctx.times;
   const lastPoint = state?.lastPoint;

@@ -4,7 +4,7 @@ import { resourceId } from '../arm-id.ts';
 import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
 import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation } from './observe.ts';
 
-export interface SubnetSpec {
+interface SubnetSpec {
   name: string;
   addressPrefix: string;
 }
