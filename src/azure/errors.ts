@@ -10,7 +10,7 @@
 import { RestError } from '@azure/core-rest-pipeline';
 import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
 
-export type AzureErrorClass = 'retryable' | 'notFound' | 'fatal' | 'unknown';
+type AzureErrorClass = 'retryable' | 'notFound' | 'fatal' | 'unknown';
 
 export interface ClassifiedError {
   class: AzureErrorClass;

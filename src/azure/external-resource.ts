@@ -10,7 +10,7 @@
  * deleted later), while one that existed before is adopted and never deleted.
  */
 import { done, stalled, waiting, type Step } from '../runtime/step.ts';
-import type { ResourceRecords } from './resource-ledger.ts';
+import type { ResourceRecord, ResourceRecords } from './resource-ledger.ts';
 
 export const MANAGED_BY_TAG = 'siterecovery-managed-by';
 export const MANAGED_BY_VALUE = 'site-recovery-operator';
@@ -49,13 +49,6 @@ export interface ExternalResource<T> {
   create(): Promise<void>;
   update(current: T): Promise<void>;
   delete(): Promise<void>;
-}
-
-export interface ResourceRecord {
-  role: string;
-  id: string;
-  created: boolean;
-  pending?: boolean;
 }
 
 /**

@@ -3,7 +3,14 @@
  * pending marks that make deletion safe: only what the operator created is ever deleted.
  */
 import type { ManagedResource } from '../api/types.ts';
-import type { ResourceRecord } from './external-resource.ts';
+
+/** What the operator knows of one resource it uses: created by it (only then ever deleted), or pending creation. */
+export interface ResourceRecord {
+  role: string;
+  id: string;
+  created: boolean;
+  pending?: boolean;
+}
 
 /**
  * What `convergeResource` needs of a ledger: a resource's record (by role; `id` tells apart resources that

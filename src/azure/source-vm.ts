@@ -7,7 +7,7 @@ import type { AzureClients } from './clients.ts';
 import { parseArmId } from './arm-id.ts';
 import { getOrUndefined } from './resources/observe.ts';
 
-export interface SourceDisk {
+interface SourceDisk {
   name: 'os' | `lun${number}`;
   role: 'OS' | 'Data';
   lun?: number;
@@ -15,7 +15,7 @@ export interface SourceDisk {
   sizeBytes: number;
 }
 
-export interface SourceNic {
+interface SourceNic {
   id: string;
   name: string;
   primary: boolean;

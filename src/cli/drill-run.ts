@@ -30,7 +30,7 @@ export interface DrillOptions {
   progress?: (line: string) => void;
 }
 
-export interface DrillDiskResult {
+interface DrillDiskResult {
   /** os, lun0, ... */
   name: string;
   sizeBytes: number;

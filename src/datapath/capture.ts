@@ -20,15 +20,12 @@ import { isAzureNotFound } from '../azure/errors.ts';
 import type { CycleRecord, DiskCycle, JournalState } from './journal.ts';
 import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './manifest.ts';
 import { TaskPool } from './pool.ts';
-import { chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { LIST_WINDOW, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
 import { differingRanges, removeScratch } from './seed.ts';
 import { stagedChecksum, storageError, type BlobAccess } from './storage.ts';
 
-/** Ranges are listed this many bytes at a time. */
-export const LIST_WINDOW = 1024 ** 3;
-
-export interface CaptureDisk {
+interface CaptureDisk {
   name: string;
   sourceDiskId: string;
   /**

@@ -35,7 +35,7 @@ import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
 import { closeServer, serveHealth } from '../runtime/health-server.ts';
-import { CustomResourceClient, type CustomObject } from '../kube/custom-resources.ts';
+import { CustomResourceClient } from '../kube/custom-resources.ts';
 import { kubeErrorMessage } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 import { Membership } from './membership.ts';
@@ -44,7 +44,9 @@ import { wantsReplication } from './registration.ts';
 import { ownerOf } from './rendezvous.ts';
 import { sleep } from './restore-points.ts';
 import { BlobAccess } from './storage.ts';
-import { VmWorker, errorMessage, type WorkerConfig } from './vm-worker.ts';
+import { errorMessage } from './errors.ts';
+import { VmWorker } from './vm-worker.ts';
+import type { WorkerConfig } from './worker-context.ts';
 
 const log = createLogger('datapath');
 
@@ -65,11 +67,11 @@ export interface DatapathOptions {
   worker?: Partial<WorkerConfig>;
 }
 
-export function datapathIdentity(): string {
+function datapathIdentity(): string {
   return process.env.POD_NAME || `${hostname()}-${process.pid}`;
 }
 
-export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
+const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   captureConcurrency: 8,
   applyConcurrency: 8,
   maxPendingCycles: 12,
@@ -232,4 +234,3 @@ export function buildDatapath(options: DatapathOptions): Datapath {
   return new Datapath(options);
 }
 
-export type { CustomObject };

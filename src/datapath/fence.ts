@@ -16,7 +16,7 @@ import type { BlobClient } from '@azure/storage-blob';
 import { storageError } from './storage.ts';
 
 export const LEASE_DURATION_SECONDS = 60;
-export const OWNER_METADATA = 'srowner';
+const OWNER_METADATA = 'srowner';
 
 /** A write refused because this replica no longer holds the lease: stop working on the VM. */
 export class FenceLostError extends Error {

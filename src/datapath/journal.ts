@@ -45,14 +45,14 @@ export interface CycleRecord {
   syncToken?: string;
 }
 
-export interface PointSummary {
+interface PointSummary {
   name: string;
   time: string;
   consistency: ConsistencyType;
   cycle: number;
 }
 
-export interface SyncNowRecord {
+interface SyncNowRecord {
   token: string;
   state: 'Running' | 'Succeeded' | 'Failed';
   cycle?: number;
@@ -157,4 +157,9 @@ export class Journal {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Bytes of changed data a cycle carries, all disks together. */
+export function cycleBytes(record: CycleRecord): number {
+  return Object.values(record.disks).reduce((n, d) => n + d.bytes, 0);
 }

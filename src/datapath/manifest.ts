@@ -27,7 +27,7 @@ export function cyclePrefix(cycle: number): string {
   return `cycles/${pad(cycle)}/`;
 }
 
-export function diskPrefix(cycle: number, attempt: string, disk: string): string {
+function diskPrefix(cycle: number, attempt: string, disk: string): string {
   return `${cyclePrefix(cycle)}${attempt}/${disk}/`;
 }
 
@@ -53,12 +53,12 @@ export interface DataItem {
   /** ...or MD5 (base64); exactly one of the two. */
   m?: string;
 }
-export interface ClearItem {
+interface ClearItem {
   t: 'c';
   o: number;
   n: number;
 }
-export interface ManifestTrailer {
+interface ManifestTrailer {
   t: 'e';
   chunks: number;
   clears: number;

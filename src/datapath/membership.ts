@@ -14,7 +14,7 @@ import { createLogger } from '../util/logger.ts';
 
 const log = createLogger('datapath-membership');
 
-export const MEMBER_LABEL = 'siterecovery.io/datapath-member';
+const MEMBER_LABEL = 'siterecovery.io/datapath-member';
 
 export interface MembershipOptions {
   namespace: string;

@@ -3,8 +3,9 @@
  * returns them. Changed ranges are cut into chunks of at most 4 MiB (the largest Put Page).
  */
 
-export const PAGE_SIZE = 512;
 export const MAX_CHUNK = 4 * 1024 * 1024;
+/** Page ranges are listed this many bytes at a time (capture, seeding and clearing a replica alike). */
+export const LIST_WINDOW = 1024 ** 3;
 
 export interface ByteRange {
   start: number;
@@ -42,10 +43,4 @@ export function* chunks(ranges: Iterable<ByteRange>, max = MAX_CHUNK): Generator
 /** Windows of `size` bytes covering [0, total): large disks are listed window by window (bounded memory). */
 export function* windows(total: number, size: number): Generator<ByteRange> {
   for (let start = 0; start < total; start += size) yield { start, end: Math.min(total, start + size) };
-}
-
-export function totalBytes(ranges: Iterable<ByteRange>): number {
-  let sum = 0;
-  for (const r of ranges) sum += r.end - r.start;
-  return sum;
 }

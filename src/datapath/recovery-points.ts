@@ -16,9 +16,7 @@ import type { CycleRecord } from './journal.ts';
 import { storageError } from './storage.ts';
 import { targetBlobName } from './target.ts';
 
-export { REPLICATED_VM_LABEL } from '../api/contract.ts';
-import { REPLICATED_VM_LABEL } from '../api/contract.ts';
-export const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
+import { DATAPATH_FIELD_MANAGER, REPLICATED_VM_LABEL } from '../api/contract.ts';
 
 /** <vm>-<cycle, 6 digits>; shortened with a hash when the VM's name is long. */
 export function recoveryPointName(vmName: string, cycle: number): string {

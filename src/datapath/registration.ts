@@ -16,8 +16,7 @@
 import type { ProtectedDisk, ReplicatedVM } from '../api/types.ts';
 import { isTrue } from '../runtime/conditions.ts';
 
-export { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
-import { SYNC_NOW_ANNOTATION } from '../api/contract.ts';
+import { RESOURCE_ROLE, SYNC_NOW_ANNOTATION } from '../api/contract.ts';
 
 export interface Registration {
   disks: ProtectedDisk[];
@@ -31,9 +30,9 @@ export function registrationOf(vm: ReplicatedVM): Registration | undefined {
   const status = vm.status;
   if (!status || !isTrue(status.conditions, 'ReplicationEnabled') || !status.disks?.length) return undefined;
   const id = (role: string) => status.targetResources?.find((r) => r.role === role && !r.pending)?.id;
-  const restorePointCollectionId = id('RestorePointCollection');
-  const cacheContainerId = id('CacheContainer');
-  const replicaContainerId = id('ReplicaContainer');
+  const restorePointCollectionId = id(RESOURCE_ROLE.restorePoints);
+  const cacheContainerId = id(RESOURCE_ROLE.cacheContainer);
+  const replicaContainerId = id(RESOURCE_ROLE.replicaContainer);
   if (!restorePointCollectionId || !cacheContainerId || !replicaContainerId) return undefined;
   return { disks: status.disks, restorePointCollectionId, cacheContainerId, replicaContainerId };
 }

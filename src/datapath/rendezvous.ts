@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 /** The weight of `member` for `key`: the first 8 bytes of sha256(member, key) as an unsigned integer. */
-export function weight(member: string, key: string): bigint {
+function weight(member: string, key: string): bigint {
   return createHash('sha256').update(member).update('\0').update(key).digest().readBigUInt64BE(0);
 }
 

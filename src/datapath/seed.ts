@@ -21,7 +21,7 @@ import { parseArmId } from '../azure/arm-id.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import { seedComparedBytes } from './metrics.ts';
 import { TaskPool } from './pool.ts';
-import { MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { LIST_WINDOW, MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
 import { stagedChecksum, type BlobAccess } from './storage.ts';
 import type { TargetDisk } from './target.ts';
 
@@ -31,7 +31,6 @@ export const SEED_METADATA = 'srseed';
 export const COMPARE_BLOCK = 64 * 1024;
 const SAS_SECONDS = 3600;
 const POLL = { updateIntervalInMs: 500 };
-const LIST_WINDOW = 1024 ** 3;
 
 export interface SeedDeps {
   az: AzureClients;
@@ -177,9 +176,9 @@ export async function differingRanges(sides: CompareSides, window: ByteRange, op
 }
 
 /** Granularity of the checksum comparison (the largest block Put Block From URL stages in one request)... */
-export const CHECKSUM_CHUNK = MAX_CHUNK;
+const CHECKSUM_CHUNK = MAX_CHUNK;
 /** ...and of its second look at a chunk that differs: only such pieces that differ too are read. */
-export const REFINE_CHUNK = 512 * 1024;
+const REFINE_CHUNK = 512 * 1024;
 
 /** Whether storage computes the same checksum for `range` on both sides. */
 async function sameChecksums(sides: CompareSides, range: ByteRange, block: string, signal: AbortSignal): Promise<boolean> {

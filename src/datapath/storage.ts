@@ -9,7 +9,7 @@ import { AnonymousCredential, BlobServiceClient, newPipeline, PageBlobClient, ty
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 
-export const STORAGE_SCOPE = 'https://storage.azure.com/.default';
+const STORAGE_SCOPE = 'https://storage.azure.com/.default';
 
 export interface BlobAccessOptions {
   /** Timeout of one storage request attempt. Default 120 s. */

@@ -19,8 +19,7 @@ import { fenced, type BlobFence } from './fence.ts';
 import type { CycleRecord, DiskCycle } from './journal.ts';
 import { CacheDataError, manifestName, md5Of, readManifest, segmentName, type DataItem } from './manifest.ts';
 import { TaskPool, Watermark } from './pool.ts';
-import { fromSdkRange, windows } from './ranges.ts';
-import { LIST_WINDOW } from './capture.ts';
+import { LIST_WINDOW, fromSdkRange, windows } from './ranges.ts';
 import { storageError, type BlobAccess } from './storage.ts';
 
 const CHECKPOINT_INTERVAL_MS = 2000;

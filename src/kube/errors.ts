@@ -12,8 +12,6 @@ export function statusCodeOf(error: unknown): number | undefined {
 
 export const isNotFound = (error: unknown): boolean => statusCodeOf(error) === 404;
 export const isConflict = (error: unknown): boolean => statusCodeOf(error) === 409;
-export const isGone = (error: unknown): boolean => statusCodeOf(error) === 410;
-export const isForbidden = (error: unknown): boolean => statusCodeOf(error) === 403;
 
 /** The API server's own message (Status.message) when there is one, else the error's. */
 export function kubeErrorMessage(error: unknown): string {

@@ -10,7 +10,7 @@ import { findCondition } from '../../src/runtime/conditions.ts';
 import { buildDatapath, type Datapath } from '../../src/datapath/datapath.ts';
 import type { JournalState } from '../../src/datapath/journal.ts';
 import { manifestName, segmentName } from '../../src/datapath/manifest.ts';
-import { SYNC_NOW_ANNOTATION } from '../../src/datapath/registration.ts';
+import { SYNC_NOW_ANNOTATION } from '../../src/api/contract.ts';
 import { OPERATOR_FIELD_MANAGER, statusOwnedBy } from '../../src/api/contract.ts';
 import {
   createPolicy,

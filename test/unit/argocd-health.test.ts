@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RESOURCES } from '../../src/api/types.ts';
-import { ARGOCD_HEALTH_DIR, argocdHealthConfigMap, luaLiteral } from '../support/helm-generate.ts';
+import { ARGOCD_HEALTH_DIR, argocdHealthConfigMap, luaLiteral, renderArgocdHealth } from '../support/helm-generate.ts';
 
 const LUA = process.env.LUA ?? 'lua5.1';
 
@@ -89,6 +89,15 @@ describe('Argo CD health checks (Lua 5.1)', () => {
     for (const dir of dirs) {
       const code = fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), 'utf8').replace(/--.*$/gm, '');
       expect(code, dir).not.toMatch(/\bgoto\b|\/\/|\butf8\.|::\w+::|[^~=<>]=\s*~|<<|>>/);
+    }
+  });
+
+  it('keeps every health.lua as generated from the one template', () => {
+    const generated = renderArgocdHealth();
+    expect([...generated.keys()].sort()).toEqual(dirs);
+    for (const [dir, script] of generated) {
+      const committed = fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), 'utf8');
+      expect(committed, `${dir}/health.lua is stale: run \`npm run generate:packaging\``).toBe(script);
     }
   });
 

@@ -1,3 +1,9 @@
+/**
+ * The target availability set of a replicated VM (DESIGN §2: a target availability set matching the
+ * source's fault and update domains), as an ExternalResource: observe / create / delete through ARM,
+ * tagged as ours so that deleting replication removes only what the operator created. Created once and
+ * never updated (the domain counts of an existing set cannot change).
+ */
 import type { AvailabilitySet } from '@azure/arm-compute';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';

@@ -1,3 +1,8 @@
+/**
+ * A blob container in a cache or target storage account (the VM's cache container, its replica container)
+ * as an ExternalResource. Created through ARM, not the blob data plane, so the operator needs no data
+ * rights on the accounts. Containers carry no tags, so observe reports them as managed.
+ */
 import type { BlobContainer } from '@azure/arm-storage';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';

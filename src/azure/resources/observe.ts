@@ -1,4 +1,9 @@
-/** Shared helpers for the ARM resource adapters. */
+/**
+ * Shared helpers for the ARM resource adapters of this folder: a GET that answers undefined for 404, a
+ * delete that treats 404 as done, a long-running operation started without waiting (the next reconcile
+ * observes its provisioningState instead of a pass blocking on it), and provisioningState read as ready
+ * or failed. Kept here so every adapter observes Azure the same way.
+ */
 import { isAzureNotFound } from '../errors.ts';
 import { OWNER_TAG, type ExternalResource, type Observation } from '../external-resource.ts';
 

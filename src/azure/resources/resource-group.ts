@@ -1,3 +1,9 @@
+/**
+ * The target resource group of a replicated VM (default `<source resource group>-asr`) as an
+ * ExternalResource, tagged as ours. Its deletion is a long-running operation that is started, not awaited;
+ * the reconcilers delete a group only when they created it and it is empty (resourceGroupIsEmpty), so
+ * nothing a user put there is ever destroyed with it.
+ */
 import type { ResourceGroup } from '@azure/arm-resources';
 import type { AzureClients } from '../clients.ts';
 import { resourceGroupId } from '../arm-id.ts';

@@ -1,3 +1,8 @@
+/**
+ * The restore point collection of a source VM, in the source VM's region, as an ExternalResource: the
+ * operator creates it when replication is enabled; the datapath creates each cycle's VM restore point in it
+ * (agentless change capture, DESIGN §2) and removes the ones no longer needed as a diff base.
+ */
 import type { RestorePointCollection } from '@azure/arm-compute';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';

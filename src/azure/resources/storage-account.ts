@@ -1,3 +1,8 @@
+/**
+ * The cache (source region) and target (target region) storage accounts of replication as
+ * ExternalResources, tagged as ours, with safe defaults: StorageV2, HTTPS only, TLS 1.2, no public blob
+ * access. Creation is a long-running operation started here and observed through provisioningState.
+ */
 import type { StorageAccount } from '@azure/arm-storage';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';

@@ -1,10 +1,16 @@
+/**
+ * The target (and test-failover) virtual network of a NetworkMapping as an ExternalResource: a copy of the
+ * source network's address space and subnets in the target region. An existing network of ours is brought
+ * up to date by adding missing address prefixes and subnets, never by removing any, so a user's additions
+ * are kept. getVirtualNetwork reads a network we may not own (an adopted target, the source).
+ */
 import type { VirtualNetwork } from '@azure/arm-network';
 import type { AzureClients } from '../clients.ts';
 import { resourceId } from '../arm-id.ts';
 import { hasManagedTag, managedTags, type ExternalResource, type Observation } from '../external-resource.ts';
 import { deleteIgnoringNotFound, getOrUndefined, provisioningReady, startOperation } from './observe.ts';
 
-export interface SubnetSpec {
+interface SubnetSpec {
   name: string;
   addressPrefix: string;
 }

@@ -11,8 +11,7 @@
 import type { FailoverRequest, FailoverRequestStatus, NetworkMapping, RecoveryPoint, ReplicatedVM } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
 import { sameArmId } from '../../azure/arm-id.ts';
-import type { ResourceRecord } from '../../azure/external-resource.ts';
-import type { ResourceRecords } from '../../azure/resource-ledger.ts';
+import type { ResourceRecord, ResourceRecords } from '../../azure/resource-ledger.ts';
 import type { CustomResourceClient } from '../../kube/custom-resources.ts';
 import { findCondition, type ConditionInput, type Readiness } from '../../runtime/conditions.ts';
 import { StatusWriter } from '../../runtime/status-writer.ts';

@@ -1,0 +1,115 @@
+/**
+ * Status and health of one replicated VM as this replica sees it, written to the ReplicatedVM with
+ * server-side apply under the datapath's own field manager (the operator owns the other fields): owner,
+ * cycle, backlog, RPO, health, initial-sync progress and the Replicating condition, plus the matching
+ * metrics. Also where the worker's loops record an error they will retry (metric, log, event, and the
+ * health turning Critical once a stage keeps failing) and clear it once the stage succeeds.
+ */
+import type { Condition, ReplicatedVMStatus } from '../api/types.ts';
+import { refOf } from '../kube/custom-resources.ts';
+import { setCondition } from '../runtime/conditions.ts';
+import { formatDuration } from '../util/duration.ts';
+import { errorKind, errorMessage } from './errors.ts';
+import { healthOf } from './health.ts';
+import { cycleBytes, type JournalState } from './journal.ts';
+import * as metrics from './metrics.ts';
+import { DATAPATH_FIELD_MANAGER } from '../api/contract.ts';
+import type { VmContext } from './worker-context.ts';
+
+/** The fields the datapath owns, written with server-side apply under its own field manager. */
+function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMStatus> {
+  const state = ctx.session?.journal.state;
+  const times = ctx.times;
+  const lastPoint = state?.lastPoint;
+  const rpoMs = lastPoint ? Math.max(0, now - Date.parse(lastPoint.time)) : undefined;
+  const broken = ctx.failing !== undefined && now - ctx.failing.since > Math.max(3 * ctx.intervalMs, 30_000);
+  const health = healthOf(rpoMs, broken, times);
+  const pendingBytes = (state?.pending ?? []).reduce((n, p) => n + cycleBytes(p), 0);
+  const labels = ctx.labels;
+  metrics.backlogBytes.set(labels, pendingBytes);
+  metrics.backlogCycles.set(labels, state?.pending.length ?? 0);
+
+  const fields: Partial<ReplicatedVMStatus> = {
+    replication: {
+      owner: ctx.deps.identity,
+      ...(state && state.sealed > 0 ? { cycle: state.sealed } : {}),
+      bytesReplicated: state?.bytesReplicated ?? 0,
+      ...(lastPoint ? { lastCycleTime: lastPoint.time } : {}),
+      pendingCycles: state?.pending.length ?? 0,
+      pendingBytes,
+      ...(state?.syncNow ? { syncNow: state.syncNow } : {}),
+    },
+    health,
+  };
+  if (state?.initialSync) {
+    const sync = state.initialSync;
+    const done = Boolean(sync.completionTime);
+    const total = done ? sync.bytesTotal : Math.max(sync.bytesTotal, ctx.progress.planned);
+    // Capture (source → cache) and apply (cache → replica) each count for half of the way.
+    const percent = done ? 100 : total > 0 ? Math.min(99, Math.floor((100 * (ctx.progress.captured + ctx.progress.applied)) / (2 * total))) : 0;
+    const elapsed = (now - (ctx.progress.startedAt || Date.parse(sync.startTime))) / 1000;
+    fields.initialSync = {
+      percent,
+      percentText: `${percent}%`,
+      bytesTotal: total,
+      bytesCopied: done ? total - (sync.bytesMatched ?? 0) : ctx.progress.applied - ctx.progress.matched,
+      ...(sync.bytesMatched !== undefined || ctx.progress.matched > 0 ? { bytesMatched: done ? (sync.bytesMatched ?? 0) : ctx.progress.matched } : {}),
+      ...(done ? {} : { bytesPerSecond: elapsed > 0 ? Math.round((ctx.progress.captured + ctx.progress.applied) / 2 / elapsed) : 0 }),
+      startTime: sync.startTime,
+      ...(done ? { completionTime: sync.completionTime } : {}),
+    };
+    metrics.initialSyncPercent.set(labels, percent);
+  }
+  if (rpoMs !== undefined && lastPoint) {
+    fields.rpoSeconds = Math.round(rpoMs / 1000);
+    fields.rpo = formatDuration(rpoMs);
+    fields.lastRecoveryPoint = { name: lastPoint.name, time: lastPoint.time, consistency: lastPoint.consistency };
+  }
+  if (state?.lastAppConsistentPoint) fields.lastAppConsistentRecoveryPoint = { name: state.lastAppConsistentPoint.name, time: state.lastAppConsistentPoint.time };
+  fields.conditions = [replicatingCondition(ctx, state, fields, broken)];
+  return fields;
+}
+
+function replicatingCondition(ctx: VmContext, state: Readonly<JournalState> | undefined, fields: Partial<ReplicatedVMStatus>, broken: boolean): Condition {
+  let input: { status: 'True' | 'False'; reason: string; message: string };
+  if (broken && ctx.failing) input = { status: 'False', reason: 'ReplicationFailing', message: `${ctx.failing.stage} failing since ${new Date(ctx.failing.since).toISOString()}: ${ctx.failing.message}` };
+  else if (!state?.lastPoint) input = { status: 'False', reason: 'InitialSync', message: `initial sync ${fields.initialSync?.percent ?? 0}% done` };
+  else if (state.resync.length > 0) input = { status: 'False', reason: 'Resynchronizing', message: `copying disk(s) ${state.resync.join(', ')} again from the source` };
+  else input = { status: 'True', reason: 'Replicating', message: `recovery point ${state.lastPoint.name} sealed; ${state.pending.length} cycle(s) pending` };
+  const conditions = setCondition(ctx.vm.status?.conditions, { type: 'Replicating', ...input }, ctx.vm.metadata.generation);
+  return conditions.find((c) => c.type === 'Replicating') as Condition;
+}
+
+/** Writes the status when forced or due, and only when it changed (or a minute passed). */
+export async function writeStatus(ctx: VmContext, force: boolean): Promise<void> {
+  if (!force && Date.now() - ctx.lastStatusAt < ctx.deps.config.statusIntervalMs) return;
+  const fields = statusFields(ctx);
+  const text = JSON.stringify(fields);
+  if (text === ctx.lastStatus && Date.now() - ctx.lastStatusAt < 60_000) return;
+  try {
+    const updated = await ctx.deps.vms.applyStatus(refOf(ctx.vm), fields, DATAPATH_FIELD_MANAGER);
+    ctx.vm = { ...ctx.vm, status: updated.status as ReplicatedVMStatus };
+    ctx.lastStatus = text;
+    ctx.lastStatusAt = Date.now();
+  } catch (error) {
+    metrics.datapathErrors.inc({ stage: 'status', kind: 'kube' });
+    ctx.log.warn('writing status failed', { error: errorMessage(error) });
+  }
+}
+
+/** A stage failed and will be retried: metric, log, event; health turns Critical if it keeps failing. */
+export function recordError(ctx: VmContext, stage: string, error: unknown): void {
+  const message = errorMessage(error);
+  metrics.datapathErrors.inc({ stage, kind: errorKind(error) });
+  ctx.failing ??= { since: Date.now(), stage, message };
+  ctx.failing.message = message;
+  ctx.failing.stage = stage;
+  ctx.log.warn(`${stage} failed; will retry`, { error: message });
+  ctx.deps.events.record(ctx.vm, 'Warning', 'ReplicationError', `${stage}: ${message}`.slice(0, 500));
+  void writeStatus(ctx, false);
+}
+
+/** The stage succeeded: the error it (or the session) recorded is over. */
+export function clearError(ctx: VmContext, stage: string): void {
+  if (ctx.failing?.stage === stage || ctx.failing?.stage === 'session') ctx.failing = undefined;
+}
