@@ -7,7 +7,7 @@ import type { SandboxConnection } from './client.ts';
 import { DEFAULT_SANDBOX_DIR } from './state.ts';
 import { parseDuration, parseRate, sizeToGiB } from './units.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
-import { createSandboxVm } from './vm.ts';
+import { createSandboxVm, OS_IMAGE_BYTES } from './vm.ts';
 import { fillDisk, hashDisk, runWorkload } from './workload/index.ts';
 import type { WorkloadPattern } from './workload/index.ts';
 
@@ -19,9 +19,6 @@ const int = (name: string) => (v: string): number => {
 
 const dirOption = (): Option =>
   new Option('--dir <dir>', 'sandbox state directory').default(process.env.SITE_RECOVERY_SANDBOX_DIR ?? DEFAULT_SANDBOX_DIR);
-
-/** Initial OS disk content written by `vm create` (what an image would leave on it). */
-const OS_IMAGE_BYTES = 8 * 1024 * 1024;
 
 /** Registers `site-recovery sandbox ...` subcommands. */
 export function registerSandboxCommands(program: Command): void {

@@ -16,7 +16,7 @@ import { CustomResourceClient, type CustomObject } from '../../../src/kube/custo
 import { isConflict } from '../../../src/kube/errors.ts';
 import { formatBytes } from '../../../src/cli/live-view.ts';
 import { armClients, diskAccess, type SandboxConnection } from '../client.ts';
-import { createSandboxVm } from '../vm.ts';
+import { createSandboxVm, OS_IMAGE_BYTES } from '../vm.ts';
 import { fillDisk } from '../workload/index.ts';
 import type { StartConsole } from './console.ts';
 import { NAMESPACE } from './processes.ts';
@@ -26,8 +26,6 @@ const EXAMPLES = fileURLToPath(new URL('../../../deploy/examples/', import.meta.
 const EXAMPLE_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 /** The policy's interval on the sandbox (the sample says 5m; 1m is the minimum). */
 export const SAMPLE_POLICY_INTERVAL = '1m';
-/** What `sandbox vm create` writes on a new OS disk (what an image would leave there). */
-const OS_IMAGE_BYTES = 8 * 1024 * 1024;
 
 /** `--fill`: a percentage in (0, 100], e.g. 5%, as a fraction. */
 export function fillFraction(text: string): number {

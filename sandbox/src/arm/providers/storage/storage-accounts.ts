@@ -3,7 +3,7 @@
 import type { ArmEngine, Reply, RequestContext, Target, TypeHandler } from '../../engine.ts';
 import { ArmError, badRequest } from '../../errors.ts';
 import type { Json, StoredResource } from '../../store.ts';
-import { assertNotBusy, clone, isObj, trackedBody } from '../common.ts';
+import { assertNotBusy, clone, isObj, putCompleter, trackedBody } from '../common.ts';
 import { NS, STORAGE_ACCOUNT, assertProvisioned, findByName, invalidNameMessage, render, takenMessage, validName } from './shared.ts';
 
 const SKUS = ['Standard_LRS', 'Standard_GRS', 'Standard_RAGRS', 'Standard_ZRS', 'Premium_LRS', 'Premium_ZRS', 'Standard_GZRS', 'Standard_RAGZRS'];
@@ -121,17 +121,10 @@ function storageAccountHandler(): TypeHandler {
 
 export function registerStorageAccounts(engine: ArmEngine): void {
   engine.registerType(storageAccountHandler());
-  engine.registerCompleter('storageAccounts.put', async (e, op) => {
-    const res = e.store.get(op.resourceId);
-    if (!res) return;
-    try {
+  engine.registerCompleter(
+    'storageAccounts.put',
+    putCompleter(async (e, res) => {
       await e.storage.createAccount(res.body.name);
-      res.body.properties.provisioningState = 'Succeeded';
-    } catch (err) {
-      res.body.properties.provisioningState = 'Failed';
-      throw err;
-    } finally {
-      e.store.save();
-    }
-  });
+    }),
+  );
 }
