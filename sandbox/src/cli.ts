@@ -7,7 +7,7 @@ import type { SandboxConnection } from './client.ts';
 import { DEFAULT_SANDBOX_DIR } from './state.ts';
 import { parseDuration, parseRate, sizeToGiB } from './units.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
-import { createSandboxVm } from './vm.ts';
+import { createSandboxVm, OS_IMAGE_BYTES } from './vm.ts';
 import { fillDisk, hashDisk, runWorkload } from './workload/index.ts';
 import type { WorkloadPattern } from './workload/index.ts';
 
@@ -20,13 +20,17 @@ const int = (name: string) => (v: string): number => {
 const dirOption = (): Option =>
   new Option('--dir <dir>', 'sandbox state directory').default(process.env.SITE_RECOVERY_SANDBOX_DIR ?? DEFAULT_SANDBOX_DIR);
 
-/** Initial OS disk content written by `vm create` (what an image would leave on it). */
-const OS_IMAGE_BYTES = 8 * 1024 * 1024;
-
 /** Registers `site-recovery sandbox ...` subcommands. */
 export function registerSandboxCommands(program: Command): void {
   const sandbox = program.command('sandbox').description('Local Kubernetes control plane and local Azure for tests and first runs');
+  registerUp(sandbox);
+  registerDown(sandbox);
+  registerVmCreate(sandbox.command('vm').description('sandbox virtual machines'));
+  registerWorkload(sandbox);
+  registerDiskHash(sandbox);
+}
 
+function registerUp(sandbox: Command): void {
   sandbox
     .command('up')
     .description('start local storage, the ARM emulator and the Kubernetes control plane in the foreground; writes <dir>/env')
@@ -46,7 +50,9 @@ export function registerSandboxCommands(program: Command): void {
         ...(o.storagePort !== undefined ? { storagePort: o.storagePort } : {}),
       });
     });
+}
 
+function registerDown(sandbox: Command): void {
   sandbox
     .command('down')
     .description('stop the sandbox running in <dir>')
@@ -55,8 +61,9 @@ export function registerSandboxCommands(program: Command): void {
       const r = await sandboxDown(o.dir);
       console.log(r === 'stopped' ? 'sandbox stopped' : 'no sandbox running');
     });
+}
 
-  const vm = sandbox.command('vm').description('sandbox virtual machines');
+function registerVmCreate(vm: Command): void {
   vm.command('create <name>')
     .description('create a source VM (OS disk with content, N empty data disks, NIC in subnet default of <RG>-vnet); prints the VM id last')
     .requiredOption('-g, --resource-group <rg>', 'resource group (created when absent)')
@@ -67,26 +74,30 @@ export function registerSandboxCommands(program: Command): void {
     .option('--vnet <name>', 'virtual network (default <RG>-vnet, created when absent)')
     .option('--zone <zone>', 'availability zone (1, 2 or 3)')
     .addOption(dirOption())
-    .action(async (name: string, o: { resourceGroup: string; location: string; disks: number; diskSize: string; osDiskSize: string; vnet?: string; zone?: string; dir: string }) => {
-      const conn = connectSandbox(o.dir);
-      const vmRes = await createSandboxVm(armClients(conn), {
-        name,
-        resourceGroup: o.resourceGroup,
-        location: o.location,
-        dataDisks: o.disks,
-        dataDiskSizeGiB: sizeToGiB(o.diskSize),
-        osDiskSizeGiB: sizeToGiB(o.osDiskSize),
-        ...(o.vnet ? { vnet: o.vnet } : {}),
-        ...(o.zone ? { zone: o.zone } : {}),
-      });
-      const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
-      if (osDiskId) {
-        const d = diskAccess(conn, osDiskId);
-        await fillDisk(d.url, { credential: d.credential, bytes: OS_IMAGE_BYTES });
-      }
-      console.log(vmRes.id);
-    });
+    .action(vmCreate);
+}
 
+async function vmCreate(name: string, o: { resourceGroup: string; location: string; disks: number; diskSize: string; osDiskSize: string; vnet?: string; zone?: string; dir: string }): Promise<void> {
+  const conn = connectSandbox(o.dir);
+  const vmRes = await createSandboxVm(armClients(conn), {
+    name,
+    resourceGroup: o.resourceGroup,
+    location: o.location,
+    dataDisks: o.disks,
+    dataDiskSizeGiB: sizeToGiB(o.diskSize),
+    osDiskSizeGiB: sizeToGiB(o.osDiskSize),
+    ...(o.vnet ? { vnet: o.vnet } : {}),
+    ...(o.zone ? { zone: o.zone } : {}),
+  });
+  const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
+  if (osDiskId) {
+    const d = diskAccess(conn, osDiskId);
+    await fillDisk(d.url, { credential: d.credential, bytes: OS_IMAGE_BYTES });
+  }
+  console.log(vmRes.id);
+}
+
+function registerWorkload(sandbox: Command): void {
   sandbox
     .command('workload <vmId>')
     .description('write to all disks of a sandbox VM at a given rate')
@@ -94,66 +105,72 @@ export function registerSandboxCommands(program: Command): void {
     .requiredOption('--duration <duration>', 'how long, e.g. 60s')
     .addOption(new Option('--pattern <pattern>', 'write pattern').choices(['random', 'sequential', 'hotset', 'trim']).default('random'))
     .addOption(dirOption())
-    .action(async (vmId: string, o: { rate: string; duration: string; pattern: WorkloadPattern; dir: string }) => {
-      const rateBytesPerSec = parseRate(o.rate);
-      const durationMs = parseDuration(o.duration);
-      const conn = connectSandbox(o.dir);
-      const disks = await vmDisks(conn, vmId);
-      const access = disks.map((d) => diskAccess(conn, d.id));
-      const controller = new AbortController();
-      const stop = (): void => controller.abort(new Error('interrupted'));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        const r = await runWorkload({
-          diskBlobUrls: access.map((a) => a.url),
-          credential: access[0]!.credential,
-          rateBytesPerSec,
-          durationMs,
-          pattern: o.pattern,
-          signal: controller.signal,
-        });
-        const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
-        console.log(
-          `wrote ${mib(r.bytesWritten)} MiB (${r.writes} writes), cleared ${mib(r.bytesCleared)} MiB in ${(r.elapsedMs / 1000).toFixed(1)} s to ${disks
-            .map((d) => d.label)
-            .join(', ')}`,
-        );
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-    });
+    .action(workload);
+}
 
+async function workload(vmId: string, o: { rate: string; duration: string; pattern: WorkloadPattern; dir: string }): Promise<void> {
+  const rateBytesPerSec = parseRate(o.rate);
+  const durationMs = parseDuration(o.duration);
+  const conn = connectSandbox(o.dir);
+  const disks = await vmDisks(conn, vmId);
+  const access = disks.map((d) => diskAccess(conn, d.id));
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const r = await runWorkload({
+      diskBlobUrls: access.map((a) => a.url),
+      credential: access[0]!.credential,
+      rateBytesPerSec,
+      durationMs,
+      pattern: o.pattern,
+      signal: controller.signal,
+    });
+    const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
+    console.log(
+      `wrote ${mib(r.bytesWritten)} MiB (${r.writes} writes), cleared ${mib(r.bytesCleared)} MiB in ${(r.elapsedMs / 1000).toFixed(1)} s to ${disks
+        .map((d) => d.label)
+        .join(', ')}`,
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function registerDiskHash(sandbox: Command): void {
   sandbox
     .command('disk-hash <id>')
     .description('sha256 of a managed disk or snapshot; for a VM one line per disk: os <sha256>, lun<N> <sha256>')
     .addOption(dirOption())
-    .action(async (id: string, o: { dir: string }) => {
-      const conn = connectSandbox(o.dir);
-      const hash = (diskId: string): Promise<string> => {
-        const d = diskAccess(conn, diskId);
-        return hashDisk(d.url, { credential: d.credential });
-      };
-      const parts = parseResourceId(id);
-      const type = parts ? `${parts.ns}/${parts.types.join('/')}`.toLowerCase() : '';
-      if (type === 'microsoft.compute/virtualmachines') {
-        for (const d of await vmDisks(conn, id)) console.log(`${d.label} ${await hash(d.id)}`);
-        return;
-      }
-      if (!/^microsoft\.compute\/(disks|snapshots|restorepointcollections\/restorepoints\/diskrestorepoints)$/.test(type)) {
-        throw new Error(`not a VM, managed disk, snapshot or disk restore point id: ${id}`);
-      }
-      const c = armClients(conn).compute;
-      // The resource must exist in ARM (a 404 here is the user's answer).
-      if (parts!.types.length === 1) {
-        if (type.endsWith('disks')) await c.disks.get(parts!.rg, parts!.names[0]!);
-        else await c.snapshots.get(parts!.rg, parts!.names[0]!);
-      } else {
-        await c.diskRestorePoint.get(parts!.rg, parts!.names[0]!, parts!.names[1]!, parts!.names[2]!);
-      }
-      console.log(await hash(id));
-    });
+    .action(diskHash);
+}
+
+async function diskHash(id: string, o: { dir: string }): Promise<void> {
+  const conn = connectSandbox(o.dir);
+  const hash = (diskId: string): Promise<string> => {
+    const d = diskAccess(conn, diskId);
+    return hashDisk(d.url, { credential: d.credential });
+  };
+  const parts = parseResourceId(id);
+  const type = parts ? `${parts.ns}/${parts.types.join('/')}`.toLowerCase() : '';
+  if (type === 'microsoft.compute/virtualmachines') {
+    for (const d of await vmDisks(conn, id)) console.log(`${d.label} ${await hash(d.id)}`);
+    return;
+  }
+  if (!/^microsoft\.compute\/(disks|snapshots|restorepointcollections\/restorepoints\/diskrestorepoints)$/.test(type)) {
+    throw new Error(`not a VM, managed disk, snapshot or disk restore point id: ${id}`);
+  }
+  const c = armClients(conn).compute;
+  // The resource must exist in ARM (a 404 here is the user's answer).
+  if (parts!.types.length === 1) {
+    if (type.endsWith('disks')) await c.disks.get(parts!.rg, parts!.names[0]!);
+    else await c.snapshots.get(parts!.rg, parts!.names[0]!);
+  } else {
+    await c.diskRestorePoint.get(parts!.rg, parts!.names[0]!, parts!.names[1]!, parts!.names[2]!);
+  }
+  console.log(await hash(id));
 }
 
 /** Disks of a VM in DESIGN order: OS disk, then data disks by LUN. */

@@ -7,6 +7,9 @@ import type { ArmClients } from './client.ts';
 import { pollFast } from './client.ts';
 import { parseCidr } from './arm/ipv4.ts';
 
+/** The initial content `vm create` writes on a new OS disk (what an image would leave on it). */
+export const OS_IMAGE_BYTES = 8 * 1024 * 1024;
+
 export interface CreateVmOptions {
   name: string;
   resourceGroup: string;

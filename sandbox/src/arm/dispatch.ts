@@ -114,32 +114,59 @@ async function dispatchResource(engine: ArmEngine, ctx: RequestContext, p: Extra
   const rgRes = engine.store.get(rgId(engine.subscriptionId, p.rg));
   if (!rgRes) throw resourceGroupNotFound(p.rg);
   const rgName: string = rgRes.body.name;
+  const shape = resourceShape(engine, p);
+  const { parent, target, handler } = await walkChain(engine, ctx, shape, rgName);
+  if (shape.mode === 'list') return listResources(engine, ctx, shape, parent, rgName);
+  if (shape.mode === 'action') return runAction(engine, ctx, shape, handler!, target!);
+  return itemRequest(engine, ctx, handler!, target!, rgRes);
+}
+
+/** A resource path as type/name pairs and what follows them. */
+interface ResourceShape {
+  ns: string;
+  segments: string[];
+  mode: 'item' | 'list' | 'action';
+  /** How many type/name pairs precede the tail. */
+  pairs: number;
+  /** The child type of a list, the action of an action. */
+  tail?: string;
+  nameAt(i: number): string;
+  /** `ns/type0/type1/...` of the first n pairs. */
+  chain(n: number): string;
+}
+
+function resourceShape(engine: ArmEngine, p: Extract<ParsedPath, { kind: 'resource' }>): ResourceShape {
   const segs = p.segments;
   const typeAt = (i: number): string => segs[i * 2]!;
   const nameAt = (i: number): string => segs[i * 2 + 1]!;
   const chain = (n: number): string => `${p.ns}/${Array.from({ length: n }, (_, i) => typeAt(i)).join('/')}`;
 
   // Shape: item (/t/n[/t/n...]), list (/t or /t/n/childType), or action (/t/n/action).
-  let mode: 'item' | 'list' | 'action';
-  let pairs: number;
-  let tail: string | undefined;
-  if (segs.length % 2 === 0) {
-    mode = 'item';
-    pairs = segs.length / 2;
-  } else {
-    tail = segs[segs.length - 1]!;
-    pairs = (segs.length - 1) / 2;
-    mode = pairs > 0 && !engine.handler(`${chain(pairs)}/${tail}`) ? 'action' : 'list';
-  }
+  if (segs.length % 2 === 0) return { ns: p.ns, segments: segs, mode: 'item', pairs: segs.length / 2, nameAt, chain };
+  const tail = segs[segs.length - 1]!;
+  const pairs = (segs.length - 1) / 2;
+  const mode = pairs > 0 && !engine.handler(`${chain(pairs)}/${tail}`) ? 'action' : 'list';
+  return { ns: p.ns, segments: segs, mode, pairs, tail, nameAt, chain };
+}
 
-  // Walk the chain: every pair must exist except the last one of an item request.
+/**
+ * Walk the chain: every pair must exist except the last one of an item request. Returns the handler and
+ * target of the last pair, and the parent of what a list lists.
+ */
+async function walkChain(
+  engine: ArmEngine,
+  ctx: RequestContext,
+  shape: ResourceShape,
+  rgName: string,
+): Promise<{ parent?: StoredResource; target?: Target; handler?: TypeHandler }> {
+  const { pairs, mode, chain, nameAt } = shape;
   let parent: StoredResource | undefined;
   let target: Target | undefined;
   let handler: TypeHandler | undefined;
   const rgCanonical = rgId(engine.subscriptionId, rgName);
   for (let i = 0; i < pairs; i++) {
     const h = engine.handler(chain(i + 1));
-    if (!h) throw invalidType(p.ns, chain(i + 1));
+    if (!h) throw invalidType(shape.ns, chain(i + 1));
     const t = h.type.split('/');
     const id = parent ? `${parent.id}/${t[i + 1]}/${nameAt(i)}` : `${rgCanonical}/providers/${t[0]}/${t[1]}/${nameAt(i)}`;
     const tgt: Target = { id, name: nameAt(i), rg: rgName, ...(parent ? { parent } : {}) };
@@ -155,7 +182,7 @@ async function dispatchResource(engine: ArmEngine, ctx: RequestContext, p: Extra
       throw new ArmError(
         404,
         'ParentResourceNotFound',
-        `Can not perform requested operation on nested resource. Parent resource '${segs.slice(0, i * 2 + 2).join('/')}' not found.`,
+        `Can not perform requested operation on nested resource. Parent resource '${shape.segments.slice(0, i * 2 + 2).join('/')}' not found.`,
       );
     }
     if (last) {
@@ -164,56 +191,39 @@ async function dispatchResource(engine: ArmEngine, ctx: RequestContext, p: Extra
     }
     if (found && !(last && mode !== 'list')) parent = found;
   }
+  return { ...(parent ? { parent } : {}), ...(target ? { target } : {}), ...(handler ? { handler } : {}) };
+}
 
-  if (mode === 'list') {
-    const h = engine.handler(pairs === 0 ? `${p.ns}/${tail}` : `${chain(pairs)}/${tail}`);
-    if (!h) throw invalidType(p.ns, `${chain(pairs)}/${tail}`);
-    if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
-    const items = h.list
-      ? await h.list(engine, ctx, parent)
-      : parent
-        ? engine.store.children(parent.id, h.type)
-        : engine.store.ofType(h.type).filter((r) => r.resourceGroup.toLowerCase() === rgName.toLowerCase());
-    return engine.page(ctx, items.map((r) => h.render(engine, r, ctx)));
-  }
+async function listResources(engine: ArmEngine, ctx: RequestContext, shape: ResourceShape, parent: StoredResource | undefined, rgName: string): Promise<Reply> {
+  const { ns, pairs, tail, chain } = shape;
+  const h = engine.handler(pairs === 0 ? `${ns}/${tail}` : `${chain(pairs)}/${tail}`);
+  if (!h) throw invalidType(ns, `${chain(pairs)}/${tail}`);
+  if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
+  const items = h.list
+    ? await h.list(engine, ctx, parent)
+    : parent
+      ? engine.store.children(parent.id, h.type)
+      : engine.store.ofType(h.type).filter((r) => r.resourceGroup.toLowerCase() === rgName.toLowerCase());
+  return engine.page(ctx, items.map((r) => h.render(engine, r, ctx)));
+}
 
-  const h = handler!;
-  const tgt = target!;
-  if (mode === 'action') {
-    const action = h.actions?.[tail!.toLowerCase()];
-    if (!action) throw invalidType(p.ns, `${chain(pairs)}/${tail}`);
-    if (action.method !== ctx.method) throw methodNotAllowed(ctx);
-    return action.run(engine, ctx, tgt.existing!);
-  }
+function runAction(engine: ArmEngine, ctx: RequestContext, shape: ResourceShape, h: TypeHandler, tgt: Target): Promise<Reply> {
+  const action = h.actions?.[shape.tail!.toLowerCase()];
+  if (!action) throw invalidType(shape.ns, `${shape.chain(shape.pairs)}/${shape.tail}`);
+  if (action.method !== ctx.method) throw methodNotAllowed(ctx);
+  return action.run(engine, ctx, tgt.existing!);
+}
 
+async function itemRequest(engine: ArmEngine, ctx: RequestContext, h: TypeHandler, tgt: Target, rgRes: StoredResource): Promise<Reply> {
   const existing = tgt.existing;
+  const rgName: string = rgRes.body.name;
   switch (ctx.method) {
     case 'GET':
       if (!existing) throw resourceNotFound(h.type, tgt.name, rgName);
       return { status: 200, body: h.render(engine, existing, ctx) };
     case 'PUT': {
       if (!h.put) throw methodNotAllowed(ctx);
-      if (typeof ctx.body !== 'object' || ctx.body === null || Array.isArray(ctx.body)) {
-        throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
-      }
-      if (h.tracked && !ctx.body.location) {
-        throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
-      }
-      if (h.tracked && existing && normLocation(ctx.body.location) !== existing.body.location) {
-        throw new ArmError(
-          409,
-          'InvalidResourceLocation',
-          `The resource '${tgt.name}' already exists in location '${existing.body.location}' in resource group '${rgName}'. ` +
-            `A resource with the same name cannot be created in location '${normLocation(ctx.body.location)}'. Please select a new resource name.`,
-        );
-      }
-      if (rgRes.body.properties.provisioningState === 'Deleting') {
-        throw new ArmError(
-          409,
-          'ResourceGroupBeingDeleted',
-          `The resource group '${rgName}' is in deprovisioning state and cannot perform this operation.`,
-        );
-      }
+      checkPut(ctx, h, tgt, rgRes);
       return h.put(engine, ctx, tgt);
     }
     case 'PATCH': {
@@ -230,6 +240,33 @@ async function dispatchResource(engine: ArmEngine, ctx: RequestContext, p: Extra
       return h.delete(engine, ctx, existing);
     default:
       throw methodNotAllowed(ctx);
+  }
+}
+
+/** What ARM checks before a PUT reaches the provider: a JSON object body, the location (required, unchanged), the resource group not being deleted. */
+function checkPut(ctx: RequestContext, h: TypeHandler, tgt: Target, rgRes: StoredResource): void {
+  const existing = tgt.existing;
+  const rgName: string = rgRes.body.name;
+  if (typeof ctx.body !== 'object' || ctx.body === null || Array.isArray(ctx.body)) {
+    throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+  }
+  if (h.tracked && !ctx.body.location) {
+    throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+  }
+  if (h.tracked && existing && normLocation(ctx.body.location) !== existing.body.location) {
+    throw new ArmError(
+      409,
+      'InvalidResourceLocation',
+      `The resource '${tgt.name}' already exists in location '${existing.body.location}' in resource group '${rgName}'. ` +
+        `A resource with the same name cannot be created in location '${normLocation(ctx.body.location)}'. Please select a new resource name.`,
+    );
+  }
+  if (rgRes.body.properties.provisioningState === 'Deleting') {
+    throw new ArmError(
+      409,
+      'ResourceGroupBeingDeleted',
+      `The resource group '${rgName}' is in deprovisioning state and cannot perform this operation.`,
+    );
   }
 }
 

@@ -16,7 +16,7 @@ import type { FaultRule } from './faults.ts';
 import { registerCompute } from './providers/compute/index.ts';
 import { registerNetwork } from './providers/network/index.ts';
 import { registerResources } from './providers/resources.ts';
-import { registerStorage } from './providers/storage.ts';
+import { registerStorage } from './providers/storage/index.ts';
 import { createArmServer, listen } from './server.ts';
 import type { ArmStorageBackend } from './storage-backend.ts';
 import { ArmStore } from './store.ts';

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/util/logger.ts';
 import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
 import { ArmError } from './errors.ts';
 import { dispatchRequest } from './dispatch.ts';
-import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';
+import type { ActiveFault, ArmStats, FaultInjector, FaultRule } from './faults.ts';
 import { parseArmPath } from './paths.ts';
 import type { ParsedPath } from './paths.ts';
 
@@ -90,143 +90,162 @@ export function createArmServer(
   deps: ServerDeps,
   tlsOptions: { cert: string; key: string },
 ): https.Server {
-  const { engine, faults, stats } = deps;
-
-  async function handleControl(req: http.IncomingMessage, url: URL): Promise<Reply> {
-    const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(await readBody(req));
-    const what = url.pathname.replace(/^\/_sandbox\//, '');
-    if (what === 'stats' && req.method === 'GET') return { status: 200, body: { operations: stats.byOperation(), total: stats.total } };
-    if (what === 'stats' && req.method === 'DELETE') {
-      stats.reset();
-      return { status: 204 };
-    }
-    if (what === 'faults' && req.method === 'GET') return { status: 200, body: { value: faults.list() } };
-    if (what === 'faults' && req.method === 'POST') return { status: 201, body: faults.inject(body as FaultRule) };
-    if (what === 'faults' && req.method === 'DELETE') {
-      faults.clear();
-      return { status: 204 };
-    }
-    if (what === 'latency' && req.method === 'PUT') {
-      deps.setLatency(body as number | Partial<LatencyConfig>);
-      return { status: 200, body: engine.config.latency };
-    }
-    if (what === 'idle' && req.method === 'POST') {
-      await engine.idle();
-      return { status: 204 };
-    }
-    throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
-  }
-
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'https://arm.local');
-    const auth = req.headers.authorization;
-    if (!auth || !/^Bearer\s+\S+/i.test(auth)) {
-      req.resume();
-      send(req, res, {
-        status: 401,
-        headers: {
-          'WWW-Authenticate':
-            'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."',
-        },
-        body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
-      });
-      return;
-    }
-    if (url.pathname.startsWith('/_sandbox/')) {
-      send(req, res, await handleControl(req, url).catch((e: unknown) => toReply(e)));
-      return;
-    }
-
-    const parsed = parseArmPath(url.pathname);
-    const opKey = operationKey(engine, method, parsed);
-    const record = (status: number): void =>
-      stats.record({ method, path: url.pathname, operation: opKey, status, time: new Date().toISOString() });
-
-    const fault = faults.take(method, url.pathname, opKey);
-    if (fault) {
-      log.debug('fault injected', { kind: fault.kind, method, path: url.pathname });
-      switch (fault.kind) {
-        case 'drop':
-          record(0);
-          req.socket.destroy();
-          return;
-        case 'hang': {
-          const closed = new Promise<void>((r) => res.once('close', () => r()));
-          if (fault.delayMs === undefined) {
-            await closed;
-            record(0);
-            return;
-          }
-          await Promise.race([closed, new Promise((r) => setTimeout(r, fault.delayMs))]);
-          if (res.destroyed || res.writableEnded) {
-            record(0);
-            return;
-          }
-          break; // then processed normally
-        }
-        case 'throttle': {
-          req.resume();
-          const e = new ArmError(
-            fault.status ?? 429,
-            fault.code ?? 'TooManyRequests',
-            fault.message ?? 'The request is being throttled as the limit has been reached for operation type. Retry after the time in Retry-After.',
-            { headers: { 'Retry-After': String(fault.retryAfterSeconds ?? 1) } },
-          );
-          record(e.status);
-          send(req, res, errorReply(e));
-          return;
-        }
-        case 'error':
-        case 'conflict': {
-          req.resume();
-          const e =
-            fault.kind === 'error'
-              ? new ArmError(fault.status ?? 500, fault.code ?? 'InternalServerError', fault.message ?? 'Encountered internal server error. Diagnostic information: injected fault.')
-              : new ArmError(fault.status ?? 409, fault.code ?? 'Conflict', fault.message ?? 'Another operation on this or dependent resource is in progress.');
-          if (fault.retryAfterSeconds !== undefined) e.headers['Retry-After'] = String(fault.retryAfterSeconds);
-          record(e.status);
-          send(req, res, errorReply(e));
-          return;
-        }
-      }
-    }
-
-    let reply: Reply;
-    try {
-      const apiVersion = url.searchParams.get('api-version');
-      if (!apiVersion) {
-        req.resume();
-        throw new ArmError(
-          400,
-          'MissingApiVersionParameter',
-          "The api-version query parameter (?api-version=) is required for all requests.",
-        );
-      }
-      const raw = method === 'PUT' || method === 'POST' || method === 'PATCH' ? await readBody(req) : (req.resume(), Buffer.alloc(0));
-      const ctx: RequestContext = {
-        method,
-        path: url.pathname,
-        query: url.searchParams,
-        body: parseJson(raw),
-        apiVersion,
-        headers: req.headers,
-      };
-      reply = await dispatchRequest(engine, ctx, parsed);
-    } catch (e) {
-      reply = toReply(e);
-    }
-    record(reply.status);
-    if (!res.destroyed) send(req, res, reply);
-  }
-
   const server = https.createServer({ ...tlsOptions, keepAlive: true }, (req, res) => {
-    handle(req, res).catch((e: unknown) => {
+    handle(deps, req, res).catch((e: unknown) => {
       log.error('request failed', { error: String(e) });
       if (!res.headersSent && !res.destroyed) send(req, res, toReply(e));
     });
   });
   return server;
+}
+
+/** One request: authentication, the sandbox's control endpoints, an injected fault, else the engine. */
+async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { engine, faults, stats } = deps;
+  const method = (req.method ?? 'GET').toUpperCase();
+  const url = new URL(req.url ?? '/', 'https://arm.local');
+  if (!authenticated(req, res)) return;
+  if (url.pathname.startsWith('/_sandbox/')) {
+    send(req, res, await handleControl(deps, req, url).catch((e: unknown) => toReply(e)));
+    return;
+  }
+
+  const parsed = parseArmPath(url.pathname);
+  const opKey = operationKey(engine, method, parsed);
+  const record = (status: number): void =>
+    stats.record({ method, path: url.pathname, operation: opKey, status, time: new Date().toISOString() });
+
+  const fault = faults.take(method, url.pathname, opKey);
+  if (fault) {
+    log.debug('fault injected', { kind: fault.kind, method, path: url.pathname });
+    if ((await injectFault(fault, req, res, record)) === 'answered') return;
+  }
+
+  let reply: Reply;
+  try {
+    reply = await dispatchRequest(engine, await requestContext(req, method, url), parsed);
+  } catch (e) {
+    reply = toReply(e);
+  }
+  record(reply.status);
+  if (!res.destroyed) send(req, res, reply);
+}
+
+/** Any bearer token is accepted; without one, ARM's 401. Returns whether the request may go on. */
+function authenticated(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const auth = req.headers.authorization;
+  if (auth && /^Bearer\s+\S+/i.test(auth)) return true;
+  req.resume();
+  send(req, res, {
+    status: 401,
+    headers: {
+      'WWW-Authenticate':
+        'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."',
+    },
+    body: { error: { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." } },
+  });
+  return false;
+}
+
+/** `/_sandbox/{stats,faults,latency,idle}`: what tests and `sandbox arm-stats` use to observe and steer the emulator. */
+async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
+  const { engine, faults, stats } = deps;
+  const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(await readBody(req));
+  const what = url.pathname.replace(/^\/_sandbox\//, '');
+  if (what === 'stats' && req.method === 'GET') return { status: 200, body: { operations: stats.byOperation(), total: stats.total } };
+  if (what === 'stats' && req.method === 'DELETE') {
+    stats.reset();
+    return { status: 204 };
+  }
+  if (what === 'faults' && req.method === 'GET') return { status: 200, body: { value: faults.list() } };
+  if (what === 'faults' && req.method === 'POST') return { status: 201, body: faults.inject(body as FaultRule) };
+  if (what === 'faults' && req.method === 'DELETE') {
+    faults.clear();
+    return { status: 204 };
+  }
+  if (what === 'latency' && req.method === 'PUT') {
+    deps.setLatency(body as number | Partial<LatencyConfig>);
+    return { status: 200, body: engine.config.latency };
+  }
+  if (what === 'idle' && req.method === 'POST') {
+    await engine.idle();
+    return { status: 204 };
+  }
+  throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
+}
+
+/**
+ * Acts out an injected fault: the connection dropped, a hang (until the client gives up, or for a while and
+ * then processed normally), a throttle (429 with Retry-After), an error or a conflict. 'answered' when the
+ * request is done with, 'go on' when it is to be processed normally.
+ */
+async function injectFault(fault: ActiveFault, req: http.IncomingMessage, res: http.ServerResponse, record: (status: number) => void): Promise<'answered' | 'go on'> {
+  switch (fault.kind) {
+    case 'drop':
+      record(0);
+      req.socket.destroy();
+      return 'answered';
+    case 'hang': {
+      const closed = new Promise<void>((r) => res.once('close', () => r()));
+      if (fault.delayMs === undefined) {
+        await closed;
+        record(0);
+        return 'answered';
+      }
+      await Promise.race([closed, new Promise((r) => setTimeout(r, fault.delayMs))]);
+      if (res.destroyed || res.writableEnded) {
+        record(0);
+        return 'answered';
+      }
+      return 'go on'; // then processed normally
+    }
+    case 'throttle': {
+      req.resume();
+      const e = new ArmError(
+        fault.status ?? 429,
+        fault.code ?? 'TooManyRequests',
+        fault.message ?? 'The request is being throttled as the limit has been reached for operation type. Retry after the time in Retry-After.',
+        { headers: { 'Retry-After': String(fault.retryAfterSeconds ?? 1) } },
+      );
+      record(e.status);
+      send(req, res, errorReply(e));
+      return 'answered';
+    }
+    case 'error':
+    case 'conflict': {
+      req.resume();
+      const e =
+        fault.kind === 'error'
+          ? new ArmError(fault.status ?? 500, fault.code ?? 'InternalServerError', fault.message ?? 'Encountered internal server error. Diagnostic information: injected fault.')
+          : new ArmError(fault.status ?? 409, fault.code ?? 'Conflict', fault.message ?? 'Another operation on this or dependent resource is in progress.');
+      if (fault.retryAfterSeconds !== undefined) e.headers['Retry-After'] = String(fault.retryAfterSeconds);
+      record(e.status);
+      send(req, res, errorReply(e));
+      return 'answered';
+    }
+  }
+}
+
+/** What the engine sees of a request: api-version is required, the body is JSON for PUT, POST and PATCH. */
+async function requestContext(req: http.IncomingMessage, method: string, url: URL): Promise<RequestContext> {
+  const apiVersion = url.searchParams.get('api-version');
+  if (!apiVersion) {
+    req.resume();
+    throw new ArmError(
+      400,
+      'MissingApiVersionParameter',
+      "The api-version query parameter (?api-version=) is required for all requests.",
+    );
+  }
+  const raw = method === 'PUT' || method === 'POST' || method === 'PATCH' ? await readBody(req) : (req.resume(), Buffer.alloc(0));
+  return {
+    method,
+    path: url.pathname,
+    query: url.searchParams,
+    body: parseJson(raw),
+    apiVersion,
+    headers: req.headers,
+  };
 }
 
 function parseJson(raw: Buffer): unknown {

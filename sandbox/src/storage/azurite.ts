@@ -42,6 +42,59 @@ function accountsEnv(accounts: Record<string, string>): string {
 }
 
 export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess> {
+  const args = await azuriteArgs(opts);
+  await fs.mkdir(opts.dir, { recursive: true });
+  const { child, output } = forkAzurite(opts, args);
+
+  // Kill the child if this process exits without stop() (the child also exits on IPC disconnect).
+  const onExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
+
+  let exited = false;
+  let stopping = false;
+  let nextId = 1;
+  const exitPromise = once(child, 'exit').then(() => {
+    exited = true;
+  });
+
+  const origin = await readyAddress(child, output).catch((err: unknown) => {
+    process.off('exit', onExit);
+    child.kill('SIGKILL');
+    throw err;
+  });
+  const port = Number(new URL(origin).port);
+  log.info('azurite started', { origin, pid: child.pid, persist: opts.persist });
+
+  child.on('exit', (code, signal) => {
+    if (!stopping) log.error('azurite exited unexpectedly', { code, signal, output: output.join('').slice(-2000) });
+  });
+
+  return {
+    origin,
+    port,
+    pid: child.pid ?? -1,
+    async setAccounts(accounts) {
+      if (exited) throw new Error('Azurite is not running');
+      await sendAccounts(child, nextId++, accounts);
+    },
+    async stop() {
+      if (stopping) return exitPromise;
+      stopping = true;
+      process.off('exit', onExit);
+      if (exited) return;
+      child.send({ type: 'shutdown' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exitPromise;
+      clearTimeout(timer);
+      log.info('azurite stopped');
+    },
+  };
+}
+
+/** Azurite's command line: blob service only, on any port of 127.0.0.1, over HTTPS, data in <dir>/azurite or in memory. */
+async function azuriteArgs(opts: AzuriteOptions): Promise<string[]> {
   const args = [
     '--blobHost', '127.0.0.1',
     '--blobPort', '0',
@@ -61,8 +114,11 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
     args.push('--inMemoryPersistence');
   }
   if (opts.debugLogPath) args.push('--debug', opts.debugLogPath);
+  return args;
+}
 
-  await fs.mkdir(opts.dir, { recursive: true });
+/** The child wrapper with Azurite's arguments; `output` keeps its last 50 chunks of stdout and stderr. */
+function forkAzurite(opts: AzuriteOptions, args: string[]): { child: ChildProcess; output: string[] } {
   const child: ChildProcess = fork(CHILD, args, {
     cwd: opts.dir,
     execPath: process.execPath,
@@ -84,21 +140,12 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  return { child, output };
+}
 
-  // Kill the child if this process exits without stop() (the child also exits on IPC disconnect).
-  const onExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', onExit);
-
-  let exited = false;
-  let stopping = false;
-  let nextId = 1;
-  const exitPromise = once(child, 'exit').then(() => {
-    exited = true;
-  });
-
-  const origin = await new Promise<string>((resolve, reject) => {
+/** The origin the child reports once Azurite listens; rejects if it reports an error or exits first. */
+function readyAddress(child: ChildProcess, output: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const onMessage = (msg: { type: string; address?: string; message?: string }): void => {
       if (msg.type === 'ready' && msg.address) {
         cleanup();
@@ -118,53 +165,26 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteProcess
     };
     child.on('message', onMessage);
     child.on('exit', onEarlyExit);
-  }).catch((err: unknown) => {
-    process.off('exit', onExit);
-    child.kill('SIGKILL');
-    throw err;
   });
-  const port = Number(new URL(origin).port);
-  log.info('azurite started', { origin, pid: child.pid, persist: opts.persist });
+}
 
-  child.on('exit', (code, signal) => {
-    if (!stopping) log.error('azurite exited unexpectedly', { code, signal, output: output.join('').slice(-2000) });
+/** Replaces the child's account table; resolves when it acknowledges change `id`. */
+async function sendAccounts(child: ChildProcess, id: number, accounts: Record<string, string>): Promise<void> {
+  const ack = new Promise<void>((resolve, reject) => {
+    const onMessage = (msg: { type: string; id?: number }): void => {
+      if (msg.type === 'ack' && msg.id === id) {
+        child.off('message', onMessage);
+        child.off('exit', onExitEarly);
+        resolve();
+      }
+    };
+    const onExitEarly = (): void => {
+      child.off('message', onMessage);
+      reject(new Error('Azurite exited before accepting the account change'));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExitEarly);
   });
-
-  return {
-    origin,
-    port,
-    pid: child.pid ?? -1,
-    async setAccounts(accounts) {
-      if (exited) throw new Error('Azurite is not running');
-      const id = nextId++;
-      const ack = new Promise<void>((resolve, reject) => {
-        const onMessage = (msg: { type: string; id?: number }): void => {
-          if (msg.type === 'ack' && msg.id === id) {
-            child.off('message', onMessage);
-            child.off('exit', onExitEarly);
-            resolve();
-          }
-        };
-        const onExitEarly = (): void => {
-          child.off('message', onMessage);
-          reject(new Error('Azurite exited before accepting the account change'));
-        };
-        child.on('message', onMessage);
-        child.once('exit', onExitEarly);
-      });
-      child.send({ type: 'accounts', id, value: accountsEnv(accounts) });
-      await ack;
-    },
-    async stop() {
-      if (stopping) return exitPromise;
-      stopping = true;
-      process.off('exit', onExit);
-      if (exited) return;
-      child.send({ type: 'shutdown' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exitPromise;
-      clearTimeout(timer);
-      log.info('azurite stopped');
-    },
-  };
+  child.send({ type: 'accounts', id, value: accountsEnv(accounts) });
+  await ack;
 }

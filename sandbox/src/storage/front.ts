@@ -13,6 +13,7 @@
 //    paths give a correct answer; tracking gives Azure's (a page rewritten with equal bytes is "changed").
 //    Ordering: writes to a blob pass a shared gate, snapshots/copies/deletes an exclusive one (gate.ts),
 //    so each write is attributed to the interval in which Azurite applied it.
+//    The answer (PageRange / ClearRange entries, NextMarker paging) is written by front-page-list.ts.
 //  - Put Page From URL (`comp=page` + `x-ms-copy-source` + `x-ms-source-range`): a source on this sandbox
 //    is copied by Azurite itself, within its stores (azurite-from-url.ts); the front only tracks the
 //    write. A source elsewhere: the front reads the range and writes it with Put Page.
@@ -24,18 +25,19 @@
 // this sandbox); any other answer (403, 404, ...) goes back to the client as is. The front's own
 // follow-up calls to Azurite use a bearer token.
 import crypto from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../../../src/util/logger.ts';
 import { Gates } from './gate.ts';
 import { INFINITY, PAGE, RangeSet } from './ranges.ts';
+import { sendPageListDiff, type DiffRequest, type DiffResult } from './front-page-list.ts';
 import type { Endpoint } from './tracker.ts';
 import { ChangeTracker, normalizeSnapshot } from './tracker.ts';
 import {
   type BlobTarget, type Buffered, type StorageFrontOptions, FrontUpstream, HOP_BY_HOP, HttpError, INTERNAL_API_VERSION,
-  MAX_PUT_PAGE_BYTES, decodeMarker, encodeMarker, header, isSuccess, parseBlobPath, parseRange, queryMap, redactPath,
+  MAX_PUT_PAGE_BYTES, header, isSuccess, parseBlobPath, parseRange, queryMap, redactPath,
 } from './front-upstream.ts';
 
 
@@ -137,18 +139,7 @@ export class StorageFront extends FrontUpstream {
     const h = req.headers;
 
     if (restype === 'container') {
-      if (method === 'DELETE') {
-        const segs = url.pathname.split('/');
-        const account = decodeURIComponent(segs[1] ?? '');
-        const container = decodeURIComponent(segs[2] ?? '');
-        await this.forward(req, res, {
-          onResponse: (status) => {
-            if (isSuccess(status)) this.tracker.containerDeleted(account, container);
-          },
-        });
-        return;
-      }
-      await this.forward(req, res);
+      await this.handleContainer(req, res, url, method);
       return;
     }
     const target = restype === undefined ? parseBlobPath(url.pathname) : undefined;
@@ -156,117 +147,155 @@ export class StorageFront extends FrontUpstream {
       await this.forward(req, res);
       return;
     }
-    const snapshot = q.get('snapshot');
-    const versionId = q.get('versionid');
-    const key = target.key;
-
     if (method === 'GET' && comp === 'pagelist' && (q.has('prevsnapshot') || h['x-ms-previous-snapshot-url'])) {
       await this.handleDiff(req, res, url, q, target);
       return;
     }
+    const snapshot = q.get('snapshot');
+    const versionId = q.get('versionid');
     if (snapshot || versionId) {
-      if (method === 'DELETE' && snapshot && !versionId) {
-        const release = await this.gates.exclusive([{ key, kind: 'snapshot' }]);
-        await this.forward(req, res, {
-          release,
-          onResponse: (status) => {
-            if (isSuccess(status)) this.tracker.snapshotDeleted(key, snapshot);
-          },
-        });
-        return;
-      }
-      await this.forward(req, res);
+      if (method === 'DELETE' && snapshot && !versionId) await this.handleSnapshotDelete(req, res, target.key, snapshot);
+      else await this.forward(req, res);
       return;
     }
-
     if (method === 'PUT') {
-      if (comp === 'page') {
-        // Put Page From URL from a source on this sandbox: Azurite copies it within its stores
-        // (azurite-from-url.ts), and for change tracking it is a page write like any other. A source
-        // elsewhere: the front copies it.
-        const copySource = header(h, 'x-ms-copy-source');
-        if (copySource && !this.ownEndpoint(copySource)) {
-          await this.handleExternalPutPageFromUrl(req, res, url, target);
-          return;
-        }
-        const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
-        const release = await this.gates.shared(key);
-        if (range) this.tracker.pagesWritten(key, range[0], range[1]);
-        await this.forward(req, res, { release });
-        return;
-      }
-      if (comp === 'snapshot') {
-        const release = await this.gates.exclusive([{ key, kind: 'snapshot' }]);
-        await this.forward(req, res, {
-          release,
-          onResponse: (status, headers) => {
-            const snap = header(headers, 'x-ms-snapshot');
-            if (isSuccess(status) && snap) this.tracker.snapshotCreated(key, snap);
-          },
-        });
-        return;
-      }
-      if (comp === 'properties') {
-        const len = header(h, 'x-ms-blob-content-length');
-        if (len === undefined) {
-          await this.forward(req, res);
-          return;
-        }
-        const release = await this.gates.exclusive([{ key, kind: 'write' }]);
-        await this.forward(req, res, {
-          release,
-          onResponse: (status) => {
-            if (isSuccess(status)) this.tracker.resized(key, Number(len));
-          },
-          onUnknown: () => this.tracker.resized(key, 0),
-        });
-        return;
-      }
-      if (comp === 'appendblock' || comp === 'blocklist' || comp === 'incrementalcopy') {
-        const release = await this.gates.exclusive([{ key, kind: 'write' }]);
-        await this.forward(req, res, {
-          release,
-          onResponse: (status) => {
-            if (isSuccess(status)) this.tracker.blobRewritten(key);
-          },
-          onUnknown: () => this.tracker.blobRewritten(key),
-        });
-        return;
-      }
-      if (comp === undefined) {
-        const copySource = header(h, 'x-ms-copy-source');
-        if (copySource) {
-          await this.handleCopy(req, res, key, copySource);
-          return;
-        }
-        const isPage = header(h, 'x-ms-blob-type')?.toLowerCase() === 'pageblob';
-        const release = await this.gates.exclusive([{ key, kind: 'write' }]);
-        await this.forward(req, res, {
-          release,
-          onResponse: (status) => {
-            if (!isSuccess(status)) return;
-            if (isPage) this.tracker.pageBlobCreated(key);
-            else this.tracker.blobRewritten(key);
-          },
-          onUnknown: () => (isPage ? this.tracker.outcomeUnknown(key) : this.tracker.blobRewritten(key)),
-        });
-        return;
-      }
-      await this.forward(req, res);
+      await this.handleBlobPut(req, res, url, target, comp);
       return;
     }
     if (method === 'DELETE') {
-      const only = header(h, 'x-ms-delete-snapshots')?.toLowerCase() === 'only';
-      const release = await this.gates.exclusive([{ key, kind: only ? 'snapshot' : 'write' }]);
+      await this.handleBlobDelete(req, res, target.key);
+      return;
+    }
+    await this.forward(req, res);
+  }
+
+  /** Container requests pass through; a deleted container's blobs leave the tracking. */
+  private async handleContainer(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+    if (method === 'DELETE') {
+      const segs = url.pathname.split('/');
+      const account = decodeURIComponent(segs[1] ?? '');
+      const container = decodeURIComponent(segs[2] ?? '');
       await this.forward(req, res, {
-        release,
         onResponse: (status) => {
-          if (isSuccess(status)) this.tracker.blobDeleted(key, only);
+          if (isSuccess(status)) this.tracker.containerDeleted(account, container);
         },
       });
       return;
     }
     await this.forward(req, res);
+  }
+
+  private async handleSnapshotDelete(req: IncomingMessage, res: ServerResponse, key: string, snapshot: string): Promise<void> {
+    const release = await this.gates.exclusive([{ key, kind: 'snapshot' }]);
+    await this.forward(req, res, {
+      release,
+      onResponse: (status) => {
+        if (isSuccess(status)) this.tracker.snapshotDeleted(key, snapshot);
+      },
+    });
+  }
+
+  /** The PUTs on a blob, by `comp`: each passes the gate it needs and tells the tracker what it changed. */
+  private async handleBlobPut(req: IncomingMessage, res: ServerResponse, url: URL, target: BlobTarget, comp: string | undefined): Promise<void> {
+    const h = req.headers;
+    const key = target.key;
+    if (comp === 'page') {
+      await this.handlePutPage(req, res, url, target);
+      return;
+    }
+    if (comp === 'snapshot') {
+      const release = await this.gates.exclusive([{ key, kind: 'snapshot' }]);
+      await this.forward(req, res, {
+        release,
+        onResponse: (status, headers) => {
+          const snap = header(headers, 'x-ms-snapshot');
+          if (isSuccess(status) && snap) this.tracker.snapshotCreated(key, snap);
+        },
+      });
+      return;
+    }
+    if (comp === 'properties') {
+      await this.handleSetProperties(req, res, key);
+      return;
+    }
+    if (comp === 'appendblock' || comp === 'blocklist' || comp === 'incrementalcopy') {
+      const release = await this.gates.exclusive([{ key, kind: 'write' }]);
+      await this.forward(req, res, {
+        release,
+        onResponse: (status) => {
+          if (isSuccess(status)) this.tracker.blobRewritten(key);
+        },
+        onUnknown: () => this.tracker.blobRewritten(key),
+      });
+      return;
+    }
+    if (comp === undefined) {
+      const copySource = header(h, 'x-ms-copy-source');
+      if (copySource) await this.handleCopy(req, res, key, copySource);
+      else await this.handlePutBlob(req, res, key);
+      return;
+    }
+    await this.forward(req, res);
+  }
+
+  private async handlePutPage(req: IncomingMessage, res: ServerResponse, url: URL, target: BlobTarget): Promise<void> {
+    const h = req.headers;
+    // Put Page From URL from a source on this sandbox: Azurite copies it within its stores
+    // (azurite-from-url.ts), and for change tracking it is a page write like any other. A source
+    // elsewhere: the front copies it.
+    const copySource = header(h, 'x-ms-copy-source');
+    if (copySource && !this.ownEndpoint(copySource)) {
+      await this.handleExternalPutPageFromUrl(req, res, url, target);
+      return;
+    }
+    const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
+    const release = await this.gates.shared(target.key);
+    if (range) this.tracker.pagesWritten(target.key, range[0], range[1]);
+    await this.forward(req, res, { release });
+  }
+
+  /** Set Blob Properties: with x-ms-blob-content-length, a page blob resize. */
+  private async handleSetProperties(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    const len = header(req.headers, 'x-ms-blob-content-length');
+    if (len === undefined) {
+      await this.forward(req, res);
+      return;
+    }
+    const release = await this.gates.exclusive([{ key, kind: 'write' }]);
+    await this.forward(req, res, {
+      release,
+      onResponse: (status) => {
+        if (isSuccess(status)) this.tracker.resized(key, Number(len));
+      },
+      onUnknown: () => this.tracker.resized(key, 0),
+    });
+  }
+
+  /** Put Blob: a new page blob (empty: nothing changed yet) or any other blob rewritten whole. */
+  private async handlePutBlob(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    const isPage = header(req.headers, 'x-ms-blob-type')?.toLowerCase() === 'pageblob';
+    const release = await this.gates.exclusive([{ key, kind: 'write' }]);
+    await this.forward(req, res, {
+      release,
+      onResponse: (status) => {
+        if (!isSuccess(status)) return;
+        if (isPage) this.tracker.pageBlobCreated(key);
+        else this.tracker.blobRewritten(key);
+      },
+      onUnknown: () => (isPage ? this.tracker.outcomeUnknown(key) : this.tracker.blobRewritten(key)),
+    });
+  }
+
+  /** Delete Blob, or only its snapshots (x-ms-delete-snapshots: only). */
+  private async handleBlobDelete(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    const only = header(req.headers, 'x-ms-delete-snapshots')?.toLowerCase() === 'only';
+    const release = await this.gates.exclusive([{ key, kind: only ? 'snapshot' : 'write' }]);
+    await this.forward(req, res, {
+      release,
+      onResponse: (status) => {
+        if (isSuccess(status)) this.tracker.blobDeleted(key, only);
+      },
+    });
   }
 
   private async handleCopy(req: IncomingMessage, res: ServerResponse, key: string, copySource: string): Promise<void> {
@@ -291,12 +320,23 @@ export class StorageFront extends FrontUpstream {
   // ---- Get Page Ranges diff -----------------------------------------------------------------------
 
   private async handleDiff(req: IncomingMessage, res: ServerResponse, url: URL, q: Map<string, string>, target: BlobTarget): Promise<void> {
-    const h = req.headers;
     const probe = await this.probe(req);
     if (!StorageFront.probeAccepted(probe)) {
       this.sendBuffered(res, probe);
       return;
     }
+    const request = await this.diffRequest(req, url, q, target);
+    const outcome = await this.diffRanges(request);
+    if ('answer' in outcome) {
+      this.sendBuffered(res, outcome.answer);
+      return;
+    }
+    sendPageListDiff(res, req.headers, q, outcome);
+  }
+
+  /** The diff asked: the target (blob or snapshot), the page-aligned range, and the previous state, checked. */
+  private async diffRequest(req: IncomingMessage, url: URL, q: Map<string, string>, target: BlobTarget): Promise<DiffRequest> {
+    const h = req.headers;
     const targetSnapshot = q.get('snapshot') || undefined;
     const range = parseRange(header(h, 'x-ms-range') ?? header(h, 'range'));
     if (range && (range[0] % PAGE !== 0 || (range[1] < INFINITY && range[1] % PAGE !== 0))) {
@@ -309,22 +349,7 @@ export class StorageFront extends FrontUpstream {
     if (prevSnapshot !== undefined) {
       prev = { key: target.key, snapshot: prevSnapshot, pathname: url.pathname };
     } else {
-      const prevUrl = header(h, 'x-ms-previous-snapshot-url')!;
-      const ep = this.ownEndpoint(prevUrl);
-      if (!ep) {
-        throw new HttpError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.', {
-          'x-ms-invalid-header-name': 'x-ms-previous-snapshot-url',
-        });
-      }
-      // The previous snapshot URL carries its own authorization (SAS): check it the way Azure does.
-      const head = await this.upstreamBuffered('HEAD', ep.pathAndQuery, { host: this.host, 'x-ms-version': INTERNAL_API_VERSION });
-      if (head.status === 404) throw new HttpError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
-      if (head.status !== 200) {
-        throw new HttpError(403, 'CannotVerifyCopySource', 'The previous snapshot URL could not be read.', {
-          'x-ms-copy-source-status-code': String(head.status),
-        });
-      }
-      prev = { key: ep.key, pathname: new URL(prevUrl).pathname, ...(ep.snapshot ? { snapshot: ep.snapshot } : {}) };
+      prev = await this.previousSnapshotUrl(header(h, 'x-ms-previous-snapshot-url')!);
     }
     if (
       prev.key === target.key &&
@@ -334,87 +359,61 @@ export class StorageFront extends FrontUpstream {
     ) {
       throw new HttpError(400, 'PreviousSnapshotCannotBeNewer', 'The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.');
     }
+    return { pathname: url.pathname, key: target.key, targetSnapshot, range, prev };
+  }
 
+  /** x-ms-previous-snapshot-url: a blob or snapshot on this sandbox, readable with the authorization it carries. */
+  private async previousSnapshotUrl(prevUrl: string): Promise<Endpoint & { pathname: string }> {
+    const ep = this.ownEndpoint(prevUrl);
+    if (!ep) {
+      throw new HttpError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.', {
+        'x-ms-invalid-header-name': 'x-ms-previous-snapshot-url',
+      });
+    }
+    // The previous snapshot URL carries its own authorization (SAS): check it the way Azure does.
+    const head = await this.upstreamBuffered('HEAD', ep.pathAndQuery, { host: this.host, 'x-ms-version': INTERNAL_API_VERSION });
+    if (head.status === 404) throw new HttpError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
+    if (head.status !== 200) {
+      throw new HttpError(403, 'CannotVerifyCopySource', 'The previous snapshot URL could not be read.', {
+        'x-ms-copy-source-status-code': String(head.status),
+      });
+    }
+    return { key: ep.key, pathname: new URL(prevUrl).pathname, ...(ep.snapshot ? { snapshot: ep.snapshot } : {}) };
+  }
+
+  /**
+   * The changed pages in the range, from tracking or else by comparing contents, with the target's pages;
+   * or Azurite's answer to pass on when a page list cannot be read.
+   */
+  private async diffRanges(d: DiffRequest): Promise<DiffResult | { answer: Buffered }> {
+    const { range, prev, targetSnapshot } = d;
     // Diffing the live blob: no write may slip between reading its page list and the tracked set.
-    const release = targetSnapshot ? undefined : await this.gates.exclusive([{ key: target.key, kind: 'snapshot' }]);
-    let result: { changed: RangeSet; targetPages: RangeSet; targetLength: number; headers: IncomingHttpHeaders };
+    const release = targetSnapshot ? undefined : await this.gates.exclusive([{ key: d.key, kind: 'snapshot' }]);
     try {
-      const t = await this.pageList(url.pathname, targetSnapshot, range);
-      if (t.status !== 200) {
-        this.sendBuffered(res, t);
-        return;
-      }
+      const t = await this.pageList(d.pathname, targetSnapshot, range);
+      if (t.status !== 200) return { answer: t };
       const targetLength = Number(header(t.headers, 'x-ms-blob-content-length') ?? 0);
       // The previous state may be shorter than the range asked (the disk grew): nothing allocated there.
       let p = await this.pageList(prev.pathname, prev.snapshot, range);
       if (p.status === 416) p = { ...p, status: 200, pages: new RangeSet(Number.MAX_SAFE_INTEGER) };
       if (p.status === 404) throw new HttpError(409, 'PreviousSnapshotNotFound', 'The previous snapshot is not found.');
-      if (p.status !== 200) {
-        this.sendBuffered(res, p);
-        return;
-      }
+      if (p.status !== 200) return { answer: p };
       const lo = range ? range[0] : 0;
       const hi = Math.min(targetLength, range ? range[1] : INFINITY);
-      let changed = this.tracker.changedBetween(prev, { key: target.key, ...(targetSnapshot ? { snapshot: targetSnapshot } : {}) });
+      let changed = this.tracker.changedBetween(prev, { key: d.key, ...(targetSnapshot ? { snapshot: targetSnapshot } : {}) });
       if (changed) {
         changed = changed.clip(lo, hi);
       } else {
-        log.info('diff without tracking: comparing contents', { target: target.key, prev: prev.key });
+        log.info('diff without tracking: comparing contents', { target: d.key, prev: prev.key });
         changed = await this.compareContents(
-          { pathname: url.pathname, snapshot: targetSnapshot, pages: t.pages.clip(lo, hi) },
+          { pathname: d.pathname, snapshot: targetSnapshot, pages: t.pages.clip(lo, hi) },
           { pathname: prev.pathname, snapshot: prev.snapshot, pages: p.pages.clip(lo, hi) },
         );
       }
-      result = { changed, targetPages: t.pages, targetLength, headers: t.headers };
+      return { changed, targetPages: t.pages, targetLength, headers: t.headers };
     } finally {
       release?.();
     }
-
-    const pageRanges = result.changed.intersect(result.targetPages);
-    const clearRanges = result.changed.subtract(result.targetPages);
-    const entries: Array<{ s: number; e: number; clear: boolean }> = [];
-    for (const [s, e] of pageRanges) entries.push({ s, e, clear: false });
-    for (const [s, e] of clearRanges) entries.push({ s, e, clear: true });
-    entries.sort((a, b) => a.s - b.s);
-
-    let from = 0;
-    const marker = q.get('marker');
-    if (marker) {
-      const off = decodeMarker(marker);
-      if (off === undefined) throw new HttpError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
-      from = entries.findIndex((x) => x.s >= off);
-      if (from < 0) from = entries.length;
-    }
-    const maxResultsRaw = q.get('maxresults');
-    const maxResults = maxResultsRaw === undefined ? Infinity : Number(maxResultsRaw);
-    if (!(maxResults > 0)) throw new HttpError(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
-    const page = entries.slice(from, from + Math.min(maxResults, entries.length));
-    const next = entries[from + page.length];
-
-    const parts: string[] = ['<?xml version="1.0" encoding="utf-8"?><PageList>'];
-    for (const x of page) {
-      const tag = x.clear ? 'ClearRange' : 'PageRange';
-      parts.push(`<${tag}><Start>${x.s}</Start><End>${x.e - 1}</End></${tag}>`);
-    }
-    if (next) parts.push(`<NextMarker>${encodeMarker(next.s)}</NextMarker>`);
-    parts.push('</PageList>');
-    const body = parts.join('');
-    const out: OutgoingHttpHeaders = {
-      'content-type': 'application/xml',
-      'content-length': Buffer.byteLength(body),
-      'x-ms-blob-content-length': String(result.targetLength),
-      'x-ms-request-id': crypto.randomUUID(),
-      'x-ms-version': header(h, 'x-ms-version') ?? INTERNAL_API_VERSION,
-      date: new Date().toUTCString(),
-    };
-    const etag = header(result.headers, 'etag');
-    const lastModified = header(result.headers, 'last-modified');
-    if (etag) out.etag = etag;
-    if (lastModified) out['last-modified'] = lastModified;
-    const clientRequestId = header(h, 'x-ms-client-request-id');
-    if (clientRequestId) out['x-ms-client-request-id'] = clientRequestId;
-    res.writeHead(200, out);
-    res.end(body);
   }
 
   // ---- Put Page From URL --------------------------------------------------------------------------

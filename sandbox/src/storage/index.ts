@@ -89,50 +89,80 @@ export async function startLocalStorage(opts: LocalStorageOptions): Promise<Loca
   const dir = path.resolve(opts.dir);
   const persist = opts.persist ?? false;
   await fs.mkdir(path.join(dir, 'tls'), { recursive: true });
-  const accountsFile = path.join(dir, 'accounts.json');
-  const trackingFile = path.join(dir, 'disk-tracking.json');
-  const frontFile = path.join(dir, 'front.json');
+  const files = { accounts: path.join(dir, 'accounts.json'), tracking: path.join(dir, 'disk-tracking.json'), front: path.join(dir, 'front.json') };
 
-  const accounts: Record<string, string> = (persist ? await readJson<Record<string, string>>(accountsFile) : undefined) ?? {};
-  if (!accounts[DISK_ACCOUNT]) accounts[DISK_ACCOUNT] = crypto.randomBytes(64).toString('base64');
+  const accounts: Record<string, string> = (persist ? await readJson<Record<string, string>>(files.accounts) : undefined) ?? {};
+  if (!accounts[DISK_ACCOUNT]) accounts[DISK_ACCOUNT] = newAccountKey();
+  const tracker = await restoreTracker(persist, files.tracking);
+  const tls = await writeServerCert(dir, opts.ca);
+  const azurite: AzuriteProcess = await startAzurite({
+    dir,
+    persist,
+    certPath: tls.certPath,
+    keyPath: tls.keyPath,
+    caCertPath: opts.ca.caCertPath,
+    accounts,
+  });
+  const front = await startFront(opts, azurite, tls, tracker, persist ? files.front : undefined);
+  await ensureDiskContainer(front, azurite);
+  const accountTable = new AccountTable(azurite, accounts, persist ? files.accounts : undefined);
+  if (persist) await writeJsonAtomic(files.accounts, accounts);
 
-  // Change tracking survives a restart only after a clean stop (the file is consumed on start, so a crash
-  // later cannot resurrect stale state; without it diffs fall back to comparing contents).
+  log.info('local storage started', { endpoint: `${front.origin}/`, persist, accounts: Object.keys(accounts).length });
+  return localStorage(opts, azurite, front, accountTable, persist ? files.tracking : undefined);
+}
+
+/** Keys are 64 random bytes (base64), as Azure's. */
+const newAccountKey = (): string => crypto.randomBytes(64).toString('base64');
+
+/**
+ * Change tracking survives a restart only after a clean stop (the file is consumed on start, so a crash
+ * later cannot resurrect stale state; without it diffs fall back to comparing contents).
+ */
+async function restoreTracker(persist: boolean, trackingFile: string): Promise<ChangeTracker> {
   let tracker = new ChangeTracker();
   if (persist) {
     const state = await readJson<TrackerState & { clean?: boolean }>(trackingFile);
     if (state?.clean) tracker = ChangeTracker.fromJSON(state);
     await fs.rm(trackingFile, { force: true });
   }
+  return tracker;
+}
 
-  const cert = issueServerCert(opts.ca, ['127.0.0.1', 'localhost']);
+interface ServerTls {
+  certPem: string;
+  keyPem: string;
+  certPath: string;
+  keyPath: string;
+}
+
+/** A server certificate for 127.0.0.1 and localhost from the sandbox CA, in <dir>/tls/ (Azurite reads it from there). */
+async function writeServerCert(dir: string, ca: LocalStorageOptions['ca']): Promise<ServerTls> {
+  const cert = issueServerCert(ca, ['127.0.0.1', 'localhost']);
   const certPath = path.join(dir, 'tls', 'storage.crt');
   const keyPath = path.join(dir, 'tls', 'storage.key');
   await fs.writeFile(certPath, cert.certPem, { mode: 0o644 });
   await fs.writeFile(keyPath, cert.keyPem, { mode: 0o600 });
+  return { certPem: cert.certPem, keyPem: cert.keyPem, certPath, keyPath };
+}
 
-  const azurite: AzuriteProcess = await startAzurite({
-    dir,
-    persist,
-    certPath,
-    keyPath,
-    caCertPath: opts.ca.caCertPath,
-    accounts,
-  });
-
-  let front: StorageFront | undefined;
+/**
+ * The front on the given port, else the previous run's (`frontFile`, with persist) when it is free, else
+ * any; the port it got is kept in `frontFile`. Azurite is stopped when the front cannot start.
+ */
+async function startFront(opts: LocalStorageOptions, azurite: AzuriteProcess, tls: ServerTls, tracker: ChangeTracker, frontFile: string | undefined): Promise<StorageFront> {
   try {
-    const previousPort = persist ? (await readJson<{ port: number }>(frontFile))?.port : undefined;
+    const previousPort = frontFile ? (await readJson<{ port: number }>(frontFile))?.port : undefined;
     const makeFront = (port: number | undefined): StorageFront =>
       new StorageFront({
         azuriteOrigin: azurite.origin,
         caCertPem: opts.ca.caCertPem,
-        certPem: cert.certPem,
-        keyPem: cert.keyPem,
+        certPem: tls.certPem,
+        keyPem: tls.keyPem,
         ...(port !== undefined ? { port } : {}),
         tracker,
       });
-    front = makeFront(opts.port ?? previousPort);
+    let front = makeFront(opts.port ?? previousPort);
     try {
       await front.start();
     } catch (err) {
@@ -141,37 +171,73 @@ export async function startLocalStorage(opts: LocalStorageOptions): Promise<Loca
       front = makeFront(undefined);
       await front.start();
     }
-    if (persist) await writeJsonAtomic(frontFile, { port: Number(new URL(front.origin).port) }, 0o644);
+    if (frontFile) await writeJsonAtomic(frontFile, { port: Number(new URL(front.origin).port) }, 0o644);
+    return front;
   } catch (err) {
     await azurite.stop();
     throw err;
   }
-  const theFront = front;
-  const origin = theFront.origin;
+}
 
-  // Ensure the managed-disk container.
-  {
-    const r = await theFront.internalRequest('PUT', `/${DISK_ACCOUNT}/${DISK_CONTAINER}?restype=container`);
-    if (r.status !== 201 && r.status !== 409) {
-      await theFront.stop();
-      await azurite.stop();
-      throw new Error(`creating the managed-disk container failed: ${r.status} ${r.body.toString().slice(0, 300)}`);
-    }
+/** The managed-disk container; the front and Azurite are stopped when it cannot be created. */
+async function ensureDiskContainer(front: StorageFront, azurite: AzuriteProcess): Promise<void> {
+  const r = await front.internalRequest('PUT', `/${DISK_ACCOUNT}/${DISK_CONTAINER}?restype=container`);
+  if (r.status !== 201 && r.status !== 409) {
+    await front.stop();
+    await azurite.stop();
+    throw new Error(`creating the managed-disk container failed: ${r.status} ${r.body.toString().slice(0, 300)}`);
+  }
+}
+
+/** The accounts and their keys; a change reaches Azurite (and, with persist, the accounts file) one at a time, in order. */
+class AccountTable {
+  private changes: Promise<void> = Promise.resolve();
+  readonly keys: Record<string, string>;
+  private readonly azurite: AzuriteProcess;
+  private readonly file: string | undefined;
+
+  constructor(azurite: AzuriteProcess, keys: Record<string, string>, file: string | undefined) {
+    this.azurite = azurite;
+    this.keys = keys;
+    this.file = file;
   }
 
-  let accountChange: Promise<void> = Promise.resolve();
-  const applyAccounts = (): Promise<void> => {
-    const next = accountChange.then(async () => {
-      await azurite.setAccounts({ ...accounts });
-      if (persist) await writeJsonAtomic(accountsFile, accounts);
+  apply(): Promise<void> {
+    const next = this.changes.then(async () => {
+      await this.azurite.setAccounts({ ...this.keys });
+      if (this.file) await writeJsonAtomic(this.file, this.keys);
     });
-    accountChange = next.catch(() => undefined);
+    this.changes = next.catch(() => undefined);
     return next;
-  };
-  if (persist) await writeJsonAtomic(accountsFile, accounts);
+  }
 
+  /** Resolves when no change is under way. */
+  settled(): Promise<void> {
+    return this.changes;
+  }
+}
+
+/** Real Azure deletes the data with the account: every container of `account`, page by page of the list. */
+async function deleteAllContainers(front: StorageFront, account: string): Promise<void> {
+  let marker = '';
+  do {
+    const r = await front.internalRequest('GET', `/${account}?comp=list${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`);
+    if (r.status !== 200) throw new Error(`listing containers of ${account} failed: ${r.status}`);
+    const xml = r.body.toString('utf8');
+    const names = [...xml.matchAll(/<Container>\s*<Name>([^<]+)<\/Name>/g)].map((m) => m[1]!);
+    for (const c of names) {
+      const d = await front.internalRequest('DELETE', `/${account}/${encodeURIComponent(c)}?restype=container`);
+      if (d.status !== 202 && d.status !== 404) throw new Error(`deleting container ${c} of ${account} failed: ${d.status}`);
+    }
+    marker = /<NextMarker>([^<]*)<\/NextMarker>/.exec(xml)?.[1] ?? '';
+  } while (marker);
+}
+
+/** The running local storage; `trackingFile` (with persist) receives the change tracking at a clean stop. */
+function localStorage(opts: LocalStorageOptions, azurite: AzuriteProcess, front: StorageFront, table: AccountTable, trackingFile: string | undefined): LocalStorage {
+  const origin = front.origin;
+  const accounts = table.keys;
   let stopped = false;
-  log.info('local storage started', { endpoint: `${origin}/`, persist, accounts: Object.keys(accounts).length });
   return {
     diskAccount: DISK_ACCOUNT,
     diskEndpoint: `${origin}/`,
@@ -183,28 +249,16 @@ export async function startLocalStorage(opts: LocalStorageOptions): Promise<Loca
     async createAccount(name) {
       if (!ACCOUNT_NAME.test(name)) throw new Error(`invalid storage account name ${JSON.stringify(name)}: 3-24 lowercase letters and digits`);
       if (accounts[name]) return;
-      accounts[name] = crypto.randomBytes(64).toString('base64');
-      await applyAccounts();
+      accounts[name] = newAccountKey();
+      await table.apply();
     },
     async deleteAccount(name) {
       if (!accounts[name]) return;
       if (name === DISK_ACCOUNT) throw new Error('the managed-disk account cannot be deleted');
-      // Real Azure deletes the data with the account: delete every container first.
-      let marker = '';
-      do {
-        const r = await theFront.internalRequest('GET', `/${name}?comp=list${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`);
-        if (r.status !== 200) throw new Error(`listing containers of ${name} failed: ${r.status}`);
-        const xml = r.body.toString('utf8');
-        const names = [...xml.matchAll(/<Container>\s*<Name>([^<]+)<\/Name>/g)].map((m) => m[1]!);
-        for (const c of names) {
-          const d = await theFront.internalRequest('DELETE', `/${name}/${encodeURIComponent(c)}?restype=container`);
-          if (d.status !== 202 && d.status !== 404) throw new Error(`deleting container ${c} of ${name} failed: ${d.status}`);
-        }
-        marker = /<NextMarker>([^<]*)<\/NextMarker>/.exec(xml)?.[1] ?? '';
-      } while (marker);
-      theFront.tracker.accountDeleted(name);
+      await deleteAllContainers(front, name);
+      front.tracker.accountDeleted(name);
       delete accounts[name];
-      await applyAccounts();
+      await table.apply();
     },
     hasAccount(name) {
       return accounts[name] !== undefined;
@@ -219,15 +273,15 @@ export async function startLocalStorage(opts: LocalStorageOptions): Promise<Loca
       return `${origin}/${DISK_ACCOUNT}/${DISK_CONTAINER}/${name}`;
     },
     freezeWrites(blobUrls, fn) {
-      return theFront.freezeWrites(blobUrls, fn);
+      return front.freezeWrites(blobUrls, fn);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await accountChange;
-      await theFront.stop();
+      await table.settled();
+      await front.stop();
       await azurite.stop();
-      if (persist) await writeJsonAtomic(trackingFile, { ...theFront.tracker.toJSON(), clean: true });
+      if (trackingFile) await writeJsonAtomic(trackingFile, { ...front.tracker.toJSON(), clean: true });
       log.info('local storage stopped');
     },
   };
