@@ -9,25 +9,20 @@
  *   off and retries.
  */
 
-export class TerminalError extends Error {
+/** An error with the CamelCase reason a condition shows for it. */
+abstract class ReasonedError extends Error {
   readonly reason: string;
 
   constructor(reason: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'TerminalError';
+    this.name = new.target.name;
     this.reason = reason;
   }
 }
 
-export class RetryableError extends Error {
-  readonly reason: string;
+export class TerminalError extends ReasonedError {}
 
-  constructor(reason: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RetryableError';
-    this.reason = reason;
-  }
-}
+export class RetryableError extends ReasonedError {}
 
 export function isTerminal(error: unknown): error is TerminalError {
   return error instanceof TerminalError;
