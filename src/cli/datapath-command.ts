@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildDatapath } from '../datapath/datapath.ts';
 import { parseDuration } from '../util/duration.ts';
+import { explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 const env = process.env;
@@ -12,21 +13,21 @@ export function registerDatapathCommand(program: Command): void {
     .command('datapath')
     .description('Run a datapath replica: captures VM disk changes into the cache, applies them to replica blobs, seals recovery points')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz', (v) => Number(v), Number(env.METRICS_PORT ?? 8080))
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (default: METRICS_PORT, else 8080, else any free port)', portNumber)
     .option('--lease-namespace <ns>', 'namespace of the member Leases (default: POD_NAMESPACE)', env.POD_NAMESPACE ?? 'default')
     .option('--namespace <ns>', 'replicate only the VMs of this namespace (default: all namespaces)', env.WATCH_NAMESPACE || undefined)
     .option('--lease-duration <duration>', 'a replica that has not renewed its member lease for this long is gone', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_LEASE_DURATION ?? '15s'))
     .option('--cycle-interval <duration>', 'replace the policies\' recovery point interval (tests and benchmarks only)', durationOption, env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL ? parseDuration(env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL) : undefined)
     .option('--status-interval <duration>', 'how often RPO and progress are written to status', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
-    .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', (v) => Number(v), Number(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? 8))
+    .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', wholeNumber(1, 256), wholeNumber(1, 256)(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? '8'))
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
-    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; concurrency: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; concurrency: number }) => {
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: azureConfigFromEnvironment(),
         namespace: opts.leaseNamespace,
         ...(opts.namespace ? { watchNamespace: opts.namespace } : {}),
-        port: opts.metricsPort,
+        port: await metricsPort(explicitMetricsPort(opts.metricsPort)),
         leaseDurationMs: opts.leaseDuration,
         worker: {
           ...(opts.cycleInterval !== undefined ? { cycleIntervalMs: opts.cycleInterval } : {}),

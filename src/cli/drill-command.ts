@@ -5,11 +5,12 @@ import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { parseDuration } from '../util/duration.ts';
 import { runDrill, type DrillReport, type DrillType } from './drill-run.ts';
 import { formatBytes } from './live-view.ts';
+import { contextNamespace } from './options.ts';
 import { loadKubeConfig } from './process.ts';
 
 interface DrillCommandOptions {
   type: DrillType;
-  namespace: string;
+  namespace?: string;
   recoveryPoint?: string;
   json: boolean;
   timeout: number;
@@ -21,7 +22,7 @@ export function registerDrillCommand(program: Command): void {
     .command('drill <vm>')
     .description('Run a DR drill of a ReplicatedVM: fail over, verify every disk byte for byte (sha256), clean up, report RPO, RTO and pass/fail')
     .addOption(new Option('--type <type>', 'Test (isolated network, replication continues; cleaned up after) or Planned (source shut down; not undone)').choices(['Test', 'Planned']).default('Test'))
-    .option('-n, --namespace <ns>', 'namespace of the ReplicatedVM', process.env.SITE_RECOVERY_NAMESPACE ?? 'default')
+    .option('-n, --namespace <ns>', "namespace of the ReplicatedVM (default: SITE_RECOVERY_NAMESPACE, else the kubeconfig context's)", process.env.SITE_RECOVERY_NAMESPACE || undefined)
     .option('--recovery-point <point>', 'LatestProcessed, Latest, LatestAppConsistent or a RecoveryPoint name (default: the operator\'s, LatestProcessed)')
     .addOption(new Option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)').argParser((v) => parseDuration(v)).default(parseDuration('15m'), '15m'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
@@ -43,12 +44,14 @@ export function registerDrillCommand(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const progress = opts.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+      const kubeConfig = loadKubeConfig(opts.kubeconfig);
+      const azure = azureConfigFromEnvironment();
       let report: DrillReport;
       try {
         report = await runDrill({
-          kubeConfig: loadKubeConfig(opts.kubeconfig),
-          azure: azureConfigFromEnvironment(),
-          namespace: opts.namespace,
+          kubeConfig,
+          azure,
+          namespace: opts.namespace ?? contextNamespace(kubeConfig),
           vmName,
           type: opts.type,
           timeoutMs: opts.timeout,

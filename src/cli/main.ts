@@ -5,7 +5,9 @@ import { registerDrillCommand } from './drill-command.ts';
 import { commandWord, DEVELOPMENT_COMMAND_NAMES, loadDevelopmentCommands, NOT_INSTALLED_MESSAGE } from './development-commands.ts';
 
 const program = new Command('site-recovery')
-  .description('Disaster recovery for Azure virtual machines, as a Kubernetes operator');
+  .description('Disaster recovery for Azure virtual machines, as a Kubernetes operator')
+  // A usage error (unknown option, bad value) is one line from commander and exit code 2.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 registerOperatorCommand(program);
 registerDatapathCommand(program);
@@ -23,4 +25,14 @@ if (word === undefined || !program.commands.some((c) => c.name() === word)) {
   }
 }
 
-await program.parseAsync(process.argv);
+// A usage error of a subcommand exits the same way as one of the program.
+for (const command of program.commands) command.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Configuration errors (no subscription, no kubeconfig, a port in use) are one line, not a stack trace.
+  process.stderr.write(`site-recovery: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (process.env.SITE_RECOVERY_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildOperator } from '../operator/run-operator.ts';
+import { explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 export function registerOperatorCommand(program: Command): void {
@@ -8,21 +9,21 @@ export function registerOperatorCommand(program: Command): void {
     .command('operator')
     .description('Run the operator: converges Azure to the ReplicationPolicy, NetworkMapping and ReplicatedVM objects')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz', (v) => Number(v), Number(process.env.METRICS_PORT ?? 8080))
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (default: METRICS_PORT, else 8080, else any free port)', portNumber)
     .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', process.env.POD_NAMESPACE)
     .option('--no-leader-election', 'run without leader election (a single replica only)')
-    .option('--workers <n>', 'concurrent reconciles per kind', (v) => Number(v), 4)
+    .option('--workers <n>', 'concurrent reconciles per kind', wholeNumber(1, 256), 4)
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)', process.env.WATCH_NAMESPACE || undefined)
-    .addOption(new Option('--lease-duration-ms <ms>', 'leader lease duration').argParser(Number).default(15_000).hideHelp())
-    .addOption(new Option('--renew-deadline-ms <ms>', 'leader renew deadline').argParser(Number).default(10_000).hideHelp())
-    .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(Number).default(2_000).hideHelp())
+    .addOption(new Option('--lease-duration-ms <ms>', 'leader lease duration').argParser(wholeNumber(1)).default(15_000).hideHelp())
+    .addOption(new Option('--renew-deadline-ms <ms>', 'leader renew deadline').argParser(wholeNumber(1)).default(10_000).hideHelp())
+    .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(wholeNumber(1)).default(2_000).hideHelp())
     .addHelpText('after', '\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN.')
-    .action(async (opts: { kubeconfig?: string; metricsPort: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }) => {
       const manager = buildOperator({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: azureConfigFromEnvironment(),
         leaseNamespace: opts.leaderElection ? (opts.leaderElectionNamespace ?? 'default') : undefined,
-        port: opts.metricsPort,
+        port: await metricsPort(explicitMetricsPort(opts.metricsPort)),
         workers: opts.workers,
         namespace: opts.namespace,
         leaseDurationMs: opts.leaseDurationMs,

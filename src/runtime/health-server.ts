@@ -1,6 +1,9 @@
 /** The HTTP endpoints every process serves: /healthz (alive), /readyz (ready, with a reason) and /metrics. */
 import { createServer, type Server } from 'node:http';
+import { createLogger } from '../util/logger.ts';
 import { registry } from './metrics.ts';
+
+const log = createLogger('health-server');
 
 export interface Readiness {
   ready: boolean;
@@ -25,7 +28,14 @@ export async function serveHealth(port: number, host: string, readiness: () => R
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use: choose another with --metrics-port or METRICS_PORT`, { cause: error }) : error),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  log.info('serving /healthz, /readyz and /metrics', { port: address && typeof address === 'object' ? address.port : port });
   return server;
 }
 

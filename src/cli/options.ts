@@ -1,0 +1,54 @@
+/**
+ * Command-line values every command parses the same way: whole numbers that are checked (a typo is a
+ * one-line usage error, not NaN workers), the metrics port, and the namespace a user command acts in.
+ *
+ * The metrics port: an explicit `--metrics-port` or METRICS_PORT must be free (else the process stops
+ * with one line saying so). Without either, 8080 is used when free; when it is taken — an operator and
+ * several datapath replicas started side by side on one host with no flags (DESIGN.md §6) — the process
+ * serves on a free port instead and logs which, rather than dying on EADDRINUSE.
+ */
+import { createServer } from 'node:net';
+import { InvalidArgumentError } from 'commander';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export const DEFAULT_METRICS_PORT = 8080;
+
+/** A parser for a whole number in [min, max] (commander argParser). */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+export const portNumber = wholeNumber(0, 65_535);
+
+/** The explicit metrics port (flag, else METRICS_PORT), or undefined when none was given. */
+export function explicitMetricsPort(flag: number | undefined, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (flag !== undefined) return flag;
+  return env.METRICS_PORT ? portNumber(env.METRICS_PORT) : undefined;
+}
+
+/** Whether nothing listens on `port` (on all interfaces) right now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '0.0.0.0', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** The port to serve metrics on: the explicit one, else 8080 when free, else 0 (any free port). */
+export async function metricsPort(explicit: number | undefined): Promise<number> {
+  if (explicit !== undefined) return explicit;
+  return (await portIsFree(DEFAULT_METRICS_PORT)) ? DEFAULT_METRICS_PORT : 0;
+}
+
+/** The namespace of the kubeconfig's current context (as kubectl uses it), else "default". */
+export function contextNamespace(kubeConfig: KubeConfig): string {
+  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
+  return context?.namespace || 'default';
+}
