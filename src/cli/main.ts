@@ -2,9 +2,12 @@ import { Command } from 'commander';
 import { registerOperatorCommand } from './operator-command.ts';
 import { registerDatapathCommand } from './datapath-command.ts';
 import { registerDrillCommand } from './drill-command.ts';
+import { registerFailoverCommands } from './user/failover-commands.ts';
+import { registerReplicationCommands } from './user/replication-commands.ts';
+import { programName } from './options.ts';
 import { commandWord, DEVELOPMENT_COMMAND_NAMES, loadDevelopmentCommands, NOT_INSTALLED_MESSAGE } from './development-commands.ts';
 
-const program = new Command('site-recovery')
+const program = new Command(programName(process.argv[1]))
   .description('Disaster recovery for Azure virtual machines, as a Kubernetes operator')
   // A usage error (unknown option, bad value) is one line from commander and exit code 2.
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
@@ -12,6 +15,8 @@ const program = new Command('site-recovery')
 registerOperatorCommand(program);
 registerDatapathCommand(program);
 registerDrillCommand(program);
+registerFailoverCommands(program);
+registerReplicationCommands(program);
 
 // The development commands (`sandbox …`, `start`) come from their own package, loaded only when the
 // command line is not one of the product's commands (so `--help` lists them in a checkout).

@@ -52,3 +52,12 @@ export function contextNamespace(kubeConfig: KubeConfig): string {
   const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
   return context?.namespace || 'default';
 }
+
+/**
+ * The name to show in usage lines: `kubectl siterecovery` when the binary runs as the kubectl plugin
+ * (kubectl runs `kubectl-siterecovery` found on PATH), else `site-recovery`.
+ */
+export function programName(executable: string | undefined): string {
+  const base = (executable ?? '').split(/[\\/]/).pop() ?? '';
+  return base.startsWith('kubectl-') ? `kubectl ${base.slice('kubectl-'.length).replace(/\.[cm]?js$/, '').replace(/_/g, '-')}` : 'site-recovery';
+}

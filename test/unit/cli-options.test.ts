@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { contextNamespace, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, portIsFree, wholeNumber } from '../../src/cli/options.ts';
+import { contextNamespace, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, portIsFree, programName, wholeNumber } from '../../src/cli/options.ts';
 import { serveHealth } from '../../src/runtime/health-server.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -42,6 +42,12 @@ describe('command-line values', () => {
     } finally {
       await new Promise<void>((resolve) => (holder ? holder.close(() => resolve()) : resolve()));
     }
+  });
+
+  it('calls itself kubectl siterecovery when kubectl runs it as a plugin', () => {
+    expect(programName('/usr/local/bin/kubectl-siterecovery')).toBe('kubectl siterecovery');
+    expect(programName('/app/bin/site-recovery.js')).toBe('site-recovery');
+    expect(programName(undefined)).toBe('site-recovery');
   });
 
   it("defaults a user command's namespace to the kubeconfig context's, as kubectl does", () => {
