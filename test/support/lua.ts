@@ -3,12 +3,13 @@
  * health checks with, built from the Go module in tools/lua/ (pinned there) and cached like helm:
  *
  *   1. `LUA`: use this executable as it is (e.g. Debian's lua5.1).
- *   2. The cache: `$SITE_RECOVERY_CACHE_DIR/lua/<gopher-lua version>/lua`, by default under
+ *   2. The cache: `$SITE_RECOVERY_CACHE_DIR/lua/<gopher-lua version>-<digest of main.go>/lua`, by default under
  *      `${XDG_CACHE_HOME:-~/.cache}/site-recovery-operator/`.
  *   3. Otherwise `go build` once (CGO_ENABLED=0, -mod=readonly; about 20 s with a cold module cache) into
  *      a temp dir next to the cache entry, checked, and renamed into place; a lock file makes a concurrent
  *      test worker wait for the running build.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock, defaultCacheDir, isExecutable } from '../../sandbox/src/kube/binaries.ts';
@@ -47,7 +48,9 @@ export function ensureLua(): Promise<string> {
     if (process.env.LUA) return process.env.LUA;
     const version = parseGoMod(await fs.readFile(path.join(LUA_MODULE_DIR, 'go.mod'), 'utf8')).requires.get(GOPHER_LUA);
     if (!version) throw new Error(`tools/lua/go.mod does not pin ${GOPHER_LUA}`);
-    const dir = path.join(defaultCacheDir(), 'lua', version);
+    // The entry names the gopher-lua version and a digest of our own source: a changed main.go builds anew.
+    const source = createHash('sha256').update(await fs.readFile(path.join(LUA_MODULE_DIR, 'main.go'))).digest('hex').slice(0, 12);
+    const dir = path.join(defaultCacheDir(), 'lua', `${version}-${source}`);
     const lua = path.join(dir, 'lua');
     if (await isExecutable(lua)) return lua;
     await fs.mkdir(path.dirname(dir), { recursive: true });
