@@ -238,6 +238,10 @@ export interface FailoverRequestSpec {
    */
   recoveryPoint?: string;
   /**
+   * Planned, or recoveryPoint Latest only. How long the FinalSync step waits for the datapath to seal the last changes, from the step's start (default: the operator's --final-sync-timeout, 5m). After it a Planned failover fails (FinalSyncTimedOut); an Unplanned one uses the newest sealed point and says so in status.recoveryPointReason (the source region may be unreachable).
+   */
+  finalSyncTimeout?: string;
+  /**
    * Test only. Network for the test VM; default is the NetworkMapping's test network.
    */
   testVirtualNetworkId?: string;
@@ -291,6 +295,10 @@ export interface FailoverRequestStatus {
    * Capture time of the point used (the data is as of this instant).
    */
   recoveryPointTime?: string;
+  /**
+   * Why this point was used: sealed by the final sync, named in spec.recoveryPoint, the newest (application-consistent) one, or the newest sealed one because the final sync did not finish in time (source region unreachable?) or failed.
+   */
+  recoveryPointReason?: string;
   /**
    * ARM id of the VM created in the target region.
    */

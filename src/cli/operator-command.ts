@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildOperator } from '../operator/run-operator.ts';
 import { explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
+import { parseDuration } from '../util/duration.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 export function registerOperatorCommand(program: Command): void {
@@ -13,12 +14,14 @@ export function registerOperatorCommand(program: Command): void {
     .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', process.env.POD_NAMESPACE)
     .option('--no-leader-election', 'run without leader election (a single replica only)')
     .option('--workers <n>', 'concurrent reconciles per kind', wholeNumber(1, 256), 4)
+    .addOption(new Option('--final-sync-timeout <duration>', 'how long a failover\'s FinalSync waits for the datapath before a Planned one fails and an Unplanned one uses the newest sealed point (a FailoverRequest may say otherwise: spec.finalSyncTimeout)').argParser((v) => parseDuration(v)).default(parseDuration('5m'), '5m'))
+    .addOption(new Option('--source-probe-timeout <duration>', 'deadline of one call into the source region (a Planned failover\'s shutdown, re-protect\'s deallocate); no answer means the region is unavailable').argParser((v) => parseDuration(v)).default(parseDuration('20s'), '20s'))
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)', process.env.WATCH_NAMESPACE || undefined)
     .addOption(new Option('--lease-duration-ms <ms>', 'leader lease duration').argParser(wholeNumber(1)).default(15_000).hideHelp())
     .addOption(new Option('--renew-deadline-ms <ms>', 'leader renew deadline').argParser(wholeNumber(1)).default(10_000).hideHelp())
     .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(wholeNumber(1)).default(2_000).hideHelp())
     .addHelpText('after', '\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN.')
-    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number; finalSyncTimeout: number; sourceProbeTimeout: number }) => {
       const manager = buildOperator({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: azureConfigFromEnvironment(),
@@ -29,6 +32,7 @@ export function registerOperatorCommand(program: Command): void {
         leaseDurationMs: opts.leaseDurationMs,
         renewDeadlineMs: opts.renewDeadlineMs,
         retryPeriodMs: opts.retryPeriodMs,
+        failover: { finalSyncTimeoutMs: opts.finalSyncTimeout, sourceProbeTimeoutMs: opts.sourceProbeTimeout },
       });
       await manager.run(shutdownSignal());
     });

@@ -6,11 +6,11 @@
  * Drives: FailoverRequestReconciler.
  */
 import type { FailoverRequest } from '../api/types.ts';
-import { FailoverRequestReconciler } from '../reconcilers/failover/reconciler.ts';
+import { DEFAULT_FAILOVER_OPTIONS, FailoverRequestReconciler, type FailoverOptions } from '../reconcilers/failover/reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
 import { keyFor, type OperatorCache } from './operator-cache.ts';
 
-export function failoverRequestController(cache: OperatorCache): Controller<FailoverRequest> {
+export function failoverRequestController(cache: OperatorCache, options: Partial<FailoverOptions> = {}): Controller<FailoverRequest> {
   const { clients, informers } = cache;
   const controller = new Controller<FailoverRequest>({
     kind: 'FailoverRequest',
@@ -23,6 +23,7 @@ export function failoverRequestController(cache: OperatorCache): Controller<Fail
       points: clients.recoveryPoints,
       az: cache.az,
       listFailovers: (namespace) => informers.failovers.list(namespace),
+      options: { ...DEFAULT_FAILOVER_OPTIONS, ...options },
     }),
     ...cache.controllerOptions,
   });

@@ -12,6 +12,7 @@ import { buildOperatorCache } from '../controllers/operator-cache.ts';
 import { replicatedVmController } from '../controllers/replicated-vm.ts';
 import { replicationPolicyController } from '../controllers/replication-policy.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
+import type { FailoverOptions } from '../reconcilers/failover/reconciler.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { Manager } from '../runtime/manager.ts';
@@ -36,6 +37,8 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Failover settings: the final sync's deadline, the deadline of a call into the source region. */
+  failover?: Partial<FailoverOptions>;
 }
 
 export function defaultIdentity(): string {
@@ -47,7 +50,7 @@ export function buildOperator(options: OperatorOptions): Manager {
   const identity = options.identity ?? defaultIdentity();
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
   const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs });
-  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache)];
+  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover)];
 
   const manager = new Manager({
     kubeConfig,

@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { buildOperator } from '../../src/operator/run-operator.ts';
+import { buildOperator, type OperatorOptions } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
 import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from './datapath-sandbox.ts';
 import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
@@ -28,8 +28,10 @@ export interface FailoverFixture {
   sourceDiskIds: string[];
   sourceNicId: string;
   sourceIp: string | undefined;
-  /** Runs the operator and a datapath replica here, each with exactly the permissions the chart grants it. */
-  runInProcess(identity: string): Promise<void>;
+  /** Runs the operator (with `operator` options) and a datapath replica here, each with exactly the permissions the chart grants it. */
+  runInProcess(identity: string, operator?: Partial<OperatorOptions>): Promise<void>;
+  /** Stops the datapath runInProcess started; the operator goes on (a sync-now then never gets an answer). */
+  stopDatapath(): Promise<void>;
   /** Stops what runInProcess started and local Azure. */
   close(): Promise<void>;
   /** Creates the policy, the mapping and the ReplicatedVM, and waits until it sealed `cycles` points. */
@@ -58,7 +60,9 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
   const source = await sb.c.compute.virtualMachines.get(rg, vmName);
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
   const stop = new AbortController();
+  const stopDatapath = new AbortController();
   const running: Array<Promise<void>> = [];
+  let datapath: Promise<void> | undefined;
   return {
     sb,
     kc,
@@ -72,11 +76,17 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
     sourceNicId: nic.id as string,
     sourceIp: nic.ipConfigurations?.[0]?.privateIPAddress,
     diskIdsOf,
-    async runInProcess(identity) {
+    async runInProcess(identity, operator = {}) {
       const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
       const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
-      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4 }).run(stop.signal));
-      running.push(buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal));
+      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4, ...operator }).run(stop.signal));
+      const signal = AbortSignal.any([stop.signal, stopDatapath.signal]);
+      datapath = buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
+      running.push(datapath);
+    },
+    async stopDatapath() {
+      stopDatapath.abort();
+      await datapath?.catch(() => undefined);
     },
     async close() {
       stop.abort();

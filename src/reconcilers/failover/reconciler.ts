@@ -27,7 +27,7 @@ import { failoverStepsFor, REPROTECT_STEPS, stepsFor } from './procedures.ts';
 import { FailoverPass, hasVm, type FailoverDeps, type ProcedurePass } from './state.ts';
 import { validate } from './validate.ts';
 
-export type { FailoverDeps } from './state.ts';
+export { DEFAULT_FAILOVER_OPTIONS, type FailoverDeps, type FailoverOptions } from './state.ts';
 
 export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
   private readonly deps: FailoverDeps;

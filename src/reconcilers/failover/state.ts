@@ -18,6 +18,16 @@ import { StatusWriter } from '../../runtime/status-writer.ts';
 import { StepLog, type StepName } from './step-log.ts';
 import { ownerOf } from './names.ts';
 
+/** The operator's settings for failovers (`site-recovery operator --final-sync-timeout`, `--source-probe-timeout`). */
+export interface FailoverOptions {
+  /** How long FinalSync waits for the datapath's answer, from the step's start, unless spec.finalSyncTimeout says. */
+  finalSyncTimeoutMs: number;
+  /** The deadline of one call into the source region (a Planned failover's shutdown, re-protect's deallocate). */
+  sourceProbeTimeoutMs: number;
+}
+
+export const DEFAULT_FAILOVER_OPTIONS: FailoverOptions = { finalSyncTimeoutMs: 5 * 60_000, sourceProbeTimeoutMs: 20_000 };
+
 export interface FailoverDeps {
   failovers: CustomResourceClient<FailoverRequest>;
   vms: CustomResourceClient<ReplicatedVM>;
@@ -26,6 +36,7 @@ export interface FailoverDeps {
   az: AzureClients;
   /** FailoverRequests of a namespace (informer cache). */
   listFailovers: (namespace: string) => readonly FailoverRequest[];
+  options: FailoverOptions;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * The refusals that stop a FailoverRequest before it touches anything: the VM is protected; no other real
- * failover of it is under way (the one rule in `realFailoversOf`); a failback does not replace an original
+ * failover of it is under way (the one rule in `realFailoversOf`); a Planned failover is refused without a
+ * call to Azure when the ReplicatedVM reports its source region unavailable (condition
+ * SourceRegionUnavailable=True, set by the datapath); a failback does not replace an original
  * VM that runs again; a named recovery point exists and is the VM's own; a Test has a test network.
  */
 import { realFailoversOf } from '../../api/contract.ts';
@@ -11,6 +13,7 @@ import { getVirtualMachine } from '../../azure/resources/virtual-machine.ts';
 import { replacesSeed } from './names.ts';
 import type { FailoverDeps } from './state.ts';
 import { LATEST_POINTS } from './steps/recovery-point.ts';
+import { PLANNED_NEEDS_SOURCE, SOURCE_REGION_UNAVAILABLE } from './steps/source.ts';
 
 export interface Refusal {
   reason: string;
@@ -22,7 +25,7 @@ export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: Repl
   if (!vm.status?.disks?.length || !vm.status.targetStorageAccountId) {
     return { reason: 'NotProtected', message: `ReplicatedVM ${vm.metadata.name} is not replicating yet (phase ${vm.status?.phase ?? 'Pending'})` };
   }
-  const refusal = fo.spec.type === 'Test' ? undefined : ((await refuseConcurrent(deps, fo, vm)) ?? (await refuseRunningSeed(deps, vm)));
+  const refusal = fo.spec.type === 'Test' ? undefined : ((await refuseConcurrent(deps, fo, vm)) ?? refuseSourceDown(fo, vm) ?? (await refuseRunningSeed(deps, vm)));
   if (refusal) return refusal;
   const point = fo.spec.recoveryPoint ?? 'LatestProcessed';
   if (!LATEST_POINTS.includes(point)) {
@@ -51,6 +54,13 @@ async function refuseConcurrent(deps: FailoverDeps, fo: FailoverRequest, vm: Rep
     return { reason: 'AlreadyFailedOver', message: `${vm.metadata.name} was already failed over by ${vm.status.activeFailover}` };
   }
   return undefined;
+}
+
+/** A Planned failover needs the source region: refused at once when the ReplicatedVM reports it down. */
+function refuseSourceDown(fo: FailoverRequest, vm: ReplicatedVM): Refusal | undefined {
+  const down = fo.spec.type === 'Planned' ? vm.status?.conditions?.find((c) => c.type === SOURCE_REGION_UNAVAILABLE && c.status === 'True') : undefined;
+  if (!down) return undefined;
+  return { reason: SOURCE_REGION_UNAVAILABLE, message: `ReplicatedVM ${vm.metadata.name} reports its source region unavailable (${down.message || down.reason}): ${PLANNED_NEEDS_SOURCE}` };
 }
 
 /** A failback replaces the original VM: refuse before importing anything if it runs again. */

@@ -8,23 +8,38 @@
 import { REPROTECT_OF_LABEL } from '../../../api/contract.ts';
 import type { ReplicatedVM } from '../../../api/types.ts';
 import { parseArmId, sameArmId } from '../../../azure/arm-id.ts';
+import { isAzureNotFound } from '../../../azure/errors.ts';
 import { powerState, startDeallocate } from '../../../azure/failover-resources.ts';
-import { getVirtualMachine } from '../../../azure/resources/virtual-machine.ts';
 import { readSourceVm } from '../../../azure/source-vm.ts';
 import { isTrue } from '../../../runtime/conditions.ts';
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { reverseName } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
+import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './source.ts';
 
-/** The original VM must not run again beside the failed-over one, and its disks are the seed. */
-export async function deallocateSource({ deps, vm }: ProcedurePass): Promise<Step> {
+/**
+ * The original VM must not run again beside the failed-over one, and its disks are the seed. While its
+ * region does not answer, re-protect waits (and looks again) rather than fail: the reverse replication
+ * never starts before the original VM is known to be deallocated.
+ */
+export async function deallocateSource(pass: ProcedurePass): Promise<Step> {
+  const { deps, vm } = pass;
   const sourceId = vm.spec.sourceVirtualMachineId;
-  if (!(await getVirtualMachine(deps.az, sourceId))) return done('the original VM no longer exists: the reverse initial sync will copy every disk in full');
-  const state = await powerState(deps.az, sourceId);
-  if (state === 'deallocated') return done('original VM deallocated; its disks seed the reverse replication');
-  if (state !== 'deallocating') await startDeallocate(deps.az, sourceId);
-  return waiting('DeallocatingSource', 'deallocating the original VM');
+  try {
+    const state = await powerState(deps.az, sourceId, sourceCall(pass));
+    if (state === 'deallocated') return done('original VM deallocated; its disks seed the reverse replication');
+    if (state !== 'deallocating') await startDeallocate(deps.az, sourceId, sourceCall(pass));
+    return waiting('DeallocatingSource', 'deallocating the original VM');
+  } catch (error) {
+    if (isAzureNotFound(error)) return done('the original VM no longer exists: the reverse initial sync will copy every disk in full');
+    const silence = sourceRegionSilence(pass, error);
+    if (!silence) throw error;
+    return waiting(SOURCE_REGION_UNAVAILABLE, `the original region does not answer (${silence}): waiting to deallocate the original VM, which must never run beside the failed-over one, before replicating back`, SOURCE_REGION_RECHECK_MS);
+  }
 }
+
+/** How soon re-protect looks again at an original region that did not answer. */
+const SOURCE_REGION_RECHECK_MS = 15_000;
 
 /** The mapping back (failed-over network to the original one): an existing one, else `<mapping>-reverse`. */
 export async function createReverseMapping(pass: ProcedurePass): Promise<Step> {
