@@ -77,7 +77,7 @@ export function reportedOutage(ctx: VmContext, now = Date.now()): { since: numbe
   if (!outage.reported) {
     outage.reported = true;
     const message = outageMessage(ctx, outage);
-    ctx.log.warn('the source region is unavailable', { region: regionOf(ctx), message });
+    ctx.log.warn('the source region is unavailable', { region: regionOf(ctx), detail: message });
     ctx.deps.events.record(ctx.vm, 'Warning', 'SourceRegionUnavailable', message.slice(0, 500));
   }
   return outage;
