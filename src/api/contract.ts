@@ -19,12 +19,20 @@ export type StatusWriterName = 'operator' | 'datapath';
 // ---- Status ownership -----------------------------------------------------------------------------
 
 /**
+ * The datapath's condition while the source region does not answer its calls (True, reason
+ * SourceRegionUnavailable, message "source region <r> unreachable since <time>: <error>"; False, reason
+ * SourceRegionAvailable, once captures succeed again). A Planned failover is refused while it is True.
+ * The rule that sets it: src/datapath/source-region.ts.
+ */
+export const SOURCE_REGION_UNAVAILABLE_CONDITION = 'SourceRegionUnavailable';
+
+/**
  * What the datapath writes on a ReplicatedVM's status: replication progress, RPO, health, the newest
- * points, and its own condition. Everything else on every kind belongs to the operator.
+ * points, and its own conditions. Everything else on every kind belongs to the operator.
  */
 const DATAPATH_OWNS = {
   fields: new Set(['replication', 'initialSync', 'rpoSeconds', 'rpo', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health']),
-  conditions: new Set(['Replicating']),
+  conditions: new Set(['Replicating', SOURCE_REGION_UNAVAILABLE_CONDITION]),
 };
 
 function ownedBy(writer: StatusWriterName, kind: 'field' | 'condition', name: string): boolean {

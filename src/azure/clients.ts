@@ -1,14 +1,29 @@
 /**
  * One set of ARM clients per process, built from configuration: endpoint (public cloud by default),
- * credential, a per-attempt timeout on every call, retries that honour Retry-After (the SDK pipeline's
- * throttling and exponential retry policies), and a request counter for metrics.
+ * credential, deadlines on every call, retries that honour Retry-After, and a request counter for metrics.
+ *
+ * No call waits forever on a dead endpoint (a region that is down answers nothing, or hangs):
+ *  - each HTTP attempt has a timeout (`requestTimeoutMs`, default 30 s): the pipeline's `timeout` field,
+ *    which the SDK's HTTP client enforces until the response headers arrive. The client reports a
+ *    timed-out attempt as an AbortError, which the retry policy would not retry; it is turned into a
+ *    RestError with code ETIMEDOUT here so the SDK's exponential strategy retries it like a reset;
+ *  - each call — every attempt, the backoff between them and any Retry-After wait — has a deadline
+ *    (`callTimeoutMs`, default 120 s), applied as the request's abortSignal by a per-call policy, so a
+ *    long Retry-After or a string of hung attempts fails the call instead of holding its caller; the
+ *    caller's own abortSignal still cancels it earlier;
+ *  - retries are the SDK's own policies (client-level `retryOptions`): at most `maxRetries` (default 6),
+ *    429 and 503 honour Retry-After (throttling strategy), other 5xx and network errors back off
+ *    exponentially (0.8 s doubling, at most 60 s). They are the well-supported mechanism every Azure SDK
+ *    client shares, and they see the ARM response (Retry-After) that a wrapper around the call cannot.
+ * A long-running operation is many calls (the first request, then polls): its overall wait needs the
+ * caller's deadline on top (the datapath's `lroTimeoutMs`; the operator never waits on an LRO).
  */
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { azureRequests } from '../runtime/metrics.ts';
 import { credentialFromEnvironment } from './credential.ts';
 
@@ -17,11 +32,21 @@ export interface AzureConfig {
   /** ARM endpoint; default https://management.azure.com. */
   resourceManagerEndpoint?: string;
   credential: TokenCredential;
-  /** Timeout of one HTTP attempt. Default 60 s. */
+  /** Timeout of one HTTP attempt (until the response headers arrive). Default 30 s. */
   requestTimeoutMs?: number;
-  /** Retries per call (429 with Retry-After, 5xx, network errors). Default 6. */
+  /** Deadline of one call: all its attempts, backoff and Retry-After waits. Default 120 s. */
+  callTimeoutMs?: number;
+  /** Retries per call (429 with Retry-After, 5xx, timeouts, network errors). Default 6. */
   maxRetries?: number;
+  /** Overall wait of one long-running operation the datapath waits on (restore point, grant). Default 10 min. */
+  lroTimeoutMs?: number;
+  /** Blob storage (the datapath): timeout of one attempt (default 60 s) and attempts per request (default 4). */
+  storageTimeoutMs?: number;
+  storageMaxTries?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_CALL_TIMEOUT_MS = 120_000;
 
 export function azureConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): AzureConfig {
   const subscriptionId = env.AZURE_SUBSCRIPTION_ID;
@@ -30,17 +55,64 @@ export function azureConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env)
     subscriptionId,
     resourceManagerEndpoint: env.AZURE_RESOURCE_MANAGER_ENDPOINT || undefined,
     credential: credentialFromEnvironment(env),
-    requestTimeoutMs: env.SITE_RECOVERY_AZURE_TIMEOUT_MS ? Number(env.SITE_RECOVERY_AZURE_TIMEOUT_MS) : undefined,
-    maxRetries: env.SITE_RECOVERY_AZURE_MAX_RETRIES ? Number(env.SITE_RECOVERY_AZURE_MAX_RETRIES) : undefined,
+    requestTimeoutMs: numberFrom(env.SITE_RECOVERY_AZURE_TIMEOUT_MS),
+    callTimeoutMs: numberFrom(env.SITE_RECOVERY_AZURE_CALL_TIMEOUT_MS),
+    maxRetries: numberFrom(env.SITE_RECOVERY_AZURE_MAX_RETRIES),
+    lroTimeoutMs: numberFrom(env.SITE_RECOVERY_AZURE_LRO_TIMEOUT_MS),
+    storageTimeoutMs: numberFrom(env.SITE_RECOVERY_STORAGE_TIMEOUT_MS),
+    storageMaxTries: numberFrom(env.SITE_RECOVERY_STORAGE_MAX_TRIES),
   };
 }
 
-function timeoutPolicy(timeoutMs: number): PipelinePolicy {
+function numberFrom(value: string | undefined): number | undefined {
+  return value ? Number(value) : undefined;
+}
+
+const describe = (request: PipelineRequest): string => `${request.method} ${new URL(request.url).pathname}`;
+
+/** Per attempt: the HTTP timeout, and a timed-out attempt reported as a retryable ETIMEDOUT. */
+function attemptTimeoutPolicy(timeoutMs: number): PipelinePolicy {
   return {
-    name: 'siteRecoveryRequestTimeout',
-    sendRequest(request, next) {
+    name: 'siteRecoveryAttemptTimeout',
+    async sendRequest(request, next) {
       if (!request.timeout) request.timeout = timeoutMs;
-      return next(request);
+      const started = Date.now();
+      try {
+        return await next(request);
+      } catch (error) {
+        const timedOut = (error as Error).name === 'AbortError' && !request.abortSignal?.aborted && Date.now() - started >= request.timeout;
+        if (!timedOut) throw error;
+        throw new RestError(`${describe(request)}: no answer within ${request.timeout / 1000}s`, { code: 'ETIMEDOUT', request });
+      }
+    },
+  };
+}
+
+/** Aborts when either aborts (the caller's signal may be any AbortSignalLike, not a DOM AbortSignal). */
+function anySignal(caller: NonNullable<PipelineRequest['abortSignal']>, deadline: AbortSignal): AbortSignal {
+  if (caller instanceof AbortSignal) return AbortSignal.any([caller, deadline]);
+  const both = new AbortController();
+  if (caller.aborted) both.abort();
+  caller.addEventListener('abort', () => both.abort(), { once: true });
+  return AbortSignal.any([both.signal, deadline]);
+}
+
+/** Per call: a deadline over every attempt and wait, as the request's abort signal. */
+function callDeadlinePolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'siteRecoveryCallDeadline',
+    async sendRequest(request, next) {
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const caller = request.abortSignal;
+      request.abortSignal = caller ? anySignal(caller, deadline) : deadline;
+      try {
+        return await next(request);
+      } catch (error) {
+        if (!deadline.aborted || caller?.aborted) throw error;
+        throw new RestError(`${describe(request)}: no answer within the call deadline of ${timeoutMs / 1000}s`, { code: 'ETIMEDOUT', request });
+      } finally {
+        request.abortSignal = caller;
+      }
     },
   };
 }
@@ -75,15 +147,19 @@ export class AzureClients {
   readonly resources: ResourceManagementClient;
   readonly storage: StorageManagementClient;
   readonly credential: TokenCredential;
+  /** Overall deadline of a long-running operation waited on (begin…AndWait). */
+  readonly lroTimeoutMs: number;
 
   constructor(config: AzureConfig) {
     this.subscriptionId = config.subscriptionId;
     this.credential = config.credential;
+    this.lroTimeoutMs = config.lroTimeoutMs ?? 600_000;
     const options = {
       endpoint: config.resourceManagerEndpoint,
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },
       additionalPolicies: [
-        { policy: timeoutPolicy(config.requestTimeoutMs ?? 60_000), position: 'perRetry' as const },
+        { policy: callDeadlinePolicy(config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), position: 'perCall' as const },
+        { policy: attemptTimeoutPolicy(config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS), position: 'perRetry' as const },
         { policy: metricsPolicy, position: 'perRetry' as const },
       ],
     };

@@ -109,7 +109,7 @@ export class Datapath {
     this.workerDeps = {
       identity: this.identity,
       az,
-      blobs: new BlobAccess(az, options.azure.credential),
+      blobs: new BlobAccess(az, options.azure.credential, { tryTimeoutMs: options.azure.storageTimeoutMs, maxTries: options.azure.storageMaxTries }),
       vms,
       recoveryPoints,
       events: new KubeEventRecorder(kubeConfig, 'site-recovery-datapath', this.identity),

@@ -21,6 +21,13 @@ export const rpoSeconds = new Gauge({
   },
 });
 
+export const sourceRegionUnavailable = new Gauge({
+  name: 'site_recovery_datapath_source_region_unavailable',
+  help: '1 while the source region of a replicated VM does not answer its captures (the SourceRegionUnavailable condition), else 0.',
+  labelNames: vmLabels,
+  registers: [registry],
+});
+
 export const capturedBytes = new Counter({
   name: 'site_recovery_datapath_captured_bytes_total',
   help: 'Bytes copied from source disk restore points into the cache.',
@@ -100,7 +107,7 @@ export const liveMembers = new Gauge({
 /** Drops a VM's series when this replica stops owning it. */
 export function forgetVm(namespace: string, name: string): void {
   const labels = { namespace, name };
-  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints]) {
+  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints, sourceRegionUnavailable]) {
     metric.remove(labels);
   }
   rpoSources.delete(`${namespace}/${name}`);

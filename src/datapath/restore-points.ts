@@ -3,12 +3,19 @@
  * collection (all disks at one instant), read access (SAS) to its disk restore points, and removal of
  * restore points no longer needed as a diff base. Names are deterministic per cycle (sr-<cycle>), so a
  * capture retried after a crash finds and reuses the restore point it created instead of leaking one.
+ *
+ * Every call here goes to the source region: its failures are marked as such (source-region.ts), and
+ * every wait has a deadline — each ARM request its own (clients.ts), and each long-running operation
+ * (creation, including waiting for an earlier attempt's restore point, grant, revoke, delete) the
+ * client's `lroTimeoutMs` on top — so a dead region fails a capture instead of holding it.
  */
 import type { RestorePoint } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId, sameArmId } from '../azure/arm-id.ts';
 import { classifyAzureError, isAzureNotFound } from '../azure/errors.ts';
+import { withDeadline } from '../util/deadline.ts';
 import { pad } from './manifest.ts';
+import { inSourceRegion } from './source-call.ts';
 
 /** How long granted read access lasts; renewed when less than a quarter is left. */
 const SAS_SECONDS = 4 * 3600;
@@ -41,12 +48,21 @@ export class RestorePoints {
     this.collection = id.name;
   }
 
+  /** Runs one source-region operation under the long-running-operation deadline. */
+  private operation<T>(what: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return inSourceRegion(() => withDeadline(signal, this.az.lroTimeoutMs, `${what} in ${this.collection}`, work));
+  }
+
   /** Creates restore point `name`, or reuses it when an earlier attempt created it. */
-  async ensure(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
+  ensure(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
+    return this.operation(`creating restore point ${name}`, signal, (deadline) => this.create(name, consistency, deadline));
+  }
+
+  private async create(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
     const { restorePoints } = this.az.compute;
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
-      const existing = await restorePoints.get(this.resourceGroup, this.collection, name).catch((error: unknown) => {
+      const existing = await restorePoints.get(this.resourceGroup, this.collection, name, { abortSignal: signal }).catch((error: unknown) => {
         if (isAzureNotFound(error)) return undefined;
         throw error;
       });
@@ -95,13 +111,8 @@ export class RestorePoints {
     const key = `${point}/${diskRestorePoint}`;
     const cached = this.sas.get(key);
     if (cached && cached.expiresAt - Date.now() > (SAS_SECONDS * 1000) / 4) return cached.url;
-    const access = await this.az.compute.diskRestorePoint.beginGrantAccessAndWait(
-      this.resourceGroup,
-      this.collection,
-      point,
-      diskRestorePoint,
-      { access: 'Read', durationInSeconds: SAS_SECONDS },
-      { ...POLL, abortSignal: signal },
+    const access = await this.operation(`granting read access to ${point}/${diskRestorePoint}`, signal, (deadline) =>
+      this.az.compute.diskRestorePoint.beginGrantAccessAndWait(this.resourceGroup, this.collection, point, diskRestorePoint, { access: 'Read', durationInSeconds: SAS_SECONDS }, { ...POLL, abortSignal: deadline }),
     );
     if (!access.accessSAS) throw new Error(`no SAS granted for disk restore point ${diskRestorePoint}`);
     this.sas.set(key, { url: access.accessSAS, expiresAt: Date.now() + SAS_SECONDS * 1000 });
@@ -109,17 +120,23 @@ export class RestorePoints {
   }
 
   /** Names of the restore points in the collection. */
-  async list(): Promise<string[]> {
-    const collection = await this.az.compute.restorePointCollections.get(this.resourceGroup, this.collection, { expand: 'restorePoints' });
-    return (collection.restorePoints ?? []).map((p) => p.name ?? '').filter(Boolean);
+  list(signal: AbortSignal): Promise<string[]> {
+    return inSourceRegion(async () => {
+      const collection = await this.az.compute.restorePointCollections.get(this.resourceGroup, this.collection, { expand: 'restorePoints', abortSignal: signal });
+      return (collection.restorePoints ?? []).map((p) => p.name ?? '').filter(Boolean);
+    });
   }
 
   /** Revokes access to every disk restore point of `name` and deletes it; a gone restore point is fine. */
-  async remove(name: string, signal: AbortSignal): Promise<void> {
+  remove(name: string, signal: AbortSignal): Promise<void> {
+    return this.operation(`removing restore point ${name}`, signal, (deadline) => this.removeNow(name, deadline));
+  }
+
+  private async removeNow(name: string, signal: AbortSignal): Promise<void> {
     const { compute } = this.az;
     let point: RestorePoint;
     try {
-      point = await compute.restorePoints.get(this.resourceGroup, this.collection, name);
+      point = await compute.restorePoints.get(this.resourceGroup, this.collection, name, { abortSignal: signal });
     } catch (error) {
       if (isAzureNotFound(error)) return;
       throw error;

@@ -12,10 +12,13 @@ import { parseArmId } from '../azure/arm-id.ts';
 const STORAGE_SCOPE = 'https://storage.azure.com/.default';
 
 export interface BlobAccessOptions {
-  /** Timeout of one storage request attempt. Default 120 s. */
-  tryTimeoutMs?: number;
-  /** Attempts per storage request (429, 5xx, network errors). Default 5. */
-  maxTries?: number;
+  /**
+   * Timeout of one storage request attempt. Default 60 s: the datapath's largest request moves 4 MiB
+   * storage to storage (Put Block / Put Page From URL); a dead account must not hold a VM much longer.
+   */
+  tryTimeoutMs?: number | undefined;
+  /** Attempts per storage request (429, 5xx, timeouts, network errors). Default 4. */
+  maxTries?: number | undefined;
 }
 
 export class BlobAccess {
@@ -32,7 +35,7 @@ export class BlobAccess {
     this.az = az;
     this.credential = credential;
     this.pipeline = {
-      retryOptions: { maxTries: options.maxTries ?? 5, tryTimeoutInMs: options.tryTimeoutMs ?? 120_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
+      retryOptions: { maxTries: options.maxTries ?? 4, tryTimeoutInMs: options.tryTimeoutMs ?? 60_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
       keepAliveOptions: { enable: true },
     };
     this.sasPipeline = newPipeline(new AnonymousCredential(), this.pipeline);

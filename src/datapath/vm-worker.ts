@@ -17,7 +17,7 @@
  * worker-status.ts (status, health and errors), worker-garbage.ts (leftovers of earlier owners), all
  * sharing one VmContext (worker-context.ts).
  */
-import type { BlobClient } from '@azure/storage-blob';
+import type { BlobClient, BlockBlobClient } from '@azure/storage-blob';
 import type { ReplicatedVM } from '../api/types.ts';
 import { createLogger } from '../util/logger.ts';
 import { errorMessage } from './errors.ts';
@@ -31,6 +31,7 @@ import { openTarget, type TargetDisk } from './target.ts';
 import { applyOnce } from './worker-apply.ts';
 import { captureDelay, captureOnce } from './worker-capture.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
+import { inSourceRegion } from './source-call.ts';
 import { collectGarbage } from './worker-garbage.ts';
 import { clearError, recordError, writeStatus } from './worker-status.ts';
 
@@ -48,7 +49,7 @@ export class VmWorker {
       namespace: vm.metadata.namespace ?? '',
       name: vm.metadata.name ?? '',
       rpoSeconds: () => {
-        const time = ctx.session?.journal.state.lastPoint?.time;
+        const time = ctx.state?.lastPoint?.time;
         return time ? Math.max(0, (Date.now() - Date.parse(time)) / 1000) : undefined;
       },
     });
@@ -110,24 +111,20 @@ export class VmWorker {
     const registration = registrationOf(ctx.vm);
     if (!registration) throw new Error('the VM is not registered for replication');
     const { blobs, identity } = ctx.deps;
-    const cache = await blobs.container(registration.cacheContainerId);
+    // The cache account (journal and fence) is in the source region.
+    const cache = await inSourceRegion(() => blobs.container(registration.cacheContainerId));
     const replica = await blobs.container(registration.replicaContainerId);
     const journalBlob = cache.getBlockBlobClient(JOURNAL_BLOB);
-    await Journal.ensureExists(journalBlob);
     const fence = new BlobFence(identity);
-    for (;;) {
-      const result = await fence.acquire(journalBlob, (holder) => !holder || holder === identity || !ctx.deps.isLiveMember(holder));
-      if (result === 'acquired') break;
-      ctx.log.debug('another live replica still holds the VM; waiting for it to let go', { holder: result.busy });
-      await sleep(ctx.deps.config.retryMs, stop);
-    }
+    await inSourceRegion(() => this.acquireJournal(journalBlob, fence, stop));
     const held: BlobClient[] = [journalBlob];
     const sessionAbort = new AbortController();
     const onStop = () => sessionAbort.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
     let renewer: NodeJS.Timeout | undefined;
     try {
-      const journal = await Journal.open(journalBlob, fence.leaseId, ctx.vm.metadata.uid ?? '', () => this.freshState());
+      const journal = await inSourceRegion(() => Journal.open(journalBlob, fence.leaseId, ctx.vm.metadata.uid ?? '', () => this.freshState()));
+      ctx.journal = journal;
       const targets: TargetDisk[] = [];
       for (const disk of registration.disks) {
         const target = await openTarget(replica, disk, fence, journal.state.epoch);
@@ -165,6 +162,19 @@ export class VmWorker {
       ctx.session = undefined;
       // Release replica blobs first, the journal last: whoever holds the journal may break the rest.
       for (const blob of held.reverse()) await fence.release(blob).catch((error: unknown) => ctx.log.warn('releasing a blob lease failed', { error: errorMessage(error) }));
+    }
+  }
+
+  /** Takes the journal's lease once no other live replica holds it. */
+  private async acquireJournal(journalBlob: BlockBlobClient, fence: BlobFence, stop: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const { identity } = ctx.deps;
+    await Journal.ensureExists(journalBlob);
+    for (;;) {
+      const result = await fence.acquire(journalBlob, (holder) => !holder || holder === identity || !ctx.deps.isLiveMember(holder));
+      if (result === 'acquired') return;
+      ctx.log.debug('another live replica still holds the VM; waiting for it to let go', { holder: result.busy });
+      await sleep(ctx.deps.config.retryMs, stop);
     }
   }
 

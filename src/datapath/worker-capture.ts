@@ -2,8 +2,8 @@
  * The capture side of a VM's session: when the next capture is due (the policy's interval from the
  * previous one, at once on sync-now or resync, paused while the cache holds too many cycles), and one
  * capture: seed the replica blobs on a re-protect's first cycle, capture the cycle into the cache
- * (capture.ts), commit it to the journal (only then does it exist), wake apply, and drop restore points
- * no longer needed as a diff base.
+ * (capture.ts; its failures count as the source region's, see source-region.ts), commit it to the journal
+ * (only then does it exist), wake apply, and drop restore points no longer needed as a diff base.
  */
 import * as metrics from './metrics.ts';
 import { captureCycle } from './capture.ts';
@@ -11,6 +11,7 @@ import { errorKind, errorMessage } from './errors.ts';
 import { cycleBytes } from './journal.ts';
 import { cycleOfRestorePoint } from './restore-points.ts';
 import { isSeeded, seedReplica } from './seed.ts';
+import { inSourceRegion } from './source-call.ts';
 import type { Session, VmContext } from './worker-context.ts';
 import { writeStatus } from './worker-status.ts';
 
@@ -40,7 +41,10 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
 
   const labels = ctx.labels;
   const stopTimer = metrics.cycleDuration.startTimer({ stage: 'capture' });
-  const { record, base } = await captureCycle(
+  // Restore points, their SAS exports and the cache account are all in the source region; a re-protect's
+  // seed comparison also reads the replica, so its failures are not the source region's alone.
+  const capture = seeds.size === 0 ? inSourceRegion : <T>(call: () => Promise<T>) => call();
+  const { record, base } = await capture(() => captureCycle(
     {
       points: session.points,
       blobs: ctx.deps.blobs,
@@ -70,7 +74,7 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
       }),
       ...(syncToken ? { syncToken } : {}),
     },
-  );
+  ));
   stopTimer();
   const previousBase = journal.state.base?.restorePoint;
   await journal.update((s) => {
@@ -121,7 +125,7 @@ async function seedReplicas(ctx: VmContext, session: Session): Promise<Set<strin
 async function removeOldRestorePoints(ctx: VmContext, session: Session, baseCycle: number): Promise<void> {
   const { points, signal } = session;
   try {
-    for (const name of await points.list()) {
+    for (const name of await points.list(signal)) {
       const cycle = cycleOfRestorePoint(name);
       if (cycle !== undefined && cycle < baseCycle) await points.remove(name, signal);
     }

@@ -13,7 +13,7 @@ import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { BlobFence } from './fence.ts';
 import { policyTimes, type PolicyTimes } from './health.ts';
-import type { Journal } from './journal.ts';
+import type { Journal, JournalState } from './journal.ts';
 import type { Registration } from './registration.ts';
 import type { RestorePoints } from './restore-points.ts';
 import type { BlobAccess } from './storage.ts';
@@ -78,6 +78,13 @@ export class VmContext {
   syncWanted: string | undefined;
   resyncWanted = false;
   failing: { since: number; stage: string; message: string } | undefined;
+  /** The current streak of source-region calls nobody answered (source-region.ts); `reported` once status shows it. */
+  sourceOutage: { since: number; message: string; reported: boolean } | undefined;
+  /**
+   * The journal of the current session, or of the last one while a new one cannot start (the cache
+   * account is in the source region): status and the RPO metric keep counting from its last point.
+   */
+  journal: Journal | undefined;
   progress: SyncProgress = { planned: 0, captured: 0, applied: 0, matched: 0, startedAt: 0 };
   /** The status last written (JSON) and when. */
   lastStatus = '';
@@ -87,6 +94,11 @@ export class VmContext {
     this.deps = deps;
     this.vm = vm;
     this.log = log;
+  }
+
+  /** The replication state status reports: the session's journal, else the last one seen. */
+  get state(): Readonly<JournalState> | undefined {
+    return (this.session?.journal ?? this.journal)?.state;
   }
 
   get intervalMs(): number {

@@ -15,7 +15,7 @@ export async function collectGarbage(ctx: VmContext, session: Session): Promise<
   const { journal, points, cache, signal } = session;
   try {
     const base = journal.state.base?.restorePoint;
-    for (const name of await points.list()) {
+    for (const name of await points.list(signal)) {
       if (name !== base && cycleOfRestorePoint(name) !== undefined) await points.remove(name, signal);
     }
   } catch (error) {

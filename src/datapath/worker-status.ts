@@ -1,28 +1,32 @@
 /**
  * Status and health of one replicated VM as this replica sees it, written to the ReplicatedVM with
  * server-side apply under the datapath's own field manager (the operator owns the other fields): owner,
- * cycle, backlog, RPO, health, initial-sync progress and the Replicating condition, plus the matching
- * metrics. Also where the worker's loops record an error they will retry (metric, log, event, and the
- * health turning Critical once a stage keeps failing) and clear it once the stage succeeds.
+ * cycle, backlog, RPO, health, initial-sync progress, the Replicating condition and, in a source-region
+ * outage, SourceRegionUnavailable (source-region.ts), plus the matching metrics. Also where the worker's
+ * loops record an error they will retry (metric, log, event, and the health turning Critical once a stage
+ * keeps failing — unless the source region is unavailable: then the RPO thresholds decide) and clear it
+ * once the stage succeeds.
  */
 import type { Condition, ReplicatedVMStatus } from '../api/types.ts';
 import { refOf } from '../kube/custom-resources.ts';
-import { setCondition } from '../runtime/conditions.ts';
+import { setCondition, type ConditionInput } from '../runtime/conditions.ts';
 import { formatDuration } from '../util/duration.ts';
 import { errorKind, errorMessage } from './errors.ts';
 import { healthOf } from './health.ts';
 import { cycleBytes, type JournalState } from './journal.ts';
 import * as metrics from './metrics.ts';
 import { DATAPATH_FIELD_MANAGER } from '../api/contract.ts';
+import { noteSourceFailure, noteSourceReachable, outageMessage, reportedOutage, sourceRegionCondition } from './source-region.ts';
 import type { VmContext } from './worker-context.ts';
 
 /** The fields the datapath owns, written with server-side apply under its own field manager. */
 function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMStatus> {
-  const state = ctx.session?.journal.state;
+  const state = ctx.state;
   const times = ctx.times;
   const lastPoint = state?.lastPoint;
   const rpoMs = lastPoint ? Math.max(0, now - Date.parse(lastPoint.time)) : undefined;
-  const broken = ctx.failing !== undefined && now - ctx.failing.since > Math.max(3 * ctx.intervalMs, 30_000);
+  const outage = reportedOutage(ctx, now);
+  const broken = !outage && ctx.failing !== undefined && now - ctx.failing.since > Math.max(3 * ctx.intervalMs, 30_000);
   const health = healthOf(rpoMs, broken, times);
   const pendingBytes = (state?.pending ?? []).reduce((n, p) => n + cycleBytes(p), 0);
   const labels = ctx.labels;
@@ -66,18 +70,25 @@ function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMSta
     fields.lastRecoveryPoint = { name: lastPoint.name, time: lastPoint.time, consistency: lastPoint.consistency };
   }
   if (state?.lastAppConsistentPoint) fields.lastAppConsistentRecoveryPoint = { name: state.lastAppConsistentPoint.name, time: state.lastAppConsistentPoint.time };
-  fields.conditions = [replicatingCondition(ctx, state, fields, broken)];
+  const source = sourceRegionCondition(ctx, outage);
+  fields.conditions = [conditionOf(ctx, replicatingCondition(ctx, state, fields, broken, outage)), ...(source ? [conditionOf(ctx, source)] : [])];
   return fields;
 }
 
-function replicatingCondition(ctx: VmContext, state: Readonly<JournalState> | undefined, fields: Partial<ReplicatedVMStatus>, broken: boolean): Condition {
-  let input: { status: 'True' | 'False'; reason: string; message: string };
-  if (broken && ctx.failing) input = { status: 'False', reason: 'ReplicationFailing', message: `${ctx.failing.stage} failing since ${new Date(ctx.failing.since).toISOString()}: ${ctx.failing.message}` };
+function replicatingCondition(ctx: VmContext, state: Readonly<JournalState> | undefined, fields: Partial<ReplicatedVMStatus>, broken: boolean, outage: { since: number; message: string } | undefined): ConditionInput {
+  let input: Omit<ConditionInput, 'type'>;
+  if (outage) input = { status: 'False', reason: 'SourceRegionUnavailable', message: outageMessage(ctx, outage) };
+  else if (broken && ctx.failing) input = { status: 'False', reason: 'ReplicationFailing', message: `${ctx.failing.stage} failing since ${new Date(ctx.failing.since).toISOString()}: ${ctx.failing.message}` };
   else if (!state?.lastPoint) input = { status: 'False', reason: 'InitialSync', message: `initial sync ${fields.initialSync?.percent ?? 0}% done` };
   else if (state.resync.length > 0) input = { status: 'False', reason: 'Resynchronizing', message: `copying disk(s) ${state.resync.join(', ')} again from the source` };
   else input = { status: 'True', reason: 'Replicating', message: `recovery point ${state.lastPoint.name} sealed; ${state.pending.length} cycle(s) pending` };
-  const conditions = setCondition(ctx.vm.status?.conditions, { type: 'Replicating', ...input }, ctx.vm.metadata.generation);
-  return conditions.find((c) => c.type === 'Replicating') as Condition;
+  return { type: 'Replicating', ...input };
+}
+
+/** The condition as sent: lastTransitionTime kept unless its status flips. */
+function conditionOf(ctx: VmContext, input: ConditionInput): Condition {
+  const conditions = setCondition(ctx.vm.status?.conditions, input, ctx.vm.metadata.generation);
+  return conditions.find((c) => c.type === input.type) as Condition;
 }
 
 /** Writes the status when forced or due, and only when it changed (or a minute passed). */
@@ -104,6 +115,7 @@ export function recordError(ctx: VmContext, stage: string, error: unknown): void
   ctx.failing ??= { since: Date.now(), stage, message };
   ctx.failing.message = message;
   ctx.failing.stage = stage;
+  noteSourceFailure(ctx, error);
   ctx.log.warn(`${stage} failed; will retry`, { error: message });
   ctx.deps.events.record(ctx.vm, 'Warning', 'ReplicationError', `${stage}: ${message}`.slice(0, 500));
   void writeStatus(ctx, false);
@@ -111,5 +123,6 @@ export function recordError(ctx: VmContext, stage: string, error: unknown): void
 
 /** The stage succeeded: the error it (or the session) recorded is over. */
 export function clearError(ctx: VmContext, stage: string): void {
+  if (stage === 'capture') noteSourceReachable(ctx);
   if (ctx.failing?.stage === stage || ctx.failing?.stage === 'session') ctx.failing = undefined;
 }

@@ -115,23 +115,23 @@ export const DISK_BYTES = 32 * 1024 * 1024;
  * A source VM whose disks are `diskBytes` each (uploaded empty disks, attached: ARM sizes VM-created disks
  * in whole GiB), with a NIC in `<rg>-vnet`.
  */
-export async function createSmallVm(sb: DatapathSandbox, rg: string, name: string, disks: number, diskBytes: number) {
+export async function createSmallVm(sb: DatapathSandbox, rg: string, name: string, disks: number, diskBytes: number, location = SOURCE_LOCATION) {
   const { c } = sb;
-  await c.resources.resourceGroups.createOrUpdate(rg, { location: SOURCE_LOCATION });
+  await c.resources.resourceGroups.createOrUpdate(rg, { location });
   const vnet = await c.network.virtualNetworks.beginCreateOrUpdateAndWait(
     rg,
     `${rg}-vnet`,
-    { location: SOURCE_LOCATION, addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.1.0.0/24' }] },
+    { location, addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.1.0.0/24' }] },
     poll,
   );
-  const nic = await c.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${name}-nic`, { location: SOURCE_LOCATION, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! } }] }, poll);
+  const nic = await c.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${name}-nic`, { location, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! } }] }, poll);
   const ids: string[] = [];
   for (let i = 0; i < disks; i++) {
     const diskName = `${name}-disk${i}`;
     const disk = await c.compute.disks.beginCreateOrUpdateAndWait(
       rg,
       diskName,
-      { location: SOURCE_LOCATION, sku: { name: 'Premium_LRS' }, ...(i === 0 ? { osType: 'Linux' as const } : {}), creationData: { createOption: 'Upload', uploadSizeBytes: diskBytes } },
+      { location, sku: { name: 'Premium_LRS' }, ...(i === 0 ? { osType: 'Linux' as const } : {}), creationData: { createOption: 'Upload', uploadSizeBytes: diskBytes } },
       poll,
     );
     await c.compute.disks.beginGrantAccessAndWait(rg, diskName, { access: 'Write', durationInSeconds: 600 }, poll);
@@ -142,7 +142,7 @@ export async function createSmallVm(sb: DatapathSandbox, rg: string, name: strin
     rg,
     name,
     {
-      location: SOURCE_LOCATION,
+      location,
       hardwareProfile: { vmSize: 'Standard_D2s_v3' },
       storageProfile: {
         osDisk: { createOption: 'Attach', osType: 'Linux', managedDisk: { id: ids[0]! } },
@@ -159,17 +159,25 @@ export async function createSmallVm(sb: DatapathSandbox, rg: string, name: strin
  * datapath as the operator does it: restore point collection and per-VM containers created, status with
  * ReplicationEnabled=True, disks and targetResources (under the operator's field manager).
  */
-export async function createProtectedVm(sb: DatapathSandbox, kc: KubeConfig, namespace: string, name: string, opts: { dataDisks?: number; policy?: string; seedBytes?: number; diskBytes?: number } = {}): Promise<ProtectedVm> {
-  const rg = `src-${namespace}`.slice(0, 60);
-  const source = await createSmallVm(sb, rg, name, (opts.dataDisks ?? 1) + 1, opts.diskBytes ?? DISK_BYTES);
+export async function createProtectedVm(
+  sb: DatapathSandbox,
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  opts: { dataDisks?: number; policy?: string; seedBytes?: number; diskBytes?: number; location?: string; resourceGroup?: string; cacheAccountId?: string } = {},
+): Promise<ProtectedVm> {
+  const rg = opts.resourceGroup ?? `src-${namespace}`.slice(0, 60);
+  const location = opts.location ?? SOURCE_LOCATION;
+  const cacheAccountId = opts.cacheAccountId ?? sb.cacheAccountId;
+  const source = await createSmallVm(sb, rg, name, (opts.dataDisks ?? 1) + 1, opts.diskBytes ?? DISK_BYTES, location);
   const diskIds = [source.storageProfile!.osDisk!.managedDisk!.id!, ...(source.storageProfile!.dataDisks ?? []).map((d) => d.managedDisk!.id!)];
   // Initial content (what an image and earlier use left on the disks), clear of the workload's stamp at 0.
   for (const [i, id] of diskIds.entries()) await writeRandom(diskBlob(sb, id), opts.seedBytes ?? 3 * 1024 * 1024, 1024 * 1024 + i * 4 * 1024 * 1024);
 
   const collection = { resourceGroup: 'dp-asr', name: `${name}-${namespace}-rpc`.slice(0, 70) };
-  const rpc = await sb.c.compute.restorePointCollections.createOrUpdate(collection.resourceGroup, collection.name, { location: SOURCE_LOCATION, source: { id: source.id! } });
+  const rpc = await sb.c.compute.restorePointCollections.createOrUpdate(collection.resourceGroup, collection.name, { location, source: { id: source.id! } });
   const container = `rvm-${crypto.createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 20)}`;
-  for (const accountId of [sb.cacheAccountId, sb.targetAccountId]) await sb.c.storage.blobContainers.create('dp-asr', accountId.split('/').pop()!, container, { publicAccess: 'None' });
+  for (const accountId of [cacheAccountId, sb.targetAccountId]) await sb.c.storage.blobContainers.create('dp-asr', accountId.split('/').pop()!, container, { publicAccess: 'None' });
   const containerId = (accountId: string) => `${accountId}/blobServices/default/containers/${container}`;
 
   const vms = new CustomResourceClient<ReplicatedVM>(kc, 'ReplicatedVM');
@@ -184,13 +192,13 @@ export async function createProtectedVm(sb: DatapathSandbox, kc: KubeConfig, nam
     {
       phase: 'InitialSync',
       observedGeneration: vm.metadata.generation,
-      sourceLocation: SOURCE_LOCATION,
-      cacheStorageAccountId: sb.cacheAccountId,
+      sourceLocation: location,
+      cacheStorageAccountId: cacheAccountId,
       targetStorageAccountId: sb.targetAccountId,
       disks,
       targetResources: [
         { role: 'RestorePointCollection', id: rpc.id!, created: true },
-        { role: 'CacheContainer', id: containerId(sb.cacheAccountId), created: true },
+        { role: 'CacheContainer', id: containerId(cacheAccountId), created: true },
         { role: 'ReplicaContainer', id: containerId(sb.targetAccountId), created: true },
       ],
       conditions: setCondition([], { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered` }, vm.metadata.generation),

@@ -117,7 +117,8 @@ describe('status ownership', () => {
   it("splits a status into the operator's and the datapath's parts; a new condition type is not dropped", () => {
     expect(statusOwnedBy('operator', status)).toEqual({ phase: 'Protected', conditions: [status.conditions[0], status.conditions[2]] });
     expect(statusOwnedBy('datapath', status)).toEqual({ rpoSeconds: 12, lastRecoveryPoint: { name: 'p' }, conditions: [status.conditions[1]] });
-    expect(ownsCondition('operator', 'SourceRegionUnavailable')).toBe(true);
+    expect(ownsCondition('operator', 'SomethingNew')).toBe(true);
+    expect(ownsCondition('operator', 'SourceRegionUnavailable')).toBe(false); // the datapath's (source-region.ts)
     expect(ownsCondition('operator', 'Replicating')).toBe(false);
   });
 
