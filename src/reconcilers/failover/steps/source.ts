@@ -14,15 +14,15 @@
  *   failover goes on from the newest sealed point (SelectRecoveryPoint records which and why); a Planned
  *   one fails (FinalSyncTimedOut, FinalSyncFailed): it promised no data loss, so it never falls back.
  */
-import { SYNC_NOW_ANNOTATION } from '../../../api/contract.ts';
+import { SOURCE_REGION_UNAVAILABLE_CONDITION, SYNC_NOW_ANNOTATION } from '../../../api/contract.ts';
 import { classifyAzureError, isAzureNotFound } from '../../../azure/errors.ts';
 import { powerState, startPowerOff, type CallOptions } from '../../../azure/failover-resources.ts';
 import { done, POLL_MS, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { formatDuration, parseDuration } from '../../../util/duration.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
 
-/** The reason (and the ReplicatedVM condition type the datapath sets) for a source region that does not answer. */
-export const SOURCE_REGION_UNAVAILABLE = 'SourceRegionUnavailable';
+/** The condition type (and the refusal's reason) of a source region that does not answer: src/api/contract.ts. */
+export const SOURCE_REGION_UNAVAILABLE = SOURCE_REGION_UNAVAILABLE_CONDITION;
 
 export const PLANNED_NEEDS_SOURCE = 'a planned failover needs the source VM to shut down and replicate its last changes: use an Unplanned failover';
 
