@@ -1,0 +1,168 @@
+// A regional outage in the sandbox (issue #14): while westeurope is down, ARM requests on its resources
+// (and their children and operation polls) fail with 503/500 ARM error bodies, resets and hangs in a fixed
+// rotation; northeurope and resource groups keep working; lists leave westeurope's resources out; its
+// storage accounts and disk SAS exports do not answer and its VMs' disks refuse the hypervisor; after
+// `restore` everything is back with the same data. Through the real SDK clients, outages driven over the
+// control endpoint the CLI uses. The CLI itself (`sandbox outage`/`restore`, a workload stopping) last.
+import { AnonymousCredential, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endOutage, listOutages, startOutage } from '../../sandbox/src/outage.ts';
+import { sandboxAccessToken } from '../../sandbox/src/storage/index.ts';
+import { hashDisk } from '../../sandbox/src/workload/index.ts';
+import { giveUpAfter, noRetryClients, outcome, type OutageClients } from '../support/outage.ts';
+import { fast, network, startHarness, type Harness } from './sandbox-arm-support.ts';
+
+const A = 'westeurope';
+const B = 'northeurope';
+let h: Harness;
+let c: OutageClients;
+const conn = (): { endpoint: string; token: string } => ({ endpoint: h.arm.endpoint, token: sandboxAccessToken() });
+const noRetry = { retryOptions: { maxTries: 1 } };
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** The hypervisor's view of a disk (shared key on the hidden managed-disk account). */
+const hypervisor = (diskId: string): PageBlobClient =>
+  new PageBlobClient(h.storage.diskBlobUrl(diskId), new StorageSharedKeyCredential(h.storage.diskAccount, h.storage.accountKey(h.storage.diskAccount)), noRetry);
+
+/** A storage account with container `box` holding blob `b`; its blob service client (shared key). */
+async function account(rg: string, name: string, location: string): Promise<BlobServiceClient> {
+  const acct = await c.storage.storageAccounts.create(rg, name, { location, sku: { name: 'Standard_LRS' }, kind: 'StorageV2' }, fast);
+  const keys = await c.storage.storageAccounts.listKeys(rg, name);
+  const svc = new BlobServiceClient(acct.primaryEndpoints!.blob!, new StorageSharedKeyCredential(name, keys.keys![0]!.value!), noRetry);
+  await svc.getContainerClient('box').createIfNotExists();
+  await svc.getContainerClient('box').getBlockBlobClient('b').upload('hello', 5);
+  return svc;
+}
+
+let vmA: { id: string; osDisk: string };
+let diskSasA: string;
+let saA: BlobServiceClient;
+let saB: BlobServiceClient;
+let hashBefore: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  c = noRetryClients(h.arm, sandboxAccessToken());
+  const net = await network(c, 'rg-a', A);
+  const vm = await c.compute.virtualMachines.createOrUpdate(
+    'rg-a',
+    'vm-a',
+    {
+      location: A,
+      hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+      storageProfile: {
+        imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
+        osDisk: { createOption: 'FromImage', diskSizeGB: 1, managedDisk: { storageAccountType: 'Premium_LRS' } },
+      },
+      osProfile: { computerName: 'vm-a', adminUsername: 'azureuser', adminPassword: 'not-returned-1!' },
+      networkProfile: { networkInterfaces: [{ id: await net.nicId('nic-a') }] },
+    },
+    fast,
+  );
+  vmA = { id: vm.id!, osDisk: vm.storageProfile!.osDisk!.managedDisk!.id! };
+  await hypervisor(vmA.osDisk).uploadPages(Buffer.alloc(4096, 7), 8192, 4096);
+  await c.compute.restorePointCollections.createOrUpdate('rg-a', 'rpc-a', { location: A, source: { id: vmA.id } });
+  await c.compute.disks.createOrUpdate('rg-a', 'data-a', { location: A, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast);
+  diskSasA = (await c.compute.disks.grantAccess('rg-a', 'data-a', { access: 'Read', durationInSeconds: 3600 }, fast)).accessSAS!;
+  await c.resources.resourceGroups.createOrUpdate('rg-b', { location: B });
+  await c.compute.disks.createOrUpdate('rg-b', 'disk-b', { location: B, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast);
+  saA = await account('rg-a', 'outagesa', A);
+  saB = await account('rg-b', 'outagesb', B);
+  hashBefore = await hashDisk(hypervisor(vmA.osDisk).url, { credential: new StorageSharedKeyCredential(h.storage.diskAccount, h.storage.accountKey(h.storage.diskAccount)) });
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('a regional outage', () => {
+  it('fails ARM requests on the region’s resources in a fixed rotation: 503, 500, reset, hang', async () => {
+    const outage = await startOutage(conn(), 'West Europe');
+    expect(outage).toMatchObject({ region: A, failures: ['unavailable', 'internal', 'reset', 'hang'] });
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push(await outcome(c.compute.virtualMachines.get('rg-a', 'vm-a', giveUpAfter())));
+    expect(got).toEqual(['unavailable', 'internal', 'reset', 'hang', 'unavailable']);
+    // The error body is ARM's common one.
+    const r = await fetch(`${h.arm.endpoint}${vmA.id}?api-version=2024-07-01`, { headers: { Authorization: 'Bearer t' } });
+    expect(r.status).toBe(500); // the rotation's sixth request
+    expect(await r.json()).toEqual({ error: { code: 'InternalServerError', message: expect.stringContaining(A) } });
+    expect(await listOutages(conn())).toMatchObject([{ region: A, armRequests: 6 }]);
+    expect(await endOutage(conn(), A)).toBe(true);
+    expect(await endOutage(conn(), A)).toBe(false);
+  });
+
+  it('fails every kind of request located in the region: PUT, GET, children, operation polls; others and resource groups work', async () => {
+    h.arm.setLatency({ operations: { 'disks.put': 60_000 } });
+    const poller = await c.compute.disks.beginCreateOrUpdate('rg-a', 'slow-a', { location: A, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast);
+    h.arm.setLatency({ operations: { 'disks.put': 0 } });
+    await startOutage(conn(), A, { failures: ['unavailable'] });
+    try {
+      const ok = 'ok';
+      expect(await outcome(c.compute.disks.get('rg-a', 'data-a'))).toBe('unavailable');
+      expect(await outcome(c.compute.disks.createOrUpdate('rg-a', 'new-a', { location: A, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast))).toBe('unavailable');
+      expect(await outcome(c.compute.disks.createOrUpdate('rg-b', 'new-in-a', { location: A, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast))).toBe('unavailable');
+      expect(await outcome(c.compute.restorePointCollections.get('rg-a', 'rpc-a'))).toBe('unavailable');
+      expect(await outcome(c.compute.restorePoints.get('rg-a', 'rpc-a', 'rp-1'))).toBe('unavailable');
+      expect(await outcome(c.network.subnets.get('rg-a', 'rg-a-vnet', 'default'))).toBe('unavailable');
+      expect(await outcome(c.storage.blobContainers.get('rg-a', 'outagesa', 'box'))).toBe('unavailable');
+      expect(await outcome(poller.poll())).toBe('unavailable');
+      // Elsewhere, and global resources, work.
+      expect(await outcome(c.compute.disks.get('rg-b', 'disk-b'))).toBe(ok);
+      expect(await outcome(c.compute.disks.createOrUpdate('rg-b', 'new-b', { location: B, diskSizeGB: 1, creationData: { createOption: 'Empty' } }, fast))).toBe(ok);
+      expect((await c.resources.resourceGroups.get('rg-a')).location).toBe(A);
+      expect((await collect(c.resources.resourceGroups.list())).map((g) => g.name)).toEqual(expect.arrayContaining(['rg-a', 'rg-b']));
+    } finally {
+      await endOutage(conn(), A);
+    }
+  });
+
+  it('leaves the region’s resources out of subscription- and resource-group-wide lists', async () => {
+    const names = async (): Promise<Record<string, string[]>> => ({
+      disks: (await collect(c.compute.disks.list())).map((d) => d.name!).sort(),
+      rgDisks: (await collect(c.compute.disks.listByResourceGroup('rg-a'))).map((d) => d.name!).sort(),
+      generic: (await collect(c.resources.resources.list())).map((r) => r.name!).sort(),
+      accounts: (await collect(c.storage.storageAccounts.list())).map((a) => a.name!).sort(),
+    });
+    const before = await names();
+    expect(before.disks).toEqual(expect.arrayContaining(['data-a', 'disk-b']));
+    await startOutage(conn(), A);
+    try {
+      const during = await names();
+      expect(during.disks).toEqual(['disk-b', 'new-b']);
+      expect(during.rgDisks).toEqual([]);
+      expect(during.accounts).toEqual(['outagesb']);
+      expect(during.generic).toEqual(['disk-b', 'new-b', 'outagesb']);
+    } finally {
+      await endOutage(conn(), A);
+    }
+    expect(await names()).toEqual(before);
+  });
+
+  it('takes the region’s storage down: accounts and disk SAS exports reset or hang, its VMs’ disks refuse the hypervisor; other accounts serve', async () => {
+    await startOutage(conn(), A);
+    try {
+      const blobA = saA.getContainerClient('box').getBlockBlobClient('b');
+      const storageOutcomes = [];
+      for (let i = 0; i < 3; i++) storageOutcomes.push(await outcome(blobA.downloadToBuffer(0, undefined, giveUpAfter())));
+      expect(storageOutcomes).toEqual(['reset', 'hang', 'reset']);
+      expect(['reset', 'hang']).toContain(await outcome(new PageBlobClient(diskSasA, new AnonymousCredential(), noRetry).getProperties(giveUpAfter())));
+      await expect(hypervisor(vmA.osDisk).uploadPages(Buffer.alloc(512, 1), 0, 512)).rejects.toMatchObject({ statusCode: 409, code: 'SandboxRegionDown' });
+      expect((await saB.getContainerClient('box').getBlockBlobClient('b').downloadToBuffer()).toString()).toBe('hello');
+    } finally {
+      await endOutage(conn(), A);
+    }
+  });
+
+  it('restore brings everything back with its data unchanged', async () => {
+    expect((await c.compute.virtualMachines.get('rg-a', 'vm-a')).id).toBe(vmA.id);
+    expect((await saA.getContainerClient('box').getBlockBlobClient('b').downloadToBuffer()).toString()).toBe('hello');
+    expect((await new PageBlobClient(diskSasA, new AnonymousCredential()).getProperties()).contentLength).toBe(1024 ** 3);
+    expect(await hashDisk(hypervisor(vmA.osDisk).url, { credential: new StorageSharedKeyCredential(h.storage.diskAccount, h.storage.accountKey(h.storage.diskAccount)) })).toBe(hashBefore);
+    expect(await listOutages(conn())).toEqual([]);
+  });
+});
