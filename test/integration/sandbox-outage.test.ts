@@ -4,8 +4,16 @@
 // storage accounts and disk SAS exports do not answer and its VMs' disks refuse the hypervisor; after
 // `restore` everything is back with the same data. Through the real SDK clients, outages driven over the
 // control endpoint the CLI uses. The CLI itself (`sandbox outage`/`restore`, a workload stopping) last.
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { AnonymousCredential, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSandbox } from '../../sandbox/src/client.ts';
 import { endOutage, listOutages, startOutage } from '../../sandbox/src/outage.ts';
 import { sandboxAccessToken } from '../../sandbox/src/storage/index.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
@@ -164,5 +172,70 @@ describe('a regional outage', () => {
     expect((await new PageBlobClient(diskSasA, new AnonymousCredential()).getProperties()).contentLength).toBe(1024 ** 3);
     expect(await hashDisk(hypervisor(vmA.osDisk).url, { credential: new StorageSharedKeyCredential(h.storage.diskAccount, h.storage.accountKey(h.storage.diskAccount)) })).toBe(hashBefore);
     expect(await listOutages(conn())).toEqual([]);
+  });
+});
+
+describe('the CLI', () => {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const node = path.join(repo, 'node_modules/.bin/node');
+  const main = path.join(repo, 'src/cli/main.ts');
+  let dir: string;
+  let up: ChildProcess | undefined;
+
+  /** Runs `site-recovery sandbox …`: exit code and output lines. */
+  const cli = (...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> =>
+    new Promise((resolve) => {
+      execFile(node, [main, 'sandbox', ...args], { cwd: dir, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+        const lines = (t: string): string[] => t.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
+        resolve({ code: error ? Number(error.code ?? 1) : 0, out: lines(stdout), err: lines(stderr) });
+      });
+    });
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sandbox-outage-cli-'));
+    up = spawn(node, [main, 'sandbox', 'up', '--dir', dir, '--no-kube'], { stdio: ['ignore', 'pipe', 'ignore'], cwd: dir });
+    await new Promise<void>((resolve, reject) => {
+      readline.createInterface({ input: up!.stdout! }).on('line', (l) => l.startsWith('sandbox ready') && resolve());
+      up!.once('exit', (code) => reject(new Error(`sandbox up exited (${code})`)));
+    });
+  });
+  afterAll(async () => {
+    if (up && up.exitCode === null) {
+      const exited = new Promise((r) => up!.once('exit', r));
+      up.kill('SIGTERM');
+      await exited;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('outage stops a workload on a VM there with one line; outage and restore print one line each; usage errors exit 2', async () => {
+    const created = await cli('vm', 'create', 'web', '--resource-group', 'rg-cli', '--location', A, '--disks', '1', '--disk-size', '1GiB', '--os-disk-size', '1GiB', '--dir', dir);
+    expect(created.code).toBe(0);
+    const vmId = created.out[created.out.length - 1]!;
+    const conn = connectSandbox(dir);
+    const vmGets = async (): Promise<number> => {
+      const r = await fetch(`${conn.endpoint}/_sandbox/stats`, { headers: { Authorization: `Bearer ${conn.token}` } });
+      return ((await r.json()) as { operations: Record<string, number> }).operations['GET Microsoft.Compute/virtualMachines'] ?? 0;
+    };
+    const before = await vmGets();
+    const workload = cli('workload', vmId, '--rate', '1MiB/s', '--duration', '120s', '--dir', dir);
+    // The workload has read its VM (an event in another process: polled) and then writes to its disks.
+    while ((await vmGets()) === before) await new Promise((r) => setTimeout(r, 50));
+
+    expect(await cli('outage', A, '--dir', dir)).toEqual({
+      code: 0,
+      out: [`region ${A} is down (sandbox outage): ARM requests on its resources fail, its storage and VMs do not answer`],
+      err: [],
+    });
+    expect(await workload).toEqual({ code: 1, out: [], err: [`workload stopped: region ${A} is down (sandbox outage)`] });
+    expect(await cli('restore', A, '--dir', dir)).toEqual({ code: 0, out: [`region ${A} is back`], err: [] });
+    expect((await cli('disk-hash', vmId, '--dir', dir)).out).toHaveLength(2);
+
+    const missing = await cli('outage', '--dir', dir);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toEqual([expect.stringContaining("missing required argument 'region'")]);
+    const nowhere = await cli('restore', A, '--dir', path.join(dir, 'nothing-here'));
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.err).toEqual([expect.stringMatching(/^no running sandbox found/)]);
   });
 });
