@@ -200,25 +200,21 @@ async function vmDisks(conn: SandboxConnection, vmId: string): Promise<{ disks: 
 
 /** `sandbox outage REGION` / `sandbox restore REGION`: one line each; usage errors (no REGION, no sandbox) one line, exit 2. */
 function registerOutage(sandbox: Command): void {
-  const usageExit = (e: CommanderError): never => process.exit(e.exitCode === 0 ? 0 : 2);
-  sandbox
-    .command('outage <region>')
-    .description('take a region of the running sandbox down: ARM requests on its resources fail, its storage accounts, disks and VMs stop answering')
-    .addOption(dirOption())
-    .exitOverride(usageExit)
-    .action(async (region: string, o: { dir: string }) => {
-      const outage = await startOutage(outageConnection(o.dir), region).catch(noSandbox);
-      console.log(`region ${outage.region} is down (sandbox outage): ARM requests on its resources fail, its storage and VMs do not answer`);
-    });
-  sandbox
-    .command('restore <region>')
-    .description('bring a region of the running sandbox back after `sandbox outage`, its data unchanged')
-    .addOption(dirOption())
-    .exitOverride(usageExit)
-    .action(async (region: string, o: { dir: string }) => {
-      const ended = await endOutage(outageConnection(o.dir), region).catch(noSandbox);
-      console.log(ended ? `region ${regionName(region)} is back` : `region ${regionName(region)} was not down`);
-    });
+  const command = (name: string, description: string, run: (conn: SandboxConnection, region: string) => Promise<string>): void => {
+    sandbox
+      .command(`${name} <region>`)
+      .description(description)
+      .addOption(dirOption())
+      .exitOverride((e: CommanderError): never => process.exit(e.exitCode === 0 ? 0 : 2))
+      .action(async (region: string, o: { dir: string }) => console.log(await run(outageConnection(o.dir), region).catch(noSandbox)));
+  };
+  command('outage', 'take a region of the running sandbox down: ARM requests on its resources fail, its storage accounts, disks and VMs stop answering', async (conn, region) => {
+    const outage = await startOutage(conn, region);
+    return `region ${outage.region} is down (sandbox outage): ARM requests on its resources fail, its storage and VMs do not answer`;
+  });
+  command('restore', 'bring a region of the running sandbox back after `sandbox outage`, its data unchanged', async (conn, region) =>
+    (await endOutage(conn, region)) ? `region ${regionName(region)} is back` : `region ${regionName(region)} was not down`,
+  );
 }
 
 /** The running sandbox of `dir`, or exit 2 with one line. */

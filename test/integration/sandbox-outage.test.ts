@@ -16,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSandbox } from '../../sandbox/src/client.ts';
 import { endOutage, listOutages, startOutage } from '../../sandbox/src/outage.ts';
 import { sandboxAccessToken } from '../../sandbox/src/storage/index.ts';
+import { createSandboxVm } from '../../sandbox/src/vm.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
 import { giveUpAfter, noRetryClients, outcome, type OutageClients } from '../support/outage.ts';
-import { fast, network, startHarness, type Harness } from './sandbox-arm-support.ts';
+import { fast, startHarness, type Harness } from './sandbox-arm-support.ts';
 
 const A = 'westeurope';
 const B = 'northeurope';
@@ -56,22 +57,7 @@ let hashBefore: string;
 beforeAll(async () => {
   h = await startHarness();
   c = noRetryClients(h.arm, sandboxAccessToken());
-  const net = await network(c, 'rg-a', A);
-  const vm = await c.compute.virtualMachines.createOrUpdate(
-    'rg-a',
-    'vm-a',
-    {
-      location: A,
-      hardwareProfile: { vmSize: 'Standard_D2s_v3' },
-      storageProfile: {
-        imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
-        osDisk: { createOption: 'FromImage', diskSizeGB: 1, managedDisk: { storageAccountType: 'Premium_LRS' } },
-      },
-      osProfile: { computerName: 'vm-a', adminUsername: 'azureuser', adminPassword: 'not-returned-1!' },
-      networkProfile: { networkInterfaces: [{ id: await net.nicId('nic-a') }] },
-    },
-    fast,
-  );
+  const vm = await createSandboxVm(c, { name: 'vm-a', resourceGroup: 'rg-a', location: A, dataDisks: 0, dataDiskSizeGiB: 1, osDiskSizeGiB: 1 });
   vmA = { id: vm.id!, osDisk: vm.storageProfile!.osDisk!.managedDisk!.id! };
   await hypervisor(vmA.osDisk).uploadPages(Buffer.alloc(4096, 7), 8192, 4096);
   await c.compute.restorePointCollections.createOrUpdate('rg-a', 'rpc-a', { location: A, source: { id: vmA.id } });
