@@ -1,10 +1,12 @@
 // `site-recovery sandbox ...` commands (DESIGN.md §6).
-import type { Command } from 'commander';
+import type { Command, CommanderError } from 'commander';
 import { Option } from 'commander';
 import { parseResourceId } from './arm/paths.ts';
 import { armClients, connectSandbox, diskAccess } from './client.ts';
 import type { SandboxConnection } from './client.ts';
-import { DEFAULT_SANDBOX_DIR } from './state.ts';
+import { endOutage, REGION_DOWN_CODE, startOutage } from './outage.ts';
+import { regionName } from './outages.ts';
+import { DEFAULT_SANDBOX_DIR, isAlive } from './state.ts';
 import { parseDuration, parseRate, sizeToGiB } from './units.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
 import { createSandboxVm, OS_IMAGE_BYTES } from './vm.ts';
@@ -28,6 +30,7 @@ export function registerSandboxCommands(program: Command): void {
   registerVmCreate(sandbox.command('vm').description('sandbox virtual machines'));
   registerWorkload(sandbox);
   registerDiskHash(sandbox);
+  registerOutage(sandbox);
 }
 
 function registerUp(sandbox: Command): void {
@@ -112,7 +115,7 @@ async function workload(vmId: string, o: { rate: string; duration: string; patte
   const rateBytesPerSec = parseRate(o.rate);
   const durationMs = parseDuration(o.duration);
   const conn = connectSandbox(o.dir);
-  const disks = await vmDisks(conn, vmId);
+  const { disks, location } = await vmDisks(conn, vmId);
   const access = disks.map((d) => diskAccess(conn, d.id));
   const controller = new AbortController();
   const stop = (): void => controller.abort(new Error('interrupted'));
@@ -126,7 +129,14 @@ async function workload(vmId: string, o: { rate: string; duration: string; patte
       durationMs,
       pattern: o.pattern,
       signal: controller.signal,
+    }).catch((err: unknown) => {
+      // The VM's region went down (`sandbox outage`): the VM stops, and so does its workload.
+      if ((err as { code?: unknown }).code !== REGION_DOWN_CODE) throw err;
+      process.stderr.write(`workload stopped: region ${location} is down (sandbox outage)\n`);
+      process.exitCode = 1;
+      return undefined;
     });
+    if (!r) return;
     const mib = (n: number): string => (n / 1024 ** 2).toFixed(1);
     console.log(
       `wrote ${mib(r.bytesWritten)} MiB (${r.writes} writes), cleared ${mib(r.bytesCleared)} MiB in ${(r.elapsedMs / 1000).toFixed(1)} s to ${disks
@@ -156,7 +166,7 @@ async function diskHash(id: string, o: { dir: string }): Promise<void> {
   const parts = parseResourceId(id);
   const type = parts ? `${parts.ns}/${parts.types.join('/')}`.toLowerCase() : '';
   if (type === 'microsoft.compute/virtualmachines') {
-    for (const d of await vmDisks(conn, id)) console.log(`${d.label} ${await hash(d.id)}`);
+    for (const d of (await vmDisks(conn, id)).disks) console.log(`${d.label} ${await hash(d.id)}`);
     return;
   }
   if (!/^microsoft\.compute\/(disks|snapshots|restorepointcollections\/restorepoints\/diskrestorepoints)$/.test(type)) {
@@ -173,16 +183,55 @@ async function diskHash(id: string, o: { dir: string }): Promise<void> {
   console.log(await hash(id));
 }
 
-/** Disks of a VM in DESIGN order: OS disk, then data disks by LUN. */
-async function vmDisks(conn: SandboxConnection, vmId: string): Promise<{ label: string; id: string }[]> {
+/** Disks of a VM in DESIGN order: OS disk, then data disks by LUN; and the VM's location. */
+async function vmDisks(conn: SandboxConnection, vmId: string): Promise<{ disks: { label: string; id: string }[]; location: string }> {
   const parts = parseResourceId(vmId);
   if (!parts || `${parts.ns}/${parts.types.join('/')}`.toLowerCase() !== 'microsoft.compute/virtualmachines') {
     throw new Error(`not a virtual machine id: ${vmId}`);
   }
   const vm = await armClients(conn).compute.virtualMachines.get(parts.rg, parts.names[0]!);
   const sp = vm.storageProfile!;
-  return [
+  const disks = [
     { label: 'os', id: sp.osDisk!.managedDisk!.id! },
     ...[...(sp.dataDisks ?? [])].sort((a, b) => a.lun - b.lun).map((d) => ({ label: `lun${d.lun}`, id: d.managedDisk!.id! })),
   ];
+  return { disks, location: vm.location };
+}
+
+/** `sandbox outage REGION` / `sandbox restore REGION`: one line each; usage errors (no REGION, no sandbox) one line, exit 2. */
+function registerOutage(sandbox: Command): void {
+  const command = (name: string, description: string, run: (conn: SandboxConnection, region: string) => Promise<string>): void => {
+    sandbox
+      .command(`${name} <region>`)
+      .description(description)
+      .addOption(dirOption())
+      .exitOverride((e: CommanderError): never => process.exit(e.exitCode === 0 ? 0 : 2))
+      .action(async (region: string, o: { dir: string }) => console.log(await run(outageConnection(o.dir), region).catch(noSandbox)));
+  };
+  command('outage', 'take a region of the running sandbox down: ARM requests on its resources fail, its storage accounts, disks and VMs stop answering', async (conn, region) => {
+    const outage = await startOutage(conn, region);
+    return `region ${outage.region} is down (sandbox outage): ARM requests on its resources fail, its storage and VMs do not answer`;
+  });
+  command('restore', 'bring a region of the running sandbox back after `sandbox outage`, its data unchanged', async (conn, region) =>
+    (await endOutage(conn, region)) ? `region ${regionName(region)} is back` : `region ${regionName(region)} was not down`,
+  );
+}
+
+/** The running sandbox of `dir`, or exit 2 with one line. */
+function outageConnection(dir: string): SandboxConnection {
+  let conn: SandboxConnection;
+  try {
+    conn = connectSandbox(dir);
+  } catch (err) {
+    return noSandbox(err);
+  }
+  if (conn.state && !isAlive(conn.state.pid)) return noSandbox(new Error(`no sandbox running in ${conn.dir} (pid ${conn.state.pid} is gone)`));
+  return conn;
+}
+
+function noSandbox(err: unknown): never {
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  const message = cause === 'ECONNREFUSED' ? 'no sandbox running: its ARM endpoint refuses connections' : (err as Error).message;
+  process.stderr.write(`${message.split('\n')[0]}\n`);
+  process.exit(2);
 }

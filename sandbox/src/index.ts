@@ -8,6 +8,11 @@ import type { DevelopmentCommands } from '../../src/cli/development-commands.ts'
 import { registerSandboxCommands } from './cli.ts';
 import { registerStartCommand } from './start/command.ts';
 
+export { endOutage, listOutages, OUTAGE_FAILURES, REGION_DOWN_CODE, startOutage } from './outage.ts';
+export type { Outage, OutageControl, OutageFailure } from './outage.ts';
+export { connectSandbox } from './client.ts';
+export type { SandboxConnection } from './client.ts';
+
 export const registerCommands: DevelopmentCommands['registerCommands'] = (program: Command): void => {
   registerSandboxCommands(program);
   registerStartCommand(program);

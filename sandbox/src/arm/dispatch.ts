@@ -8,6 +8,7 @@ import { normLocation } from './engine.ts';
 import { ArmError, resourceGroupNotFound, resourceNotFound } from './errors.ts';
 import type { ParsedPath } from './paths.ts';
 import { rgId } from './paths.ts';
+import { withoutDownRegions } from './regions.ts';
 import type { Json, StoredResource } from './store.ts';
 
 export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p: ParsedPath): Promise<Reply> {
@@ -54,8 +55,7 @@ function listGenericResources(engine: ArmEngine, ctx: RequestContext, rg: string
     }
   }
   const expand = (ctx.query.get('$expand') ?? '').toLowerCase();
-  const items = engine.store
-    .all()
+  const items = withoutDownRegions(engine, engine.store.all())
     .filter((r) => r.type !== 'Microsoft.Resources/resourceGroups' && (r.type.match(/\//g) ?? []).length === 1 && r.body.location)
     .filter((r) => rg === undefined || r.resourceGroup.toLowerCase() === rg.toLowerCase())
     .filter((r) => filters.every(([k, v]) => (k === 'resourcetype' ? r.type.toLowerCase() === v : String(r.body.name).toLowerCase() === v)))
@@ -102,7 +102,7 @@ async function dispatchResourceGroup(engine: ArmEngine, ctx: RequestContext, rg:
 async function dispatchSubscriptionProvider(engine: ArmEngine, ctx: RequestContext, ns: string, segment: string): Promise<Reply> {
   const h = engine.handler(`${ns}/${segment}`);
   if (h?.subscriptionList && ctx.method === 'GET') {
-    const items = engine.store.ofType(h.type).map((r) => h.render(engine, r, ctx));
+    const items = withoutDownRegions(engine, engine.store.ofType(h.type)).map((r) => h.render(engine, r, ctx));
     return engine.page(ctx, items);
   }
   const action = engine.handler(`${ns}/*`)?.actions?.[segment.toLowerCase()];
@@ -199,11 +199,13 @@ async function listResources(engine: ArmEngine, ctx: RequestContext, shape: Reso
   const h = engine.handler(pairs === 0 ? `${ns}/${tail}` : `${chain(pairs)}/${tail}`);
   if (!h) throw invalidType(ns, `${chain(pairs)}/${tail}`);
   if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
-  const items = h.list
+  let items = h.list
     ? await h.list(engine, ctx, parent)
     : parent
       ? engine.store.children(parent.id, h.type)
       : engine.store.ofType(h.type).filter((r) => r.resourceGroup.toLowerCase() === rgName.toLowerCase());
+  // A resource-group-wide list of a type; a child list is a request on its (down or up) parent.
+  if (!parent) items = withoutDownRegions(engine, items);
   return engine.page(ctx, items.map((r) => h.render(engine, r, ctx)));
 }
 

@@ -11,6 +11,7 @@
 // (200/201 Succeeded, 200 for DELETE/POST): ARM allows every RP to complete synchronously.
 import crypto from 'node:crypto';
 import { createLogger } from '../../../src/util/logger.ts';
+import { RegionOutages } from '../outages.ts';
 import type { DiskData } from './disk-data.ts';
 import { ArmError } from './errors.ts';
 import type { ParsedPath } from './paths.ts';
@@ -96,6 +97,8 @@ export class ArmEngine {
   readonly disks: DiskData;
   readonly config: EngineConfig;
   endpoint = '';
+  /** Regions down (`sandbox outage`): lists leave their resources out (dispatch.ts), the server fails requests on them. */
+  outages = new RegionOutages();
   private readonly types = new Map<string, TypeHandler>();
   private readonly completers = new Map<string, Completer>();
   private readonly running = new Map<string, Promise<void>>();

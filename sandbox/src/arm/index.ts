@@ -6,6 +6,7 @@
 //   new ComputeManagementClient(staticTokenCredential(token), arm.subscriptionId, { endpoint: arm.endpoint });
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { RegionOutages } from '../outages.ts';
 import { issueServerCert, trustSandboxCa } from '../tls.ts';
 import type { SandboxCa } from '../tls.ts';
 import { DiskData } from './disk-data.ts';
@@ -14,9 +15,12 @@ import type { LatencyConfig } from './engine.ts';
 import { ArmStats, FaultInjector } from './faults.ts';
 import type { FaultRule } from './faults.ts';
 import { registerCompute } from './providers/compute/index.ts';
+import { DISK, DRP, SNAPSHOT } from './providers/compute/shared.ts';
 import { registerNetwork } from './providers/network/index.ts';
 import { registerResources } from './providers/resources.ts';
 import { registerStorage } from './providers/storage/index.ts';
+import { STORAGE_ACCOUNT } from './providers/storage/shared.ts';
+import { outageLocator } from './regions.ts';
 import { createArmServer, listen } from './server.ts';
 import type { ArmStorageBackend } from './storage-backend.ts';
 import { ArmStore } from './store.ts';
@@ -49,6 +53,8 @@ export interface ArmEmulatorOptions {
   pageSize?: number;
   /** Fault rules active from the start. */
   faults?: FaultRule[];
+  /** Regional outage state (default: a new one); the storage backend is given it too (useOutages). */
+  outages?: RegionOutages;
 }
 
 export interface ArmEmulator {
@@ -61,6 +67,8 @@ export interface ArmEmulator {
   /** Calls per operation key (`PUT Microsoft.Compute/virtualMachines`, `LIST ...`, `POST .../beginGetAccess`). */
   stats: ArmStats;
   setLatency(latency: number | Partial<LatencyConfig>): void;
+  /** Regions down (`sandbox outage`); shared with the storage front. */
+  outages: RegionOutages;
   /** Resolves when no long-running operation is pending. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -87,6 +95,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   registerNetwork(engine);
   registerCompute(engine);
   registerStorage(engine);
+  engine.outages = opts.outages ?? new RegionOutages();
+  engine.outages.locator = outageLocator(engine, [DISK, SNAPSHOT, DRP], STORAGE_ACCOUNT);
+  opts.storage.useOutages?.(engine.outages);
 
   const faults = new FaultInjector();
   for (const f of opts.faults ?? []) faults.inject(f);
@@ -110,6 +121,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     faults,
     stats,
     setLatency,
+    outages: engine.outages,
     idle: () => engine.idle(),
     stop() {
       stopping ??= (async () => {

@@ -8,9 +8,10 @@ import { createLogger } from '../../../src/util/logger.ts';
 import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
 import { ArmError } from './errors.ts';
 import { dispatchRequest } from './dispatch.ts';
-import type { ActiveFault, ArmStats, FaultInjector, FaultRule } from './faults.ts';
+import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';
 import { parseArmPath } from './paths.ts';
 import type { ParsedPath } from './paths.ts';
+import { outageFault, regionOfRequest } from './regions.ts';
 
 const log = createLogger('sandbox-arm');
 
@@ -123,7 +124,14 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
 
   let reply: Reply;
   try {
-    reply = await dispatchRequest(engine, await requestContext(req, method, url), parsed);
+    const ctx = await requestContext(req, method, url);
+    // A resource in a region that is down (`sandbox outage`): the request fails, nothing changes.
+    const down = engine.outages.nextArmFailure(regionOfRequest(engine, parsed, ctx));
+    if (down) {
+      await injectFault(outageFault(down.failure, down.outage.region), req, res, record);
+      return;
+    }
+    reply = await dispatchRequest(engine, ctx, parsed);
   } catch (e) {
     reply = toReply(e);
   }
@@ -147,7 +155,11 @@ function authenticated(req: http.IncomingMessage, res: http.ServerResponse): boo
   return false;
 }
 
-/** `/_sandbox/{stats,faults,latency,idle}`: what tests and `sandbox arm-stats` use to observe and steer the emulator. */
+/**
+ * `/_sandbox/{stats,faults,latency,idle}`: what tests and `sandbox arm-stats` use to observe and steer the
+ * emulator; `/_sandbox/outages[/{region}]` (GET the list, PUT `{failures?}` takes a region down, DELETE
+ * brings it back): what `sandbox outage` / `restore` and ../outage.ts use.
+ */
 async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
   const { engine, faults, stats } = deps;
   const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(await readBody(req));
@@ -167,6 +179,14 @@ async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: U
     deps.setLatency(body as number | Partial<LatencyConfig>);
     return { status: 200, body: engine.config.latency };
   }
+  if (what === 'outages' && req.method === 'GET') return { status: 200, body: { value: engine.outages.list() } };
+  const region = /^outages\/([^/]+)$/.exec(what)?.[1];
+  if (region && req.method === 'PUT') return startOutage(engine, decodeURIComponent(region), body);
+  if (region && req.method === 'DELETE') {
+    const ended = engine.outages.end(decodeURIComponent(region));
+    if (!ended) throw new ArmError(404, 'NotFound', `region ${decodeURIComponent(region)} is not down`);
+    return { status: 204 };
+  }
   if (what === 'idle' && req.method === 'POST') {
     await engine.idle();
     return { status: 204 };
@@ -174,12 +194,21 @@ async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: U
   throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
 }
 
+function startOutage(engine: ArmEngine, region: string, body: unknown): Reply {
+  const failures = (body as { failures?: unknown } | undefined)?.failures;
+  try {
+    return { status: 200, body: engine.outages.start(region, Array.isArray(failures) ? failures : undefined) };
+  } catch (e) {
+    throw new ArmError(400, 'InvalidRequestContent', (e as Error).message);
+  }
+}
+
 /**
  * Acts out an injected fault: the connection dropped, a hang (until the client gives up, or for a while and
  * then processed normally), a throttle (429 with Retry-After), an error or a conflict. 'answered' when the
  * request is done with, 'go on' when it is to be processed normally.
  */
-async function injectFault(fault: ActiveFault, req: http.IncomingMessage, res: http.ServerResponse, record: (status: number) => void): Promise<'answered' | 'go on'> {
+async function injectFault(fault: FaultRule, req: http.IncomingMessage, res: http.ServerResponse, record: (status: number) => void): Promise<'answered' | 'go on'> {
   switch (fault.kind) {
     case 'drop':
       record(0);

@@ -1,5 +1,6 @@
 // What the ARM emulator needs from the sandbox's local storage (sandbox/src/storage). Declared here as a
 // structural type so the emulator depends only on this contract; the real LocalStorage satisfies it.
+import type { RegionOutages } from '../outages.ts';
 
 export interface ArmStorageBackend {
   /** Blob endpoint of an account: HTTPS, path-style, ends with `/`. */
@@ -16,4 +17,6 @@ export interface ArmStorageBackend {
   diskBlobUrl(diskOrSnapshotResourceId: string): string;
   /** Holds writes to the given blobs while fn runs (multi-disk crash consistency). */
   freezeWrites<T>(blobUrls: string[], fn: () => Promise<T>): Promise<T>;
+  /** Makes the storage refuse accounts and disks of the regions down in `outages` (sandbox outage). */
+  useOutages?(outages: RegionOutages): void;
 }

@@ -31,6 +31,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../../../src/util/logger.ts';
 import { Gates } from './gate.ts';
+import { stoppedByOutage, type FrontOutages } from './front-outage.ts';
 import { INFINITY, PAGE, RangeSet } from './ranges.ts';
 import { sendPageListDiff, type DiffRequest, type DiffResult } from './front-page-list.ts';
 import type { Endpoint } from './tracker.ts';
@@ -48,6 +49,8 @@ export class StorageFront extends FrontUpstream {
   readonly gates = new Gates();
   private server: https.Server | undefined;
   private readonly sockets = new Set<Duplex>();
+  /** Regional outages (`sandbox outage`): requests on accounts and disks of a down region get no answer. */
+  outages: FrontOutages | undefined;
 
   constructor(opts: StorageFrontOptions) {
     super(opts);
@@ -56,6 +59,7 @@ export class StorageFront extends FrontUpstream {
 
   async start(): Promise<void> {
     const server = https.createServer({ cert: this.opts.certPem, key: this.opts.keyPem, requestTimeout: 0 }, (req, res) => {
+      if (this.outages && stoppedByOutage(this.outages, req, (e) => this.sendError(res, req, e))) return;
       this.handle(req, res).catch((err: unknown) => {
         if (err instanceof HttpError) log.debug('front refused request', { method: req.method, path: redactPath(req.url), status: err.status, code: err.code });
         else log.error('front request failed', { method: req.method, path: redactPath(req.url), error: String(err) });

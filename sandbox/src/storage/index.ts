@@ -19,6 +19,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger } from '../../../src/util/logger.ts';
+import type { RegionOutages } from '../outages.ts';
 import type { SandboxCa } from '../tls.ts';
 import { issueServerCert } from '../tls.ts';
 import { startAzurite, type AzuriteProcess } from './azurite.ts';
@@ -67,6 +68,8 @@ export interface LocalStorage {
   diskBlobUrl(diskResourceId: string): string;
   /** Holds writes to the given blobs (queued at the front) while fn runs. */
   freezeWrites<T>(blobUrls: string[], fn: () => Promise<T>): Promise<T>;
+  /** Refuses the accounts and disks of the regions down in `outages` (the ARM emulator knows where they are). */
+  useOutages(outages: RegionOutages): void;
   stop(): Promise<void>;
 }
 
@@ -274,6 +277,9 @@ function localStorage(opts: LocalStorageOptions, azurite: AzuriteProcess, front:
     },
     freezeWrites(blobUrls, fn) {
       return front.freezeWrites(blobUrls, fn);
+    },
+    useOutages(outages) {
+      front.outages = { state: outages, diskAccount: DISK_ACCOUNT };
     },
     async stop() {
       if (stopped) return;
