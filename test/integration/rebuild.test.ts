@@ -1,10 +1,14 @@
 // The DR system survives the region (DESIGN §2 "Regions fail"): a brand-new cluster, given the same
 // manifests again as Argo CD would, adopts the target resources, rebuilds the RecoveryPoint objects from
 // the replica snapshots' metadata in target storage, resumes replication where it stopped (no initial
-// sync), and fails over Unplanned from a rebuilt point byte for byte. The real operator and datapath run
+// sync), resyncs only what differs when the journal in the cache account is lost, and fails over
+// Unplanned from a rebuilt point byte for byte. The real operator and datapath run
 // in this process, first against the test cluster, then against a second control plane started here.
+import { BlockBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RESOURCE_ROLE } from '../../src/api/contract.ts';
+import { parseArmId } from '../../src/azure/arm-id.ts';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { registry } from '../../src/runtime/metrics.ts';
@@ -39,7 +43,7 @@ const capturedBytes = async (ns: string) =>
     .filter((v) => v.labels.namespace === ns && v.labels.name === vmName)
     .reduce((n, v) => n + v.value, 0);
 
-it('a new cluster with the same manifests adopts, rebuilds the points, resumes without an initial sync and fails over from a rebuilt point byte for byte', async () => {
+it('a new cluster with the same manifests adopts, rebuilds the points, resumes without an initial sync, survives a lost journal and fails over from a rebuilt point byte for byte', async () => {
   const { ns } = fx;
   // The first cluster: what it sealed, what it recorded, what the source holds (no writes since protect).
   await fx.stopInProcess();
@@ -88,6 +92,21 @@ it('a new cluster with the same manifests adopts, rebuilds the points, resumes w
   const newPoints = rebuilt.filter((p) => (p.spec.cycle ?? 0) > lastOld);
   expect(newPoints.length).toBeGreaterThanOrEqual(2);
 
+  // The journal lost with the cache account: the resync copies only what differs from the replicas.
+  await fx.stopInProcess();
+  const cache = parseArmId(resumed?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.cacheContainer)?.id ?? '');
+  const origin = new URL(point0(points).spec.disks[0]?.blobUrl ?? '').origin;
+  const account = cache.names[0] as string;
+  await new BlockBlobClient(`${origin}/${account}/${cache.name}/journal.json`, new StorageSharedKeyCredential(account, fx.sb.storage.accountKey(account))).delete();
+  for (const id of fx.sourceDiskIds) await writeRandom(diskBlob(fx.sb, id), 64 * 1024, 10 * 1024 * 1024);
+  await fx.runInProcess('dp-second', {}, kc2);
+  const resynced = await waitForObject(kc2, clients2.vms, { namespace: ns, name: vmName }, (o) => Boolean(o?.status?.initialSync?.completionTime) && o?.status?.initialSync?.completionTime !== before.status?.initialSync?.completionTime, 'resynced after the journal was lost', 180_000);
+  expect(resynced?.status?.initialSync?.bytesMatched).toBeGreaterThan(0);
+  const recaptured = await capturedBytes(ns);
+  expect(recaptured).toBeGreaterThanOrEqual(2 * 64 * 1024);
+  expect(recaptured).toBeLessThan(WRITTEN / 2);
+  expect((await listRecoveryPoints(kc2, ns, vmName)).map((p) => p.metadata.name)).toEqual(expect.arrayContaining(points.map((p) => p.metadata.name)));
+
   // Unplanned failover from a rebuilt point: the disks equal that point and the source when it was sealed.
   const point = points.sort((a, b) => (a.spec.cycle ?? 0) - (b.spec.cycle ?? 0)).at(-1) as RecoveryPoint;
   const failovers = new CustomResourceClient<FailoverRequest>(kc2, 'FailoverRequest');
@@ -103,6 +122,8 @@ it('a new cluster with the same manifests adopts, rebuilds the points, resumes w
     expect(hash, `${point.spec.disks[i]?.name} equals the source when sealed`).toBe(sourceHashes[i]);
   }
 });
+
+const point0 = (points: RecoveryPoint[]) => points[0] as RecoveryPoint;
 
 async function listNames(list: () => AsyncIterable<{ name?: string }>): Promise<string[]> {
   const names: string[] = [];
