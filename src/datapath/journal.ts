@@ -100,6 +100,8 @@ export class Journal {
   private readonly leaseId: string;
   private readonly metadata: Record<string, string>;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The uid of the VM incarnation whose journal this one continues, when it was another's. */
+  takenOverFrom: string | undefined;
 
   private constructor(blob: BlockBlobClient, leaseId: string, state: JournalState, metadata: Record<string, string>) {
     this.blob = blob;
@@ -118,7 +120,12 @@ export class Journal {
     }
   }
 
-  /** Reads the journal under our lease; `fresh` makes the first state when it is empty or another VM's. */
+  /**
+   * Reads the journal under our lease; `fresh` makes the first state when it is empty. A journal another
+   * incarnation of the VM wrote (same namespace, name and source VM, so the same container: a new cluster
+   * with the same manifests, or the object re-created with deletionPolicy Retain) is taken over as it is,
+   * so replication resumes where it stopped instead of starting over with an initial sync.
+   */
   static async open(blob: BlockBlobClient, leaseId: string, vmUid: string, fresh: () => Promise<JournalState>): Promise<Journal> {
     const response = await fenced('reading the journal', () => blob.download(0, undefined, { conditions: { leaseId } }));
     const chunks: Buffer[] = [];
@@ -127,9 +134,12 @@ export class Journal {
     const metadata = response.metadata ?? {};
     const parsed = JSON.parse(body.toString('utf8') || '{}') as Partial<JournalState>;
     const journal = new Journal(blob, leaseId, parsed as JournalState, metadata);
-    if (parsed.version !== 1 || parsed.vmUid !== vmUid) {
+    if (parsed.version !== 1) {
       const state = await fresh();
       await journal.update((s) => Object.assign(s, state));
+    } else if (parsed.vmUid !== vmUid) {
+      journal.takenOverFrom = parsed.vmUid;
+      await journal.update((s) => (s.vmUid = vmUid));
     }
     return journal;
   }

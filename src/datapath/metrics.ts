@@ -92,6 +92,13 @@ export const sealedPoints = new Counter({
   registers: [registry],
 });
 
+export const rebuiltPoints = new Counter({
+  name: 'site_recovery_datapath_recovery_points_rebuilt_total',
+  help: 'RecoveryPoint objects rebuilt from the replica snapshots in target storage (a new cluster, lost objects).',
+  labelNames: vmLabels,
+  registers: [registry],
+});
+
 export const ownedVms = new Gauge({
   name: 'site_recovery_datapath_owned_vms',
   help: 'Replicated VMs this replica owns.',
@@ -107,7 +114,7 @@ export const liveMembers = new Gauge({
 /** Drops a VM's series when this replica stops owning it. */
 export function forgetVm(namespace: string, name: string): void {
   const labels = { namespace, name };
-  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints, sourceRegionUnavailable]) {
+  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints, rebuiltPoints, sourceRegionUnavailable]) {
     metric.remove(labels);
   }
   rpoSources.delete(`${namespace}/${name}`);

@@ -33,8 +33,11 @@ export async function createRecoveryPoint(
   snapshots: Record<string, string>,
   blobUrl: (disk: ProtectedDisk) => string,
 ): Promise<RecoveryPoint> {
-  const namespace = vm.metadata.namespace ?? 'default';
-  const name = recoveryPointName(vm.metadata.name ?? '', record.cycle);
+  return recordPoint(client, vm, pointSpec(vm, record, snapshots, blobUrl));
+}
+
+/** The spec of the point sealing `record`: one entry per protected disk, in the order of status.disks (OS first). */
+export function pointSpec(vm: ReplicatedVM, record: CycleRecord, snapshots: Record<string, string>, blobUrl: (disk: ProtectedDisk) => string): RecoveryPoint['spec'] {
   const disks: RecoveryPointDisk[] = (vm.status?.disks ?? []).map((disk) => ({
     name: disk.name,
     role: disk.role,
@@ -44,6 +47,16 @@ export async function createRecoveryPoint(
     snapshot: snapshots[disk.name] ?? '',
     sourceDiskId: disk.sourceDiskId,
   }));
+  return { replicatedVMName: vm.metadata.name ?? '', time: record.time, consistency: record.consistency, cycle: record.cycle, disks };
+}
+
+/**
+ * Creates the RecoveryPoint `spec` describes, named, labelled and owned as every point of `vm`; a point of
+ * that name and cycle already there (a retried seal, a rebuild racing a seal) is returned as it is.
+ */
+export async function recordPoint(client: CustomResourceClient<RecoveryPoint>, vm: ReplicatedVM, spec: RecoveryPoint['spec']): Promise<RecoveryPoint> {
+  const namespace = vm.metadata.namespace ?? 'default';
+  const name = recoveryPointName(vm.metadata.name ?? '', spec.cycle ?? 0);
   try {
     return await client.create(
       namespace,
@@ -54,14 +67,14 @@ export async function createRecoveryPoint(
           labels: { [REPLICATED_VM_LABEL]: vm.metadata.name ?? '' },
           ownerReferences: [{ apiVersion: API_VERSION, kind: 'ReplicatedVM', name: vm.metadata.name ?? '', uid: vm.metadata.uid ?? '', controller: true }],
         },
-        spec: { replicatedVMName: vm.metadata.name ?? '', time: record.time, consistency: record.consistency, cycle: record.cycle, disks },
+        spec,
       },
       DATAPATH_FIELD_MANAGER,
     );
   } catch (error) {
     if (!isConflict(error)) throw error;
     const existing = await client.get({ namespace, name });
-    if (!existing || existing.spec.cycle !== record.cycle) throw error;
+    if (!existing || existing.spec.cycle !== spec.cycle) throw error;
     return existing;
   }
 }

@@ -46,6 +46,15 @@ export function isSeeded(target: TargetDisk, seedDiskId: string | undefined): bo
 }
 
 /**
+ * Whether the replica blob holds what an earlier journal applied (its checkpoint names another epoch):
+ * the journal in the cache account was lost, and the blob is its own seed, so only what differs travels.
+ */
+export function holdsEarlierJournal(target: TargetDisk, epoch: string): boolean {
+  const { srepoch, srcycle } = target.metadata;
+  return target.applied === 0 && srepoch !== undefined && srepoch !== epoch && Number(srcycle ?? 0) > 0;
+}
+
+/**
  * Copies the seed disk into the replica blob. Returns the bytes copied, or undefined when the seed cannot
  * be used (larger than the replica): the disk is then copied in full as usual.
  */

@@ -188,11 +188,14 @@ async function clearAll(target: TargetDisk, fence: BlobFence, signal: AbortSigna
   }
 }
 
-/** Snapshots every replica blob (under the lease): the content of a sealed recovery point. */
-export async function snapshotAll(targets: readonly TargetDisk[], fence: BlobFence): Promise<Record<string, string>> {
+/**
+ * Snapshots every replica blob (under the lease): the content of a sealed recovery point. Each snapshot
+ * carries `metadata(disk)`, what rebuilding the point from target storage alone needs (point-metadata.ts).
+ */
+export async function snapshotAll(targets: readonly TargetDisk[], fence: BlobFence, metadata: (disk: string) => Record<string, string>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const target of targets) {
-    const snapshot = await fenced('snapshotting the replica blob', () => target.blob.createSnapshot({ conditions: { leaseId: fence.leaseId } }));
+    const snapshot = await fenced('snapshotting the replica blob', () => target.blob.createSnapshot({ metadata: metadata(target.name), conditions: { leaseId: fence.leaseId } }));
     if (!snapshot.snapshot) throw new Error(`no snapshot time returned for ${target.name}`);
     out[target.name] = snapshot.snapshot;
   }

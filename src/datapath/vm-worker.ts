@@ -1,7 +1,9 @@
 /**
- * One replicated VM on the replica that owns it. A session is: take the fence (journal lease, then the
- * replica blobs' leases), read the journal and the apply checkpoints, collect garbage left by a previous
- * owner, then run two loops side by side until ownership ends:
+ * One replicated VM on the replica that owns it. Before its first session the worker rebuilds the
+ * RecoveryPoint objects missing for the sealed points target storage holds (a new cluster; needs nothing of
+ * the source region, point-metadata.ts). A session is: take the fence (journal lease, then the replica
+ * blobs' leases), read the journal (an earlier incarnation's is resumed) and the apply checkpoints,
+ * collect garbage left by a previous owner, then run two loops side by side until ownership ends:
  *
  *   capture loop   every interval (or at once on sync-now / resync): capture cycle n+1 into the cache,
  *                  commit it to the journal, drop the restore point no longer needed as a diff base;
@@ -33,6 +35,7 @@ import { captureDelay, captureOnce } from './worker-capture.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
 import { inSourceRegion } from './source-call.ts';
 import { collectGarbage } from './worker-garbage.ts';
+import { rebuildPoints } from './worker-seal.ts';
 import { clearError, recordError, writeStatus } from './worker-status.ts';
 
 export class VmWorker {
@@ -40,6 +43,8 @@ export class VmWorker {
   private readonly ctx: VmContext;
   private readonly stopController = new AbortController();
   private running: Promise<void> | undefined;
+  /** Whether the points target storage holds were rebuilt (once per worker, point-metadata.ts). */
+  private rebuilt = false;
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM) {
     this.key = `${vm.metadata.namespace}/${vm.metadata.name}`;
@@ -111,9 +116,14 @@ export class VmWorker {
     const registration = registrationOf(ctx.vm);
     if (!registration) throw new Error('the VM is not registered for replication');
     const { blobs, identity } = ctx.deps;
+    const replica = await blobs.container(registration.replicaContainerId);
+    // From target storage alone, before anything of the source region: a new cluster's points first.
+    if (!this.rebuilt) {
+      await rebuildPoints(ctx, replica);
+      this.rebuilt = true;
+    }
     // The cache account (journal and fence) is in the source region.
     const cache = await inSourceRegion(() => blobs.container(registration.cacheContainerId));
-    const replica = await blobs.container(registration.replicaContainerId);
     const journalBlob = cache.getBlockBlobClient(JOURNAL_BLOB);
     const fence = new BlobFence(identity);
     await inSourceRegion(() => this.acquireJournal(journalBlob, fence, stop));
@@ -125,6 +135,7 @@ export class VmWorker {
     try {
       const journal = await inSourceRegion(() => Journal.open(journalBlob, fence.leaseId, ctx.vm.metadata.uid ?? '', () => this.freshState()));
       ctx.journal = journal;
+      if (journal.takenOverFrom !== undefined) ctx.log.info('resuming the journal of an earlier incarnation of the VM', { uid: journal.takenOverFrom, cycle: journal.state.sealed });
       const targets: TargetDisk[] = [];
       for (const disk of registration.disks) {
         const target = await openTarget(replica, disk, fence, journal.state.epoch);

@@ -10,7 +10,7 @@ import { captureCycle } from './capture.ts';
 import { errorKind, errorMessage } from './errors.ts';
 import { cycleBytes } from './journal.ts';
 import { cycleOfRestorePoint } from './restore-points.ts';
-import { isSeeded, seedReplica } from './seed.ts';
+import { holdsEarlierJournal, isSeeded, seedReplica } from './seed.ts';
 import { inSourceRegion } from './source-call.ts';
 import type { Session, VmContext } from './worker-context.ts';
 import { writeStatus } from './worker-status.ts';
@@ -96,14 +96,22 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
 }
 
 /**
- * Re-protect: replica blobs whose disk names a seed start as a copy of it (seed.ts), once. Returns the
- * disks whose first cycle may carry only the differences from their seed.
+ * Re-protect: replica blobs whose disk names a seed start as a copy of it (seed.ts), once. A lost journal:
+ * replica blobs holding an earlier journal's cycles are their own seed. Returns the disks whose first
+ * cycle may carry only the differences from their seed.
  */
 async function seedReplicas(ctx: VmContext, session: Session): Promise<Set<string>> {
   const seeded = new Set<string>();
+  const { state } = session.journal;
   for (const disk of session.registration.disks) {
     const target = session.targets.find((t) => t.name === disk.name);
-    if (!disk.seedDiskId || !target || target.applied > 0 || session.journal.state.resync.includes(disk.name)) continue;
+    if (!target || target.applied > 0 || state.resync.includes(disk.name)) continue;
+    if (holdsEarlierJournal(target, state.epoch)) {
+      ctx.log.info('the journal was lost: resyncing only what differs from the replica', { disk: disk.name, replicaCycle: target.metadata.srcycle });
+      seeded.add(disk.name);
+      continue;
+    }
+    if (!disk.seedDiskId) continue;
     if (!isSeeded(target, disk.seedDiskId)) {
       const started = Date.now();
       const bytes = await seedReplica({ az: ctx.deps.az, blobs: ctx.deps.blobs, fence: session.fence, concurrency: ctx.deps.config.applyConcurrency, signal: session.signal }, target, disk.seedDiskId);

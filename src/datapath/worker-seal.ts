@@ -1,13 +1,17 @@
 /**
- * Sealing recovery point n once every disk of the VM reached cycle n: snapshot every replica blob
- * (recorded in the journal first, so a seal cut short reuses its snapshots instead of leaking new ones),
- * record the RecoveryPoint, mark the cycle sealed in the journal (initial sync and sync-now requests
- * complete here), then prune points past the policy's retention. A half-applied cycle is never sealed.
+ * Sealing recovery point n once every disk of the VM reached cycle n: snapshot every replica blob, each
+ * snapshot carrying what rebuilding the point needs (point-metadata.ts), recorded in the journal first
+ * so a seal cut short reuses its snapshots instead of leaking new ones; record the RecoveryPoint, mark the
+ * cycle sealed in the journal (initial sync and sync-now requests complete here), then prune points past
+ * the policy's retention. A half-applied cycle is never sealed.
  */
+import type { ContainerClient } from '@azure/storage-blob';
 import * as metrics from './metrics.ts';
 import { errorKind, errorMessage } from './errors.ts';
 import type { CycleRecord } from './journal.ts';
-import { createRecoveryPoint, prune, recoveryPointName } from './recovery-points.ts';
+import type { ProtectedDisk } from '../api/types.ts';
+import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
+import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
 import type { Session, VmContext } from './worker-context.ts';
 
@@ -16,12 +20,15 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   const { journal, targets, fence, replica } = session;
   const stopTimer = metrics.cycleDuration.startTimer({ stage: 'seal' });
   let snapshots = journal.state.sealing?.cycle === record.cycle ? journal.state.sealing.snapshots : undefined;
+  const blobUrl = (disk: ProtectedDisk) => replica.getBlobClient(targetBlobName(disk)).url;
   if (!snapshots) {
-    const taken = await snapshotAll(targets, fence);
+    // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
+    const described = pointSpec(ctx.vm, record, {}, blobUrl);
+    const taken = await snapshotAll(targets, fence, (disk) => snapshotMetadata(described, disk));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }
-  const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, (disk) => replica.getBlobClient(targetBlobName(disk)).url);
+  const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, blobUrl);
   const summary = { name: point.metadata.name ?? recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle), time: record.time, consistency: record.consistency, cycle: record.cycle };
   const first = !journal.state.lastPoint;
   await journal.update((s) => {
@@ -48,4 +55,16 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
     metrics.datapathErrors.inc({ stage: 'prune', kind: errorKind(error) });
     ctx.log.warn('pruning failed; will retry after the next seal', { error: errorMessage(error) });
   }
+}
+/**
+ * Rebuilds the RecoveryPoint objects missing for the sealed points the replica container holds
+ * (point-metadata.ts): once per worker, before its first session opens the journal, so it needs nothing
+ * of the source region and runs before any pruning could take the snapshots for unreferenced ones.
+ */
+export async function rebuildPoints(ctx: VmContext, replica: ContainerClient): Promise<void> {
+  const rebuilt = await rebuildRecoveryPoints(ctx.deps.recoveryPoints, ctx.vm, replica, ctx.times.retentionMs);
+  if (!rebuilt.length) return;
+  metrics.rebuiltPoints.inc(ctx.labels, rebuilt.length);
+  ctx.log.info('recovery points rebuilt from target storage', { points: rebuilt.length, first: rebuilt[0], last: rebuilt.at(-1) });
+  ctx.deps.events.record(ctx.vm, 'Normal', 'RecoveryPointsRebuilt', `${rebuilt.length} recovery point(s) rebuilt from the replica snapshots in target storage (${rebuilt[0]} to ${rebuilt.at(-1)})`);
 }

@@ -28,10 +28,17 @@ export interface FailoverFixture {
   sourceDiskIds: string[];
   sourceNicId: string;
   sourceIp: string | undefined;
-  /** Runs the operator (with `operator` options) and a datapath replica here, each with exactly the permissions the chart grants it. */
-  runInProcess(identity: string, operator?: Partial<OperatorOptions>): Promise<void>;
+  /**
+   * Runs the operator (with `operator` options) and a datapath replica here, each with exactly the
+   * permissions the chart grants it, against `cluster` (default: the test cluster, `kc`).
+   */
+  runInProcess(identity: string, operator?: Partial<OperatorOptions>, cluster?: KubeConfig): Promise<void>;
   /** Stops the datapath runInProcess started; the operator goes on (a sync-now then never gets an answer). */
   stopDatapath(): Promise<void>;
+  /** Stops the operator and the datapath runInProcess started; local Azure goes on. */
+  stopInProcess(): Promise<void>;
+  /** Applies the policy, the mapping and the ReplicatedVM (as `protect` does) through `to`. */
+  applyManifests(to: Clients): Promise<void>;
   /** Stops what runInProcess started and local Azure. */
   close(): Promise<void>;
   /** Creates the policy, the mapping and the ReplicatedVM, and waits until it sealed `cycles` points. */
@@ -60,9 +67,18 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
   const source = await sb.c.compute.virtualMachines.get(rg, vmName);
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
   const stop = new AbortController();
-  const stopDatapath = new AbortController();
+  let stopRun = new AbortController();
+  let stopDatapath = new AbortController();
   const running: Array<Promise<void>> = [];
   let datapath: Promise<void> | undefined;
+  const applyManifests = async (to: Clients) => {
+    await to.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
+    await to.mappings.create(ns, {
+      metadata: { name: 'net' },
+      spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
+    });
+    await to.vms.create(ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
+  };
   return {
     sb,
     kc,
@@ -76,11 +92,12 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
     sourceNicId: nic.id as string,
     sourceIp: nic.ipConfigurations?.[0]?.privateIPAddress,
     diskIdsOf,
-    async runInProcess(identity, operator = {}) {
-      const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
-      const datapathKc = await chartServiceAccountKubeConfig(kc, 'datapath', ns);
-      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4, ...operator }).run(stop.signal));
-      const signal = AbortSignal.any([stop.signal, stopDatapath.signal]);
+    async runInProcess(identity, operator = {}, cluster = kc) {
+      const operatorKc = await chartServiceAccountKubeConfig(cluster, 'operator', ns);
+      const datapathKc = await chartServiceAccountKubeConfig(cluster, 'datapath', ns);
+      const run = AbortSignal.any([stop.signal, stopRun.signal]);
+      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4, ...operator }).run(run));
+      const signal = AbortSignal.any([run, stopDatapath.signal]);
       datapath = buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
       running.push(datapath);
     },
@@ -88,18 +105,20 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
       stopDatapath.abort();
       await datapath?.catch(() => undefined);
     },
+    async stopInProcess() {
+      stopRun.abort();
+      await Promise.allSettled(running.splice(0));
+      stopRun = new AbortController();
+      stopDatapath = new AbortController();
+    },
+    applyManifests,
     async close() {
       stop.abort();
       await Promise.allSettled(running);
       await sb.close();
     },
     async protect(cycles = 1) {
-      await clients.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
-      await clients.mappings.create(ns, {
-        metadata: { name: 'net' },
-        spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
-      });
-      await clients.vms.create(ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
+      await applyManifests(clients);
       await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `protected with ${cycles} sealed cycle(s)`, 180_000);
     },
     diskHash: (diskId) => hashDisk(sb.storage.diskBlobUrl(diskId), { length: diskBytes, credential: diskAccount() }),
