@@ -1,10 +1,12 @@
 // The Helm chart, with helm built from its Go module: lint, template (default, full and HPA values) with
 // the rendered objects checked and applied with a server-side dry run against the real test API server,
 // Pod Security "restricted" enforced on the pods, and helm install / upgrade / uninstall into that server.
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, ensurePackagingTools, helm, helmTemplate, helmTemplateText, type Manifest } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, REQUIRED_VALUES, ensurePackagingTools, helm, helmTemplate, helmTemplateText, parseManifests, type Manifest } from '../support/helm.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { kubeErrorMessage } from '../../src/kube/errors.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
@@ -100,7 +102,7 @@ describe('Helm chart', () => {
     kc = testKubeConfig();
     namespace = await createTestNamespace(kc, 'pkg-helm');
     [defaults, full, hpa] = await Promise.all([
-      helmTemplate({ namespace }),
+      helmTemplate({ namespace, set: REQUIRED_VALUES }),
       helmTemplate({ namespace, valuesFiles: [FULL] }),
       helmTemplate({ namespace, valuesFiles: [HPA] }),
     ]);
@@ -284,8 +286,57 @@ describe('Helm chart', () => {
       [{ logLevel: 'verbose' }, /logLevel/],
       [{ image: { pullPolicy: 'Sometimes' } }, /pullPolicy/],
     ];
+    const subscription = { subscriptionId: REQUIRED_VALUES['azure.subscriptionId'] };
     for (const [values, message] of refusals) {
-      await expect(helmTemplateText({ namespace, values }), JSON.stringify(values)).rejects.toThrow(message);
+      await expect(helmTemplateText({ namespace, values: { azure: subscription, ...values } }), JSON.stringify(values)).rejects.toThrow(message);
+    }
+  });
+
+  it('refuses to render without azure.subscriptionId, saying which value to set (the pods could not start)', async () => {
+    for (const values of [{}, { azure: { subscriptionId: '' } }]) {
+      await expect(helmTemplateText({ namespace, values }), JSON.stringify(values)).rejects.toThrow(
+        'azure.subscriptionId is required: the Azure subscription that holds the protected VMs and their targets (--set azure.subscriptionId=<subscription-id>)',
+      );
+    }
+  });
+
+  it('renders as a dependency of an umbrella chart (global values, a condition, values under its name)', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sro-umbrella-'));
+    try {
+      const umbrella = path.join(dir, 'platform');
+      await fs.cp(CHART_DIR, path.join(umbrella, 'charts/site-recovery-operator'), { recursive: true });
+      await fs.writeFile(path.join(umbrella, 'Chart.yaml'), [
+        'apiVersion: v2',
+        'name: platform',
+        'version: 1.0.0',
+        'dependencies:',
+        '  - name: site-recovery-operator',
+        '    version: 0.1.0',
+        `    repository: file://${path.join(CHART_DIR)}`,
+        '    condition: site-recovery-operator.enabled',
+        '',
+      ].join('\n'));
+      const values = {
+        global: { imageRegistry: 'registry.example.com', labels: { team: 'platform' } },
+        'site-recovery-operator': { enabled: true, azure: { subscriptionId: REQUIRED_VALUES['azure.subscriptionId'] }, datapath: { replicas: 3 } },
+      };
+      await fs.writeFile(path.join(umbrella, 'values.yaml'), JSON.stringify(values));
+      await fs.mkdir(path.join(umbrella, 'templates'));
+      await fs.writeFile(path.join(umbrella, 'templates/NOTES.txt'), 'The platform umbrella chart.\n');
+      const rendered = await helm(['template', 'platform', umbrella, '--namespace', namespace, '--include-crds']);
+      expect(rendered.code, rendered.stderr).toBe(0);
+      const objects = parseManifests(rendered.stdout);
+      expect(one<Deployment>(objects, 'Deployment', 'datapath').spec.replicas).toBe(3);
+      expect(one<Deployment>(objects, 'Deployment', 'operator').metadata.name).toBe('platform-site-recovery-operator');
+      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(5);
+      const lint = await helm(['lint', umbrella, '--strict', '--with-subcharts']);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      // Its required values are still required when it is a dependency.
+      const missing = await helm(['template', 'platform', umbrella, '--namespace', namespace, '--set', 'site-recovery-operator.azure.subscriptionId=']);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('azure.subscriptionId is required');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 
@@ -313,7 +364,7 @@ describe('Helm chart', () => {
     (scaled.spec.triggers[0] as { metadata: Record<string, unknown> }).metadata.threshold = 5;
     await expect(applyObjects(kc, [scaled], { dryRun: true, create: true })).rejects.toThrow(/threshold/);
     // And the CRDs of the chart's crds/ directory.
-    await applyObjects(kc, await helmTemplate({ namespace, includeCrds: true }).then((all) => all.filter((o) => o.kind === 'CustomResourceDefinition')), { dryRun: true });
+    await applyObjects(kc, await helmTemplate({ namespace, set: REQUIRED_VALUES, includeCrds: true }).then((all) => all.filter((o) => o.kind === 'CustomResourceDefinition')), { dryRun: true });
   });
 
   it('meets Pod Security "restricted": the API server admits the pods in an enforcing namespace', async () => {
@@ -342,7 +393,6 @@ describe('Helm chart', () => {
     expect(install.code, install.stderr).toBe(0);
     expect(install.stdout).toContain('STATUS: deployed');
     expect(install.stdout).toContain(`site-recovery-operator 0.1.0 is installed in namespace ${ns}`); // NOTES.txt
-    expect(install.stdout).not.toContain('WARNING: azure.subscriptionId is empty');
 
     const apps = kc.makeApiClient(AppsV1Api);
     const fullname = `${release}-site-recovery-operator`;

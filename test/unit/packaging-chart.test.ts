@@ -61,6 +61,11 @@ describe('Helm chart files', () => {
       }
     });
 
+    it('accepts what a parent chart passes to it as a dependency (global values, its condition key)', () => {
+      const asDependency = merge(defaults, { global: { imageRegistry: 'registry.example.com', labels: { team: 'platform' } }, enabled: true });
+      expect(validate(asDependency), JSON.stringify(validate.errors)).toBe(true);
+    });
+
     it('documents every value in values.yaml (a comment above each top-level section)', () => {
       const text = read('charts/site-recovery-operator/values.yaml');
       for (const key of Object.keys(defaults)) {
