@@ -261,6 +261,18 @@ describe('Helm chart', () => {
     expect(find(hpa, 'NetworkPolicy')).toHaveLength(0);
   });
 
+  it('spreads both components over availability zones and nodes, without blocking a single-zone cluster', () => {
+    for (const component of ['operator', 'datapath']) {
+      const d = one<Deployment>(defaults, 'Deployment', component);
+      const spread = (d.spec.template.spec as PodSpec & { topologySpreadConstraints: { topologyKey: string; whenUnsatisfiable: string; maxSkew: number; labelSelector: unknown }[] }).topologySpreadConstraints;
+      expect(spread.map((c) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew])).toEqual([
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway', 1],
+        ['kubernetes.io/hostname', 'ScheduleAnyway', 1],
+      ]);
+      for (const c of spread) expect(c.labelSelector).toEqual({ matchLabels: d.spec.selector.matchLabels });
+    }
+  });
+
   it('protects availability and limits traffic: PodDisruptionBudgets and a NetworkPolicy', () => {
     for (const component of ['operator', 'datapath']) {
       const pdb = one<Manifest & { spec: Record<string, unknown> & { selector: { matchLabels: Record<string, string> } } }>(defaults, 'PodDisruptionBudget', component);
