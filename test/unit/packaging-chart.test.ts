@@ -26,6 +26,14 @@ describe('Helm chart files', () => {
     expect(read('charts/site-recovery-operator/.helmignore')).toMatch(/^crds\/Kustomization$/m);
   });
 
+  it('retains replica data by default: ReplicatedVM.spec.deletionPolicy defaults to Retain', () => {
+    type Crd = { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, { default?: unknown; description: string }> } } } } }[] } };
+    const crd = parse(read('charts/site-recovery-operator/crds/siterecovery.io_replicatedvms.yaml')) as Crd;
+    const policy = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec.properties.deletionPolicy;
+    expect(policy?.default).toBe('Retain');
+    expect(policy?.description).toMatch(/Retain \(default\)/);
+  });
+
   it('versions the chart with the application', () => {
     const chart = parse(read('charts/site-recovery-operator/Chart.yaml')) as { apiVersion: string; appVersion: string; version: string; name: string };
     const pkg = JSON.parse(read('package.json')) as { version: string };
