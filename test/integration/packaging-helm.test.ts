@@ -121,7 +121,10 @@ describe('Helm chart', () => {
     expect(kinds(defaults)).toEqual(
       ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
     );
-    expect(kinds(full)).toEqual([...kinds(defaults), 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
+    // Watching one namespace, the operator's and the datapath's roles for the CRs are Roles in it.
+    const scoped = kinds(defaults).map((k) => (k === 'ClusterRoleBinding' ? 'RoleBinding' : k));
+    scoped.splice(scoped.indexOf('ClusterRole'), 2, 'Role', 'Role');
+    expect(kinds(full)).toEqual([...scoped, 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
     expect(find(hpa, 'HorizontalPodAutoscaler')).toHaveLength(1);
     expect(find(hpa, 'ScaledObject')).toHaveLength(0);
   });
@@ -133,7 +136,8 @@ describe('Helm chart', () => {
         expect(labels[key], `${o.kind}/${o.metadata.name} ${key}`).toBeTruthy();
       }
       const clusterScoped = o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding';
-      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped ? undefined : namespace);
+      const watchScoped = full.includes(o) && (o.kind === 'Role' || o.kind === 'RoleBinding') && !/-(leader-election|membership)$/.test(o.metadata.name);
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped ? undefined : watchScoped ? 'payments' : namespace);
     }
   });
 
@@ -203,6 +207,45 @@ describe('Helm chart', () => {
       const component = binding.metadata.labels?.['app.kubernetes.io/component'];
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: one(defaults, 'ServiceAccount', component).metadata.name, namespace }]);
     }
+  });
+
+  it('scopes the roles for the siterecovery.io kinds to operator.watchNamespace (Role and RoleBinding there; Leases as before)', () => {
+    type Role = Manifest & { rules: Rules };
+    type Binding = Manifest & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    expect(find(full, 'ClusterRoleBinding')).toEqual([]);
+    expect(find(full, 'ClusterRole').map((r) => r.metadata.name).sort()).toEqual(['site-recovery-operator-edit', 'site-recovery-operator-view']);
+    for (const component of ['operator', 'datapath']) {
+      const roles = find<Role>(full, 'Role', component);
+      const watched = roles.find((r) => r.metadata.namespace === 'payments');
+      expect(watched, component).toBeDefined();
+      // The same grants as the ClusterRole of a cluster-wide install.
+      expect(grants(watched?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'ClusterRole', component).rules));
+      const lease = roles.find((r) => r.metadata.namespace === namespace);
+      expect(grants(lease?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'Role', component).rules));
+      const binding = find<Binding>(full, 'RoleBinding', component).find((b) => b.metadata.namespace === 'payments');
+      expect(binding?.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: watched?.metadata.name });
+      expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
+    }
+    // Both processes watch only that namespace.
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--namespace=payments']);
+  });
+
+  it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {
+    type Role = Manifest & { rules: Rules };
+    const aggregated = (objects: Manifest[]) =>
+      find<Role>(objects, 'ClusterRole').filter((r) => Object.keys(r.metadata.labels ?? {}).some((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')));
+    const labelsOf = (r: Manifest) => Object.keys(r.metadata.labels ?? {}).filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')).sort();
+    const byDefault = aggregated(defaults);
+    expect(byDefault.map((r) => [r.metadata.name, labelsOf(r)])).toEqual([['site-recovery-operator-view', ['rbac.authorization.k8s.io/aggregate-to-view']]]);
+    expect(grants(byDefault[0]?.rules ?? []).every((g) => /:(get|list|watch)$/.test(g))).toBe(true);
+    // The edit role exists to be bound on purpose; it joins edit and admin only when asked.
+    const editRole = find<Role>(defaults, 'ClusterRole').find((r) => r.metadata.name === 'site-recovery-operator-edit');
+    expect(grants(editRole?.rules ?? [])).toContain('siterecovery.io/failoverrequests:create');
+    const withEdit = aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToEdit': true } }));
+    const edit = withEdit.find((r) => r.metadata.name === 'site-recovery-operator-edit');
+    expect(edit && labelsOf(edit)).toEqual(['rbac.authorization.k8s.io/aggregate-to-admin', 'rbac.authorization.k8s.io/aggregate-to-edit']);
+    expect(grants(edit?.rules ?? [])).toContain('siterecovery.io/failoverrequests:create');
+    expect(aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToView': false } }))).toEqual([]);
   });
 
   it('annotates the service accounts for Azure workload identity', () => {
@@ -370,6 +413,10 @@ describe('Helm chart', () => {
         return (error as Error).message;
       }
     }, { timeout: 30_000, interval: 250 }).toBe(true);
+    // full-values.yaml watches namespace payments: its Roles go there.
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'payments' } } }).catch((error: unknown) => {
+      if ((error as { code?: number }).code !== 409) throw error;
+    });
     for (const objects of [defaults, full, hpa]) await applyObjects(kc, objects.filter((o) => !stubbed.has(o.kind)), { dryRun: true });
     // The stand-in schemas have teeth: a number in KEDA's string-only trigger metadata is refused.
     const scaled = structuredClone(one(full, 'ScaledObject')) as Manifest & { spec: { triggers: { metadata: Record<string, unknown> }[] } };

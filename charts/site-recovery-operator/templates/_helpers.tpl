@@ -218,3 +218,16 @@ spec:
     {{- end }}
   {{- end }}
 {{- end }}
+
+{{/*
+Where the roles for the siterecovery.io kinds apply. Watching one namespace (operator.watchNamespace), they are
+a Role and a RoleBinding in it; otherwise a ClusterRole and a ClusterRoleBinding. Call with the root context.
+*/}}
+{{- define "sro.watchRoleKind" -}}
+{{- if .Values.operator.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
+{{- end }}
+
+{{- define "sro.watchBindingKind" -}}
+{{- if .Values.operator.watchNamespace }}RoleBinding{{ else }}ClusterRoleBinding{{ end }}
+{{- end }}
+
