@@ -26,6 +26,13 @@ describe('Helm chart files', () => {
     expect(read('charts/site-recovery-operator/.helmignore')).toMatch(/^crds\/Kustomization$/m);
   });
 
+  it('marks every CRD to survive helm uninstall and Argo CD pruning or application deletion', () => {
+    for (const file of yamlFiles(path.join(CHART, 'crds'))) {
+      const crd = parse(read('charts/site-recovery-operator/crds', file)) as { metadata: { annotations?: Record<string, string> } };
+      expect(crd.metadata.annotations, file).toMatchObject({ 'helm.sh/resource-policy': 'keep', 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' });
+    }
+  });
+
   it('retains replica data by default: ReplicatedVM.spec.deletionPolicy defaults to Retain', () => {
     type Crd = { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, { default?: unknown; description: string }> } } } } }[] } };
     const crd = parse(read('charts/site-recovery-operator/crds/siterecovery.io_replicatedvms.yaml')) as Crd;
@@ -145,6 +152,18 @@ describe('Argo CD examples', () => {
     expect(Number(operator?.metadata.annotations?.['argocd.argoproj.io/sync-wave'])).toBeLessThan(Number(appset?.metadata.annotations?.['argocd.argoproj.io/sync-wave']));
     const root = docs(path.join(dir, 'root-application.yaml'))[0];
     expect(root?.spec).toMatchObject({ source: { path: 'deploy/argocd/apps' } });
+  });
+
+  it('never cascades a deletion: no resources finalizer on the Applications, the ApplicationSet preserves resources', () => {
+    type App = { metadata: { finalizers?: string[] }; spec: { syncPolicy?: { preserveResourcesOnDeletion?: boolean }; template?: { metadata: { finalizers?: string[] } } } };
+    for (const file of ['root-application.yaml', 'apps/site-recovery-operator.yaml', 'apps/dr-applicationset.yaml']) {
+      for (const d of docs(path.join(dir, file)) as unknown as App[]) {
+        expect(d.metadata.finalizers ?? [], file).not.toContain('resources-finalizer.argocd.argoproj.io');
+        expect(d.spec.template?.metadata.finalizers ?? [], file).toEqual([]);
+      }
+    }
+    const [appset] = docs(path.join(dir, 'apps/dr-applicationset.yaml')) as unknown as App[];
+    expect(appset?.spec.syncPolicy?.preserveResourcesOnDeletion).toBe(true);
   });
 
   it('orders the DR objects: policies and mappings, then ReplicatedVMs', () => {
