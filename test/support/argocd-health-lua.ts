@@ -1,6 +1,6 @@
 /**
  * The Argo CD health checks of the siterecovery.io kinds, written once. Argo CD needs one self-contained
- * Lua script per kind (deploy/argocd/health/<group>_<Kind>/health.lua, and the same text in argocd-cm),
+ * Lua script per kind (deploy/argocd/health/<group>/<Kind>/health.lua, and the same text in argocd-cm),
  * but most of the kinds judge health the same way, by kstatus conventions: suspended, not yet observed,
  * Stalled, a stale Ready condition, Ready, Reconciling, not ready. So each script is rendered from one
  * template: a header, the shared helpers the kind uses, and a body — the kstatus body with per-kind
