@@ -85,6 +85,17 @@ export function checkSchema(node: unknown, path: string): void {
   }
 }
 
+/**
+ * Deleting a CRD deletes every object of its kind, and so (through the operator's finalizers) what a
+ * ReplicatedVM with deletionPolicy Delete holds in Azure. No tool may do that on its own: Helm keeps them on
+ * uninstall (it never deletes crds/ either; the annotation covers renders that put them among the
+ * templates), and Argo CD neither prunes them nor deletes them with their Application.
+ */
+export const CRD_ANNOTATIONS = {
+  'helm.sh/resource-policy': 'keep',
+  'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false',
+} as const;
+
 export function crdFor(source: KindSource, definitions: Record<string, Schema>): Schema {
   const properties: Schema = {
     apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
@@ -99,6 +110,7 @@ export function crdFor(source: KindSource, definitions: Record<string, Schema>):
     metadata: {
       name: `${source.plural}.${GROUP}`,
       labels: { 'app.kubernetes.io/name': 'site-recovery-operator', 'app.kubernetes.io/part-of': 'site-recovery-operator' },
+      annotations: CRD_ANNOTATIONS,
     },
     spec: {
       group: GROUP,

@@ -660,7 +660,7 @@ export interface ReplicatedVMSpec {
    */
   seedVirtualMachineId?: string;
   /**
-   * Delete (default) disables replication and removes what the operator created when this object is deleted; Retain leaves all Azure resources in place.
+   * What deleting this object does in Azure. Retain (default) disables replication and leaves every Azure resource in place (replica disks, recovery points, target resource group), so replica data is deleted only when a person asks; Delete also removes everything the operator created for this VM.
    */
   deletionPolicy?: 'Delete' | 'Retain';
 }

@@ -1,10 +1,12 @@
 // The Helm chart, with helm built from its Go module: lint, template (default, full and HPA values) with
 // the rendered objects checked and applied with a server-side dry run against the real test API server,
 // Pod Security "restricted" enforced on the pods, and helm install / upgrade / uninstall into that server.
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, ensurePackagingTools, helm, helmTemplate, helmTemplateText, type Manifest } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, REQUIRED_VALUES, ensurePackagingTools, helm, helmTemplate, helmTemplateText, parseManifests, type Manifest } from '../support/helm.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { kubeErrorMessage } from '../../src/kube/errors.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
@@ -100,7 +102,7 @@ describe('Helm chart', () => {
     kc = testKubeConfig();
     namespace = await createTestNamespace(kc, 'pkg-helm');
     [defaults, full, hpa] = await Promise.all([
-      helmTemplate({ namespace }),
+      helmTemplate({ namespace, set: REQUIRED_VALUES }),
       helmTemplate({ namespace, valuesFiles: [FULL] }),
       helmTemplate({ namespace, valuesFiles: [HPA] }),
     ]);
@@ -119,7 +121,10 @@ describe('Helm chart', () => {
     expect(kinds(defaults)).toEqual(
       ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
     );
-    expect(kinds(full)).toEqual([...kinds(defaults), 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
+    // Watching one namespace, the operator's and the datapath's roles for the CRs are Roles in it.
+    const scoped = kinds(defaults).map((k) => (k === 'ClusterRoleBinding' ? 'RoleBinding' : k));
+    scoped.splice(scoped.indexOf('ClusterRole'), 2, 'Role', 'Role');
+    expect(kinds(full)).toEqual([...scoped, 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
     expect(find(hpa, 'HorizontalPodAutoscaler')).toHaveLength(1);
     expect(find(hpa, 'ScaledObject')).toHaveLength(0);
   });
@@ -131,7 +136,8 @@ describe('Helm chart', () => {
         expect(labels[key], `${o.kind}/${o.metadata.name} ${key}`).toBeTruthy();
       }
       const clusterScoped = o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding';
-      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped ? undefined : namespace);
+      const watchScoped = full.includes(o) && (o.kind === 'Role' || o.kind === 'RoleBinding') && !/-(leader-election|membership)$/.test(o.metadata.name);
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped ? undefined : watchScoped ? 'payments' : namespace);
     }
   });
 
@@ -203,6 +209,45 @@ describe('Helm chart', () => {
     }
   });
 
+  it('scopes the roles for the siterecovery.io kinds to operator.watchNamespace (Role and RoleBinding there; Leases as before)', () => {
+    type Role = Manifest & { rules: Rules };
+    type Binding = Manifest & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    expect(find(full, 'ClusterRoleBinding')).toEqual([]);
+    expect(find(full, 'ClusterRole').map((r) => r.metadata.name).sort()).toEqual(['site-recovery-operator-edit', 'site-recovery-operator-view']);
+    for (const component of ['operator', 'datapath']) {
+      const roles = find<Role>(full, 'Role', component);
+      const watched = roles.find((r) => r.metadata.namespace === 'payments');
+      expect(watched, component).toBeDefined();
+      // The same grants as the ClusterRole of a cluster-wide install.
+      expect(grants(watched?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'ClusterRole', component).rules));
+      const lease = roles.find((r) => r.metadata.namespace === namespace);
+      expect(grants(lease?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'Role', component).rules));
+      const binding = find<Binding>(full, 'RoleBinding', component).find((b) => b.metadata.namespace === 'payments');
+      expect(binding?.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: watched?.metadata.name });
+      expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
+    }
+    // Both processes watch only that namespace.
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--namespace=payments']);
+  });
+
+  it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {
+    type Role = Manifest & { rules: Rules };
+    const aggregated = (objects: Manifest[]) =>
+      find<Role>(objects, 'ClusterRole').filter((r) => Object.keys(r.metadata.labels ?? {}).some((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')));
+    const labelsOf = (r: Manifest) => Object.keys(r.metadata.labels ?? {}).filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')).sort();
+    const byDefault = aggregated(defaults);
+    expect(byDefault.map((r) => [r.metadata.name, labelsOf(r)])).toEqual([['site-recovery-operator-view', ['rbac.authorization.k8s.io/aggregate-to-view']]]);
+    expect(grants(byDefault[0]?.rules ?? []).every((g) => /:(get|list|watch)$/.test(g))).toBe(true);
+    // The edit role exists to be bound on purpose; it joins edit and admin only when asked.
+    const editRole = find<Role>(defaults, 'ClusterRole').find((r) => r.metadata.name === 'site-recovery-operator-edit');
+    expect(grants(editRole?.rules ?? [])).toContain('siterecovery.io/failoverrequests:create');
+    const withEdit = aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToEdit': true } }));
+    const edit = withEdit.find((r) => r.metadata.name === 'site-recovery-operator-edit');
+    expect(edit && labelsOf(edit)).toEqual(['rbac.authorization.k8s.io/aggregate-to-admin', 'rbac.authorization.k8s.io/aggregate-to-edit']);
+    expect(grants(edit?.rules ?? [])).toContain('siterecovery.io/failoverrequests:create');
+    expect(aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToView': false } }))).toEqual([]);
+  });
+
   it('annotates the service accounts for Azure workload identity', () => {
     const op = one(full, 'ServiceAccount', 'operator');
     const dp = one(full, 'ServiceAccount', 'datapath');
@@ -259,6 +304,18 @@ describe('Helm chart', () => {
     expect(find(hpa, 'NetworkPolicy')).toHaveLength(0);
   });
 
+  it('spreads both components over availability zones and nodes, without blocking a single-zone cluster', () => {
+    for (const component of ['operator', 'datapath']) {
+      const d = one<Deployment>(defaults, 'Deployment', component);
+      const spread = (d.spec.template.spec as PodSpec & { topologySpreadConstraints: { topologyKey: string; whenUnsatisfiable: string; maxSkew: number; labelSelector: unknown }[] }).topologySpreadConstraints;
+      expect(spread.map((c) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew])).toEqual([
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway', 1],
+        ['kubernetes.io/hostname', 'ScheduleAnyway', 1],
+      ]);
+      for (const c of spread) expect(c.labelSelector).toEqual({ matchLabels: d.spec.selector.matchLabels });
+    }
+  });
+
   it('protects availability and limits traffic: PodDisruptionBudgets and a NetworkPolicy', () => {
     for (const component of ['operator', 'datapath']) {
       const pdb = one<Manifest & { spec: Record<string, unknown> & { selector: { matchLabels: Record<string, string> } } }>(defaults, 'PodDisruptionBudget', component);
@@ -284,8 +341,57 @@ describe('Helm chart', () => {
       [{ logLevel: 'verbose' }, /logLevel/],
       [{ image: { pullPolicy: 'Sometimes' } }, /pullPolicy/],
     ];
+    const subscription = { subscriptionId: REQUIRED_VALUES['azure.subscriptionId'] };
     for (const [values, message] of refusals) {
-      await expect(helmTemplateText({ namespace, values }), JSON.stringify(values)).rejects.toThrow(message);
+      await expect(helmTemplateText({ namespace, values: { azure: subscription, ...values } }), JSON.stringify(values)).rejects.toThrow(message);
+    }
+  });
+
+  it('refuses to render without azure.subscriptionId, saying which value to set (the pods could not start)', async () => {
+    for (const values of [{}, { azure: { subscriptionId: '' } }]) {
+      await expect(helmTemplateText({ namespace, values }), JSON.stringify(values)).rejects.toThrow(
+        'azure.subscriptionId is required: the Azure subscription that holds the protected VMs and their targets (--set azure.subscriptionId=<subscription-id>)',
+      );
+    }
+  });
+
+  it('renders as a dependency of an umbrella chart (global values, a condition, values under its name)', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sro-umbrella-'));
+    try {
+      const umbrella = path.join(dir, 'platform');
+      await fs.cp(CHART_DIR, path.join(umbrella, 'charts/site-recovery-operator'), { recursive: true });
+      await fs.writeFile(path.join(umbrella, 'Chart.yaml'), [
+        'apiVersion: v2',
+        'name: platform',
+        'version: 1.0.0',
+        'dependencies:',
+        '  - name: site-recovery-operator',
+        '    version: 0.1.0',
+        `    repository: file://${path.join(CHART_DIR)}`,
+        '    condition: site-recovery-operator.enabled',
+        '',
+      ].join('\n'));
+      const values = {
+        global: { imageRegistry: 'registry.example.com', labels: { team: 'platform' } },
+        'site-recovery-operator': { enabled: true, azure: { subscriptionId: REQUIRED_VALUES['azure.subscriptionId'] }, datapath: { replicas: 3 } },
+      };
+      await fs.writeFile(path.join(umbrella, 'values.yaml'), JSON.stringify(values));
+      await fs.mkdir(path.join(umbrella, 'templates'));
+      await fs.writeFile(path.join(umbrella, 'templates/NOTES.txt'), 'The platform umbrella chart.\n');
+      const rendered = await helm(['template', 'platform', umbrella, '--namespace', namespace, '--include-crds']);
+      expect(rendered.code, rendered.stderr).toBe(0);
+      const objects = parseManifests(rendered.stdout);
+      expect(one<Deployment>(objects, 'Deployment', 'datapath').spec.replicas).toBe(3);
+      expect(one<Deployment>(objects, 'Deployment', 'operator').metadata.name).toBe('platform-site-recovery-operator');
+      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(5);
+      const lint = await helm(['lint', umbrella, '--strict', '--with-subcharts']);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      // Its required values are still required when it is a dependency.
+      const missing = await helm(['template', 'platform', umbrella, '--namespace', namespace, '--set', 'site-recovery-operator.azure.subscriptionId=']);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('azure.subscriptionId is required');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 
@@ -307,13 +413,17 @@ describe('Helm chart', () => {
         return (error as Error).message;
       }
     }, { timeout: 30_000, interval: 250 }).toBe(true);
+    // full-values.yaml watches namespace payments: its Roles go there.
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'payments' } } }).catch((error: unknown) => {
+      if ((error as { code?: number }).code !== 409) throw error;
+    });
     for (const objects of [defaults, full, hpa]) await applyObjects(kc, objects.filter((o) => !stubbed.has(o.kind)), { dryRun: true });
     // The stand-in schemas have teeth: a number in KEDA's string-only trigger metadata is refused.
     const scaled = structuredClone(one(full, 'ScaledObject')) as Manifest & { spec: { triggers: { metadata: Record<string, unknown> }[] } };
     (scaled.spec.triggers[0] as { metadata: Record<string, unknown> }).metadata.threshold = 5;
     await expect(applyObjects(kc, [scaled], { dryRun: true, create: true })).rejects.toThrow(/threshold/);
     // And the CRDs of the chart's crds/ directory.
-    await applyObjects(kc, await helmTemplate({ namespace, includeCrds: true }).then((all) => all.filter((o) => o.kind === 'CustomResourceDefinition')), { dryRun: true });
+    await applyObjects(kc, await helmTemplate({ namespace, set: REQUIRED_VALUES, includeCrds: true }).then((all) => all.filter((o) => o.kind === 'CustomResourceDefinition')), { dryRun: true });
   });
 
   it('meets Pod Security "restricted": the API server admits the pods in an enforcing namespace', async () => {
@@ -342,7 +452,6 @@ describe('Helm chart', () => {
     expect(install.code, install.stderr).toBe(0);
     expect(install.stdout).toContain('STATUS: deployed');
     expect(install.stdout).toContain(`site-recovery-operator 0.1.0 is installed in namespace ${ns}`); // NOTES.txt
-    expect(install.stdout).not.toContain('WARNING: azure.subscriptionId is empty');
 
     const apps = kc.makeApiClient(AppsV1Api);
     const fullname = `${release}-site-recovery-operator`;

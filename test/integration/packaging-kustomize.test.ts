@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGING_TOOLS_TIMEOUT_MS, ensurePackagingTools, helmTemplate, mustRun, parseManifests, type Manifest } from '../support/helm.ts';
-import { BASE_NAMESPACE, BASE_RELEASE, KUSTOMIZE_DIR, TOOL_LABELS, readKustomizeBase, renderKustomizeBase } from '../support/helm-generate.ts';
+import { BASE_NAMESPACE, BASE_RELEASE, BASE_SET, KUSTOMIZE_DIR, TOOL_LABELS, readKustomizeBase, renderKustomizeBase } from '../support/helm-generate.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { testKubeConfig } from '../support/kube.ts';
 
@@ -39,7 +39,7 @@ describe('kustomize base and overlays', () => {
   });
 
   it('overlays/default produces the objects of `helm install` with default values (plus the namespace)', async () => {
-    const [kustomized, chart] = await Promise.all([build('default'), helmTemplate({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, includeCrds: true })]);
+    const [kustomized, chart] = await Promise.all([build('default'), helmTemplate({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, set: BASE_SET, includeCrds: true })]);
     const namespaces = kustomized.filter((o) => o.kind === 'Namespace');
     expect(namespaces.map((n) => [n.metadata.name, n.metadata.labels?.['pod-security.kubernetes.io/enforce']])).toEqual([[BASE_NAMESPACE, 'restricted']]);
     const fromKustomize = normalize(kustomized.filter((o) => o.kind !== 'Namespace'));

@@ -13,7 +13,8 @@ import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/c
 import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { addFinalizer, removeFinalizer } from '../../src/runtime/finalizers.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT } from '../support/helm.ts';
-import { chartServiceAccountKubeConfig, installChartRbac, type ChartRbac } from '../support/helm-rbac.ts';
+import { applyObjects, chartServiceAccountKubeConfig, installChartRbac, renderChartRbac, type ChartComponent, type ChartRbac } from '../support/helm-rbac.ts';
+import { impersonate, serviceAccountUsername } from '../../sandbox/src/kube/identity.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 
 const example = (file: string) => parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy/examples', file), 'utf8')) as CustomObject;
@@ -81,6 +82,7 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         `ServiceAccount/${rbac.serviceAccounts.operator}`,
         `ServiceAccount/${rbac.serviceAccounts.datapath}`,
         `ClusterRole/${rbac.fullname}`,
+        `ClusterRole/${rbac.fullname}-edit`, // bound by no one: for people who run DR
         `ClusterRoleBinding/${rbac.fullname}`,
         `Role/${rbac.fullname}-leader-election`,
         `RoleBinding/${rbac.fullname}-leader-election`,
@@ -254,6 +256,46 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         ['create leases elsewhere', () => asDatapath.makeApiClient(CoordinationV1Api).createNamespacedLease({ namespace: apps, body: { metadata: { name: 'x' } } })],
       ];
       for (const [what, request] of refused) expect(await statusOf(request()), what).toBe(403);
+    });
+  });
+
+  describe('watching one namespace (operator.watchNamespace)', () => {
+    let scoped: ChartRbac;
+    const as = (component: ChartComponent) => impersonate(admin, serviceAccountUsername(scoped.namespace, scoped.serviceAccounts[component]));
+
+    beforeAll(async () => {
+      const scopedHome = await createTestNamespace(admin, 'pkg-rbac-scoped');
+      scoped = await renderChartRbac(scopedHome, { operator: { watchNamespace: apps } });
+      await applyObjects(admin, scoped.objects);
+    }, PACKAGING_TOOLS_TIMEOUT_MS);
+
+    it('binds Roles in that namespace only, no cluster-wide roles', () => {
+      expect(scoped.objects.filter((o) => o.kind.startsWith('Cluster')).map((o) => o.metadata.name)).toEqual([`${scoped.fullname}-edit`]);
+      expect(scoped.objects.filter((o) => o.kind === 'RoleBinding').map((o) => o.metadata.namespace).sort()).toEqual([apps, apps, scoped.namespace, scoped.namespace].sort());
+    });
+
+    it('lets both processes read, watch and write their kinds in that namespace, and nowhere else', async () => {
+      const cases: [ChartComponent, KindName[]][] = [['operator', kinds], ['datapath', ['ReplicatedVM', 'ReplicationPolicy', 'RecoveryPoint']]];
+      for (const [component, readable] of cases) {
+        const kc = as(component);
+        for (const kind of readable) {
+          const client = new CustomResourceClient(kc, kind);
+          expect((await client.list(apps)).items.length, `${component} list ${kind} in ${apps}`).toBeGreaterThan(0);
+          expect(await watchStatus(kc, client.path(apps)), `${component} watch ${kind} in ${apps}`).toBe(200);
+          expect(await statusOf(client.list()), `${component} list ${kind} in all namespaces`).toBe(403);
+          expect(await statusOf(client.list(home)), `${component} list ${kind} in ${home}`).toBe(403);
+        }
+      }
+      const vm = objects.get('ReplicatedVM') as CustomObject;
+      const updated = await new CustomResourceClient(as('datapath'), 'ReplicatedVM').applyStatus(refOf(vm), { rpoSeconds: 7 }, DATAPATH_FIELD_MANAGER);
+      expect((updated.status as { rpoSeconds?: number }).rpoSeconds).toBe(7);
+      const policy = objects.get('ReplicationPolicy') as CustomObject;
+      const observed = await new CustomResourceClient(as('operator'), 'ReplicationPolicy').applyStatus(refOf(policy), { observedGeneration: policy.metadata.generation }, OPERATOR_FIELD_MANAGER);
+      expect((observed.status as { observedGeneration?: number }).observedGeneration).toBe(policy.metadata.generation);
+      // Leases stay in the release namespace.
+      const leases = as('operator').makeApiClient(CoordinationV1Api);
+      expect(await statusOf(leases.readNamespacedLease({ namespace: scoped.namespace, name: 'absent' }))).toBe(404);
+      expect(await statusOf(leases.readNamespacedLease({ namespace: apps, name: 'absent' }))).toBe(403);
     });
   });
 });

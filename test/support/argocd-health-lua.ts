@@ -1,6 +1,6 @@
 /**
  * The Argo CD health checks of the siterecovery.io kinds, written once. Argo CD needs one self-contained
- * Lua script per kind (deploy/argocd/health/<group>_<Kind>/health.lua, and the same text in argocd-cm),
+ * Lua script per kind (deploy/argocd/health/<group>/<Kind>/health.lua, and the same text in argocd-cm),
  * but most of the kinds judge health the same way, by kstatus conventions: suspended, not yet observed,
  * Stalled, a stale Ready condition, Ready, Reconciling, not ready. So each script is rendered from one
  * template: a header, the shared helpers the kind uses, and a body — the kstatus body with per-kind
@@ -174,33 +174,29 @@ if status.phase == "FailedOver" then
 end
 `;
 
+// Stable messages: one phrase per state. The RPO, the newest point's time (in the Ready condition's message)
+// and the sync percent change all the time; in the message they would make Argo CD show constant churn.
 const REPLICATED_VM_READY = `if ready ~= nil and ready.status == "True" then
-  local rpo = ""
-  if status.rpoSeconds ~= nil then
-    rpo = " (RPO " .. status.rpoSeconds .. "s)"
-  end
   if status.health == "Critical" then
     hs.status = "Degraded"
-    hs.message = "Replication health is Critical: no recent recovery point" .. rpo
+    hs.message = "Replication health is Critical: no recent recovery point"
     return hs
   end
   hs.status = "Healthy"
   if status.health == "Warning" then
-    hs.message = "Protected, replication health Warning" .. rpo
+    hs.message = "Protected, replication health Warning"
+  elseif obj.spec ~= nil and obj.spec.targetLocation ~= nil then
+    hs.message = "Protected: replicating to " .. obj.spec.targetLocation
   else
-    hs.message = describe(ready, "Protected") .. rpo
+    hs.message = "Protected"
   end
   return hs
 end
 `;
 
 const REPLICATED_VM_PROGRESS = `if status.phase == "InitialSync" then
-  local percent = 0
-  if status.initialSync ~= nil and status.initialSync.percent ~= nil then
-    percent = status.initialSync.percent
-  end
   hs.status = "Progressing"
-  hs.message = "Initial sync " .. percent .. "% done"
+  hs.message = "Initial sync in progress"
   return hs
 end
 `;
@@ -295,7 +291,8 @@ const SCRIPTS: Record<string, HealthScript> = {
   },
   ReplicatedVM: {
     summary: `-- As the other kinds (conditions and observedGeneration), plus: phase Error is Degraded; a Ready VM whose
--- RPO health is Critical is Degraded; initial sync and failover show as Progressing with their progress.`,
+-- RPO health is Critical is Degraded; initial sync and failover show as Progressing. Messages are stable
+-- phrases (no RPO, times or percentages), so Argo CD shows no churn.`,
     helpers: ['condition', 'describe'],
     body: kstatusBody({ phases: REPLICATED_VM_PHASES, ready: REPLICATED_VM_READY, progress: REPLICATED_VM_PROGRESS }),
   },

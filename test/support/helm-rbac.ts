@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { impersonate, serviceAccountUsername } from '../../sandbox/src/kube/identity.ts';
-import { helmTemplate, type Manifest } from './helm.ts';
+import { REQUIRED_VALUES, helmTemplate, type Manifest } from './helm.ts';
 
 export type ChartComponent = 'operator' | 'datapath';
 
@@ -40,7 +40,7 @@ export function chartFullnameFor(namespace: string): string {
 export async function renderChartRbac(namespace: string, values: Record<string, unknown> = {}): Promise<ChartRbac> {
   const fullname = chartFullnameFor(namespace);
   const objects = (
-    await helmTemplate({ release: 'site-recovery-operator', namespace, values: { fullnameOverride: fullname, rbac: { aggregateToDefaultRoles: false }, ...values } })
+    await helmTemplate({ release: 'site-recovery-operator', namespace, set: REQUIRED_VALUES, values: { fullnameOverride: fullname, rbac: { aggregateToView: false, aggregateToEdit: false }, ...values } })
   ).filter((o) => RBAC_KINDS.has(o.kind));
   const sa = (component: ChartComponent) => {
     const account = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.labels?.['app.kubernetes.io/component'] === component);

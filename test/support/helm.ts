@@ -165,6 +165,12 @@ export function parseManifests(text: string): Manifest[] {
   return out;
 }
 
+/**
+ * The values the chart cannot render without (`required` in its templates), for renders that are not about
+ * them. A subscription id that no Azure subscription has.
+ */
+export const REQUIRED_VALUES = { 'azure.subscriptionId': '00000000-0000-0000-0000-000000000000' } as const;
+
 export interface TemplateOptions {
   release?: string;
   namespace?: string;

@@ -53,7 +53,8 @@ export async function protectNewVm(
       targetLocation: 'northeurope',
       policyRef: { name: policy },
       networkMappingRef: { name: mapping },
-      ...(options.deletionPolicy ? { deletionPolicy: options.deletionPolicy } : {}),
+      // Explicit: the default is Retain, and the tests expect deleting the object to remove what it created.
+      deletionPolicy: options.deletionPolicy ?? 'Delete',
     },
   });
   return { rg, vmId: vm.id as string, name, vnetId };

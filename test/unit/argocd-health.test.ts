@@ -1,4 +1,4 @@
-// Runs the Argo CD health checks of deploy/argocd/health/<group>_<Kind>/health.lua against their test cases
+// Runs the Argo CD health checks of deploy/argocd/health/<group>/<Kind>/health.lua against their test cases
 // (health_test.yaml, Argo CD's own format) with gopher-lua, the Lua 5.1 interpreter Argo CD runs them with
 // (built from tools/lua by test/support/lua.ts; $LUA overrides it): the object is the global `obj`, the
 // script returns { status, message }.
@@ -31,11 +31,16 @@ if type(hs) ~= "table" then error("health.lua returned " .. type(hs)) end
 io.write(tostring(hs.status), "\\n", tostring(hs.message))
 `;
 
-const dirs = fs.readdirSync(ARGOCD_HEALTH_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+// argoproj/argo-cd's resource_customizations layout: <group>/<Kind>/{health.lua,health_test.yaml,testdata/}.
+const dirs = fs
+  .readdirSync(ARGOCD_HEALTH_DIR, { withFileTypes: true })
+  .filter((g) => g.isDirectory())
+  .flatMap((g) => fs.readdirSync(path.join(ARGOCD_HEALTH_DIR, g.name), { withFileTypes: true }).filter((k) => k.isDirectory()).map((k) => `${g.name}/${k.name}`))
+  .sort();
 
 describe('Argo CD health checks (Lua 5.1)', () => {
   it('has a health check for every kind of the API, with test cases', () => {
-    const expected = Object.keys(RESOURCES).map((kind) => `siterecovery.io_${kind}`).sort();
+    const expected = Object.keys(RESOURCES).map((kind) => `siterecovery.io/${kind}`).sort();
     expect(dirs).toEqual(expected);
     for (const dir of dirs) {
       expect(fs.existsSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua')), dir).toBe(true);
@@ -55,8 +60,35 @@ describe('Argo CD health checks (Lua 5.1)', () => {
   const harness = path.join(tmp, 'harness.lua');
   fs.writeFileSync(harness, HARNESS);
 
+  /** The { status, message } health.lua of `dir` gives `object`. */
+  const runHealth = (dir: string, object: unknown, name: string) => {
+    const input = path.join(tmp, `${dir.replace('/', '_')}-${name}.lua`);
+    fs.writeFileSync(input, `return ${luaLiteral(object)}\n`);
+    const out = spawnSync(LUA, [harness, path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), input], { encoding: 'utf8' });
+    expect(out.stderr, out.stderr).toBe('');
+    expect(out.status).toBe(0);
+    const [status, ...message] = out.stdout.split('\n');
+    return { status, message: message.join('\n') };
+  };
+
+  it('gives a ReplicatedVM the same health message whatever its RPO, newest point or sync progress (no churn in Argo CD)', () => {
+    const dir = 'siterecovery.io/ReplicatedVM';
+    type Vm = { status: { rpoSeconds?: number; lastRecoveryPoint?: { time: string }; initialSync?: { percent: number }; conditions: { type: string; message?: string }[] } };
+    for (const file of ['protected', 'rpo-warning', 'rpo-critical', 'initial-sync']) {
+      const object = parse(fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, dir, 'testdata', `${file}.yaml`), 'utf8')) as Vm;
+      const later = structuredClone(object);
+      later.status.rpoSeconds = (object.status.rpoSeconds ?? 0) + 317;
+      later.status.lastRecoveryPoint = { ...object.status.lastRecoveryPoint, time: '2026-11-25T11:45:00Z' };
+      later.status.initialSync = { ...object.status.initialSync, percent: 87 };
+      for (const c of later.status.conditions) if (c.message) c.message = c.message.replace(/\d{4}-\d\d-\d\dT[\d:]+Z/g, '2026-11-25T11:45:00Z');
+      const before = runHealth(dir, object, `${file}-before`);
+      expect(runHealth(dir, later, `${file}-later`), file).toEqual(before);
+      expect(before.message, file).not.toMatch(/\d+s\b|%|\d{4}-\d\d-\d\d/);
+    }
+  });
+
   for (const dir of dirs) {
-    const kind = dir.slice('siterecovery.io_'.length);
+    const kind = dir.slice('siterecovery.io/'.length);
     const base = path.join(ARGOCD_HEALTH_DIR, dir);
     const tests = (parse(fs.readFileSync(path.join(base, 'health_test.yaml'), 'utf8')) as { tests: HealthTest[] }).tests;
     describe(kind, () => {
@@ -77,13 +109,7 @@ describe('Argo CD health checks (Lua 5.1)', () => {
 
       it.each(tests.map((t) => [path.basename(t.inputPath, '.yaml'), t] as const))('%s', (_name, t) => {
         const object = parse(fs.readFileSync(path.join(base, t.inputPath), 'utf8')) as unknown;
-        const input = path.join(tmp, `${dir}-${path.basename(t.inputPath, '.yaml')}.lua`);
-        fs.writeFileSync(input, `return ${luaLiteral(object)}\n`);
-        const out = spawnSync(LUA, [harness, path.join(base, 'health.lua'), input], { encoding: 'utf8' });
-        expect(out.stderr, out.stderr).toBe('');
-        expect(out.status).toBe(0);
-        const [status, ...message] = out.stdout.split('\n');
-        expect({ status, message: message.join('\n') }).toEqual({ status: t.healthStatus.status, message: t.healthStatus.message ?? 'nil' });
+        expect(runHealth(dir, object, path.basename(t.inputPath, '.yaml'))).toEqual({ status: t.healthStatus.status, message: t.healthStatus.message ?? 'nil' });
       });
     });
   }
@@ -101,6 +127,15 @@ describe('Argo CD health checks (Lua 5.1)', () => {
     for (const [dir, script] of generated) {
       const committed = fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), 'utf8');
       expect(committed, `${dir}/health.lua is stale: run \`npm run generate:packaging\``).toBe(script);
+    }
+  });
+
+  it('ships ignoreResourceUpdates filters for every kind in the argocd-cm example (status churn does not refresh Applications)', () => {
+    const cm = parse(fs.readFileSync(path.join(ARGOCD_HEALTH_DIR, '..', 'argocd-cm-health.yaml'), 'utf8')) as { data: Record<string, string> };
+    expect(cm.data['resource.ignoreResourceUpdatesEnabled']).toBe('true');
+    for (const kind of Object.keys(RESOURCES)) {
+      expect(cm.data[`resource.customizations.health.siterecovery.io_${kind}`], kind).toBeDefined();
+      expect(parse(cm.data[`resource.customizations.ignoreResourceUpdates.siterecovery.io_${kind}`] ?? ''), kind).toEqual({ jsonPointers: ['/status'] });
     }
   });
 

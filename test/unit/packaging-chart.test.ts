@@ -26,6 +26,21 @@ describe('Helm chart files', () => {
     expect(read('charts/site-recovery-operator/.helmignore')).toMatch(/^crds\/Kustomization$/m);
   });
 
+  it('marks every CRD to survive helm uninstall and Argo CD pruning or application deletion', () => {
+    for (const file of yamlFiles(path.join(CHART, 'crds'))) {
+      const crd = parse(read('charts/site-recovery-operator/crds', file)) as { metadata: { annotations?: Record<string, string> } };
+      expect(crd.metadata.annotations, file).toMatchObject({ 'helm.sh/resource-policy': 'keep', 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' });
+    }
+  });
+
+  it('retains replica data by default: ReplicatedVM.spec.deletionPolicy defaults to Retain', () => {
+    type Crd = { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, { default?: unknown; description: string }> } } } } }[] } };
+    const crd = parse(read('charts/site-recovery-operator/crds/siterecovery.io_replicatedvms.yaml')) as Crd;
+    const policy = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec.properties.deletionPolicy;
+    expect(policy?.default).toBe('Retain');
+    expect(policy?.description).toMatch(/Retain \(default\)/);
+  });
+
   it('versions the chart with the application', () => {
     const chart = parse(read('charts/site-recovery-operator/Chart.yaml')) as { apiVersion: string; appVersion: string; version: string; name: string };
     const pkg = JSON.parse(read('package.json')) as { version: string };
@@ -59,6 +74,11 @@ describe('Helm chart files', () => {
       for (const bad of [{ replicas: 2 }, { operator: { replica: 2 } }, { datapath: { keda: { prometheus: { threshold: 5 } } } }, { metrics: { port: 80 } }, { networkPolicy: { egressPorts: ['https'] } }]) {
         expect(validate(merge(defaults, bad)), JSON.stringify(bad)).toBe(false);
       }
+    });
+
+    it('accepts what a parent chart passes to it as a dependency (global values, its condition key)', () => {
+      const asDependency = merge(defaults, { global: { imageRegistry: 'registry.example.com', labels: { team: 'platform' } }, enabled: true });
+      expect(validate(asDependency), JSON.stringify(validate.errors)).toBe(true);
     });
 
     it('documents every value in values.yaml (a comment above each top-level section)', () => {
@@ -132,6 +152,18 @@ describe('Argo CD examples', () => {
     expect(Number(operator?.metadata.annotations?.['argocd.argoproj.io/sync-wave'])).toBeLessThan(Number(appset?.metadata.annotations?.['argocd.argoproj.io/sync-wave']));
     const root = docs(path.join(dir, 'root-application.yaml'))[0];
     expect(root?.spec).toMatchObject({ source: { path: 'deploy/argocd/apps' } });
+  });
+
+  it('never cascades a deletion: no resources finalizer on the Applications, the ApplicationSet preserves resources', () => {
+    type App = { metadata: { finalizers?: string[] }; spec: { syncPolicy?: { preserveResourcesOnDeletion?: boolean }; template?: { metadata: { finalizers?: string[] } } } };
+    for (const file of ['root-application.yaml', 'apps/site-recovery-operator.yaml', 'apps/dr-applicationset.yaml']) {
+      for (const d of docs(path.join(dir, file)) as unknown as App[]) {
+        expect(d.metadata.finalizers ?? [], file).not.toContain('resources-finalizer.argocd.argoproj.io');
+        expect(d.spec.template?.metadata.finalizers ?? [], file).toEqual([]);
+      }
+    }
+    const [appset] = docs(path.join(dir, 'apps/dr-applicationset.yaml')) as unknown as App[];
+    expect(appset?.spec.syncPolicy?.preserveResourcesOnDeletion).toBe(true);
   });
 
   it('orders the DR objects: policies and mappings, then ReplicatedVMs', () => {

@@ -76,6 +76,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/*
+The Azure subscription: without it both processes exit at start (a crash loop), so the chart refuses to render.
+*/}}
+{{- define "sro.subscriptionId" -}}
+{{- required "azure.subscriptionId is required: the Azure subscription that holds the protected VMs and their targets (--set azure.subscriptionId=<subscription-id>)" .Values.azure.subscriptionId }}
+{{- end }}
+
 {{- define "sro.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion }}
 {{- if .Values.image.digest }}
@@ -211,3 +218,16 @@ spec:
     {{- end }}
   {{- end }}
 {{- end }}
+
+{{/*
+Where the roles for the siterecovery.io kinds apply. Watching one namespace (operator.watchNamespace), they are
+a Role and a RoleBinding in it; otherwise a ClusterRole and a ClusterRoleBinding. Call with the root context.
+*/}}
+{{- define "sro.watchRoleKind" -}}
+{{- if .Values.operator.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
+{{- end }}
+
+{{- define "sro.watchBindingKind" -}}
+{{- if .Values.operator.watchNamespace }}RoleBinding{{ else }}ClusterRoleBinding{{ end }}
+{{- end }}
+
