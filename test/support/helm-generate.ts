@@ -93,29 +93,6 @@ export async function readKustomizeBase(): Promise<Map<string, string>> {
   return files;
 }
 
-/** A Lua 5.1 table constructor for a JSON-like value (as Argo CD hands `obj` to its health scripts). */
-export function luaLiteral(value: unknown): string {
-  if (value === null || value === undefined) return 'nil';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`cannot express ${value} in Lua`);
-    return String(value);
-  }
-  if (typeof value === 'string') {
-    const escaped = Array.from(Buffer.from(value, 'utf8'))
-      .map((byte) => (byte === 0x22 || byte === 0x5c ? `\\${String.fromCharCode(byte)}` : byte < 0x20 || byte >= 0x7f ? `\\${byte}` : String.fromCharCode(byte)))
-      .join('');
-    return `"${escaped}"`;
-  }
-  if (value instanceof Date) return luaLiteral(value.toISOString().replace('.000Z', 'Z'));
-  if (Array.isArray(value)) return `{${value.map(luaLiteral).join(', ')}}`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null && v !== undefined);
-    return `{${entries.map(([k, v]) => `[${luaLiteral(k)}] = ${luaLiteral(v)}`).join(', ')}}`;
-  }
-  throw new Error(`cannot express a ${typeof value} in Lua`);
-}
-
 /** The health scripts: directory under deploy/argocd/health (`<group>/<Kind>`, as in argoproj/argo-cd's resource_customizations) → health.lua. */
 export function renderArgocdHealth(): Map<string, string> {
   return new Map(HEALTH_KINDS.map((kind) => [`${HEALTH_GROUP}/${kind}`, healthScript(kind)]));

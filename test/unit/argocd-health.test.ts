@@ -1,7 +1,7 @@
 // Runs the Argo CD health checks of deploy/argocd/health/<group>/<Kind>/health.lua against their test cases
-// (health_test.yaml, Argo CD's own format) with gopher-lua, the Lua 5.1 interpreter Argo CD runs them with
-// (built from tools/lua by test/support/lua.ts; $LUA overrides it): the object is the global `obj`, the
-// script returns { status, message }.
+// (health_test.yaml, Argo CD's own format) as Argo CD runs a health check from argocd-cm: with gopher-lua
+// (built from tools/lua by test/support/lua.ts), only the package, base and table libraries, the object as
+// the global `obj`, a 1 s deadline; the script returns { status, message }.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RESOURCES } from '../../src/api/types.ts';
 import { ensureLua, LUA_BUILD_TIMEOUT_MS } from '../support/lua.ts';
-import { ARGOCD_HEALTH_DIR, argocdHealthConfigMap, luaLiteral, renderArgocdHealth } from '../support/helm-generate.ts';
+import { ARGOCD_HEALTH_DIR, argocdHealthConfigMap, renderArgocdHealth } from '../support/helm-generate.ts';
 
 let LUA = '';
 beforeAll(async () => {
@@ -22,14 +22,6 @@ interface HealthTest {
   inputPath: string;
 }
 
-const HARNESS = `
-local script = assert(loadfile(arg[1]))
-local input = assert(loadfile(arg[2]))
-obj = input()
-local hs = script()
-if type(hs) ~= "table" then error("health.lua returned " .. type(hs)) end
-io.write(tostring(hs.status), "\\n", tostring(hs.message))
-`;
 
 // argoproj/argo-cd's resource_customizations layout: <group>/<Kind>/{health.lua,health_test.yaml,testdata/}.
 const dirs = fs
@@ -48,28 +40,35 @@ describe('Argo CD health checks (Lua 5.1)', () => {
     }
   });
 
-  it('runs the scripts with a Lua 5.1 interpreter', () => {
-    const probe = path.join(tmp, 'version.lua');
-    fs.writeFileSync(probe, 'io.write(_VERSION)');
-    const out = spawnSync(LUA, [probe], { encoding: 'utf8' });
-    expect(out.stderr).toBe('');
-    expect(out.stdout).toBe('Lua 5.1');
-  });
-
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'argocd-health-'));
-  const harness = path.join(tmp, 'harness.lua');
-  fs.writeFileSync(harness, HARNESS);
 
-  /** The { status, message } health.lua of `dir` gives `object`. */
+  /** Runs a health script on `object` as Argo CD does; what it returned, or its error. */
+  const runScript = (script: string, object: unknown, name: string) => {
+    const input = path.join(tmp, `${name}.json`);
+    fs.writeFileSync(input, JSON.stringify(object));
+    return spawnSync(LUA, ['health', script, input], { encoding: 'utf8' });
+  };
+
+  /** The { status, message } health.lua of `dir` gives `object` (message 'nil' when it sets none). */
   const runHealth = (dir: string, object: unknown, name: string) => {
-    const input = path.join(tmp, `${dir.replace('/', '_')}-${name}.lua`);
-    fs.writeFileSync(input, `return ${luaLiteral(object)}\n`);
-    const out = spawnSync(LUA, [harness, path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), input], { encoding: 'utf8' });
+    const out = runScript(path.join(ARGOCD_HEALTH_DIR, dir, 'health.lua'), object, `${dir.replace('/', '_')}-${name}`);
     expect(out.stderr, out.stderr).toBe('');
     expect(out.status).toBe(0);
-    const [status, ...message] = out.stdout.split('\n');
-    return { status, message: message.join('\n') };
+    const result = JSON.parse(out.stdout) as { status: string | null; message: string | null };
+    return { status: result.status, message: result.message ?? 'nil' };
   };
+
+  it('runs them with only the libraries Argo CD opens for argocd-cm scripts (no string, math or io)', () => {
+    const probe = path.join(tmp, 'probe.lua');
+    fs.writeFileSync(probe, 'return { status = "Healthy", message = _VERSION .. " " .. type(table.insert) .. " " .. type(string) .. " " .. type(io) }');
+    const ok = runScript(probe, {}, 'probe');
+    expect(ok.stderr).toBe('');
+    expect(JSON.parse(ok.stdout)).toEqual({ status: 'Healthy', message: 'Lua 5.1 function nil nil' });
+    fs.writeFileSync(probe, 'return { status = string.format("%s", "Healthy") }');
+    const refused = runScript(probe, {}, 'probe-string');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/string/);
+  });
 
   it('gives a ReplicatedVM the same health message whatever its RPO, newest point or sync progress (no churn in Argo CD)', () => {
     const dir = 'siterecovery.io/ReplicatedVM';

@@ -106,7 +106,7 @@ async function reverseVmOf({ deps, fo, vm }: ProcedurePass, name: string, failed
       ...(vm.status?.sourceVmSize ? { targetVmSize: vm.status.sourceVmSize } : {}),
       ...(seed ? { seedVirtualMachineId: seed.id } : {}),
       ...(seed?.availabilitySetId ? { targetAvailabilitySetId: seed.availabilitySetId } : seed?.zone ? { targetZone: seed.zone as '1' | '2' | '3' } : {}),
-      deletionPolicy: vm.spec.deletionPolicy ?? 'Delete',
+      deletionPolicy: vm.spec.deletionPolicy ?? 'Retain',
     },
   };
 }
