@@ -17,6 +17,8 @@
  *    client shares, and they see the ARM response (Retry-After) that a wrapper around the call cannot.
  * A long-running operation is many calls (the first request, then polls): its overall wait needs the
  * caller's deadline on top (the datapath's `lroTimeoutMs`; the operator never waits on an LRO).
+ * The blob storage clients of the datapath get the same per-call deadline (`sendWithDeadline`) from
+ * src/datapath/storage.ts.
  */
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -43,6 +45,8 @@ export interface AzureConfig {
   /** Blob storage (the datapath): timeout of one attempt (default 60 s) and attempts per request (default 4). */
   storageTimeoutMs?: number;
   storageMaxTries?: number;
+  /** Blob storage (the datapath): deadline of one call, its attempts and backoff included. Default 90 s. */
+  storageCallTimeoutMs?: number;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -61,6 +65,7 @@ export function azureConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env)
     lroTimeoutMs: numberFrom(env.SITE_RECOVERY_AZURE_LRO_TIMEOUT_MS),
     storageTimeoutMs: numberFrom(env.SITE_RECOVERY_STORAGE_TIMEOUT_MS),
     storageMaxTries: numberFrom(env.SITE_RECOVERY_STORAGE_MAX_TRIES),
+    storageCallTimeoutMs: numberFrom(env.SITE_RECOVERY_STORAGE_CALL_TIMEOUT_MS),
   };
 }
 
@@ -68,7 +73,22 @@ function numberFrom(value: string | undefined): number | undefined {
   return value ? Number(value) : undefined;
 }
 
-const describe = (request: PipelineRequest): string => `${request.method} ${new URL(request.url).pathname}`;
+type AbortSignalLike = NonNullable<PipelineRequest['abortSignal']>;
+
+/** What a deadline needs of a request: a PipelineRequest, or the WebResource a storage client's policy sees. */
+export interface DeadlineRequest {
+  method: string;
+  url: string;
+  abortSignal?: AbortSignalLike | undefined;
+  timeout: number;
+}
+
+const describe = (request: DeadlineRequest): string => `${request.method} ${new URL(request.url).pathname}`;
+
+/** An attempt that got no answer within `request.timeout`, as a RestError the retry policies retry (a reset's). */
+function attemptTimedOut(request: DeadlineRequest): RestError {
+  return new RestError(`${describe(request)}: no answer within ${request.timeout / 1000}s`, { code: 'ETIMEDOUT' });
+}
 
 /** Per attempt: the HTTP timeout, and a timed-out attempt reported as a retryable ETIMEDOUT. */
 function attemptTimeoutPolicy(timeoutMs: number): PipelinePolicy {
@@ -82,14 +102,14 @@ function attemptTimeoutPolicy(timeoutMs: number): PipelinePolicy {
       } catch (error) {
         const timedOut = (error as Error).name === 'AbortError' && !request.abortSignal?.aborted && Date.now() - started >= request.timeout;
         if (!timedOut) throw error;
-        throw new RestError(`${describe(request)}: no answer within ${request.timeout / 1000}s`, { code: 'ETIMEDOUT', request });
+        throw attemptTimedOut(request);
       }
     },
   };
 }
 
 /** Aborts when either aborts (the caller's signal may be any AbortSignalLike, not a DOM AbortSignal). */
-function anySignal(caller: NonNullable<PipelineRequest['abortSignal']>, deadline: AbortSignal): AbortSignal {
+function anySignal(caller: AbortSignalLike, deadline: AbortSignal): AbortSignal {
   if (caller instanceof AbortSignal) return AbortSignal.any([caller, deadline]);
   const both = new AbortController();
   if (caller.aborted) both.abort();
@@ -97,24 +117,32 @@ function anySignal(caller: NonNullable<PipelineRequest['abortSignal']>, deadline
   return AbortSignal.any([both.signal, deadline]);
 }
 
+/**
+ * Sends one call — every attempt, backoff and Retry-After wait `send` makes — under a deadline of
+ * `timeoutMs`, set as the request's abortSignal (the caller's own signal still cancels it earlier); a call
+ * past its deadline fails with a RestError ETIMEDOUT, which callers and `classifyAzureError` treat as "no
+ * answer". `attemptTimeouts`: an attempt aborted by its own `request.timeout` (the HTTP client reports an
+ * AbortError, which a retry policy below this one did not retry) fails the call with ETIMEDOUT as well.
+ */
+export async function sendWithDeadline<T>(request: DeadlineRequest, timeoutMs: number, send: () => Promise<T>, opts: { attemptTimeouts?: boolean } = {}): Promise<T> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const caller = request.abortSignal;
+  request.abortSignal = caller ? anySignal(caller, deadline) : deadline;
+  try {
+    return await send();
+  } catch (error) {
+    if (caller?.aborted) throw error;
+    if (deadline.aborted) throw new RestError(`${describe(request)}: no answer within the call deadline of ${timeoutMs / 1000}s`, { code: 'ETIMEDOUT' });
+    if (opts.attemptTimeouts && request.timeout > 0 && (error as Error).name === 'AbortError') throw attemptTimedOut(request);
+    throw error;
+  } finally {
+    request.abortSignal = caller;
+  }
+}
+
 /** Per call: a deadline over every attempt and wait, as the request's abort signal. */
 function callDeadlinePolicy(timeoutMs: number): PipelinePolicy {
-  return {
-    name: 'siteRecoveryCallDeadline',
-    async sendRequest(request, next) {
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const caller = request.abortSignal;
-      request.abortSignal = caller ? anySignal(caller, deadline) : deadline;
-      try {
-        return await next(request);
-      } catch (error) {
-        if (!deadline.aborted || caller?.aborted) throw error;
-        throw new RestError(`${describe(request)}: no answer within the call deadline of ${timeoutMs / 1000}s`, { code: 'ETIMEDOUT', request });
-      } finally {
-        request.abortSignal = caller;
-      }
-    },
-  };
+  return { name: 'siteRecoveryCallDeadline', sendRequest: (request, next) => sendWithDeadline(request, timeoutMs, () => next(request)) };
 }
 
 /** e.g. /subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/virtualMachines/z → Microsoft.Compute/virtualMachines */
@@ -149,11 +177,14 @@ export class AzureClients {
   readonly credential: TokenCredential;
   /** Overall deadline of a long-running operation waited on (begin…AndWait). */
   readonly lroTimeoutMs: number;
+  /** Deadline of one blob storage call (the datapath's BlobAccess; configured here with the other deadlines). */
+  readonly storageCallTimeoutMs: number | undefined;
 
   constructor(config: AzureConfig) {
     this.subscriptionId = config.subscriptionId;
     this.credential = config.credential;
     this.lroTimeoutMs = config.lroTimeoutMs ?? 600_000;
+    this.storageCallTimeoutMs = config.storageCallTimeoutMs;
     const options = {
       endpoint: config.resourceManagerEndpoint,
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },

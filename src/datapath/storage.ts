@@ -3,10 +3,25 @@
  * ARM (primaryEndpoints.blob, so nothing here knows whether it talks to Azure or a sandbox), authenticated
  * with the process's TokenCredential; page-blob clients for the SAS URLs ARM hands out for disk restore
  * points; and the bearer authorization Put Page From URL sends for its copy source.
+ *
+ * No storage call waits long on an account that hangs (a source region that is down: its cache account and
+ * its disks' SAS exports stop answering). The SDK's `tryTimeoutInMs` is only the server-side `timeout`
+ * parameter: a request the service never answers would wait forever. So one policy, ahead of the SDK's
+ * retry policy, bounds every call:
+ *  - each attempt gets no answer (response headers) within `tryTimeoutMs` (60 s): it is aborted and the call
+ *    fails with ETIMEDOUT (the SDK does not retry an aborted attempt; the datapath backs off and retries);
+ *  - the call as a whole — attempts, backoff — has a deadline, `callTimeoutMs` (90 s), after ARM's;
+ *  - both fail as "no answer", which source-region.ts counts towards SourceRegionUnavailable: with a 1-minute
+ *    interval a hung cache account fails the next capture within 90 s of its start, and is reported within
+ *    two intervals plus a minute of the outage (issue #14).
+ * Healthy calls fit easily: the longest is a 4 MiB Put Block / Put Page From URL, a copy inside storage that
+ * Azure answers in seconds (and the service itself gives up after the server-side timeout); a listing is one
+ * call per page; a streamed download only has to start within the attempt timeout (small bodies here:
+ * journal, manifests, 512 KiB seed pieces).
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { AnonymousCredential, BlobServiceClient, newPipeline, PageBlobClient, type ContainerClient, type Pipeline, type StoragePipelineOptions } from '@azure/storage-blob';
-import type { AzureClients } from '../azure/clients.ts';
+import { AnonymousCredential, BlobServiceClient, newPipeline, PageBlobClient, type ContainerClient, type Pipeline, type RequestPolicyFactory, type StoragePipelineOptions } from '@azure/storage-blob';
+import { sendWithDeadline, type AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 
 const STORAGE_SCOPE = 'https://storage.azure.com/.default';
@@ -19,6 +34,35 @@ export interface BlobAccessOptions {
   tryTimeoutMs?: number | undefined;
   /** Attempts per storage request (429, 5xx, timeouts, network errors). Default 4. */
   maxTries?: number | undefined;
+  /**
+   * Deadline of one storage call, every attempt and backoff included. Default: the AzureClients' setting
+   * (`SITE_RECOVERY_STORAGE_CALL_TIMEOUT_MS`), else 90 s.
+   */
+  callTimeoutMs?: number | undefined;
+}
+
+const DEFAULT_TRY_TIMEOUT_MS = 60_000;
+const DEFAULT_CALL_TIMEOUT_MS = 90_000;
+
+/**
+ * The deadlines as a request policy of the storage SDK's pipeline (its documented extension point: a
+ * RequestPolicyFactory in `pipeline.factories`, which the SDK runs ahead of its retry policy).
+ */
+function deadlinePolicy(tryTimeoutMs: number, callTimeoutMs: number): RequestPolicyFactory {
+  return {
+    create: (next) => ({
+      sendRequest(request) {
+        if (!request.timeout) request.timeout = tryTimeoutMs;
+        return sendWithDeadline(request, callTimeoutMs, () => next.sendRequest(request), { attemptTimeouts: true });
+      },
+    }),
+  };
+}
+
+function storagePipeline(credential: TokenCredential | AnonymousCredential, options: StoragePipelineOptions, deadlines: RequestPolicyFactory): Pipeline {
+  const pipeline = newPipeline(credential, options);
+  pipeline.factories.push(deadlines);
+  return pipeline;
 }
 
 export class BlobAccess {
@@ -26,19 +70,22 @@ export class BlobAccess {
   private readonly credential: TokenCredential;
   private readonly endpoints = new Map<string, Promise<string>>();
   private readonly services = new Map<string, BlobServiceClient>();
-  private readonly pipeline: StoragePipelineOptions;
-  /** One pipeline (and so one pool of connections) for every SAS client. */
+  /** One pipeline (and so one pool of connections) for the accounts, one for every SAS client. */
+  private readonly pipeline: Pipeline;
   private readonly sasPipeline: Pipeline;
   private token: { value: string; refreshAt: number } | undefined;
 
   constructor(az: AzureClients, credential: TokenCredential, options: BlobAccessOptions = {}) {
     this.az = az;
     this.credential = credential;
-    this.pipeline = {
-      retryOptions: { maxTries: options.maxTries ?? 4, tryTimeoutInMs: options.tryTimeoutMs ?? 60_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
+    const tryTimeoutMs = options.tryTimeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
+    const pipelineOptions: StoragePipelineOptions = {
+      retryOptions: { maxTries: options.maxTries ?? 4, tryTimeoutInMs: tryTimeoutMs, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 },
       keepAliveOptions: { enable: true },
     };
-    this.sasPipeline = newPipeline(new AnonymousCredential(), this.pipeline);
+    const deadlines = deadlinePolicy(tryTimeoutMs, options.callTimeoutMs ?? az.storageCallTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+    this.pipeline = storagePipeline(credential, pipelineOptions, deadlines);
+    this.sasPipeline = storagePipeline(new AnonymousCredential(), pipelineOptions, deadlines);
   }
 
   /** The blob endpoint of a storage account (from ARM, cached). */
@@ -62,7 +109,7 @@ export class BlobAccess {
     const endpoint = await this.endpoint(accountId);
     let service = this.services.get(endpoint);
     if (!service) {
-      service = new BlobServiceClient(endpoint, this.credential, this.pipeline);
+      service = new BlobServiceClient(endpoint, this.pipeline);
       this.services.set(endpoint, service);
     }
     return service;

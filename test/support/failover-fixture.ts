@@ -5,6 +5,7 @@
 import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
+import type { AzureConfig } from '../../src/azure/clients.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator, type OperatorOptions } from '../../src/operator/run-operator.ts';
@@ -43,6 +44,12 @@ export interface FailoverFixture {
   close(): Promise<void>;
   /** Creates the policy, the mapping and the ReplicatedVM, and waits until it sealed `cycles` points. */
   protect(cycles?: number): Promise<void>;
+  /**
+   * One more source VM (after protect(): same policy and target region), in its own resource group and
+   * network (`<rg>-vnet`, mapped by NetworkMapping `<rg>-net`), perhaps in another source region; waits
+   * until it sealed `cycles` points. Returns its ARM id and disk ids (OS first).
+   */
+  protectVm(vm: { rg: string; name: string; location: string; disks?: number }, cycles?: number): Promise<{ sourceVmId: string; diskIds: string[] }>;
   /** sha256 of a managed disk's first `diskBytes` (imported disks are rounded up to whole GiB). */
   diskHash(diskId: string): Promise<string>;
   /** The managed disk ids of a VM, OS disk first. */
@@ -51,7 +58,15 @@ export interface FailoverFixture {
   pointSnapshot(point: RecoveryPoint, disk: string): PageBlobClient;
 }
 
-export async function startFailoverFixture(options: { namespacePrefix: string; rg: string; vmName?: string; disks?: number; diskBytes: number }): Promise<FailoverFixture> {
+export async function startFailoverFixture(options: {
+  namespacePrefix: string;
+  rg: string;
+  vmName?: string;
+  disks?: number;
+  diskBytes: number;
+  /** Azure settings of the operator and the datapath run in process (e.g. shorter deadlines). */
+  azure?: Partial<AzureConfig>;
+}): Promise<FailoverFixture> {
   const sb = await startDatapathSandbox();
   const kc = testKubeConfig();
   const ns = await createTestNamespace(kc, options.namespacePrefix);
@@ -66,18 +81,24 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
   };
   const source = await sb.c.compute.virtualMachines.get(rg, vmName);
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
+  const azure = { ...sb.azure, ...options.azure };
   const stop = new AbortController();
   let stopRun = new AbortController();
   let stopDatapath = new AbortController();
   const running: Array<Promise<void>> = [];
   let datapath: Promise<void> | undefined;
+  const mappingSpec = (sourceRg: string) => ({ sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${sourceRg}/providers/Microsoft.Network/virtualNetworks/${sourceRg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${sourceRg}-asr` });
+  const vmSpec = (sourceVirtualMachineId: string, mapping: string) => ({ sourceVirtualMachineId, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: mapping } });
   const applyManifests = async (to: Clients) => {
     await to.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
-    await to.mappings.create(ns, {
-      metadata: { name: 'net' },
-      spec: { sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` },
-    });
-    await to.vms.create(ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: source.id as string, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
+    await to.mappings.create(ns, { metadata: { name: 'net' }, spec: mappingSpec(rg) });
+    await to.vms.create(ns, { metadata: { name: vmName }, spec: vmSpec(source.id as string, 'net') });
+  };
+  /** The network mapping of `<sourceRg>-vnet` and the ReplicatedVM of a source VM, protected with `cycles` sealed points. */
+  const protectSourceVm = async (sourceRg: string, mapping: string, name: string, sourceVmId: string, cycles: number) => {
+    await clients.mappings.create(ns, { metadata: { name: mapping }, spec: mappingSpec(sourceRg) });
+    await clients.vms.create(ns, { metadata: { name }, spec: vmSpec(sourceVmId, mapping) });
+    await waitForObject(kc, clients.vms, { namespace: ns, name }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `${name} protected with ${cycles} sealed cycle(s)`, 180_000);
   };
   return {
     sb,
@@ -96,9 +117,9 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
       const operatorKc = await chartServiceAccountKubeConfig(cluster, 'operator', ns);
       const datapathKc = await chartServiceAccountKubeConfig(cluster, 'datapath', ns);
       const run = AbortSignal.any([stop.signal, stopRun.signal]);
-      running.push(buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4, ...operator }).run(run));
+      running.push(buildOperator({ kubeConfig: operatorKc, azure, namespace: ns, workers: 4, ...operator }).run(run));
       const signal = AbortSignal.any([run, stopDatapath.signal]);
-      datapath = buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
+      datapath = buildDatapath({ kubeConfig: datapathKc, azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
       running.push(datapath);
     },
     async stopDatapath() {
@@ -120,6 +141,11 @@ export async function startFailoverFixture(options: { namespacePrefix: string; r
     async protect(cycles = 1) {
       await applyManifests(clients);
       await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `protected with ${cycles} sealed cycle(s)`, 180_000);
+    },
+    async protectVm(vm, cycles = 1) {
+      const created = await createSmallVm(sb, vm.rg, vm.name, vm.disks ?? 2, diskBytes, vm.location);
+      await protectSourceVm(vm.rg, `${vm.rg}-net`, vm.name, created.id as string, cycles);
+      return { sourceVmId: created.id as string, diskIds: await diskIdsOf(vm.rg, vm.name) };
     },
     diskHash: (diskId) => hashDisk(sb.storage.diskBlobUrl(diskId), { length: diskBytes, credential: diskAccount() }),
     pointSnapshot(point, disk) {
