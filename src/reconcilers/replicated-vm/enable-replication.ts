@@ -20,7 +20,7 @@ import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
 import { seedDisks } from './seed-disks.ts';
-import { targetResourceSteps } from './target-resources.ts';
+import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -56,11 +56,8 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
 
   // 2. Target-region resources, one step at a time.
   const persist = () => pass.record({ state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
-  for (const step of targetResourceSteps(pass, source, persist)) {
-    const result = await step();
-    if (result.state === 'stalled') return pass.stall(result);
-    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
-  }
+  const unfinished = await convergeSteps(pass, targetResourceSteps(pass, source, persist));
+  if (unfinished) return unfinished;
 
   // 3. Registered for the datapath; follow its progress.
   return register(pass, source, mapping);

@@ -15,7 +15,7 @@ import { readSavedRegistration } from '../../azure/saved-registration.ts';
 import { findCondition } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
-import { targetRegionSteps } from './target-resources.ts';
+import { convergeSteps, targetRegionSteps } from './target-resources.ts';
 
 export const SOURCE_REGION_UNAVAILABLE = 'SourceRegionUnavailable';
 /** The ReplicationEnabled reason of a registration restored from the target region. */
@@ -40,11 +40,8 @@ export async function restoreFromTargetRegion(pass: VmPass, error: unknown): Pro
   const c = classifyAzureError(error);
   const unanswered = `the source VM's region does not answer (${c.code ? `${c.code}: ` : ''}${c.message.split('\n')[0]})`;
   const persist = () => pass.record({ state: 'progressing', reason: SOURCE_REGION_UNAVAILABLE, message: `${unanswered}; converging the target-region resources` }, { phase: 'EnablingReplication' });
-  for (const step of targetRegionSteps(pass, persist)) {
-    const result = await step();
-    if (result.state === 'stalled') return pass.stall(result);
-    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
-  }
+  const unfinished = await convergeSteps(pass, targetRegionSteps(pass, persist));
+  if (unfinished) return unfinished;
   const saved = await readSavedRegistration(deps.az, ledger.get(ROLE.replicaContainer)?.id as string);
   if (!saved?.disks?.length) {
     return pass.stall({ reason: SOURCE_REGION_UNAVAILABLE, message: `${unanswered}, and the replica container holds no saved registration: replication can be enabled only once the source region answers` });

@@ -17,6 +17,7 @@ import { resourceGroupResource } from '../../azure/resources/resource-group.ts';
 import { restorePointCollectionResource } from '../../azure/resources/restore-point-collection.ts';
 import { storageAccountResource } from '../../azure/resources/storage-account.ts';
 import type { SourceVm } from '../../azure/source-vm.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
 import { done, type Step } from '../../runtime/step.ts';
 import type { VmPass } from './pass.ts';
 
@@ -84,6 +85,16 @@ function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: 
     target: () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
     replicaContainer: () => container(ROLE.replicaContainer, ROLE.target),
   };
+}
+
+/** Runs `steps` in order; the first that has not finished ends the pass (stalled, or waiting to look again). */
+export async function convergeSteps(pass: VmPass, steps: Array<() => Promise<Step<unknown>>>): Promise<ReconcileResult | undefined> {
+  for (const step of steps) {
+    const result = await step();
+    if (result.state === 'stalled') return pass.stall(result);
+    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
+  }
+  return undefined;
 }
 
 /** The set named in the spec (adopted), else a mirror of the source VM's set, else none (zones). */
