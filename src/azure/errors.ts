@@ -54,6 +54,16 @@ export function isAzureNotFound(error: unknown): boolean {
   return classifyAzureError(error).class === 'notFound';
 }
 
+/**
+ * Nobody answered: no HTTP status (timeout, deadline, reset, refused), a 5xx or a 408 — what a region
+ * that is down looks like, as opposed to a region that answers no (404, 403, 400, 409, 429).
+ */
+export function isUnanswered(error: unknown): boolean {
+  const c = classifyAzureError(error);
+  if (c.class !== 'retryable') return false;
+  return c.statusCode === undefined || c.statusCode >= 500 || c.statusCode === 408;
+}
+
 function armError(e: RestError): { code?: string; message?: string } | undefined {
   const body = e.details ?? (e.response?.bodyAsText ? safeJson(e.response.bodyAsText) : undefined);
   if (body && typeof body === 'object') {

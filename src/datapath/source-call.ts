@@ -4,7 +4,7 @@
  * answer. The rule built on it, and what status says: source-region.ts. Apart from it so that the
  * callers (restore-points.ts, the capture, the session) need nothing of the worker.
  */
-import { classifyAzureError } from '../azure/errors.ts';
+import { isUnanswered } from '../azure/errors.ts';
 
 const STARTED = Symbol('sourceRegionCallStarted');
 
@@ -23,9 +23,5 @@ export function sourceCallStart(error: unknown): number | undefined {
   return error && typeof error === 'object' && STARTED in error ? (error as { [STARTED]: number })[STARTED] : undefined;
 }
 
-/** Nobody answered: no HTTP status (timeout, deadline, reset, refused), a 5xx or a 408. */
-export function unanswered(error: unknown): boolean {
-  const c = classifyAzureError(error);
-  if (c.class !== 'retryable') return false;
-  return c.statusCode === undefined || c.statusCode >= 500 || c.statusCode === 408;
-}
+/** Nobody answered: no HTTP status (timeout, deadline, reset, refused), a 5xx or a 408 (azure/errors.ts). */
+export const unanswered = isUnanswered;

@@ -2,7 +2,8 @@
 // manifests again as Argo CD would, adopts the target resources, rebuilds the RecoveryPoint objects from
 // the replica snapshots' metadata in target storage, resumes replication where it stopped (no initial
 // sync), resyncs only what differs when the journal in the cache account is lost, and fails over
-// Unplanned from a rebuilt point byte for byte. The real operator and datapath run
+// Unplanned from a rebuilt point byte for byte. While the source region is down, a new cluster restores
+// the VM's registration from the replica container and rebuilds the points. The real operator and datapath run
 // in this process, first against the test cluster, then against a second control plane started here.
 import { BlockBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -13,7 +14,8 @@ import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { registry } from '../../src/runtime/metrics.ts';
 import { startControlPlane, type ControlPlane } from '../../sandbox/src/kube/controlplane.ts';
-import { diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
+import { endOutage, startOutage } from '../../sandbox/src/outage.ts';
+import { diskBlob, hashBlob, listRecoveryPoints, SOURCE_LOCATION, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { crClients, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -25,6 +27,8 @@ const vmName = 'app';
 
 let fx: FailoverFixture;
 let second: ControlPlane | undefined;
+let down: FailoverFixture | undefined;
+let third: ControlPlane | undefined;
 
 beforeAll(async () => {
   fx = await startFailoverFixture({ namespacePrefix: 'rebuild', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
@@ -36,6 +40,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await fx?.close();
   await second?.stop();
+  await down?.close();
+  await third?.stop();
 });
 
 const capturedBytes = async (ns: string) =>
@@ -121,6 +127,47 @@ it('a new cluster with the same manifests adopts, rebuilds the points, resumes w
     expect(hash, `${point.spec.disks[i]?.name} equals the rebuilt point`).toBe(await hashBlob(fx.pointSnapshot(point, point.spec.disks[i]?.name as string)));
     expect(hash, `${point.spec.disks[i]?.name} equals the source when sealed`).toBe(sourceHashes[i]);
   }
+});
+
+it('while the source region is down, a new cluster restores the registration from the target region and rebuilds the points', async () => {
+  const dx = (down = await startFailoverFixture({ namespacePrefix: 'rebuild-down', rg: 'regiondown-src', vmName, disks: 2, diskBytes: DISK_BYTES }));
+  for (const [i, id] of dx.sourceDiskIds.entries()) await writeRandom(diskBlob(dx.sb, id), WRITTEN, 1024 * 1024 * (1 + i));
+  // Short Azure deadlines for the new cluster's operator: the source region hangs as well as failing.
+  const operator = { azure: { ...dx.sb.azure, requestTimeoutMs: 2000, callTimeoutMs: 5000 } };
+  await dx.runInProcess('dp-before', operator);
+  await dx.protect(2);
+  await dx.stopInProcess();
+  const { ns } = dx;
+  const before = (await dx.clients.vms.get({ namespace: ns, name: vmName })) as ReplicatedVM;
+  const points = await listRecoveryPoints(dx.kc, ns, vmName);
+
+  // The source region goes down, and with it the first cluster; a brand-new one gets the same manifests.
+  const control = { endpoint: dx.sb.arm.endpoint, token: dx.sb.token };
+  await startOutage(control, SOURCE_LOCATION);
+  try {
+    third = await startControlPlane();
+    const kc3: KubeConfig = third.kubeConfig;
+    await kc3.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const clients3: Clients = crClients(kc3);
+    await dx.applyManifests(clients3);
+    await dx.runInProcess('dp-during', operator, kc3);
+
+    // The registration comes back from the replica container, the points from the replica snapshots.
+    const restored = await waitForObject(kc3, clients3.vms, { namespace: ns, name: vmName }, (o) => o?.status?.conditions?.some((c) => c.type === 'ReplicationEnabled' && c.reason === 'RestoredFromTargetRegion') ?? false, 'registration restored', 120_000);
+    const ready = restored?.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'SourceRegionUnavailable' });
+    for (const field of ['disks', 'sourceLocation', 'sourceVmSize', 'sourceOsType', 'sourceNetworkInterfaces', 'targetResourceGroupId', 'targetStorageAccountId', 'targetVirtualNetworkId'] as const) {
+      expect(restored?.status?.[field], field).toEqual(before.status?.[field]);
+    }
+    const pointClient = new CustomResourceClient<RecoveryPoint>(kc3, 'RecoveryPoint');
+    for (const p of points) await waitForObject(kc3, pointClient, { namespace: ns, name: p.metadata.name as string }, Boolean, `${p.metadata.name} rebuilt`, 120_000);
+    const rebuilt = await listRecoveryPoints(kc3, ns, vmName);
+    expect(rebuilt.map((p) => p.spec)).toEqual(expect.arrayContaining(points.map((p) => p.spec)));
+  } finally {
+    await endOutage(control, SOURCE_LOCATION);
+  }
+  // The source region answers again: the normal enable replication takes over (registered from the source).
+  await waitForObject(third.kubeConfig, crClients(third.kubeConfig).vms, { namespace: ns, name: vmName }, (o) => o?.status?.conditions?.some((c) => c.type === 'ReplicationEnabled' && c.reason === 'Registered') ?? false, 'registered from the source again', 120_000);
 });
 
 const point0 = (points: RecoveryPoint[]) => points[0] as RecoveryPoint;

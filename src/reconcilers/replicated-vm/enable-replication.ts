@@ -1,21 +1,26 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
- *   0. wait for the policy and the network mapping to be ready;
- *   1. check the source VM exists, uses managed disks, sits in the mapped network and another region;
+ *   0. wait for the policy to be ready;
+ *   1. read the source VM (when its region does not answer and the VM was never registered:
+ *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
+ *      disks, sits in the mapped network and another region;
  *   2. create or adopt the target-region resources (target-resources.ts);
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
- *      the datapath's progress: InitialSync until the first recovery point, then Protected.
+ *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
+ *      registration is also saved in the target region (the replica container), for a new cluster.
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
 import { sameArmId } from '../../azure/arm-id.ts';
 import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
-import { readSourceVm, type SourceVm } from '../../azure/source-vm.ts';
+import { saveRegistration } from '../../azure/saved-registration.ts';
+import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/source-vm.ts';
 import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
+import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
 import { seedDisks } from './seed-disks.ts';
-import { targetResourceSteps } from './target-resources.ts';
+import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -24,18 +29,25 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const { vm, deps } = pass;
   const spec = vm.spec;
 
-  // 0. The policy and the network mapping must be ready.
+  // 0. The policy must be ready.
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
   if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
     return pass.pause({ reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
+  }
+
+  // 1. The source VM; when its region does not answer, the registration saved in the target region
+  // (before the network mapping, which resolves the source network and so is not ready either).
+  let read: SourceVmResult;
+  try {
+    read = await readSourceVm(deps.az, spec.sourceVirtualMachineId, spec.excludedDiskLuns ?? []);
+  } catch (error) {
+    if (restoresFromTarget(vm, error)) return restoreFromTargetRegion(pass, error);
+    throw error;
   }
   const mapping = await deps.mappings.get({ namespace: pass.namespace, name: spec.networkMappingRef.name });
   if (!mapping || !isTrue(mapping.status?.conditions, 'Ready')) {
     return pass.pause({ reason: 'WaitingForNetworkMapping', message: `NetworkMapping ${spec.networkMappingRef.name} ${mapping ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
   }
-
-  // 1. The source VM.
-  const read = await readSourceVm(deps.az, spec.sourceVirtualMachineId, spec.excludedDiskLuns ?? []);
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
@@ -44,11 +56,8 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
 
   // 2. Target-region resources, one step at a time.
   const persist = () => pass.record({ state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
-  for (const step of targetResourceSteps(pass, source, persist)) {
-    const result = await step();
-    if (result.state === 'stalled') return pass.stall(result);
-    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
-  }
+  const unfinished = await convergeSteps(pass, targetResourceSteps(pass, source, persist));
+  if (unfinished) return unfinished;
 
   // 3. Registered for the datapath; follow its progress.
   return register(pass, source, mapping);
@@ -95,6 +104,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     ...(availabilitySet ? { targetAvailabilitySetId: availabilitySet.id } : {}),
     disks,
   } satisfies Partial<ReplicatedVMStatus>;
+  const saved = await saveRegistration(pass.deps.az, ledger.get(ROLE.replicaContainer)?.id as string, { ...registered, targetResources: ledger.list() });
+  if (saved === 'tooLarge') ctx.events.record(vm, 'Warning', 'RegistrationNotSaved', 'the registration does not fit in the replica container\'s metadata: a new cluster cannot restore it while the source region is down');
   const firstTime = !isTrue(vm.status?.conditions, 'ReplicationEnabled');
   const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
   const phase: ReplicatedVMStatus['phase'] = protectedNow ? 'Protected' : 'InitialSync';

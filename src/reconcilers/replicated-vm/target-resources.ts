@@ -17,6 +17,7 @@ import { resourceGroupResource } from '../../azure/resources/resource-group.ts';
 import { restorePointCollectionResource } from '../../azure/resources/restore-point-collection.ts';
 import { storageAccountResource } from '../../azure/resources/storage-account.ts';
 import type { SourceVm } from '../../azure/source-vm.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
 import { done, type Step } from '../../runtime/step.ts';
 import type { VmPass } from './pass.ts';
 
@@ -39,6 +40,31 @@ export function targetNames(vm: ReplicatedVM, source: { resourceGroup: string; l
 /** The steps converging each target resource, in order; `persist` records a pending mark durably. */
 export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () => Promise<void>): Array<() => Promise<Step<unknown>>> {
   const { az } = pass.deps;
+  const steps = resourceSteps(pass, source, persist);
+  return [
+    steps.group,
+    () => steps.storage(ROLE.cache, pass.vm.spec.cacheStorageAccountId, steps.names.cacheAccount, source.location),
+    steps.target,
+    () => availabilitySetStep(pass, source, steps.names.targetResourceGroup, persist),
+    () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: steps.names.targetResourceGroup, name: steps.names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner: pass.owner }), pass.ledger, persist),
+    () => steps.container(ROLE.cacheContainer, ROLE.cache),
+    steps.replicaContainer,
+  ];
+}
+
+/**
+ * Only the steps whose resources live in the target region and need nothing of the source VM (its
+ * resource group and name come from the spec's id): the target resource group, the target storage
+ * account and the replica container. What a cluster can converge while the source region is down.
+ */
+export function targetRegionSteps(pass: VmPass, persist: () => Promise<void>): Array<() => Promise<Step<unknown>>> {
+  const id = parseArmId(pass.vm.spec.sourceVirtualMachineId);
+  const steps = resourceSteps(pass, { resourceGroup: id.resourceGroup, name: id.name, location: pass.vm.status?.sourceLocation ?? '' }, persist);
+  return [steps.group, steps.target, steps.replicaContainer];
+}
+
+function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: string; name: string }, persist: () => Promise<void>) {
+  const { az } = pass.deps;
   const { spec } = pass.vm;
   const { ledger, owner } = pass;
   const names = targetNames(pass.vm, source, az.subscriptionId);
@@ -51,15 +77,24 @@ export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () 
     const account = parseArmId(ledger.get(accountRole)?.id as string);
     return convergeResource(blobContainerResource(az, role, account.resourceGroup, account.name, names.container), ledger, persist);
   };
-  return [
-    () => convergeResource(resourceGroupResource(az, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
-    () => storage(ROLE.cache, spec.cacheStorageAccountId, names.cacheAccount, source.location),
-    () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
-    () => availabilitySetStep(pass, source, group, persist),
-    () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: group, name: names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner }), ledger, persist),
-    () => container(ROLE.cacheContainer, ROLE.cache),
-    () => container(ROLE.replicaContainer, ROLE.target),
-  ];
+  return {
+    names,
+    storage,
+    container,
+    group: () => convergeResource(resourceGroupResource(az, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
+    target: () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
+    replicaContainer: () => container(ROLE.replicaContainer, ROLE.target),
+  };
+}
+
+/** Runs `steps` in order; the first that has not finished ends the pass (stalled, or waiting to look again). */
+export async function convergeSteps(pass: VmPass, steps: Array<() => Promise<Step<unknown>>>): Promise<ReconcileResult | undefined> {
+  for (const step of steps) {
+    const result = await step();
+    if (result.state === 'stalled') return pass.stall(result);
+    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
+  }
+  return undefined;
 }
 
 /** The set named in the spec (adopted), else a mirror of the source VM's set, else none (zones). */
