@@ -9,7 +9,8 @@ import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
-import { reconcileErrorFor } from '../azure/errors.ts';
+import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/errors.ts';
+import { mappingFromTarget } from './network-mapping-from-target.ts';
 import { convergeResource, removeResource } from '../azure/external-resource.ts';
 import { ResourceLedger } from '../azure/resource-ledger.ts';
 import type { Readiness } from '../runtime/conditions.ts';
@@ -18,6 +19,9 @@ import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers
 import { StatusWriter } from '../runtime/status-writer.ts';
 import { POLL_MS, stalled, type Step, type Unfinished } from '../runtime/step.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
+
+/** How soon to try the source network again while it does not answer. */
+const SOURCE_RECHECK_MS = 30_000;
 
 const ROLE_RG = 'TargetResourceGroup';
 const ROLE_TARGET = 'TargetVirtualNetwork';
@@ -56,7 +60,13 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
 
     // 1. The source network.
     const sourceId = parseArmId(spec.sourceVirtualNetworkId);
-    const source = await getVirtualNetwork(this.az, sourceId.resourceGroup, sourceId.name);
+    let source: VirtualNetwork | undefined;
+    try {
+      source = await getVirtualNetwork(this.az, sourceId.resourceGroup, sourceId.name);
+    } catch (error) {
+      if (!isUnanswered(error)) throw error;
+      return this.fromTarget(mapping, ledger, ctx, error);
+    }
     if (!source) return stall('SourceNetworkNotFound', `virtual network ${spec.sourceVirtualNetworkId} does not exist`);
     if (source.location === spec.targetLocation) {
       return stall('SameRegion', `the source network is already in ${spec.targetLocation}; the target location must be another region`);
@@ -114,6 +124,24 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
       },
     });
     if (!wasReady) ctx.events.record(mapping, 'Normal', 'Mapped', `network ${sourceId.name} maps to ${target.value.id}`);
+  }
+
+  /**
+   * The source network does not answer (its region is down): the mapping is read back from the target
+   * network (network-mapping-from-target.ts), so failovers can proceed; the source is tried again soon.
+   */
+  private async fromTarget(mapping: NetworkMapping, ledger: ResourceLedger, ctx: ReconcileContext, error: unknown): Promise<ReconcileResult> {
+    const resolved = await mappingFromTarget(this.az, mapping);
+    if (resolved.state === 'stalled') return this.status.stall(mapping, resolved, ctx.events, { targetResources: ledger.list() });
+    if (resolved.state === 'waiting') return this.status.pause(mapping, resolved, { targetResources: ledger.list() });
+    const { target, test, subnetMappings } = resolved.value;
+    const message = `the source network does not answer (${classifyAzureError(error).message}): ${resolved.message}; the source is tried again every ${SOURCE_RECHECK_MS / 1000} s`;
+    await this.record(mapping, ledger, { state: 'ready', reason: 'MappedFromTargetNetwork', message }, {
+      targetVirtualNetworkId: target.id,
+      ...(test?.id ? { testVirtualNetworkId: test.id } : {}),
+      subnetMappings,
+    });
+    return { requeueAfterMs: SOURCE_RECHECK_MS };
   }
 
   /** Adopts the named network, or converges the mirror the operator manages. */

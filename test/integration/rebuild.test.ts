@@ -129,7 +129,7 @@ it('a new cluster with the same manifests adopts, rebuilds the points, resumes w
   }
 });
 
-it('while the source region is down, a new cluster restores the registration from the target region and rebuilds the points', async () => {
+it('while the source region is down, a new cluster restores the registration and the mapping from the target region, rebuilds the points and fails over from one byte for byte', async () => {
   const dx = (down = await startFailoverFixture({ namespacePrefix: 'rebuild-down', rg: 'regiondown-src', vmName, disks: 2, diskBytes: DISK_BYTES }));
   for (const [i, id] of dx.sourceDiskIds.entries()) await writeRandom(diskBlob(dx.sb, id), WRITTEN, 1024 * 1024 * (1 + i));
   // Short Azure deadlines for the new cluster's operator: the source region hangs as well as failing.
@@ -163,6 +163,24 @@ it('while the source region is down, a new cluster restores the registration fro
     for (const p of points) await waitForObject(kc3, pointClient, { namespace: ns, name: p.metadata.name as string }, Boolean, `${p.metadata.name} rebuilt`, 120_000);
     const rebuilt = await listRecoveryPoints(kc3, ns, vmName);
     expect(rebuilt.map((p) => p.spec)).toEqual(expect.arrayContaining(points.map((p) => p.spec)));
+
+    // The mapping is read back from the target network, and a failover runs from a rebuilt point (a Test
+    // one, so that the VM is registered from its source again once the region is back).
+    const mapping = await waitForObject(kc3, clients3.mappings, { namespace: ns, name: 'net' }, (o) => o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 'mapping resolved from the target network', 120_000);
+    expect(mapping?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('MappedFromTargetNetwork');
+    const failovers = new CustomResourceClient<FailoverRequest>(kc3, 'FailoverRequest');
+    await failovers.create(ns, { metadata: { name: 'during-outage' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+    const fo = await waitForObject(kc3, failovers, { namespace: ns, name: 'during-outage' }, finished, 'test failover during the outage', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const point = rebuilt.find((p) => p.metadata.name === fo?.status?.recoveryPointName) as RecoveryPoint;
+    expect(point, 'failed over from a rebuilt point').toBeDefined();
+    const disks = (fo?.status?.targetResources ?? []).filter((r) => r.kind === 'Disk');
+    expect(disks).toHaveLength(point.spec.disks.length);
+    for (const d of point.spec.disks) {
+      const created = disks.find((r) => r.id.includes(`-${d.name}-test-`));
+      expect(created, d.name).toBeDefined();
+      expect(await dx.diskHash(created?.id as string), `${d.name} equals the rebuilt point`).toBe(await hashBlob(dx.pointSnapshot(point, d.name)));
+    }
   } finally {
     await endOutage(control, SOURCE_LOCATION);
   }
