@@ -1,11 +1,12 @@
 // A real regional outage, end to end (issue #14): the sandbox takes westeurope down (`startOutage`: ARM
 // answers 503/500/resets/hangs, storage resets or hangs, the VMs' disks stop) while the real operator and
 // datapath run in this process with short deadlines. Two protected VMs under a small write load, both
-// failing over to northeurope: A in westeurope (down), B in francecentral (up). A reports
+// failing over to northeurope: A and C in westeurope (down), B in francecentral (up). A reports
 // SourceRegionUnavailable in time and its RPO grows while B keeps sealing on schedule; a hung storage call
 // to A's cache account fails within the storage call deadline; a Planned failover of A is refused at once;
 // an Unplanned one from `Latest` falls back to the newest sealed point after its final sync timeout, disks
-// equal to that point. With the region back: commit and re-protect seeded from the original disks, the
+// equal to that point; C fails over Unplanned from `LatestProcessed` at once, needing nothing from the dead
+// region, its disk equal to its newest point. With the region back: commit and re-protect seeded from the original disks, the
 // original VM never started, and a Planned failback onto its name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
@@ -27,6 +28,7 @@ const R1 = 'westeurope';
 const R2 = 'francecentral';
 const rgA = 'outage-a';
 const rgB = 'outage-b';
+const rgC = 'outage-c';
 /** Short deadlines, so that a hung request fails within seconds (the defaults are 30 s/120 s ARM, 60 s/90 s storage). */
 const AZURE: Partial<AzureConfig> = { requestTimeoutMs: 3000, callTimeoutMs: 8000, lroTimeoutMs: 10_000, storageTimeoutMs: 4000, storageCallTimeoutMs: 6000 };
 
@@ -58,10 +60,14 @@ beforeAll(async () => {
   await fx.protect(2);
   vmA = { sourceVmId: fx.sourceVmId, diskIds: fx.sourceDiskIds };
   const vmB = await fx.protectVm({ rg: rgB, name: 'b', location: R2 }, 2);
+  const vmC = await fx.protectVm({ rg: rgC, name: 'c', location: R1, disks: 1 }, 1);
+  await writeRandom(diskBlob(fx.sb, vmC.diskIds[0] as string), MiB, 2 * MiB);
   const load = { spanBytes: 4 * MiB, rateBytesPerSecond: 256 * 1024 };
   workloadA = startWorkload(fx.sb, vmA.diskIds, load);
   workloadB = startWorkload(fx.sb, vmB.diskIds, load);
   await waitVm('a', 'A to seal a point with the load running', (o) => sealed(o) >= 4);
+  const cWritten = sealed(await fx.clients.vms.get(ref('c')));
+  await waitVm('c', "C to seal a point holding its last writes", (o) => sealed(o) >= cWritten + 2);
 }, 400_000);
 
 afterAll(async () => {
@@ -137,6 +143,21 @@ describe(`${R1} goes down`, () => {
     for (const [i, id] of failedOverDiskIds.entries()) expect(await fx.diskHash(id), disks[i]?.name).toBe(await hashBlob(fx.pointSnapshot(newest, disks[i]?.name as string)));
     expect(await powerState(az, fo?.status?.targetVirtualMachineId as string)).toBe('running');
     expect(startsOfA()).toEqual([]);
+  });
+
+  it('fails C over Unplanned from LatestProcessed without waiting on the dead region, its disk equal to its newest point', async () => {
+    const newest = (await listRecoveryPoints(fx.kc, fx.ns, 'c')).sort((x, y) => y.spec.time.localeCompare(x.spec.time))[0] as RecoveryPoint;
+    const started = Date.now();
+    await fx.failovers.create(fx.ns, { metadata: { name: 'c-down' }, spec: { replicatedVMName: 'c', type: 'Unplanned', recoveryPoint: 'LatestProcessed' } });
+    const fo = await waitForObject(fx.kc, fx.failovers, ref('c-down'), finished, 'unplanned failover from LatestProcessed', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    // No step waited for a deadline of the dead region (an ARM call's is 8 s here, a final sync's 5 min).
+    expect(Date.now() - started).toBeLessThan(AZURE.callTimeoutMs!);
+    expect(step(fo, 'FinalSync')).toBeUndefined();
+    expect(fo?.status?.recoveryPointName).toBe(newest.metadata.name);
+    const [disk] = await fx.diskIdsOf(`${rgC}-asr`, 'c');
+    expect(await fx.diskHash(disk as string)).toBe(await hashBlob(fx.pointSnapshot(newest, newest.spec.disks[0]?.name as string)));
+    expect(await powerState(az, fo?.status?.targetVirtualMachineId as string)).toBe('running');
   });
 });
 
