@@ -3,7 +3,7 @@
  * health checks with, built from the Go module in tools/lua/ (pinned there) and cached like helm:
  *
  *   1. `LUA`: use this executable as it is (e.g. Debian's lua5.1).
- *   2. The cache: `$SITE_RECOVERY_CACHE_DIR/lua/<gopher-lua version>-<digest of main.go>/lua`, by default under
+ *   2. The cache: `$SITE_RECOVERY_CACHE_DIR/lua/<gopher-lua version>-<digest of the .go files>/lua`, by default under
  *      `${XDG_CACHE_HOME:-~/.cache}/site-recovery-operator/`.
  *   3. Otherwise `go build` once (CGO_ENABLED=0, -mod=readonly; about 20 s with a cold module cache) into
  *      a temp dir next to the cache entry, checked, and renamed into place; a lock file makes a concurrent
@@ -48,8 +48,10 @@ export function ensureLua(): Promise<string> {
     if (process.env.LUA) return process.env.LUA;
     const version = parseGoMod(await fs.readFile(path.join(LUA_MODULE_DIR, 'go.mod'), 'utf8')).requires.get(GOPHER_LUA);
     if (!version) throw new Error(`tools/lua/go.mod does not pin ${GOPHER_LUA}`);
-    // The entry names the gopher-lua version and a digest of our own source: a changed main.go builds anew.
-    const source = createHash('sha256').update(await fs.readFile(path.join(LUA_MODULE_DIR, 'main.go'))).digest('hex').slice(0, 12);
+    // The entry names the gopher-lua version and a digest of our own source: a changed .go file builds anew.
+    const digest = createHash('sha256');
+    for (const file of (await fs.readdir(LUA_MODULE_DIR)).filter((f) => f.endsWith('.go')).sort()) digest.update(file).update(await fs.readFile(path.join(LUA_MODULE_DIR, file)));
+    const source = digest.digest('hex').slice(0, 12);
     const dir = path.join(defaultCacheDir(), 'lua', `${version}-${source}`);
     const lua = path.join(dir, 'lua');
     if (await isExecutable(lua)) return lua;

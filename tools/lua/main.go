@@ -9,6 +9,12 @@
 //	                             (decoded from OBJECT, a JSON file, as Argo CD decodes the unstructured
 //	                             object), a 1 s deadline; prints the returned {status, message} as JSON.
 //	                             Argo CD's "safe" os library is left out: the scripts here do not use it.
+//	lua action SCRIPT OBJECT     as Argo CD runs a resource action's discovery.lua or action.lua
+//	                             (util/lua/lua.go, ExecuteResourceAction and ExecuteResourceActionDiscovery):
+//	                             the same libraries plus Argo CD's "safe" os library (os.time and os.date
+//	                             only, also through require("os"); util/lua/oslib_safe.go), `obj`, a 1 s
+//	                             deadline; prints the returned table as JSON the way gopher-json encodes it
+//	                             (a table with keys 1..n is an array, an empty table is []).
 package main
 
 import (
@@ -23,7 +29,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(2, "usage: lua SCRIPT [ARGS...] | lua health SCRIPT OBJECT.json")
+		fail(2, "usage: lua SCRIPT [ARGS...] | lua health SCRIPT OBJECT.json | lua action SCRIPT OBJECT.json")
+	}
+	if os.Args[1] == "action" {
+		if len(os.Args) != 4 {
+			fail(2, "usage: lua action SCRIPT OBJECT.json")
+		}
+		action(os.Args[2], os.Args[3])
+		return
 	}
 	if os.Args[1] == "health" {
 		if len(os.Args) != 4 {
