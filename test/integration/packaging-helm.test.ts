@@ -121,7 +121,7 @@ describe('Helm chart', () => {
   it('renders the expected objects', () => {
     const kinds = (objects: Manifest[]) => objects.map((o) => o.kind).sort();
     expect(kinds(defaults)).toEqual(
-      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
     );
     // Watching one namespace, the operator's and the datapath's roles for the CRs are Roles in it.
     const scoped = kinds(defaults).map((k) => (k === 'ClusterRoleBinding' ? 'RoleBinding' : k));
@@ -248,6 +248,17 @@ describe('Helm chart', () => {
     expect(edit && labelsOf(edit)).toEqual(['rbac.authorization.k8s.io/aggregate-to-admin', 'rbac.authorization.k8s.io/aggregate-to-edit']);
     expect(grants(edit?.rules ?? [])).toContain('siterecovery.io/failoverrequests:create');
     expect(aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToView': false } }))).toEqual([]);
+  });
+
+  it('ships a helm test hook: site-recovery check as the operator, for the served CRDs and the leader Lease', async () => {
+    type HookPod = Manifest & { spec: { serviceAccountName: string; restartPolicy: string; containers: { image: string; args: string[] }[] } };
+    const hook = one<HookPod>(defaults, 'Pod');
+    expect(hook.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' });
+    expect(hook.spec).toMatchObject({ serviceAccountName: one(defaults, 'ServiceAccount', 'operator').metadata.name, restartPolicy: 'Never' });
+    expect(hook.spec.containers[0]?.image).toBe(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.image);
+    expect(hook.spec.containers[0]?.args).toEqual(['check', `--lease-namespace=${namespace}`]);
+    const single = await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'operator.leaderElection': false, 'operator.replicas': 1 } });
+    expect(one<HookPod>(single, 'Pod').spec.containers[0]?.args).toEqual(['check', `--lease-namespace=${namespace}`, '--no-lease']);
   });
 
   it('annotates the service accounts for Azure workload identity', () => {

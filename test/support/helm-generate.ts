@@ -59,7 +59,8 @@ export function toBaseObject(object: Manifest): Manifest {
 
 /** The kustomize base: file name → content. */
 export async function renderKustomizeBase(): Promise<Map<string, string>> {
-  const text = await helmTemplateText({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, set: BASE_SET });
+  // The `helm test` hook is Helm's own; kubectl users run `site-recovery check` instead.
+  const text = await helmTemplateText({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, set: BASE_SET, skipTests: true });
   const byTemplate = new Map<string, Manifest[]>();
   for (const doc of parseAllDocuments(text)) {
     const object = doc.toJS() as Manifest | null;
