@@ -19,7 +19,8 @@ async function samples(name: string): Promise<string[]> {
 describe('metric names', () => {
   it('the chart queries only metrics the operator and the datapath export', async () => {
     const exported = new Set((await registry.getMetricsAsJSON()).flatMap((m) => [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]));
-    const files = [...readdirSync(join(chart, 'templates')).map((f) => join(chart, 'templates', f)), join(chart, 'values.yaml')];
+    const templates = readdirSync(join(chart, 'templates'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(yaml|tpl)$/.test(f));
+    const files = [...templates.map((f) => join(chart, 'templates', f)), join(chart, 'values.yaml')];
     const queried = new Set(files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bsite_recovery_[a-z_]+\b/g)].map((m) => m[0])));
     expect(queried.size).toBeGreaterThanOrEqual(8);
     expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
