@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -14,45 +12,9 @@ import (
 // action runs a resource action script (discovery.lua or action.lua) against the object in objectFile and
 // prints what it returns as JSON.
 func action(scriptFile, objectFile string) {
-	script, err := os.ReadFile(scriptFile)
-	if err != nil {
-		fail(1, err.Error())
-	}
-	raw, err := os.ReadFile(objectFile)
-	if err != nil {
-		fail(1, err.Error())
-	}
-	var object interface{}
-	if err := json.Unmarshal(raw, &object); err != nil {
-		fail(1, err.Error())
-	}
 	state := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer state.Close()
-	libraries := []struct {
-		name string
-		open lua.LGFunction
-	}{{lua.LoadLibName, lua.OpenPackage}, {lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.OsLibName, openSafeOs}}
-	for _, library := range libraries {
-		if err := state.CallByParam(lua.P{Fn: state.NewFunction(library.open), NRet: 0, Protect: true}, lua.LString(library.name)); err != nil {
-			fail(1, err.Error())
-		}
-	}
-	state.PreloadModule(lua.OsLibName, func(l *lua.LState) int {
-		l.Push(l.SetFuncs(l.NewTable(), safeOsFunctions))
-		return 1
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	state.SetContext(ctx)
-	state.SetGlobal("obj", decode(state, object))
-	if err := state.DoString(string(script)); err != nil {
-		fail(1, err.Error())
-	}
-	result, ok := state.Get(-1).(*lua.LTable)
-	if !ok {
-		fail(1, fmt.Sprintf("expect table output from Lua script, not %s", state.Get(-1).Type().String()))
-	}
-	encoded, err := json.Marshal(encode(result))
+	encoded, err := json.Marshal(encode(runArgoScript(state, scriptFile, objectFile, true)))
 	if err != nil {
 		fail(1, err.Error())
 	}
@@ -64,6 +26,12 @@ var safeOsFunctions = map[string]lua.LGFunction{"time": osTime, "date": osDate}
 
 func openSafeOs(l *lua.LState) int {
 	l.Push(l.RegisterModule(lua.OsLibName, safeOsFunctions))
+	return 1
+}
+
+// loadSafeOs makes require("os") give the same functions.
+func loadSafeOs(l *lua.LState) int {
+	l.Push(l.SetFuncs(l.NewTable(), safeOsFunctions))
 	return 1
 }
 
