@@ -112,6 +112,13 @@ export class Informer<T extends KubernetesObject> {
     const listWatch = this.makeListWatch();
     this.current = listWatch;
     await listWatch.start();
+    this.reportVanished(listWatch);
+  }
+
+  /** Reports deleted what was reported before and is not in `source`'s fresh list (gone meanwhile). */
+  private reportVanished(source: ListWatch<T>): void {
+    const listed = new Set(source.list().map(keyOf));
+    for (const [key, object] of [...this.reported]) if (!listed.has(key)) this.emit('delete', object, source);
   }
 
   private onError(source: ListWatch<T>, error: unknown): void {
@@ -131,7 +138,6 @@ export class Informer<T extends KubernetesObject> {
   async relist(): Promise<void> {
     if (this.stopped) return;
     const previous = this.current;
-    const before = new Map((previous?.list() ?? []).map((o) => [keyOf(o), o]));
     const next = this.makeListWatch();
     try {
       this.current = next;
@@ -141,7 +147,6 @@ export class Informer<T extends KubernetesObject> {
       return;
     }
     await previous?.stop();
-    const after = new Set(next.list().map(keyOf));
-    for (const [key, object] of before) if (!after.has(key)) this.emit('delete', object, next);
+    this.reportVanished(next);
   }
 }
