@@ -161,8 +161,9 @@ export class Controller<T extends CustomObject> {
       const delay = this.queue.addRateLimited(key);
       log.warn('reconcile failed; will retry', { errorClass, retryInMs: delay, failures: this.queue.failureCount(key), error: error instanceof Error ? error.message : String(error) });
     } finally {
-      if (this.options.informer.get(refFromKey(key).name, refFromKey(key).namespace)) this.unconfirmed.add(key);
-      else this.unconfirmed.delete(key);
+      const { namespace, name } = refFromKey(key);
+      if (this.options.informer.get(name, namespace)) this.unconfirmed.add(key);
+      else this.unconfirmed.delete(key); // gone: nothing to confirm
       stopTimer();
     }
   }
