@@ -33,7 +33,7 @@ export interface OperatorOptions {
   /** Health/metrics port; undefined serves nothing. */
   port?: number;
   workers?: number;
-  /** Drift resync period. */
+  /** The drift check: how often each object is reconciled with nothing changed. Default 10 minutes. */
   resyncMs?: number;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;

@@ -229,7 +229,8 @@ describe('Helm chart', () => {
       expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
     }
     // Both processes watch only that namespace.
-    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--namespace=payments']);
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m']);
   });
 
   it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {
@@ -267,7 +268,8 @@ describe('Helm chart', () => {
     expect(op.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '33333333-3333-3333-3333-333333333333', 'azure.workload.identity/tenant-id': '22222222-2222-2222-2222-222222222222' });
     expect(dp.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '44444444-4444-4444-4444-444444444444' });
     expect(one(defaults, 'ServiceAccount', 'operator').metadata.annotations).toBeUndefined();
-    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--namespace=payments']);
+    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--drift-check-interval=30m', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toContain('--drift-check-interval=10m');
     const config = find<Manifest & { data: Record<string, string> }>(full, 'ConfigMap').find((c) => !c.metadata.name.endsWith('-dashboard'));
     expect(config?.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
   });
