@@ -133,6 +133,28 @@ describe('long-running operations', () => {
   });
 });
 
+describe('Compute limits', () => {
+  it('refuses a second restore point for a VM while one is being created, even in another collection (409)', async () => {
+    const vmId = `/subscriptions/${h.arm.subscriptionId}/resourceGroups/rg-t/providers/Microsoft.Compute/virtualMachines/vm-lro`;
+    await raw.compute.restorePointCollections.createOrUpdate('rg-t', 'rpc-second', { location: 'westeurope', source: { id: vmId } });
+    h.arm.setLatency({ operations: { 'restorePoints.put': 300 } });
+    try {
+      const first = raw.compute.restorePoints.beginCreate('rg-t', 'rpc-lro', 'sr-000002', { consistencyMode: 'CrashConsistent' }, { updateIntervalInMs: 50 });
+      await (await first).submitted();
+      await expect(raw.compute.restorePoints.beginCreateAndWait('rg-t', 'rpc-second', 'other', { consistencyMode: 'CrashConsistent' })).rejects.toMatchObject({
+        statusCode: 409,
+        code: 'Conflict',
+        message: expect.stringContaining('concurrent creation of restore points for a VM is not supported'),
+      });
+      expect((await (await first).pollUntilDone()).provisioningState).toBe('Succeeded');
+    } finally {
+      h.arm.setLatency({ operations: { 'restorePoints.put': 0 } });
+    }
+    const later = await raw.compute.restorePoints.beginCreateAndWait('rg-t', 'rpc-second', 'other', { consistencyMode: 'CrashConsistent' });
+    expect(later.provisioningState).toBe('Succeeded');
+  });
+});
+
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const node = path.join(repo, 'node_modules/.bin/node');

@@ -1,8 +1,12 @@
 // ARM's token buckets in the sandbox (sandbox/src/arm/throttling.ts) under a fake clock: sizes and refill
 // rates as published, per principal and subscription-wide (15×), reads/writes/deletes apart, the
 // remaining-requests headers, 429 with Retry-After and ARM's body, tenant-level requests, and the
-// statistics `sandbox arm-stats` prints (sandbox/src/arm/stats.ts).
+// statistics `sandbox arm-stats` prints (sandbox/src/arm/stats.ts); Compute's limits on a VM's restore
+// points (sandbox/src/arm/providers/compute/restore-point-limits.ts) over a stand-in store.
 import { describe, expect, it } from 'vitest';
+import type { ArmEngine } from '../../sandbox/src/arm/engine.ts';
+import { checkRestorePointLimits, MAX_RESTORE_POINTS_PER_VM } from '../../sandbox/src/arm/providers/compute/restore-point-limits.ts';
+import type { StoredResource } from '../../sandbox/src/arm/store.ts';
 import { ArmStats, clientOf } from '../../sandbox/src/arm/stats.ts';
 import { ArmThrottling, kindOf, principalOf, TokenBucket } from '../../sandbox/src/arm/throttling.ts';
 import type { ThrottleRequest } from '../../sandbox/src/arm/throttling.ts';
@@ -138,5 +142,29 @@ describe('ARM request statistics', () => {
     expect(clientOf('  ')).toBe('unknown');
     s.reset();
     expect(s.summary()).toEqual({ reads: 0, writes: 0, deletes: 0, throttled: 0, total: 0, byOperation: {}, byClient: {} });
+  });
+});
+
+describe('Compute restore point limits', () => {
+  const rg = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute';
+  const vm = { id: `${rg}/virtualMachines/vm1`, type: 'Microsoft.Compute/virtualMachines', resourceGroup: 'rg', body: { name: 'vm1' }, internal: {} } as StoredResource;
+  const collection = (name: string, vmId = vm.id): StoredResource => ({ id: `${rg}/restorePointCollections/${name}`, type: 'Microsoft.Compute/restorePointCollections', resourceGroup: 'rg', body: { name, properties: { source: { id: vmId.toUpperCase() } } }, internal: {} });
+  const point = (c: StoredResource, name: string, state = 'Succeeded'): StoredResource => ({ id: `${c.id}/restorePoints/${name}`, type: 'Microsoft.Compute/restorePointCollections/restorePoints', resourceGroup: 'rg', body: { name, properties: { provisioningState: state } }, internal: {} });
+  const engine = (all: StoredResource[]): ArmEngine =>
+    ({ store: { ofType: (t: string) => all.filter((r) => r.type === t), get: (id: string) => all.find((r) => r.id.toLowerCase() === id.toLowerCase()) } }) as unknown as ArmEngine;
+
+  it('refuses a second creation for the VM in any of its collections, and more than 500 points', () => {
+    const a = collection('a');
+    const b = collection('b');
+    const other = collection('c', `${rg}/virtualMachines/vm2`);
+    expect(() => checkRestorePointLimits(engine([a, b, point(a, 'p1')]), vm, 'p2')).not.toThrow();
+    expect(() => checkRestorePointLimits(engine([a, b, other, point(other, 'x', 'Creating')]), vm, 'p2')).not.toThrow();
+    expect(() => checkRestorePointLimits(engine([a, b, point(a, 'p1', 'Creating')]), vm, 'p2')).toThrow(
+      expect.objectContaining({ status: 409, code: 'Conflict', message: expect.stringContaining('concurrent creation of restore points for a VM is not supported') }),
+    );
+    const full = Array.from({ length: MAX_RESTORE_POINTS_PER_VM }, (_, i) => point(i % 2 ? a : b, `p${i}`));
+    expect(MAX_RESTORE_POINTS_PER_VM).toBe(500);
+    expect(() => checkRestorePointLimits(engine([a, b, ...full]), vm, 'one-more')).toThrow(expect.objectContaining({ status: 409, code: 'OperationNotAllowed' }));
+    expect(() => checkRestorePointLimits(engine([a, b, ...full.slice(1)]), vm, 'one-more')).not.toThrow();
   });
 });
