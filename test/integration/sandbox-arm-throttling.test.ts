@@ -188,6 +188,7 @@ describe('sandbox CLI', () => {
       const stats = JSON.parse(await cli('arm-stats', '--reset')) as Record<string, unknown> & { byClient: Record<string, unknown>; byOperation: Record<string, { calls: number }> };
       expect(Object.keys(stats).sort()).toEqual(['byClient', 'byOperation', 'deletes', 'reads', 'throttled', 'total', 'writes']);
       expect(stats).toMatchObject({ writes: 4, throttled: 3 });
+      expect(stats.byClient['site-recovery-sandbox'], '`vm create` names itself').toMatchObject({ writes: 4 });
       expect(stats.byOperation['PUT Microsoft.Compute/virtualMachines']?.calls).toBe(1);
       expect(JSON.parse(await cli('arm-stats'))).toMatchObject({ reads: 0, writes: 0, deletes: 0, throttled: 0, byClient: {} });
     } finally {
