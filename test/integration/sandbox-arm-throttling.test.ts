@@ -161,7 +161,7 @@ const node = path.join(repo, 'node_modules/.bin/node');
 const main = path.join(repo, 'src/cli/main.ts');
 
 describe('sandbox CLI', () => {
-  it('up --arm-throttling --arm-throttling-scale throttles; arm-stats prints and resets the counts; without a sandbox one line, exit 2', async () => {
+  it('up --arm-throttling --arm-throttling-scale throttles; arm-stats prints and resets the counts; without a sandbox one line, exit 2; a bad scale one line, exit 1', async () => {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sandbox-throttle-'));
     const dir = path.join(tmp, 's');
     const child = spawn(node, [main, 'sandbox', 'up', '--dir', dir, '--no-kube', '--arm-throttling', '--arm-throttling-scale', '0.02'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
@@ -198,6 +198,12 @@ describe('sandbox CLI', () => {
     const none = await run(node, [main, 'sandbox', 'arm-stats', '--dir', dir], { cwd: tmp }).catch((e: { code: number; stderr: string }) => e);
     expect(none).toMatchObject({ code: 2 });
     expect((none as { stderr: string }).stderr.trim().split('\n')).toHaveLength(1);
+    // A scale without throttling, or one that is not a positive number: one line, nothing started.
+    for (const args of [['--arm-throttling-scale', '0.1'], ['--arm-throttling', '--arm-throttling-scale', '0']]) {
+      const bad = await run(node, [main, 'sandbox', 'up', '--no-kube', '--dir', dir, ...args], { cwd: tmp }).catch((e: { code: number; stderr: string }) => e);
+      expect(bad, args.join(' ')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^site-recovery: --arm-throttling-scale (needs --arm-throttling|must be a positive number, got "0")\n$/) });
+    }
+    await expect(fs.stat(path.join(dir, 'state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     await fs.rm(tmp, { recursive: true, force: true });
   });
 });
