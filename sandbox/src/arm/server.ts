@@ -104,7 +104,7 @@ export function createArmServer(
   return server;
 }
 
-/** One request: authentication, the sandbox's control endpoints, an injected fault, else the engine. */
+/** One request: authentication, the sandbox's control endpoints, an injected fault, ARM's throttling, else the engine. */
 async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const { engine, faults, stats, throttling } = deps;
   const method = (req.method ?? 'GET').toUpperCase();
