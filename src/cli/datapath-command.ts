@@ -25,7 +25,7 @@ export function registerDatapathCommand(program: Command): void {
     .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number }) => {
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
-        azure: azureConfigFromEnvironment(),
+        azure: azureConfigFromEnvironment('datapath'),
         namespace: opts.leaseNamespace,
         ...(opts.namespace ? { watchNamespace: opts.namespace } : {}),
         port: await metricsPort(explicitMetricsPort(opts.metricsPort)),

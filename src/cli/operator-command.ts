@@ -25,7 +25,7 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number; finalSyncTimeout: number; sourceProbeTimeout: number; driftCheckInterval: number }) => {
       const manager = buildOperator({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
-        azure: azureConfigFromEnvironment(),
+        azure: azureConfigFromEnvironment('operator'),
         leaseNamespace: opts.leaderElection ? (opts.leaderElectionNamespace ?? 'default') : undefined,
         port: await metricsPort(explicitMetricsPort(opts.metricsPort)),
         workers: opts.workers,
