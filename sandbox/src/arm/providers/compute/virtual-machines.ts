@@ -10,6 +10,7 @@ import type { Json, StoredResource } from '../../store.ts';
 import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lroPut, putCompleter, ref, trackedBody, uuid } from '../common.ts';
 import { createDiskContent } from './disk-creation.ts';
 import { DISK, GiB, NS, VM, invalidZone, notAllowed, notFoundRef, now, propertyChange, skuTier, vmDiskIds } from './shared.ts';
+import { assertSizeOffered, shapeProperties, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
 import { checkAvailabilitySet, checkNetworkInterfaces, planStorage, type PlannedDisk, type StoragePlan } from './vm-plan.ts';
 
 const POWER_DISPLAY: Record<string, string> = {
@@ -35,7 +36,7 @@ function instanceView(engine: ArmEngine, vm: StoredResource): Json {
   if (power) statuses.push({ code: `PowerState/${power}`, level: 'Info', displayStatus: POWER_DISPLAY[power] ?? power });
   return {
     computerName: vm.body.properties.osProfile?.computerName ?? vm.body.name,
-    hyperVGeneration: 'V1',
+    hyperVGeneration: vmHyperVGeneration(engine, vm.body),
     disks: vmDiskIds(vm).map((id) => {
       const d = engine.store.get(id);
       const dps: string = d?.body.properties.provisioningState ?? 'Succeeded';
@@ -87,6 +88,8 @@ function vmHandler(): TypeHandler {
       const zones: string[] | undefined = Array.isArray(req.zones) && req.zones.length ? req.zones.map(String) : undefined;
       if (zones && (zones.length > 1 || zones.some((z) => !['1', '2', '3'].includes(z)))) invalidZone(zones);
       if (existing && (zones?.[0] ?? '') !== (existing.body.zones?.[0] ?? '')) throw propertyChange('zones');
+      if (!existing || existing.body.properties.hardwareProfile.vmSize !== vmSize) assertSizeOffered(e, vmSize, location, zones, target.id);
+      const identity = vmIdentity(req, existing?.body.identity);
       const asId = checkAvailabilitySet(e, props, location, zones, existing);
       const nics = checkNetworkInterfaces(e, props, location, target);
       const sp = isObj(props.storageProfile) ? props.storageProfile : {};
@@ -99,6 +102,7 @@ function vmHandler(): TypeHandler {
       }
       const body = trackedBody(target, VM, req);
       if (zones) body.zones = zones;
+      if (identity) body.identity = identity;
       const osProfile = isObj(props.osProfile) ? clone(props.osProfile) : existing?.body.properties.osProfile;
       if (osProfile) delete osProfile.adminPassword;
       body.properties = {
@@ -113,8 +117,7 @@ function vmHandler(): TypeHandler {
           })),
         },
         ...(asId ? { availabilitySet: ref(e.store.get(asId)!.id) } : {}),
-        ...(props.diagnosticsProfile ? { diagnosticsProfile: clone(props.diagnosticsProfile) } : {}),
-        ...(props.securityProfile ? { securityProfile: clone(props.securityProfile) } : {}),
+        ...shapeProperties(props, existing?.body.properties),
         provisioningState: existing ? 'Updating' : 'Creating',
         timeCreated: existing?.body.properties.timeCreated ?? now(),
       };
