@@ -10,7 +10,7 @@ import type { Json, StoredResource } from '../../store.ts';
 import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lroPut, putCompleter, ref, trackedBody, uuid } from '../common.ts';
 import { createDiskContent } from './disk-creation.ts';
 import { DISK, GiB, NS, VM, invalidZone, notAllowed, notFoundRef, now, propertyChange, skuTier, vmDiskIds } from './shared.ts';
-import { assertSizeOffered, shapeProperties, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
+import { assertSizeOffered, shapeProperties, trustedLaunch, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
 import { checkAvailabilitySet, checkNetworkInterfaces, planStorage, type PlannedDisk, type StoragePlan } from './vm-plan.ts';
 
 const POWER_DISPLAY: Record<string, string> = {
@@ -98,7 +98,7 @@ function vmHandler(): TypeHandler {
       // Everything validated: create the new managed disks (Creating) and the VM.
       const createdDisks: string[] = [];
       for (const p of [plan.osPlan, ...plan.dataPlans.map((x) => x.plan)]) {
-        if (p.create) createdDisks.push(createPlannedDisk(e, target, location, zones, p));
+        if (p.create) createdDisks.push(createPlannedDisk(e, target, location, zones, p, p === plan.osPlan && trustedLaunch(props)));
       }
       const body = trackedBody(target, VM, req);
       if (zones) body.zones = zones;
@@ -143,7 +143,7 @@ function vmHandler(): TypeHandler {
 }
 
 /** Stores a managed disk the VM PUT creates (Creating; its content is written when the operation completes); returns its id. */
-function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones: string[] | undefined, plan: PlannedDisk): string {
+function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones: string[] | undefined, plan: PlannedDisk, trustedOs: boolean): string {
   const c = plan.create!;
   const body: Json = {
     id: plan.id,
@@ -154,7 +154,9 @@ function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones
     sku: { name: c.sku, tier: skuTier(c.sku) },
     properties: {
       ...(c.osType ? { osType: c.osType } : {}),
-      hyperVGeneration: 'V1',
+      // The OS disk of a Trusted Launch VM is Gen2 and carries the VM's security type (vm-shape.ts).
+      hyperVGeneration: trustedOs ? 'V2' : 'V1',
+      ...(trustedOs ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
       creationData: c.fromImage ? { createOption: 'FromImage', imageReference: clone(c.fromImage) } : { createOption: 'Empty' },
       diskSizeGB: c.sizeBytes / GiB,
       diskSizeBytes: c.sizeBytes,

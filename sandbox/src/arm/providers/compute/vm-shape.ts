@@ -74,3 +74,8 @@ export function vmHyperVGeneration(e: ArmEngine, vm: Json): string {
   const osId: string | undefined = vm.properties?.storageProfile?.osDisk?.managedDisk?.id;
   return (osId ? e.store.get(osId)?.body.properties.hyperVGeneration : undefined) ?? 'V1';
 }
+
+/** Whether a VM PUT asks for Trusted Launch. */
+export function trustedLaunch(props: Json): boolean {
+  return props.securityProfile?.securityType === 'TrustedLaunch';
+}
