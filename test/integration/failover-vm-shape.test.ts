@@ -3,7 +3,8 @@
 // networking and Standard_LRS disks fails over (Test, then Planned) and the target read back through the
 // SDK has all of them, in the mapped zone, with the disk types the spec and the source say. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
-// clear reason; a Confidential VM is refused before anything is created. Real operator and datapath (in
+// clear reason; a Confidential VM is refused before anything is created. With the source region down, a
+// failover builds the same VM from the registration alone (nothing is read from the source at failover). Real operator and datapath (in
 // this process), real API server, local Azure.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { createSmallVm } from '../support/datapath-sandbox.ts';
+import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { conditionIs, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -130,7 +131,29 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     await expectShaped(fo?.status?.targetVirtualMachineId as string, SIZE);
   });
 
+  it('with the source region down, a Test failover builds the same VM from the registration alone', async () => {
+    fx.sb.arm.outages.start(SOURCE_LOCATION);
+    try {
+      await failovers.create(ns, { metadata: { name: 'drill-outage' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+      const fo = await waitForObject(kc, failovers, foRef('drill-outage'), finished, 'test failover during the outage done', 120_000);
+      expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+      await expectShaped(fo?.status?.targetVirtualMachineId as string, SIZE);
+    } finally {
+      fx.sb.arm.outages.end(SOURCE_LOCATION);
+    }
+    // Replication resumes (a Planned failover below needs the source region answering again).
+    const cycle = (await clients.vms.get({ namespace: ns, name: vmName }))?.status?.replication?.cycle ?? 0;
+    await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => !conditionIs('SourceRegionUnavailable', 'True')(o) && (o?.status?.replication?.cycle ?? 0) > cycle, 'replicating again', 120_000);
+  });
+
   it('refuses with SkuNotAvailable, naming the sizes, when no size is offered in the target zone', async () => {
+    const targetGroup = parseArmId((await failovers.get(foRef('drill')))?.status?.targetVirtualMachineId as string).resourceGroup;
+    const vmsIn = async () => {
+      const names = [];
+      for await (const v of az.compute.virtualMachines.list(targetGroup)) names.push(v.name);
+      return names;
+    };
+    const before = await vmsIn();
     fx.sb.arm.skus.restrict(SIZE, TARGET, ['2']);
     fx.sb.arm.skus.restrict(FALLBACK, TARGET, ['2']);
     await failovers.create(ns, { metadata: { name: 'no-size' }, spec: { replicatedVMName: vmName, type: 'Test' } });
@@ -140,10 +163,7 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     expect(succeeded).toMatchObject({ status: 'False', reason: 'SkuNotAvailable' });
     expect(succeeded?.message).toContain(`${SIZE}, ${FALLBACK}`);
     expect(fo?.status?.targetVirtualMachineId).toBeUndefined();
-    const targetGroup = parseArmId((await failovers.get(foRef('drill')))?.status?.targetVirtualMachineId as string).resourceGroup;
-    const vms = [];
-    for await (const v of az.compute.virtualMachines.list(targetGroup)) vms.push(v.name);
-    expect(vms).toHaveLength(1);
+    expect(await vmsIn()).toEqual(before);
     await failovers.delete(foRef('no-size'));
   });
 
