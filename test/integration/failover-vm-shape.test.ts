@@ -66,7 +66,8 @@ beforeAll(async () => {
   });
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
-  await fx.runInProcess('dp-vmshape');
+  // A short resync: the operator re-reads the source VM often, so a change of it is recorded quickly.
+  await fx.runInProcess('dp-vmshape', { resyncMs: 2_000 });
   await fx.protect(1);
 });
 
@@ -122,6 +123,14 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     const saved = await readSavedRegistration(az, container);
     expect(saved?.sourceVmProperties).toEqual(expected);
     expect(saved?.disks?.[0]).toMatchObject({ diskType: 'Standard_LRS', hyperVGeneration: 'V2' });
+  });
+
+  it('keeps the recorded properties current: a tag added to the source VM reaches status and the saved registration', async () => {
+    await fx.sb.c.compute.virtualMachines.beginUpdateAndWait(rg, vmName, { tags: { ...TAGS, owner: 'team-a' } }, { updateIntervalInMs: 20 });
+    const vm = await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.sourceVmProperties?.tags?.owner === 'team-a', 'new tag recorded', 60_000);
+    expect(vm?.status?.sourceVmProperties?.securityType).toBe('TrustedLaunch');
+    const container = vm?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.replicaContainer)?.id as string;
+    expect((await readSavedRegistration(az, container))?.sourceVmProperties?.tags).toEqual({ ...TAGS, owner: 'team-a' });
   });
 
   it('Test failover: the target VM has all of them, in the mapped zone', async () => {
