@@ -1,11 +1,12 @@
 // Which VM sizes the emulator does not offer where: a test (or `sandbox up`) marks a size unavailable in a
 // region, or in some zones of it, and a virtual machine PUT asking for it there is refused the way Compute
-// refuses one: HTTP 409 with code `SkuNotAvailable` before anything is created. The message follows the
-// one Microsoft documents in "Resolve errors for SKU not available"
-// (learn.microsoft.com/troubleshoot/azure/azure-resource-manager/troubleshoot-sku-not-available):
-// "The requested size for resource '<resource ID>' is currently not available in location '<location>'
-// zones '<zone>' for subscription '<subscription ID>'. Please try another size or deploy to a different
-// location or zones. See https://aka.ms/azureskunotavailable for details."
+// refuses one, before anything is created: code `SkuNotAvailable` with the message Microsoft documents in
+// "Resolve errors for SKU not available"
+// (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-sku-not-available):
+//   The requested size for resource '<resource ID>' is currently not available in location '<location>'
+//   zones '<zones>' for subscription '<subscription ID>'.
+//   Please try another size or deploy to a different location or zones.
+// The HTTP status is 409 Conflict, as Azure SDK clients report it (`Status=409 Code="SkuNotAvailable"`).
 import { ArmError } from './errors.ts';
 
 interface Restriction {
@@ -42,7 +43,7 @@ export class SkuAvailability {
       409,
       'SkuNotAvailable',
       `The requested size for resource '${resourceId}' is currently not available in ${where} for subscription '${subscriptionId}'. ` +
-        'Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.',
+        'Please try another size or deploy to a different location or zones.',
     );
   }
 }
