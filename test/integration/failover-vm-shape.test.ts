@@ -4,7 +4,8 @@
 // SDK has all of them, in the mapped zone, with the disk types the spec and the source say. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
 // clear reason; a Confidential VM is refused before anything is created. With the source region down, a
-// failover builds the same VM from the registration alone (nothing is read from the source at failover). Real operator and datapath (in
+// failover builds the same VM from the registration alone (nothing is read from the source at failover).
+// A VM in an availability set fails over into the mirrored set. Real operator and datapath (in
 // this process), real API server, local Azure.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +185,29 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
     expect(fo?.status?.steps?.find((s) => s.name === 'CreateVirtualMachine')?.message).toContain(FALLBACK);
     await expectShaped(fo?.status?.targetVirtualMachineId as string, FALLBACK);
+  });
+});
+
+describe('a VM in an availability set', () => {
+  it('fails over into the mirrored availability set (same fault and update domains), in no zone', async () => {
+    const avsRg = 'vmshape-avs';
+    await fx.sb.c.resources.resourceGroups.createOrUpdate(avsRg, { location: SOURCE_LOCATION });
+    const set = await fx.sb.c.compute.availabilitySets.createOrUpdate(avsRg, 'web-set', { location: SOURCE_LOCATION, sku: { name: 'Aligned' }, platformFaultDomainCount: 3, platformUpdateDomainCount: 4 });
+    await fx.protectVm({ rg: avsRg, name: 'web', location: SOURCE_LOCATION, disks: 1, shape: { vm: { availabilitySet: { id: set.id as string } } } });
+    const vm = await clients.vms.get({ namespace: ns, name: 'web' });
+    expect(vm?.status?.targetZone).toBeUndefined();
+    const targetSetId = vm?.status?.targetAvailabilitySetId as string;
+    expect(parseArmId(targetSetId).name).toBe('web-set-asr');
+
+    await failovers.create(ns, { metadata: { name: 'web-drill' }, spec: { replicatedVMName: 'web', type: 'Test' } });
+    const fo = await waitForObject(kc, failovers, foRef('web-drill'), finished, 'test failover done', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const { resourceGroup, name } = parseArmId(fo?.status?.targetVirtualMachineId as string);
+    const target = await az.compute.virtualMachines.get(resourceGroup, name);
+    expect(target.availabilitySet?.id?.toLowerCase()).toBe(targetSetId.toLowerCase());
+    expect(target.zones ?? []).toEqual([]);
+    const mirrored = await az.compute.availabilitySets.get(parseArmId(targetSetId).resourceGroup, 'web-set-asr');
+    expect([mirrored.location, mirrored.platformFaultDomainCount, mirrored.platformUpdateDomainCount]).toEqual([TARGET, 3, 4]);
   });
 });
 

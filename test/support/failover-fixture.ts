@@ -49,7 +49,7 @@ export interface FailoverFixture {
    * network (`<rg>-vnet`, mapped by NetworkMapping `<rg>-net`), perhaps in another source region; waits
    * until it sealed `cycles` points. Returns its ARM id and disk ids (OS first).
    */
-  protectVm(vm: { rg: string; name: string; location: string; disks?: number }, cycles?: number): Promise<{ sourceVmId: string; diskIds: string[] }>;
+  protectVm(vm: { rg: string; name: string; location: string; disks?: number; shape?: SmallVmShape }, cycles?: number): Promise<{ sourceVmId: string; diskIds: string[] }>;
   /** sha256 of a managed disk's first `diskBytes` (imported disks are rounded up to whole GiB). */
   diskHash(diskId: string): Promise<string>;
   /** The managed disk ids of a VM, OS disk first. */
@@ -147,7 +147,7 @@ export async function startFailoverFixture(options: {
       await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `protected with ${cycles} sealed cycle(s)`, 180_000);
     },
     async protectVm(vm, cycles = 1) {
-      const created = await createSmallVm(sb, vm.rg, vm.name, vm.disks ?? 2, diskBytes, vm.location);
+      const created = await createSmallVm(sb, vm.rg, vm.name, vm.disks ?? 2, diskBytes, vm.location, vm.shape);
       await protectSourceVm(vm.rg, `${vm.rg}-net`, vm.name, created.id as string, cycles);
       return { sourceVmId: created.id as string, diskIds: await diskIdsOf(vm.rg, vm.name) };
     },
