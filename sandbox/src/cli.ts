@@ -93,6 +93,7 @@ function registerVmCreate(vm: Command): void {
     .addOption(new Option('--security-type <type>', 'security type (TrustedLaunch: secure boot and vTPM on)').choices(['Standard', 'TrustedLaunch']).default('Standard'))
     .option('--tags <tags>', 'tags, e.g. app=web,env=prod', parseTags)
     .option('--nics <n>', 'number of network interfaces (the first is primary)', int('--nics'), 1)
+    .option('--nsg', 'a network security group <name>-nsg on every NIC', false)
     .addOption(dirOption())
     .action(vmCreate);
 }
@@ -109,6 +110,7 @@ interface VmCreateOptions {
   securityType: 'Standard' | 'TrustedLaunch';
   tags?: Record<string, string>;
   nics: number;
+  nsg: boolean;
   dir: string;
 }
 
@@ -142,6 +144,7 @@ async function vmCreate(name: string, o: VmCreateOptions): Promise<void> {
     securityType: o.securityType,
     ...(o.tags ? { tags: o.tags } : {}),
     nics: o.nics,
+    nsg: o.nsg,
   });
   const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
   if (osDiskId) {

@@ -1,6 +1,6 @@
 // `site-recovery sandbox vm create`: a source VM for replication, made through the ARM API exactly as a
 // user would: resource group, virtual network `<RG>-vnet` (10.x.0.0/16, subnet `default` 10.x.0.0/24) unless
-// it exists, one or more NICs, VM with an OS disk from an image and N empty data disks (created by the VM
+// it exists, one or more NICs (with a network security group when asked), VM with an OS disk from an image and N empty data disks (created by the VM
 // in whole GiB; a size that is not whole GiB, such as 64MiB, is an uploaded disk of exactly that size,
 // attached), with the size, security type (Trusted Launch: secure boot and vTPM on), tags and zone asked
 // for; then the OS disk gets initial (non-zero) content, as an image would have given it.
@@ -28,6 +28,8 @@ export interface CreateVmOptions {
   tags?: Record<string, string>;
   /** Network interfaces (default 1): `<name>-nic`, then `<name>-nic2`, ...; the first is primary. */
   nics?: number;
+  /** A network security group `<name>-nsg` (Azure's default rules) on every NIC. */
+  nsg?: boolean;
 }
 
 const GiB = 1024 ** 3;
@@ -72,12 +74,18 @@ export async function createSandboxVm(c: ArmClients, o: CreateVmOptions): Promis
   }
   const subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === 'default');
   if (!subnet?.id) throw new Error(`virtual network ${vnet.id} has no subnet 'default'`);
+  const nsg = o.nsg ? await c.network.networkSecurityGroups.createOrUpdate(o.resourceGroup, `${o.name}-nsg`, { location: o.location }, pollFast) : undefined;
   const nics = [];
   for (let i = 0; i < (o.nics ?? 1); i++) {
     const nicName = i === 0 ? `${o.name}-nic` : `${o.name}-nic${i + 1}`;
     const nic =
       (await exists(c.network.networkInterfaces.get(o.resourceGroup, nicName))) ??
-      (await c.network.networkInterfaces.createOrUpdate(o.resourceGroup, nicName, { location: o.location, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet.id } }] }, pollFast));
+      (await c.network.networkInterfaces.createOrUpdate(
+        o.resourceGroup,
+        nicName,
+        { location: o.location, ...(nsg ? { networkSecurityGroup: { id: nsg.id! } } : {}), ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet.id } }] },
+        pollFast,
+      ));
     nics.push({ id: nic.id!, primary: i === 0 });
   }
   const zones = o.zone ? { zones: [o.zone] } : {};
