@@ -656,7 +656,7 @@ export interface ReplicatedVMSpec {
    */
   zoneMappings?: ZoneMapping[];
   /**
-   * Managed disk type of a failed-over disk, per disk. A disk not listed gets the type of its source disk (the default, as ASR does).
+   * Managed disk type of a failed-over disk, per disk. A disk not listed gets the type of its source disk (the default, as ASR does); an entry for a disk the VM does not have (or not yet) is ignored.
    *
    * @maxItems 64
    */
