@@ -62,7 +62,7 @@ beforeAll(async () => {
     spec: {
       zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
       targetVmSizeFallbacks: [FALLBACK],
-      targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_LRS' }],
+      targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
     },
   });
   ({ kc, ns, clients, failovers } = fx);
@@ -97,7 +97,9 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   expect(os.securityProfile?.securityType).toBe('TrustedLaunch');
   expect(os.zones).toEqual(['2']);
   const dataId = parseArmId(target.storageProfile?.dataDisks?.[0]?.managedDisk?.id as string);
-  expect((await az.compute.disks.get(dataId.resourceGroup, dataId.name)).sku?.name).toBe('StandardSSD_LRS');
+  const data = await az.compute.disks.get(dataId.resourceGroup, dataId.name);
+  expect(data.sku?.name).toBe('StandardSSD_ZRS');
+  expect(data.zones ?? []).toEqual([]); // zone-redundant: in no zone, attached to the zonal VM
 
   const nicId = parseArmId(target.networkProfile?.networkInterfaces?.[0]?.id as string);
   expect((await az.network.networkInterfaces.get(nicId.resourceGroup, nicId.name)).enableAcceleratedNetworking).toBe(true);

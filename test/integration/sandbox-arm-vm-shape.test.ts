@@ -2,7 +2,7 @@
 // identity, boot diagnostics and tags accepted and returned as the Compute spec documents them; a Trusted
 // Launch VM's OS disk created Gen2 with its security type; a size not offered in a region or zone refused
 // 409 SkuNotAvailable with Azure's documented message before anything is created; invalid security and
-// identity types refused 400.
+// identity types refused 400. A zone-redundant disk attaches to a VM in any zone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtualMachine } from '@azure/arm-compute';
 import { fast, network, startHarness } from './sandbox-arm-support.ts';
@@ -67,6 +67,16 @@ describe('virtual machine shape', () => {
     expect(updated.identity).toBeUndefined();
     expect(updated.securityProfile?.securityType).toBe('TrustedLaunch');
     expect(updated.licenseType).toBe('RHEL_BYOS');
+  });
+
+  it('attaches a zone-redundant disk (in no zone) to a zonal VM, and refuses a locally redundant disk of another zone', async () => {
+    await h.c.resources.resourceGroups.createOrUpdate('rg-zrs', { location: loc });
+    const zrs = await h.c.compute.disks.createOrUpdate('rg-zrs', 'zrs', { location: loc, sku: { name: 'Premium_ZRS' }, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    const lrs = await h.c.compute.disks.createOrUpdate('rg-zrs', 'lrs', { location: loc, zones: ['1'], sku: { name: 'Premium_LRS' }, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    const vm = await putVm('rg-zrs', 'z', { zones: ['2'], storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' }, osDisk: { createOption: 'FromImage', diskSizeGB: 1 }, dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: zrs.id! } }] } });
+    expect(vm.storageProfile?.dataDisks?.[0]?.managedDisk?.id).toBe(zrs.id);
+    const wrongZone = putVm('rg-zrs', 'z2', { zones: ['2'], storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' }, osDisk: { createOption: 'FromImage', diskSizeGB: 1 }, dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: lrs.id! } }] } });
+    await expect(wrongZone).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it('a Standard VM is Gen1 without a security profile', async () => {

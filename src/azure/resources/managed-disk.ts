@@ -32,6 +32,8 @@ export interface DiskImport {
 
 export const DISK_ROLE = 'Disk';
 
+const isZoneRedundant = (diskType: string): boolean => diskType.endsWith('_ZRS');
+
 export function managedDiskResource(az: AzureClients, diskId: string, owner: string, source?: DiskImport): ExternalResource<Disk> {
   const { resourceGroup, name } = parseArmId(diskId);
   const create = async (from: DiskImport) => {
@@ -40,7 +42,9 @@ export function managedDiskResource(az: AzureClients, diskId: string, owner: str
         location: from.location,
         tags: managedTags(owner),
         sku: { name: from.diskType as KnownDiskStorageAccountTypes },
-        ...(from.zone ? { zones: [from.zone] } : {}),
+        // A zone-redundant disk (…_ZRS) is created in no zone and attaches to a VM in any zone
+        // (learn.microsoft.com/azure/virtual-machines/disks-deploy-zrs); a locally redundant one in the VM's.
+        ...(from.zone && !isZoneRedundant(from.diskType) ? { zones: [from.zone] } : {}),
         ...(from.osType ? { osType: from.osType } : {}),
         ...(from.hyperVGeneration ? { hyperVGeneration: from.hyperVGeneration } : {}),
         ...(from.trustedLaunch ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
