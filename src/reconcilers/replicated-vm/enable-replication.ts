@@ -113,7 +113,7 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
   const phase: ReplicatedVMStatus['phase'] = protectedNow ? 'Protected' : 'InitialSync';
   const readiness: Readiness = protectedNow
-    ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
+    ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}` }
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
   await pass.record(readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
