@@ -18,6 +18,8 @@ import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT, ensurePackagingTools, runCommand
 import { chartServiceAccountKubeConfig, writeKubeConfig } from '../support/helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 import { hostBuildEnv, stageDockerfile, type StagedImage } from '../support/packaging-dockerfile.ts';
+import { ensureGoTool } from '../support/go-tool.ts';
+import { krewRelease } from '../../scripts/krew-plugin.ts';
 
 const pkg = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
 
@@ -86,6 +88,32 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   if (outDir) await fs.rm(outDir, { recursive: true, force: true });
+});
+
+describe('kubectl plugin', () => {
+  it('installs with Krew from its release archive and manifest, and runs as `kubectl siterecovery`', async () => {
+    const krew = await ensureGoTool({ name: 'krew', pinned: 'sigs.k8s.io/krew', mainPackage: 'sigs.k8s.io/krew/cmd/krew', description: 'Krew, the kubectl plugin manager' });
+    const release = krewRelease({ appDir: inImage('/app'), version: 'v0.1.0', outDir: path.join(outDir, 'krew-release') });
+    const krewRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'sro-krew-'));
+    // The user's PATH: Node 24 and the system's tools, nothing of this checkout.
+    const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: krewRoot, KREW_ROOT: krewRoot };
+    try {
+      const installed = await runCommand(krew, ['install', `--manifest=${release.manifest}`, `--archive=${release.archive}`], { env });
+      expect(installed.code, installed.stderr).toBe(0);
+      const help = await runCommand(path.join(krewRoot, 'bin', 'kubectl-siterecovery'), ['--help'], { env });
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: kubectl siterecovery /m);
+      for (const command of ['failover', 'commit', 'cleanup', 'reprotect', 'sync-now', 'status', 'points', 'drill', 'check']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      // A manifest whose checksum does not match the archive is refused.
+      const tampered = path.join(outDir, 'krew-release', 'tampered.yaml');
+      await fs.writeFile(tampered, (await fs.readFile(release.manifest, 'utf8')).replaceAll(release.sha256, '0'.repeat(64)));
+      const refused = await runCommand(krew, ['install', `--manifest=${tampered}`, `--archive=${release.archive}`], { env: { ...env, KREW_ROOT: await fs.mkdtemp(path.join(os.tmpdir(), 'sro-krew-')) } });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/checksum|sha256/i);
+    } finally {
+      await fs.rm(krewRoot, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
 
 describe('container image (Dockerfile staged without Docker)', () => {

@@ -25,6 +25,8 @@ export interface GoTool {
   envVar?: string;
   /** What it is, for the log line of a build. */
   description: string;
+  /** The main package to build (default: the module's own, `.`). */
+  mainPackage?: string;
 }
 
 async function build(tool: GoTool, moduleDir: string, dir: string): Promise<void> {
@@ -33,7 +35,7 @@ async function build(tool: GoTool, moduleDir: string, dir: string): Promise<void
   const tmp = await fs.mkdtemp(`${dir}.tmp-`);
   log.info(`building ${tool.description} from Go modules (first run only)`, { into: dir });
   try {
-    await mustRun('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', path.join(tmp, tool.name), '.'], { cwd: moduleDir, env });
+    await mustRun('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', path.join(tmp, tool.name), tool.mainPackage ?? '.'], { cwd: moduleDir, env });
     await fs.rename(tmp, dir);
   } catch (error) {
     if ((error as Error).message.startsWith('go not found')) throw new Error(`go not found: install Go >= 1.24 to build ${tool.description}${tool.envVar ? ` (or set ${tool.envVar})` : ''}`, { cause: error });
