@@ -23,8 +23,14 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   const blobUrl = (disk: ProtectedDisk) => replica.getBlobClient(targetBlobName(disk)).url;
   if (!snapshots) {
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
+    // The point covers the registered disks the cycle captured, each of which must have a replica here.
     const described = pointSpec(ctx.vm, record, {}, blobUrl);
-    const taken = await snapshotAll(targets, fence, (disk) => snapshotMetadata(described, disk));
+    const covered = described.disks.map((d) => {
+      const target = targets.find((t) => t.name === d.name);
+      if (!target) throw new Error(`cannot seal cycle ${record.cycle}: disk ${d.name} has no replica blob open`);
+      return target;
+    });
+    const taken = await snapshotAll(covered, fence, (disk) => snapshotMetadata(described, disk));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }

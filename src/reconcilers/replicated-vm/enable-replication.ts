@@ -8,6 +8,8 @@
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
  *      registration is also saved in the target region (the replica container), for a new cluster.
+ *      A protected VM's source is read again every few minutes: disks attached, detached or grown
+ *      change the registration and are recorded as DriftDetected events (disk-changes.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -19,11 +21,14 @@ import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
+import { describeDiskChanges } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
+/** How often a protected VM's source is read again for disks attached, detached or grown (disk-changes.ts). */
+const SOURCE_POLL_MS = 5 * 60_000;
 
 export async function enableReplication(pass: VmPass): Promise<ReconcileResult | void> {
   const { vm, deps } = pass;
@@ -113,8 +118,10 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
+  const diskChanges = describeDiskChanges(vm.status?.disks, disks);
   await pass.record(readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
-  return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
+  for (const change of diskChanges) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
+  return { requeueAfterMs: protectedNow ? SOURCE_POLL_MS : WAIT_MS };
 }

@@ -1,0 +1,34 @@
+/**
+ * Disks changing under a protected VM, as the operator sees them: each pass re-reads the source VM, and
+ * the registration it writes (status.disks) is what the datapath replicates (src/datapath/disk-list.ts).
+ * This file says what changed since the registration recorded: a data disk attached (replicated from the
+ * next cycle, a full copy of that disk alone), detached (no longer replicated; its replica blob is kept and
+ * the recovery points naming it stay until the policy's retention prunes them — nothing is deleted that a
+ * person did not ask to delete), or grown (its replica grows with the next cycle). The reconciler records
+ * one DriftDetected event per change.
+ */
+import type { ProtectedDisk } from '../../api/types.ts';
+
+const MiB = 1024 * 1024;
+
+/** One line per change between the recorded disks and the newest ones; empty when nothing changed (or nothing was recorded). */
+export function describeDiskChanges(recorded: readonly ProtectedDisk[] | undefined, newest: readonly ProtectedDisk[]): string[] {
+  if (!recorded?.length) return [];
+  const changes: string[] = [];
+  const same = (a: ProtectedDisk, b: ProtectedDisk) => a.name === b.name && a.sourceDiskId.toLowerCase() === b.sourceDiskId.toLowerCase();
+  for (const disk of newest) {
+    const before = recorded.find((d) => same(d, disk));
+    if (!before) changes.push(`disk ${disk.name} (${disk.sourceDiskId}, ${size(disk.sizeBytes)}) attached: replicating it, starting with a full copy of that disk`);
+    else if (disk.sizeBytes > before.sizeBytes) changes.push(`disk ${disk.name} grew from ${size(before.sizeBytes)} to ${size(disk.sizeBytes)}: its replica grows with the next recovery point`);
+  }
+  for (const disk of recorded) {
+    if (!newest.some((d) => same(d, disk))) {
+      changes.push(`disk ${disk.name} (${disk.sourceDiskId}) detached or excluded: no longer replicated; its replica blob ${disk.targetBlobName ?? `${disk.name}.vhd`} is kept, and recovery points naming it stay until retention prunes them`);
+    }
+  }
+  return changes;
+}
+
+function size(bytes: number): string {
+  return bytes % (1024 * MiB) === 0 ? `${bytes / (1024 * MiB)} GiB` : `${Math.round(bytes / MiB)} MiB`;
+}

@@ -1,0 +1,58 @@
+// Disks changing under a protected VM, the pure parts: what the datapath takes as a new disk list, which
+// replica blobs a cycle covers, the points it may record (never one naming a missing replica snapshot), and
+// what the operator reports as drift.
+import { describe, expect, it } from 'vitest';
+import type { ProtectedDisk, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
+import { diskListChange, targetsOfCycle } from '../../src/datapath/disk-list.ts';
+import type { CycleRecord, DiskCycle } from '../../src/datapath/journal.ts';
+import { createRecoveryPoint, pointSpec } from '../../src/datapath/recovery-points.ts';
+import type { TargetDisk } from '../../src/datapath/target.ts';
+import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { describeDiskChanges } from '../../src/reconcilers/replicated-vm/disk-changes.ts';
+
+const MiB = 1024 * 1024;
+const disk = (name: string, sizeBytes = 16 * MiB, id = name): ProtectedDisk => ({ name, role: name === 'os' ? 'OS' : 'Data', ...(name === 'os' ? {} : { lun: Number(name.slice(3)) }), sourceDiskId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/${id}`, sizeBytes, targetBlobName: `${name}.vhd` });
+const entry = (sizeBytes = 16 * MiB): DiskCycle => ({ full: false, sizeBytes, bytes: 0, chunks: 0, clears: 0, manifestMd5: '' });
+const record = (names: string[]): CycleRecord => ({ cycle: 7, attempt: 'a', restorePoint: 'rp-7', time: '2026-01-01T00:00:00Z', consistency: 'CrashConsistent', disks: Object.fromEntries(names.map((n) => [n, entry()])) });
+const vmWith = (disks: ProtectedDisk[]): ReplicatedVM => ({ metadata: { name: 'app', namespace: 'ns', uid: 'u' }, spec: { sourceVirtualMachineId: 'x', targetLocation: 'northeurope', policyRef: { name: 'p' }, networkMappingRef: { name: 'n' } }, status: { disks } }) as ReplicatedVM;
+const blobUrl = (d: ProtectedDisk) => `https://acct.blob/replica/${d.targetBlobName}`;
+
+describe('the datapath\'s disk list', () => {
+  it('sees added and removed disks (a disk replaced at the same LUN is both), not growth', () => {
+    expect(diskListChange([disk('os'), disk('lun0')], [disk('os'), disk('lun0', 32 * MiB)])).toBeUndefined();
+    expect(diskListChange([disk('os'), disk('lun0')], [disk('os'), disk('lun0'), disk('lun1')])).toEqual({ added: ['lun1'], removed: [] });
+    expect(diskListChange([disk('os'), disk('lun0')], [disk('os')])).toEqual({ added: [], removed: ['lun0'] });
+    expect(diskListChange([disk('os'), disk('lun0')], [disk('os'), disk('lun0', 16 * MiB, 'other')])).toEqual({ added: ['lun0'], removed: ['lun0'] });
+  });
+
+  it('a cycle covers only the replica blobs of the disks it captured', () => {
+    const targets = ['os', 'lun0', 'lun1'].map((name) => ({ name }) as TargetDisk);
+    expect(targetsOfCycle(targets, record(['os', 'lun0'])).map((t) => t.name)).toEqual(['os', 'lun0']);
+  });
+});
+
+describe('recovery points over a changing disk list', () => {
+  it('a point names the registered disks its cycle captured: not a disk added later, not one removed since', () => {
+    const vm = vmWith([disk('os'), disk('lun0'), disk('lun2')]);
+    const spec = pointSpec(vm, record(['os', 'lun0', 'lun1']), { os: 's1', lun0: 's2', lun1: 's3' }, blobUrl);
+    expect(spec.disks.map((d) => [d.name, d.snapshot])).toEqual([['os', 's1'], ['lun0', 's2']]);
+  });
+
+  it('refuses to record a point naming a replica snapshot that does not exist', async () => {
+    const client = { create: () => Promise.reject(new Error('must not be called')) } as unknown as CustomResourceClient<RecoveryPoint>;
+    const vm = vmWith([disk('os'), disk('lun0')]);
+    await expect(createRecoveryPoint(client, vm, record(['os', 'lun0']), { os: 's1' }, blobUrl)).rejects.toThrow(/no replica snapshot of disk\(s\) lun0/);
+  });
+});
+
+describe('drift the operator reports', () => {
+  it('says which disk was attached, grown or detached, and that a detached disk\'s replica is kept', () => {
+    expect(describeDiskChanges(undefined, [disk('os')])).toEqual([]);
+    expect(describeDiskChanges([disk('os'), disk('lun0')], [disk('os'), disk('lun0')])).toEqual([]);
+    const changes = describeDiskChanges([disk('os'), disk('lun0'), disk('lun1')], [disk('os'), disk('lun0', 1024 * MiB), disk('lun2', 64 * MiB)]);
+    expect(changes).toHaveLength(3);
+    expect(changes[0]).toMatch(/^disk lun0 grew from 16 MiB to 1 GiB/);
+    expect(changes[1]).toMatch(/^disk lun2 .*64 MiB.*attached: replicating it/);
+    expect(changes[2]).toMatch(/^disk lun1 .*detached or excluded: no longer replicated; its replica blob lun1\.vhd is kept/);
+  });
+});
