@@ -3,6 +3,7 @@ import type { Command, CommanderError } from 'commander';
 import { Option } from 'commander';
 import { parseResourceId } from './arm/paths.ts';
 import { armClients, connectSandbox, diskAccess } from './client.ts';
+import { registerDiskAdd } from './disk-add.ts';
 import type { SandboxConnection } from './client.ts';
 import { endOutage, REGION_DOWN_CODE, startOutage } from './outage.ts';
 import { regionName } from './outages.ts';
@@ -30,6 +31,7 @@ export function registerSandboxCommands(program: Command): void {
   registerVmCreate(sandbox.command('vm').description('sandbox virtual machines'));
   registerWorkload(sandbox);
   registerDiskHash(sandbox);
+  registerDiskAdd(sandbox);
   registerOutage(sandbox);
 }
 

@@ -1,0 +1,149 @@
+// Disks changing under a protected VM, end to end: the real operator and datapath (in this process) against
+// the real API server and local Azure. The VM starts with an OS disk, lun0 and lun1, lun1 excluded by the
+// spec. Then: a data disk attached mid-replication (`sandbox disk add`) with data written to it, lun0 grown
+// while the VM runs and written past its old end, a test failover from a point before the new disk (without
+// it) and one from the newest point (with it, every disk byte for byte), and the new disk detached again.
+// Throughout, no RecoveryPoint names a replica snapshot that does not exist, and the excluded disk is never
+// replicated nor created in the target.
+import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
+import { hashPageBlob } from '../../src/azure/page-blob-hash.ts';
+import { addDataDisk, growDisk } from '../../sandbox/src/disk-add.ts';
+import { hashDisk } from '../../sandbox/src/workload/index.ts';
+import { diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
+import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { waitForObject } from '../support/wait.ts';
+
+const MiB = 1024 * 1024;
+const DISK_BYTES = 16 * MiB;
+const GROWN_GIB = 2; // an uploaded 16 MiB disk already counts as 1 GB in ARM
+const rg = 'disks-src';
+const vmName = 'app';
+
+let fx: FailoverFixture;
+const vmRef = () => ({ namespace: fx.ns, name: vmName });
+const points = () => listRecoveryPoints(fx.kc, fx.ns, vmName);
+const replicated = (o: ReplicatedVM | undefined) => (o?.status?.disks ?? []).map((d) => d.name);
+
+/** Every disk of every point names a replica snapshot that exists. */
+async function expectNoMissingReplica(): Promise<void> {
+  for (const point of await points()) {
+    for (const d of point.spec.disks) {
+      expect(d.snapshot, `${point.metadata.name} ${d.name}`).not.toBe('');
+      await expect(fx.pointSnapshot(point, d.name).getProperties(), `${point.metadata.name} ${d.name}`).resolves.toBeDefined();
+    }
+  }
+}
+
+/** Waits for a sealed point whose disks satisfy `test`. */
+async function pointWhere(test: (p: RecoveryPoint) => boolean, what: string): Promise<RecoveryPoint> {
+  const vm = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => o?.status?.lastRecoveryPoint !== undefined, what);
+  for (let last = vm?.status?.replication?.cycle ?? 0; ; ) {
+    const found = (await points()).find(test);
+    if (found) return found;
+    const next = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => (o?.status?.replication?.cycle ?? 0) > last, what, 120_000);
+    last = next?.status?.replication?.cycle ?? last;
+  }
+}
+
+/** A test failover from `point`; returns the request once it succeeded. */
+async function testFailover(name: string, recoveryPoint: string): Promise<FailoverRequest> {
+  await fx.failovers.create(fx.ns, { metadata: { name }, spec: { replicatedVMName: vmName, type: 'Test', recoveryPoint } });
+  const fo = await waitForObject(fx.kc, fx.failovers, { namespace: fx.ns, name }, finished, `test failover ${name}`, 180_000);
+  expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+  return fo!;
+}
+
+/** The target VM's disks by name (os, lun<N>). */
+async function targetDisks(fo: FailoverRequest): Promise<Map<string, string>> {
+  const id = fo.status!.targetVirtualMachineId!.split('/');
+  const vm = await fx.sb.c.compute.virtualMachines.get(id[4]!, id.at(-1)!);
+  const sp = vm.storageProfile!;
+  return new Map([['os', sp.osDisk!.managedDisk!.id!], ...(sp.dataDisks ?? []).map((d) => [`lun${d.lun}`, d.managedDisk!.id!] as [string, string])]);
+}
+
+const hashOf = (diskId: string, length: number) => hashDisk(fx.sb.storage.diskBlobUrl(diskId), { length, credential: diskCredential() });
+const diskCredential = () => new StorageSharedKeyCredential(fx.sb.storage.diskAccount, fx.sb.storage.accountKey(fx.sb.storage.diskAccount));
+
+beforeAll(async () => {
+  fx = await startFailoverFixture({ namespacePrefix: 'disks', rg, vmName, disks: 3, diskBytes: DISK_BYTES });
+  for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * MiB, MiB * (1 + i));
+  await fx.runInProcess('dp-disks');
+  // As protect() does, with lun1 excluded.
+  await fx.clients.policies.create(fx.ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
+  await fx.clients.mappings.create(fx.ns, { metadata: { name: 'net' }, spec: { sourceVirtualNetworkId: `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` } });
+  await fx.clients.vms.create(fx.ns, { metadata: { name: vmName }, spec: { sourceVirtualMachineId: fx.sourceVmId, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' }, excludedDiskLuns: [1] } });
+  await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= 2, 'protected', 180_000);
+}, 240_000);
+
+afterAll(async () => {
+  await fx?.close();
+});
+
+describe('disks changing under a protected VM', () => {
+  let before: RecoveryPoint;
+  let added: { id: string; lun: number };
+
+  it('never replicates an excluded disk', async () => {
+    expect(replicated(await fx.clients.vms.get(vmRef()))).toEqual(['os', 'lun0']);
+    for (const p of await points()) expect(p.spec.disks.map((d) => d.name)).toEqual(['os', 'lun0']);
+    const url = new URL((await points())[0]!.spec.disks[0]!.blobUrl);
+    const account = url.pathname.split('/')[1]!;
+    const replica = new ContainerClient(`${url.origin}${url.pathname.split('/').slice(0, 3).join('/')}`, new StorageSharedKeyCredential(account, fx.sb.storage.accountKey(account)));
+    const blobs: string[] = [];
+    for await (const b of replica.listBlobsFlat()) blobs.push(b.name);
+    expect(blobs.filter((n) => n.endsWith('.vhd')).sort()).toEqual(['lun0.vhd', 'os.vhd']);
+  });
+
+  it('replicates a data disk attached mid-replication, from the next points on, never naming a missing replica', async () => {
+    before = (await points()).at(-1)!;
+    added = await addDataDisk(fx.sb.c, fx.sourceVmId, DISK_BYTES);
+    expect(added.lun).toBe(2);
+    await writeRandom(diskBlob(fx.sb, added.id), 3 * MiB, 5 * MiB);
+    await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => replicated(o).includes('lun2'), 'the operator registers the new disk', 120_000);
+    const first = await pointWhere((p) => p.spec.disks.some((d) => d.name === 'lun2'), 'a point with the new disk');
+    expect(first.spec.disks.map((d) => d.name)).toEqual(['os', 'lun0', 'lun2']);
+    expect(await hashBlob(fx.pointSnapshot(first, 'lun2'))).toBe(await hashOf(added.id, DISK_BYTES));
+    await expectNoMissingReplica();
+  });
+
+  it('grows the replica of a disk grown while the VM runs, and replicates its new tail', async () => {
+    const lun0 = fx.sourceDiskIds[1]!;
+    await growDisk(fx.sb.c, lun0, GROWN_GIB);
+    await writeRandom(diskBlob(fx.sb, lun0), 2 * MiB, DISK_BYTES + 4 * MiB);
+    const grown = await pointWhere((p) => p.spec.disks.find((d) => d.name === 'lun0')?.sizeBytes === GROWN_GIB * 1024 * MiB, 'a point with lun0 grown');
+    // The new tail (and all before it) as the source has it; beyond is zeros on both sides.
+    expect((await hashPageBlob(fx.pointSnapshot(grown, 'lun0'), { length: 32 * MiB })).sha256).toBe(await hashOf(lun0, 32 * MiB));
+  });
+
+  it('fails over from a point after the new disk with every disk byte for byte, the excluded one absent', async () => {
+    for (const id of [fx.sourceDiskIds[0]!, fx.sourceDiskIds[1]!, added.id]) await writeRandom(diskBlob(fx.sb, id), MiB, 9 * MiB);
+    const fo = await testFailover('after', 'Latest');
+    const disks = await targetDisks(fo);
+    expect([...disks.keys()].sort()).toEqual(['lun0', 'lun2', 'os']);
+    expect(await hashOf(disks.get('os')!, DISK_BYTES)).toBe(await hashOf(fx.sourceDiskIds[0]!, DISK_BYTES));
+    expect(await hashOf(disks.get('lun0')!, 32 * MiB)).toBe(await hashOf(fx.sourceDiskIds[1]!, 32 * MiB));
+    expect(await hashOf(disks.get('lun2')!, DISK_BYTES)).toBe(await hashOf(added.id, DISK_BYTES));
+  });
+
+  it('fails over from a point before the new disk without it', async () => {
+    const fo = await testFailover('before', before.metadata.name!);
+    const disks = await targetDisks(fo);
+    expect([...disks.keys()].sort()).toEqual(['lun0', 'os']);
+    for (const name of ['os', 'lun0']) expect(await hashOf(disks.get(name)!, DISK_BYTES), name).toBe(await hashBlob(fx.pointSnapshot(before, name)));
+  });
+
+  it('stops replicating a detached disk, keeping its replica and the points naming it', async () => {
+    const vm = await fx.sb.c.compute.virtualMachines.get(rg, vmName);
+    await fx.sb.c.compute.virtualMachines.beginUpdateAndWait(rg, vmName, { storageProfile: { dataDisks: vm.storageProfile!.dataDisks!.filter((d) => d.lun !== added.lun) } }, { updateIntervalInMs: 50 });
+    await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => !replicated(o).includes('lun2'), 'the operator unregisters the detached disk', 120_000);
+    const naming = (await points()).filter((p) => p.spec.disks.some((d) => d.name === 'lun2'));
+    const last = (await points()).at(-1)!.spec.cycle!;
+    const after = await pointWhere((p) => p.spec.cycle! > last + 1, 'a point after the detach');
+    expect(after.spec.disks.map((d) => d.name)).toEqual(['os', 'lun0']);
+    for (const p of naming) expect((await fx.clients.points.get({ namespace: fx.ns, name: p.metadata.name! }))?.spec.disks.some((d) => d.name === 'lun2')).toBe(true);
+    await expect(fx.pointSnapshot(naming[0]!, 'lun2').withSnapshot('').getProperties()).resolves.toBeDefined();
+    await expectNoMissingReplica();
+  });
+});
