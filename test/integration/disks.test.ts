@@ -147,3 +147,16 @@ describe('disks changing under a protected VM', () => {
     await expectNoMissingReplica();
   });
 });
+
+describe('sandbox disk add and resize, refused as Azure refuses them', () => {
+  it('refuses to grow the OS disk of a running VM, and to shrink a disk', async () => {
+    await expect(growDisk(fx.sb.c, fx.sourceDiskIds[0]!, 8)).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed', message: expect.stringMatching(/OS disk cannot be expanded without downtime/) });
+    await expect(growDisk(fx.sb.c, fx.sourceDiskIds[1]!, 1)).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/disks can only grow/) });
+  });
+
+  it('refuses a disk size that is not a multiple of 512 bytes, and an id that is not a VM', async () => {
+    await expect(addDataDisk(fx.sb.c, fx.sourceVmId, 1000)).rejects.toThrow(/positive multiple of 512 bytes/);
+    await expect(addDataDisk(fx.sb.c, fx.sourceNicId, 16 * MiB)).rejects.toThrow(/not a virtual machine id/);
+    await expect(growDisk(fx.sb.c, fx.sourceVmId, 2)).rejects.toThrow(/not a managed disk id/);
+  });
+});
