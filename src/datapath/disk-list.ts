@@ -11,7 +11,7 @@
  * cycle captured that are still registered, each of which has a replica, so no point ever names a replica
  * snapshot that does not exist.
  */
-import type { ProtectedDisk } from '../api/types.ts';
+import type { ProtectedDisk, RecoveryPoint } from '../api/types.ts';
 import type { CycleRecord } from './journal.ts';
 import type { TargetDisk } from './target.ts';
 
@@ -43,4 +43,13 @@ export class DiskListChangedError extends Error {
 /** The replica blobs a cycle covers: those of the disks it captured (a disk added later has no part in it). */
 export function targetsOfCycle(targets: readonly TargetDisk[], record: CycleRecord): TargetDisk[] {
   return targets.filter((t) => record.disks[t.name] !== undefined);
+}
+
+/** The replica blob of each disk a point describes, in its order; a disk without one open cannot be sealed. */
+export function replicasOfPoint(targets: readonly TargetDisk[], described: RecoveryPoint['spec']): TargetDisk[] {
+  return described.disks.map((d) => {
+    const target = targets.find((t) => t.name === d.name);
+    if (!target) throw new Error(`cannot seal cycle ${described.cycle}: disk ${d.name} has no replica blob open`);
+    return target;
+  });
 }

@@ -11,6 +11,7 @@ import { errorKind, errorMessage } from './errors.ts';
 import type { CycleRecord } from './journal.ts';
 import type { ProtectedDisk } from '../api/types.ts';
 import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
+import { replicasOfPoint } from './disk-list.ts';
 import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
 import type { Session, VmContext } from './worker-context.ts';
@@ -25,12 +26,7 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
     // The point covers the registered disks the cycle captured, each of which must have a replica here.
     const described = pointSpec(ctx.vm, record, {}, blobUrl);
-    const covered = described.disks.map((d) => {
-      const target = targets.find((t) => t.name === d.name);
-      if (!target) throw new Error(`cannot seal cycle ${record.cycle}: disk ${d.name} has no replica blob open`);
-      return target;
-    });
-    const taken = await snapshotAll(covered, fence, (disk) => snapshotMetadata(described, disk));
+    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }

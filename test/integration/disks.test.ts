@@ -137,7 +137,8 @@ describe('disks changing under a protected VM', () => {
   it('stops replicating a detached disk, keeping its replica and the points naming it', async () => {
     const vm = await fx.sb.c.compute.virtualMachines.get(rg, vmName);
     await fx.sb.c.compute.virtualMachines.beginUpdateAndWait(rg, vmName, { storageProfile: { dataDisks: vm.storageProfile!.dataDisks!.filter((d) => d.lun !== added.lun) } }, { updateIntervalInMs: 50 });
-    await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => !replicated(o).includes('lun2'), 'the operator unregisters the detached disk', 120_000);
+    const unregistered = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => !replicated(o).includes('lun2'), 'the operator unregisters the detached disk', 120_000);
+    expect(unregistered?.status?.detachedDisks).toEqual([{ name: 'lun2', sourceDiskId: added.id, targetBlobName: 'lun2.vhd', detachedTime: expect.any(String) }]);
     const naming = (await points()).filter((p) => p.spec.disks.some((d) => d.name === 'lun2'));
     const last = (await points()).at(-1)!.spec.cycle!;
     const after = await pointWhere((p) => p.spec.cycle! > last + 1, 'a point after the detach');

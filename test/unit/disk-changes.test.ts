@@ -3,12 +3,12 @@
 // what the operator reports as drift.
 import { describe, expect, it } from 'vitest';
 import type { ProtectedDisk, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
-import { diskListChange, targetsOfCycle } from '../../src/datapath/disk-list.ts';
+import { diskListChange, replicasOfPoint, targetsOfCycle } from '../../src/datapath/disk-list.ts';
 import type { CycleRecord, DiskCycle } from '../../src/datapath/journal.ts';
 import { createRecoveryPoint, pointSpec } from '../../src/datapath/recovery-points.ts';
 import type { TargetDisk } from '../../src/datapath/target.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { describeDiskChanges } from '../../src/reconcilers/replicated-vm/disk-changes.ts';
+import { describeDiskChanges, detachedDisks } from '../../src/reconcilers/replicated-vm/disk-changes.ts';
 
 const MiB = 1024 * 1024;
 const disk = (name: string, sizeBytes = 16 * MiB, id = name): ProtectedDisk => ({ name, role: name === 'os' ? 'OS' : 'Data', ...(name === 'os' ? {} : { lun: Number(name.slice(3)) }), sourceDiskId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/${id}`, sizeBytes, targetBlobName: `${name}.vhd` });
@@ -38,6 +38,14 @@ describe('recovery points over a changing disk list', () => {
     expect(spec.disks.map((d) => [d.name, d.snapshot])).toEqual([['os', 's1'], ['lun0', 's2']]);
   });
 
+  it('seals a point over the replica blob of each disk it names, and refuses one whose disk has none open', () => {
+    const vm = vmWith([disk('os'), disk('lun0')]);
+    const spec = pointSpec(vm, record(['os', 'lun0']), {}, blobUrl);
+    const targets = ['lun0', 'os', 'lun5'].map((name) => ({ name }) as TargetDisk);
+    expect(replicasOfPoint(targets, spec).map((t) => t.name)).toEqual(['os', 'lun0']);
+    expect(() => replicasOfPoint(targets.slice(1), spec)).toThrow(/cycle 7: disk lun0 has no replica blob open/);
+  });
+
   it('refuses to record a point naming a replica snapshot that does not exist', async () => {
     const client = { create: () => Promise.reject(new Error('must not be called')) } as unknown as CustomResourceClient<RecoveryPoint>;
     const vm = vmWith([disk('os'), disk('lun0')]);
@@ -54,5 +62,17 @@ describe('drift the operator reports', () => {
     expect(changes[0]).toMatch(/^disk lun0 grew from 16 MiB to 1 GiB/);
     expect(changes[1]).toMatch(/^disk lun2 .*64 MiB.*attached: replicating it/);
     expect(changes[2]).toMatch(/^disk lun1 .*detached or excluded: no longer replicated; its replica blob lun1\.vhd is kept/);
+  });
+});
+
+describe('status.detachedDisks', () => {
+  it('lists a disk once protected and gone, keeps it, and drops it when the same disk is attached again', () => {
+    const t1 = '2026-01-01T00:00:00.000Z';
+    const gone = detachedDisks(undefined, [disk('os'), disk('lun0'), disk('lun1')], [disk('os'), disk('lun0')], t1);
+    expect(gone).toEqual([{ name: 'lun1', sourceDiskId: disk('lun1').sourceDiskId, targetBlobName: 'lun1.vhd', detachedTime: t1 }]);
+    expect(detachedDisks(gone, [disk('os'), disk('lun0')], [disk('os'), disk('lun0')], 'later')).toEqual(gone);
+    expect(detachedDisks(gone, [disk('os'), disk('lun0')], [disk('os'), disk('lun0'), disk('lun1')], 'later')).toEqual([]);
+    // Another disk at the same LUN is a new disk: the old one stays listed.
+    expect(detachedDisks(gone, [disk('os')], [disk('os'), disk('lun1', 16 * MiB, 'other')], 'later')).toEqual(gone);
   });
 });

@@ -5,9 +5,10 @@
  * next cycle, a full copy of that disk alone), detached (no longer replicated; its replica blob is kept and
  * the recovery points naming it stay until the policy's retention prunes them — nothing is deleted that a
  * person did not ask to delete), or grown (its replica grows with the next cycle). The reconciler records
- * one DriftDetected event per change.
+ * one DriftDetected event per change, and status.detachedDisks lists the disks no longer replicated whose
+ * replica blobs are kept.
  */
-import type { ProtectedDisk } from '../../api/types.ts';
+import type { DetachedDisk, ProtectedDisk } from '../../api/types.ts';
 
 const MiB = 1024 * 1024;
 
@@ -27,6 +28,18 @@ export function describeDiskChanges(recorded: readonly ProtectedDisk[] | undefin
     }
   }
   return changes;
+}
+
+/**
+ * status.detachedDisks after this pass: those listed before, plus disks registered before and gone now,
+ * minus any attached again (same name and source disk: replicated again).
+ */
+export function detachedDisks(listed: readonly DetachedDisk[] | undefined, recorded: readonly ProtectedDisk[] | undefined, newest: readonly ProtectedDisk[], now: string): DetachedDisk[] {
+  const same = (a: { name: string; sourceDiskId: string }, b: { name: string; sourceDiskId: string }) => a.name === b.name && a.sourceDiskId.toLowerCase() === b.sourceDiskId.toLowerCase();
+  const gone = (recorded ?? []).filter((d) => !newest.some((n) => same(n, d)));
+  const out = (listed ?? []).filter((d) => !newest.some((n) => same(n, d)) && !gone.some((g) => g.name === d.name));
+  for (const d of gone) out.push({ name: d.name, sourceDiskId: d.sourceDiskId, ...(d.targetBlobName ? { targetBlobName: d.targetBlobName } : {}), detachedTime: now });
+  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function size(bytes: number): string {

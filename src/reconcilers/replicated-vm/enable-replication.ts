@@ -21,7 +21,7 @@ import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
-import { describeDiskChanges } from './disk-changes.ts';
+import { describeDiskChanges, detachedDisks } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
@@ -119,7 +119,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
   const diskChanges = describeDiskChanges(vm.status?.disks, disks);
-  await pass.record(readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+  const detached = detachedDisks(vm.status?.detachedDisks, vm.status?.disks, disks, new Date().toISOString());
+  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
   for (const change of diskChanges) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
