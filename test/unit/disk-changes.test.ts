@@ -3,6 +3,7 @@
 // what the operator reports as drift.
 import { describe, expect, it } from 'vitest';
 import type { ProtectedDisk, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
+import { captureCycle, type CaptureDeps } from '../../src/datapath/capture.ts';
 import { diskListChange, replicasOfPoint, targetsOfCycle } from '../../src/datapath/disk-list.ts';
 import type { CycleRecord, DiskCycle } from '../../src/datapath/journal.ts';
 import { createRecoveryPoint, pointSpec } from '../../src/datapath/recovery-points.ts';
@@ -74,5 +75,29 @@ describe('status.detachedDisks', () => {
     expect(detachedDisks(gone, [disk('os'), disk('lun0')], [disk('os'), disk('lun0'), disk('lun1')], 'later')).toEqual([]);
     // Another disk at the same LUN is a new disk: the old one stays listed.
     expect(detachedDisks(gone, [disk('os')], [disk('os'), disk('lun1', 16 * MiB, 'other')], 'later')).toEqual(gone);
+  });
+});
+
+describe('capture after a disk was attached', () => {
+  it('takes again a restore point an earlier attempt of the cycle took before the disk was attached', async () => {
+    const calls: string[] = [];
+    const withDisks = (ids: string[]) => ({ name: 'sr-0000000007', ids });
+    let current = withDisks(['os']);
+    const points = {
+      ensure: (name: string) => {
+        calls.push(`ensure ${name}`);
+        const reused = calls.filter((c) => c.startsWith('ensure')).length === 1;
+        if (!reused) current = withDisks(['os', 'lun2']);
+        return Promise.resolve({ point: current, reused });
+      },
+      remove: (name: string) => (calls.push(`remove ${name}`), Promise.resolve()),
+      disksOf: (p: { ids: string[] }) => p.ids.map((id) => ({ sourceDiskId: id, diskRestorePoint: `drp-${id}` })),
+      find: (disks: { sourceDiskId: string; diskRestorePoint: string }[], id: string) => disks.find((d) => d.sourceDiskId === id)?.diskRestorePoint,
+      readUrl: (_point: string, drp: string) => (calls.push(`read ${drp}`), Promise.reject(new Error('stop here'))),
+    };
+    const deps = { points, signal: new AbortController().signal, concurrency: 1 } as unknown as CaptureDeps;
+    const disks = [{ name: 'os', sourceDiskId: 'os' }, { name: 'lun2', sourceDiskId: 'lun2' }];
+    await expect(captureCycle(deps, { cycle: 7, consistency: 'CrashConsistent', base: undefined, resync: [], disks })).rejects.toThrow('stop here');
+    expect(calls).toEqual(['ensure sr-0000000007', 'remove sr-0000000007', 'ensure sr-0000000007', 'read drp-os']);
   });
 });
