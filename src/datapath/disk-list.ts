@@ -7,12 +7,16 @@
  * is (points naming its snapshots stay valid until retention prunes them). A grown disk needs no new
  * session: capture reads each disk's size from its restore point and apply grows the replica (target.ts).
  *
+ * A disk replaced at the same LUN (another source disk under the same name) gets a replica blob of its own
+ * (the operator names it apart); its blob is new while the diff base still names the old disk's restore
+ * point under that name, so it is copied in full (freshReplicas) rather than diffed against another disk.
+ *
  * Which disks a cycle covers is fixed at capture: a recovery point is sealed over exactly the disks its
  * cycle captured that are still registered, each of which has a replica, so no point ever names a replica
  * snapshot that does not exist.
  */
 import type { ProtectedDisk, RecoveryPoint } from '../api/types.ts';
-import type { CycleRecord } from './journal.ts';
+import type { CycleRecord, JournalState } from './journal.ts';
 import type { TargetDisk } from './target.ts';
 
 export interface DiskListChange {
@@ -52,4 +56,15 @@ export function replicasOfPoint(targets: readonly TargetDisk[], described: Recov
     if (!target) throw new Error(`cannot seal cycle ${described.cycle}: disk ${d.name} has no replica blob open`);
     return target;
   });
+}
+
+/**
+ * Disks whose replica blob holds nothing of this journal yet while the diff base names a restore point for
+ * them (a disk replaced under the same name): they must be copied in full, unless a full copy is pending.
+ */
+export function freshReplicas(targets: readonly TargetDisk[], state: Readonly<JournalState>): string[] {
+  return targets
+    .filter((t) => t.applied === 0 && t.progress === undefined && state.base?.disks[t.name] !== undefined)
+    .filter((t) => !state.resync.includes(t.name) && !state.pending.some((p) => p.disks[t.name]?.full || p.disks[t.name]?.seeded))
+    .map((t) => t.name);
 }

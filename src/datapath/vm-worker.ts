@@ -22,7 +22,7 @@
 import type { BlobClient, BlockBlobClient } from '@azure/storage-blob';
 import type { ReplicatedVM } from '../api/types.ts';
 import { createLogger } from '../util/logger.ts';
-import { diskListChange, DiskListChangedError } from './disk-list.ts';
+import { diskListChange, DiskListChangedError, freshReplicas } from './disk-list.ts';
 import { errorMessage } from './errors.ts';
 import { BlobFence, FenceLostError, isFenceError, LEASE_DURATION_SECONDS } from './fence.ts';
 import { freshJournal, Journal, JOURNAL_BLOB, type JournalState } from './journal.ts';
@@ -158,6 +158,8 @@ export class VmWorker {
         held.push(target.blob);
         targets.push(target);
       }
+      const fresh = freshReplicas(targets, journal.state);
+      if (fresh.length) await journal.update((s) => s.resync.push(...fresh)); // a disk replaced under the same name
       const session: Session = { signal: sessionAbort.signal, registration, fence, journal, cache, replica, points: new RestorePoints(ctx.deps.az, registration.restorePointCollectionId), targets };
       ctx.session = session;
       this.followDiskList(ctx.vm); // a change seen while the session was opening

@@ -147,6 +147,21 @@ describe('disks changing under a protected VM', () => {
     await expect(fx.pointSnapshot(naming[0]!, 'lun2').withSnapshot('').getProperties()).resolves.toBeDefined();
     await expectNoMissingReplica();
   });
+
+  it('replicates a disk attached at the freed LUN into a replica blob of its own, keeping the old one', async () => {
+    const replacement = await addDataDisk(fx.sb.c, fx.sourceVmId, DISK_BYTES);
+    expect(replacement.lun).toBe(added.lun);
+    await writeRandom(diskBlob(fx.sb, replacement.id), 2 * MiB, 2 * MiB);
+    const vm = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => replicated(o).includes('lun2'), 'the operator registers the replacement', 120_000);
+    const blob = vm?.status?.disks?.find((d) => d.name === 'lun2')?.targetBlobName;
+    expect(blob).toMatch(/^lun2-[0-9a-f]{8}\.vhd$/);
+    expect(vm?.status?.detachedDisks?.map((d) => [d.name, d.sourceDiskId, d.targetBlobName])).toEqual([['lun2', added.id, 'lun2.vhd']]);
+    const point = await pointWhere((p) => p.spec.disks.some((d) => d.name === 'lun2' && d.blobUrl.endsWith(`/${blob}`)), 'a point with the replacement');
+    expect(await hashBlob(fx.pointSnapshot(point, 'lun2'))).toBe(await hashOf(replacement.id, DISK_BYTES));
+    const old = (await points()).find((p) => p.spec.disks.some((d) => d.name === 'lun2' && d.blobUrl.endsWith('/lun2.vhd')))!;
+    expect(await hashBlob(fx.pointSnapshot(old, 'lun2'))).not.toBe(await hashOf(replacement.id, DISK_BYTES));
+    await expectNoMissingReplica();
+  });
 });
 
 describe('sandbox disk add and resize, refused as Azure refuses them', () => {

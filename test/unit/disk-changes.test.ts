@@ -4,12 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtectedDisk, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { captureCycle, type CaptureDeps } from '../../src/datapath/capture.ts';
-import { diskListChange, replicasOfPoint, targetsOfCycle } from '../../src/datapath/disk-list.ts';
+import { diskListChange, freshReplicas, replicasOfPoint, targetsOfCycle } from '../../src/datapath/disk-list.ts';
+import type { JournalState } from '../../src/datapath/journal.ts';
 import type { CycleRecord, DiskCycle } from '../../src/datapath/journal.ts';
 import { createRecoveryPoint, pointSpec } from '../../src/datapath/recovery-points.ts';
 import type { TargetDisk } from '../../src/datapath/target.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { describeDiskChanges, detachedDisks } from '../../src/reconcilers/replicated-vm/disk-changes.ts';
+import { describeDiskChanges, detachedDisks, replicaBlobName } from '../../src/reconcilers/replicated-vm/disk-changes.ts';
 
 const MiB = 1024 * 1024;
 const disk = (name: string, sizeBytes = 16 * MiB, id = name): ProtectedDisk => ({ name, role: name === 'os' ? 'OS' : 'Data', ...(name === 'os' ? {} : { lun: Number(name.slice(3)) }), sourceDiskId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/${id}`, sizeBytes, targetBlobName: `${name}.vhd` });
@@ -99,5 +100,24 @@ describe('capture after a disk was attached', () => {
     const disks = [{ name: 'os', sourceDiskId: 'os' }, { name: 'lun2', sourceDiskId: 'lun2' }];
     await expect(captureCycle(deps, { cycle: 7, consistency: 'CrashConsistent', base: undefined, resync: [], disks })).rejects.toThrow('stop here');
     expect(calls).toEqual(['ensure sr-0000000007', 'remove sr-0000000007', 'ensure sr-0000000007', 'read drp-os']);
+  });
+});
+
+describe('a disk replaced under the same name', () => {
+  it('gets a replica blob of its own, so the replaced disk\'s replica is never overwritten', () => {
+    expect(replicaBlobName(disk('lun1'), undefined, undefined)).toBe('lun1.vhd');
+    expect(replicaBlobName(disk('lun1'), [disk('os'), disk('lun1')], undefined)).toBe('lun1.vhd');
+    const other = disk('lun1', 16 * MiB, 'other');
+    const own = replicaBlobName(other, [disk('os')], [{ name: 'lun1', sourceDiskId: disk('lun1').sourceDiskId, targetBlobName: 'lun1.vhd', detachedTime: 't' }]);
+    expect(own).toMatch(/^lun1-[0-9a-f]{8}\.vhd$/);
+    expect(replicaBlobName(other, [disk('os'), { ...other, targetBlobName: own }], undefined)).toBe(own);
+  });
+
+  it('is copied in full, not diffed against the base of the disk it replaced', () => {
+    const state = { base: { cycle: 6, restorePoint: 'sr-6', time: 't', disks: { os: 'drp-os', lun1: 'drp-old' } }, resync: [], pending: [] } as unknown as JournalState;
+    const targets = [{ name: 'os', applied: 6 }, { name: 'lun1', applied: 0 }, { name: 'lun2', applied: 0 }] as TargetDisk[];
+    expect(freshReplicas(targets, state)).toEqual(['lun1']);
+    expect(freshReplicas(targets, { ...state, resync: ['lun1'] })).toEqual([]);
+    expect(freshReplicas(targets, { ...state, pending: [{ ...record(['lun1']), disks: { lun1: { ...entry(), full: true } } }] })).toEqual([]);
   });
 });

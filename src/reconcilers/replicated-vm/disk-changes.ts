@@ -9,6 +9,7 @@
  * replica blobs are kept.
  */
 import type { DetachedDisk, ProtectedDisk } from '../../api/types.ts';
+import { shortHash } from '../../azure/arm-id.ts';
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +29,19 @@ export function describeDiskChanges(recorded: readonly ProtectedDisk[] | undefin
     }
   }
   return changes;
+}
+
+/**
+ * The replica blob of a disk: the one recorded for it, else `<name>.vhd`, unless another source disk was
+ * protected under that name (a disk replaced at the same LUN): then a name of its own, so the replica of
+ * the disk it replaced is kept and never overwritten by another disk's data.
+ */
+export function replicaBlobName(disk: { name: string; sourceDiskId: string }, recorded: readonly ProtectedDisk[] | undefined, detached: readonly DetachedDisk[] | undefined): string {
+  const id = disk.sourceDiskId.toLowerCase();
+  const known = [...(recorded ?? []), ...(detached ?? [])].filter((d) => d.name === disk.name);
+  const same = known.find((d) => d.sourceDiskId.toLowerCase() === id);
+  if (same) return same.targetBlobName ?? `${disk.name}.vhd`;
+  return known.length ? `${disk.name}-${shortHash(8, id)}.vhd` : `${disk.name}.vhd`;
 }
 
 /**

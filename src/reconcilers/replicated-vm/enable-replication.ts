@@ -21,7 +21,7 @@ import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
-import { describeDiskChanges, detachedDisks } from './disk-changes.ts';
+import { describeDiskChanges, detachedDisks, replicaBlobName } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
@@ -88,7 +88,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const { vm, ledger, ctx } = pass;
   const seeds = await seedDisks(pass.deps.az, vm, source);
   if ('stall' in seeds) return pass.stall(seeds.stall);
-  const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd`, ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
+  const targetBlobName = (d: SourceVm['disks'][number]) => replicaBlobName(d, vm.status?.disks, vm.status?.detachedDisks);
+  const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: targetBlobName(d), ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
   const availabilitySet = ledger.get(ROLE.availabilitySet);
   const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
   const registered = {
