@@ -2,8 +2,8 @@
 // the real API server and local Azure. The VM starts with an OS disk, lun0 and lun1, lun1 excluded by the
 // spec. Then: a data disk attached mid-replication (`sandbox disk add`) with data written to it, lun0 grown
 // while the VM runs and written past its old end, a test failover from a point before the new disk (without
-// it) and one from the newest point (with it, every disk byte for byte), and the new disk detached again.
-// Throughout, no RecoveryPoint names a replica snapshot that does not exist, and the excluded disk is never
+// it) and one from the newest point (with it, every disk byte for byte), the new disk detached again,
+// another attached at the freed LUN (a replica blob of its own), and a Planned failover. Throughout, no RecoveryPoint names a replica snapshot that does not exist, and the excluded disk is never
 // replicated nor created in the target.
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,7 @@ afterAll(async () => {
 describe('disks changing under a protected VM', () => {
   let before: RecoveryPoint;
   let added: { id: string; lun: number };
+  let replacement: { id: string; lun: number };
 
   it('never replicates an excluded disk', async () => {
     expect(replicated(await fx.clients.vms.get(vmRef()))).toEqual(['os', 'lun0']);
@@ -149,7 +150,7 @@ describe('disks changing under a protected VM', () => {
   });
 
   it('replicates a disk attached at the freed LUN into a replica blob of its own, keeping the old one', async () => {
-    const replacement = await addDataDisk(fx.sb.c, fx.sourceVmId, DISK_BYTES);
+    replacement = await addDataDisk(fx.sb.c, fx.sourceVmId, DISK_BYTES);
     expect(replacement.lun).toBe(added.lun);
     await writeRandom(diskBlob(fx.sb, replacement.id), 2 * MiB, 2 * MiB);
     const vm = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => replicated(o).includes('lun2'), 'the operator registers the replacement', 120_000);
@@ -161,6 +162,20 @@ describe('disks changing under a protected VM', () => {
     const old = (await points()).find((p) => p.spec.disks.some((d) => d.name === 'lun2' && d.blobUrl.endsWith('/lun2.vhd')))!;
     expect(await hashBlob(fx.pointSnapshot(old, 'lun2'))).not.toBe(await hashOf(replacement.id, DISK_BYTES));
     await expectNoMissingReplica();
+  });
+
+  it('fails over Planned with the disks as they are now: grown, replaced, excluded one absent, byte for byte', async () => {
+    for (const id of [fx.sourceDiskIds[1]!, replacement.id]) await writeRandom(diskBlob(fx.sb, id), MiB, 12 * MiB);
+    await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
+    const fo = await waitForObject(fx.kc, fx.failovers, { namespace: fx.ns, name: 'move' }, finished, 'planned failover', 180_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const disks = await targetDisks(fo!);
+    expect([...disks.keys()].sort()).toEqual(['lun0', 'lun2', 'os']);
+    expect(await hashOf(disks.get('os')!, DISK_BYTES)).toBe(await hashOf(fx.sourceDiskIds[0]!, DISK_BYTES));
+    expect(await hashOf(disks.get('lun0')!, 32 * MiB)).toBe(await hashOf(fx.sourceDiskIds[1]!, 32 * MiB));
+    expect(await hashOf(disks.get('lun2')!, DISK_BYTES)).toBe(await hashOf(replacement.id, DISK_BYTES));
+    const lun0 = disks.get('lun0')!.split('/');
+    expect((await fx.sb.c.compute.disks.get(lun0[4]!, lun0.at(-1)!)).diskSizeGB).toBe(GROWN_GIB);
   });
 });
 
