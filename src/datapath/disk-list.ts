@@ -68,3 +68,12 @@ export function freshReplicas(targets: readonly TargetDisk[], state: Readonly<Jo
     .filter((t) => !state.resync.includes(t.name) && !state.pending.some((p) => p.disks[t.name]?.full || p.disks[t.name]?.seeded))
     .map((t) => t.name);
 }
+
+/**
+ * The snapshots a seal cut short took for this point (journal.sealing), when they still cover every disk
+ * the point names; undefined when there are none or the disk list changed since (take them again).
+ */
+export function reusableSnapshots(state: Readonly<JournalState>, described: RecoveryPoint['spec']): Record<string, string> | undefined {
+  const sealing = state.sealing?.cycle === described.cycle ? state.sealing?.snapshots : undefined;
+  return sealing && described.disks.every((d) => sealing[d.name]) ? sealing : undefined;
+}

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtectedDisk, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { captureCycle, type CaptureDeps } from '../../src/datapath/capture.ts';
-import { diskListChange, freshReplicas, replicasOfPoint, targetsOfCycle } from '../../src/datapath/disk-list.ts';
+import { diskListChange, freshReplicas, replicasOfPoint, reusableSnapshots, targetsOfCycle } from '../../src/datapath/disk-list.ts';
 import type { JournalState } from '../../src/datapath/journal.ts';
 import type { CycleRecord, DiskCycle } from '../../src/datapath/journal.ts';
 import { createRecoveryPoint, pointSpec } from '../../src/datapath/recovery-points.ts';
@@ -46,6 +46,15 @@ describe('recovery points over a changing disk list', () => {
     const targets = ['lun0', 'os', 'lun5'].map((name) => ({ name }) as TargetDisk);
     expect(replicasOfPoint(targets, spec).map((t) => t.name)).toEqual(['os', 'lun0']);
     expect(() => replicasOfPoint(targets.slice(1), spec)).toThrow(/cycle 7: disk lun0 has no replica blob open/);
+  });
+
+  it('reuses the snapshots of a seal cut short only when they cover every disk the point names', () => {
+    const spec = pointSpec(vmWith([disk('os'), disk('lun0')]), record(['os', 'lun0']), {}, blobUrl);
+    const sealing = (snapshots: Record<string, string>, cycle = 7) => ({ sealing: { cycle, snapshots } }) as unknown as JournalState;
+    expect(reusableSnapshots(sealing({ os: 's1', lun0: 's2' }), spec)).toEqual({ os: 's1', lun0: 's2' });
+    expect(reusableSnapshots(sealing({ os: 's1' }), spec)).toBeUndefined();
+    expect(reusableSnapshots(sealing({ os: 's1', lun0: 's2' }, 6), spec)).toBeUndefined();
+    expect(reusableSnapshots({} as JournalState, spec)).toBeUndefined();
   });
 
   it('refuses to record a point naming a replica snapshot that does not exist', async () => {
