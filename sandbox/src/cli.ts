@@ -9,6 +9,7 @@ import { endOutage, REGION_DOWN_CODE, startOutage } from './outage.ts';
 import { regionName } from './outages.ts';
 import { DEFAULT_SANDBOX_DIR, isAlive } from './state.ts';
 import { parseDuration, parseRate, sizeToGiB } from './units.ts';
+import { armStats } from './throttle.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
 import { createSandboxVm, OS_IMAGE_BYTES } from './vm.ts';
 import { fillDisk, hashDisk, runWorkload } from './workload/index.ts';
@@ -33,7 +34,14 @@ export function registerSandboxCommands(program: Command): void {
   registerDiskHash(sandbox);
   registerDiskAdd(sandbox);
   registerOutage(sandbox);
+  registerArmStats(sandbox);
 }
+
+const positive = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
 
 function registerUp(sandbox: Command): void {
   sandbox
@@ -45,12 +53,16 @@ function registerUp(sandbox: Command): void {
     .option('--arm-port <port>', 'ARM emulator port (default: previous one with --persist, else any)', int('--arm-port'))
     .option('--storage-port <port>', 'storage endpoint port', int('--storage-port'))
     .option('--arm-latency <ms>', 'duration of ARM long-running operations in ms', int('--arm-latency'), 0)
-    .action(async (o: { dir: string; persist: boolean; kube: boolean; armPort?: number; storagePort?: number; armLatency: number }) => {
+    .option('--arm-throttling', "enforce ARM's token buckets per subscription, region and principal (429 + Retry-After)", false)
+    .option('--arm-throttling-scale <factor>', 'multiply bucket sizes and refill rates (e.g. 0.01 for small tests)', positive('--arm-throttling-scale'))
+    .action(async (o: { dir: string; persist: boolean; kube: boolean; armPort?: number; storagePort?: number; armLatency: number; armThrottling: boolean; armThrottlingScale?: number }) => {
+      if (o.armThrottlingScale !== undefined && !o.armThrottling) throw new Error('--arm-throttling-scale needs --arm-throttling');
       await runSandboxUp({
         dir: o.dir,
         persist: o.persist,
         kube: o.kube,
         armLatencyMs: o.armLatency,
+        ...(o.armThrottling ? { armThrottling: o.armThrottlingScale !== undefined ? { scale: o.armThrottlingScale } : {} } : {}),
         ...(o.armPort !== undefined ? { armPort: o.armPort } : {}),
         ...(o.storagePort !== undefined ? { storagePort: o.storagePort } : {}),
       });
@@ -236,4 +248,18 @@ function noSandbox(err: unknown): never {
   const message = cause === 'ECONNREFUSED' ? 'no sandbox running: its ARM endpoint refuses connections' : (err as Error).message;
   process.stderr.write(`${message.split('\n')[0]}\n`);
   process.exit(2);
+}
+
+/** `sandbox arm-stats [--reset]`: JSON of the ARM requests counted (arm/stats.ts); no sandbox: one line, exit 2. */
+function registerArmStats(sandbox: Command): void {
+  sandbox
+    .command('arm-stats')
+    .description('print JSON: ARM reads, writes, deletes and throttled (429) answers, by operation and by client (User-Agent)')
+    .option('--reset', 'start counting again after printing', false)
+    .addOption(dirOption())
+    .exitOverride((e: CommanderError): never => process.exit(e.exitCode === 0 ? 0 : 2))
+    .action(async (o: { reset: boolean; dir: string }) => {
+      const stats = await armStats(outageConnection(o.dir), { reset: o.reset }).catch(noSandbox);
+      console.log(JSON.stringify(stats, null, 2));
+    });
 }

@@ -51,7 +51,8 @@ export function connectSandbox(dirOption?: string): SandboxConnection {
 
 export function armClients(conn: SandboxConnection): ArmClients {
   const cred = staticTokenCredential(conn.token);
-  const o = { endpoint: conn.endpoint };
+  // Named in the User-Agent like the product's components (src/azure/clients.ts), so `arm-stats` tells them apart.
+  const o = { endpoint: conn.endpoint, userAgentOptions: { userAgentPrefix: 'site-recovery-sandbox' } };
   return {
     resources: new ResourceManagementClient(cred, conn.subscriptionId, o),
     network: new NetworkManagementClient(cred, conn.subscriptionId, o),

@@ -10,6 +10,8 @@ import { registerStartCommand } from './start/command.ts';
 
 export { endOutage, listOutages, OUTAGE_FAILURES, REGION_DOWN_CODE, startOutage } from './outage.ts';
 export type { Outage, OutageControl, OutageFailure } from './outage.ts';
+export { armStats, armThrottling, setArmThrottling } from './throttle.ts';
+export type { ArmStatsSummary, ThrottlingConfig } from './throttle.ts';
 export { connectSandbox } from './client.ts';
 export type { SandboxConnection } from './client.ts';
 

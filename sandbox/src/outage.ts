@@ -6,25 +6,17 @@
 //   const conn = connectSandbox('.sandbox');            // or { endpoint, token } of an in-process emulator
 //   await startOutage(conn, 'westeurope');              // everything located in westeurope stops answering
 //   await endOutage(conn, 'westeurope');                // and comes back, unchanged
-import type { SandboxConnection } from './client.ts';
+import { sandboxControl } from './control.ts';
+import type { SandboxControl } from './control.ts';
 import type { Outage, OutageFailure } from './outages.ts';
 
 export type { Outage, OutageFailure } from './outages.ts';
 export { OUTAGE_FAILURES, REGION_DOWN_CODE } from './outages.ts';
 
 /** What the control endpoint needs: the ARM endpoint and a bearer token (a SandboxConnection has both). */
-export type OutageControl = Pick<SandboxConnection, 'endpoint' | 'token'>;
+export type OutageControl = SandboxControl;
 
-async function control(conn: OutageControl, method: string, what: string, body?: unknown): Promise<Response> {
-  const r = await fetch(`${conn.endpoint}/_sandbox/${what}`, {
-    method,
-    headers: { Authorization: `Bearer ${conn.token}`, 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (r.ok || r.status === 404) return r;
-  const text = await r.text();
-  throw new Error(`sandbox control ${method} ${what} failed: ${r.status} ${text.slice(0, 300)}`);
-}
+const control = sandboxControl;
 
 /**
  * Takes a region down. `failures`: the rotation ARM requests there go through (default: 503, 500,

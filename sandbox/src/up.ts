@@ -24,6 +24,8 @@ export interface SandboxUpOptions {
   storagePort?: number;
   /** LRO duration of the ARM emulator in ms (default 0). */
   armLatencyMs?: number;
+  /** ARM's token buckets (arm/throttling.ts) from the start; `scale` multiplies their sizes and refill rates. */
+  armThrottling?: { scale?: number };
 }
 
 export interface Sandbox {
@@ -73,7 +75,8 @@ export async function startSandbox(opts: SandboxUpOptions): Promise<Sandbox> {
 
     const previous = persist ? readPorts(dir).arm : undefined;
     let arm: ArmEmulator;
-    const armOpts = { storage, ca, dir, persist, latency: opts.armLatencyMs ?? 0 };
+    const throttling = opts.armThrottling ? { enabled: true, ...opts.armThrottling } : undefined;
+    const armOpts = { storage, ca, dir, persist, latency: opts.armLatencyMs ?? 0, ...(throttling ? { throttling } : {}) };
     try {
       arm = await startArmEmulator({ ...armOpts, ...(opts.armPort ?? previous ? { port: opts.armPort ?? previous } : {}) });
     } catch (err) {
@@ -146,6 +149,8 @@ export async function runSandboxUp(opts: SandboxUpOptions, out: (line: string) =
   out(`storage      ${s.storage.endpoint}<account>/`);
   if (s.kube) out(`kubernetes   ${s.kube.server} (KUBECONFIG=${s.kube.kubeconfig})`);
   out(`CA           ${s.caCertPath}`);
+  const t = sandbox.arm.throttling.config;
+  if (t.enabled) out(`throttling   ARM token buckets at scale ${t.scale} (\`site-recovery sandbox arm-stats\` counts reads, writes, deletes, 429s)`);
   out(`environment  source ${path.relative(process.cwd(), path.join(s.dir, 'env')) || path.join(s.dir, 'env')}`);
   out('sandbox ready (Ctrl-C or `site-recovery sandbox down` stops it)');
   if (signalled === undefined) await done;

@@ -27,11 +27,11 @@ export type StatusWriterName = 'operator' | 'datapath';
 export const SOURCE_REGION_UNAVAILABLE_CONDITION = 'SourceRegionUnavailable';
 
 /**
- * What the datapath writes on a ReplicatedVM's status: replication progress, RPO, health, the newest
+ * What the datapath writes on a ReplicatedVM's status: replication progress, health, the newest
  * points, and its own conditions. Everything else on every kind belongs to the operator.
  */
 const DATAPATH_OWNS = {
-  fields: new Set(['replication', 'initialSync', 'rpoSeconds', 'rpo', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health']),
+  fields: new Set(['replication', 'initialSync', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health']),
   conditions: new Set(['Replicating', SOURCE_REGION_UNAVAILABLE_CONDITION]),
 };
 

@@ -762,14 +762,6 @@ export interface ReplicatedVMStatus {
   detachedDisks?: DetachedDisk[];
   replication?: ReplicationProgress;
   initialSync?: InitialSyncProgress;
-  /**
-   * Seconds since the capture time of the newest sealed recovery point (how much data a failover now would lose).
-   */
-  rpoSeconds?: number;
-  /**
-   * rpoSeconds as a duration for printer columns, e.g. 2m10s.
-   */
-  rpo?: string;
   lastRecoveryPoint?: RecoveryPointSummary;
   lastAppConsistentRecoveryPoint?: AppConsistentPointSummary;
   /**
@@ -941,7 +933,7 @@ export interface InitialSyncProgress {
   completionTime?: string;
 }
 /**
- * The newest sealed recovery point.
+ * The newest sealed recovery point. The RPO (how much data a failover now would lose) is the age of its time: the RPO printer column, `site-recovery status` and site_recovery_datapath_rpo_seconds compute it.
  */
 export interface RecoveryPointSummary {
   /**

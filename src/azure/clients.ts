@@ -16,9 +16,19 @@
  *    exponentially (0.8 s doubling, at most 60 s). They are the well-supported mechanism every Azure SDK
  *    client shares, and they see the ARM response (Retry-After) that a wrapper around the call cannot.
  * A long-running operation is many calls (the first request, then polls): its overall wait needs the
- * caller's deadline on top (the datapath's `lroTimeoutMs`; the operator never waits on an LRO).
+ * caller's deadline on top (the datapath's `lroTimeoutMs`; the operator never waits on an LRO). Its polls
+ * follow the service: the SDK's poller waits the Retry-After of each poll's answer, as ARM asks of clients
+ * polling an Azure-AsyncOperation or Location URL ("Retry-After - The number of seconds to wait before
+ * checking the status of the asynchronous operation", https://learn.microsoft.com/en-us/azure/
+ * azure-resource-manager/management/async-operations); a caller's `updateIntervalInMs` is only the wait
+ * when an answer has none (test/integration/sandbox-arm-throttling.test.ts shows the datapath's polls).
  * The blob storage clients of the datapath get the same per-call deadline (`sendWithDeadline`) from
  * src/datapath/storage.ts.
+ *
+ * Each process names itself in the User-Agent of its ARM calls (`component`: `site-recovery-operator`,
+ * `site-recovery-datapath`, `site-recovery-cli` before the SDK's own tokens, through the SDK's
+ * `userAgentOptions.userAgentPrefix`), so that ARM-side request logs and the sandbox's `arm-stats` tell
+ * which component spends the subscription's request budget.
  */
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -29,8 +39,16 @@ import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/cor
 import { azureRequests } from '../runtime/metrics.ts';
 import { credentialFromEnvironment } from './credential.ts';
 
+/** Which of our processes makes the calls (see the header). */
+export type AzureComponent = 'operator' | 'datapath' | 'cli';
+
+/** The User-Agent product token of a component, before the SDK's own. */
+export const userAgentPrefix = (component: AzureComponent): string => `site-recovery-${component}`;
+
 export interface AzureConfig {
   subscriptionId: string;
+  /** Names the process in the User-Agent of its ARM calls (none: the SDK's User-Agent alone). */
+  component?: AzureComponent;
   /** ARM endpoint; default https://management.azure.com. */
   resourceManagerEndpoint?: string;
   credential: TokenCredential;
@@ -52,11 +70,12 @@ export interface AzureConfig {
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CALL_TIMEOUT_MS = 120_000;
 
-export function azureConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): AzureConfig {
+export function azureConfigFromEnvironment(component?: AzureComponent, env: NodeJS.ProcessEnv = process.env): AzureConfig {
   const subscriptionId = env.AZURE_SUBSCRIPTION_ID;
   if (!subscriptionId) throw new Error('AZURE_SUBSCRIPTION_ID is not set');
   return {
     subscriptionId,
+    ...(component ? { component } : {}),
     resourceManagerEndpoint: env.AZURE_RESOURCE_MANAGER_ENDPOINT || undefined,
     credential: credentialFromEnvironment(env),
     requestTimeoutMs: numberFrom(env.SITE_RECOVERY_AZURE_TIMEOUT_MS),
@@ -187,6 +206,7 @@ export class AzureClients {
     this.storageCallTimeoutMs = config.storageCallTimeoutMs;
     const options = {
       endpoint: config.resourceManagerEndpoint,
+      ...(config.component ? { userAgentOptions: { userAgentPrefix: userAgentPrefix(config.component) } } : {}),
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },
       additionalPolicies: [
         { policy: callDeadlinePolicy(config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), position: 'perCall' as const },

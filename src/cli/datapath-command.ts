@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildDatapath } from '../datapath/datapath.ts';
 import { parseDuration } from '../util/duration.ts';
-import { explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
+import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 const env = process.env;
@@ -18,13 +18,14 @@ export function registerDatapathCommand(program: Command): void {
     .option('--namespace <ns>', 'replicate only the VMs of this namespace (default: all namespaces)', env.WATCH_NAMESPACE || undefined)
     .option('--lease-duration <duration>', 'a replica that has not renewed its member lease for this long is gone', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_LEASE_DURATION ?? '15s'))
     .option('--cycle-interval <duration>', 'replace the policies\' recovery point interval (tests and benchmarks only)', durationOption, env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL ? parseDuration(env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL) : undefined)
-    .option('--status-interval <duration>', 'how often RPO and progress are written to status', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
+    .option('--status-interval <duration>', 'how often health and progress are looked at; status is written only when they changed', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
+    .option('--status-heartbeat <duration>', 'an unchanged status is written again after this long', durationAtLeast(10_000), parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_HEARTBEAT ?? '10m'))
     .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', wholeNumber(1, 256), wholeNumber(1, 256)(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? '8'))
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
-    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; concurrency: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number }) => {
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
-        azure: azureConfigFromEnvironment(),
+        azure: azureConfigFromEnvironment('datapath'),
         namespace: opts.leaseNamespace,
         ...(opts.namespace ? { watchNamespace: opts.namespace } : {}),
         port: await metricsPort(explicitMetricsPort(opts.metricsPort)),
@@ -32,6 +33,7 @@ export function registerDatapathCommand(program: Command): void {
         worker: {
           ...(opts.cycleInterval !== undefined ? { cycleIntervalMs: opts.cycleInterval } : {}),
           statusIntervalMs: opts.statusInterval,
+          statusHeartbeatMs: opts.statusHeartbeat,
           captureConcurrency: opts.concurrency,
           applyConcurrency: opts.concurrency,
         },

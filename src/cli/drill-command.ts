@@ -45,7 +45,7 @@ export function registerDrillCommand(program: Command): void {
       process.on('SIGTERM', onSignal);
       const progress = opts.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
-      const azure = azureConfigFromEnvironment();
+      const azure = azureConfigFromEnvironment('cli');
       let report: DrillReport;
       try {
         report = await runDrill({

@@ -170,7 +170,7 @@ export class LiveSources {
         const ready = s.conditions?.find((c) => c.type === 'Ready');
         const last = s.lastRecoveryPoint;
         // After a real failover the replica is the VM: no RPO to show.
-        const rpo = s.phase === 'FailedOver' ? undefined : last ? (now - Date.parse(last.time)) / 1000 : s.rpoSeconds;
+        const rpo = s.phase === 'FailedOver' || !last ? undefined : (now - Date.parse(last.time)) / 1000;
         const percent = s.initialSync?.completionTime ? 100 : s.initialSync?.percent;
         return {
           namespace: vm.metadata.namespace ?? 'default',

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerOperatorCommand } from './operator-command.ts';
 import { registerDatapathCommand } from './datapath-command.ts';
 import { registerDrillCommand } from './drill-command.ts';
+import { registerCheckCommand } from './check-command.ts';
 import { registerFailoverCommands } from './user/failover-commands.ts';
 import { registerReplicationCommands } from './user/replication-commands.ts';
 import { programName } from './options.ts';
@@ -17,6 +18,7 @@ registerDatapathCommand(program);
 registerDrillCommand(program);
 registerFailoverCommands(program);
 registerReplicationCommands(program);
+registerCheckCommand(program);
 
 // The development commands (`sandbox …`, `start`) come from their own package, loaded only when the
 // command line is not one of the product's commands (so `--help` lists them in a checkout).

@@ -10,6 +10,7 @@
 import { createServer } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { formatDuration, parseDuration } from '../util/duration.ts';
 
 export const DEFAULT_METRICS_PORT = 8080;
 
@@ -25,6 +26,20 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value:
 }
 
 export const portNumber = wholeNumber(0, 65_535);
+
+/** A parser for a duration (30s, 5m, 1h30m) of at least `minMs` (commander argParser). */
+export function durationAtLeast(minMs: number): (value: string) => number {
+  return (value: string) => {
+    let ms: number;
+    try {
+      ms = parseDuration(value.trim());
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+    if (ms < minMs) throw new InvalidArgumentError(`expected at least ${formatDuration(minMs)}, got ${JSON.stringify(value)}`);
+    return ms;
+  };
+}
 
 /** The explicit metrics port (flag, else METRICS_PORT), or undefined when none was given. */
 export function explicitMetricsPort(flag: number | undefined, env: NodeJS.ProcessEnv = process.env): number | undefined {

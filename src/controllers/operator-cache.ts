@@ -1,13 +1,14 @@
 /**
  * What every controller of the operator shares: one typed client and one informer (list+watch cache) per
- * kind, one ARM client set and one event recorder. Reconcilers read related objects from these caches;
- * only the object being reconciled is read fresh from the API server (by its controller).
+ * kind, one ARM client set and one event recorder. Controllers and reconcilers read from these caches;
+ * a controller reads the object it reconciles from the API server only while its cache may still predate
+ * the last reconcile's writes (src/runtime/controller.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
-import { CustomResourceClient, keyOf, refOf, type CustomObject } from '../kube/custom-resources.ts';
+import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
 import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
@@ -70,11 +71,13 @@ export function keyFor(object: CustomObject): string {
   return keyOf(refOf(object));
 }
 
-/**
- * True for an update the object's own controller has already seen: its spec is observed (generation ==
- * status.observedGeneration) and it is not being deleted. Such updates are the operator's own status
- * writes (or metadata the reconciler does not read); drift is still caught by the periodic resync.
- */
-export function specAlreadyObserved(object: CustomObject & { status?: { observedGeneration?: number } }): boolean {
-  return !object.metadata.deletionTimestamp && object.metadata.generation !== undefined && object.status?.observedGeneration === object.metadata.generation;
+
+/** Reads of one kind from its informer's cache, shaped like the client's get (a copy: callers may modify it). */
+export function cachedReader<T extends CustomObject>(informer: Informer<T>): ObjectReader<T> {
+  return {
+    get: async (ref: ObjectRef) => {
+      const cached = informer.get(ref.name, ref.namespace);
+      return cached && structuredClone(cached);
+    },
+  };
 }

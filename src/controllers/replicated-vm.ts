@@ -2,15 +2,17 @@
  * The ReplicatedVM controller.
  * Watches: ReplicatedVMs; the ReplicationPolicy and NetworkMapping a VM references (one becoming ready
  * unblocks it); FailoverRequests (a real failover moves the VM to FailingOver, then FailedOver).
- * Ignores: nothing — the datapath's status writes (initial sync progress, the first recovery point) move
- * the VM from InitialSync to Protected.
+ * Ignores: the datapath's status writes (a new point, progress, health), except the milestones that move
+ * the VM on (initial sync done, the first recovery point sealed); predicates.ts.
+ * Reads: the policy and the mapping from the informer caches.
  * Drives: ReplicatedVmReconciler.
  */
 import type { ReplicatedVM } from '../api/types.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
-import { keyFor, type OperatorCache } from './operator-cache.ts';
+import { cachedReader, keyFor, type OperatorCache } from './operator-cache.ts';
+import { datapathStatusOnly } from './predicates.ts';
 
 export function replicatedVmController(cache: OperatorCache): Controller<ReplicatedVM> {
   const { clients, informers } = cache;
@@ -20,13 +22,14 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
     informer: informers.vms,
     reconciler: new ReplicatedVmReconciler({
       vms: clients.vms,
-      policies: clients.policies,
-      mappings: clients.mappings,
+      policies: cachedReader(informers.policies),
+      mappings: cachedReader(informers.mappings),
       recoveryPoints: clients.recoveryPoints,
       az: cache.az,
       listAllVms: () => informers.vms.list(),
       listFailovers: (namespace) => informers.failovers.list(namespace),
     }),
+    ignoreUpdate: datapathStatusOnly,
     ...cache.controllerOptions,
   });
   const vmsUsing = (field: 'policyRef' | 'networkMappingRef') => (o: CustomObject) =>

@@ -76,6 +76,7 @@ const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   applyConcurrency: 8,
   maxPendingCycles: 12,
   statusIntervalMs: 10_000,
+  statusHeartbeatMs: 10 * 60_000,
   retryMs: 1000,
 };
 

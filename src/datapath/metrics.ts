@@ -5,7 +5,12 @@ import { registry } from '../runtime/metrics.ts';
 const vmLabels = ['namespace', 'name'] as const;
 
 /** Per-VM values read at scrape time (RPO moves every second; no timer keeps it current). */
-export const rpoSources = new Map<string, { namespace: string; name: string; rpoSeconds: () => number | undefined }>();
+export interface RpoSource {
+  namespace: string;
+  name: string;
+  rpoSeconds: () => number | undefined;
+}
+export const rpoSources = new Map<string, RpoSource>();
 
 export const rpoSeconds = new Gauge({
   name: 'site_recovery_datapath_rpo_seconds',

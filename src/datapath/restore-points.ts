@@ -19,6 +19,7 @@ import { inSourceRegion } from './source-call.ts';
 
 /** How long granted read access lasts; renewed when less than a quarter is left. */
 const SAS_SECONDS = 4 * 3600;
+/** Polls of a long-running operation: the SDK's poller waits each answer's Retry-After; 500 ms only when there is none. */
 const POLL = { updateIntervalInMs: 500 };
 
 export const restorePointName = (cycle: number): string => `sr-${pad(cycle)}`;

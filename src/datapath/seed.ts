@@ -30,6 +30,7 @@ export const SEED_METADATA = 'srseed';
 /** Granularity of the comparison: a differing block of this size is what travels. */
 export const COMPARE_BLOCK = 64 * 1024;
 const SAS_SECONDS = 3600;
+/** Polls of a long-running operation: the SDK's poller waits each answer's Retry-After; 500 ms only when there is none. */
 const POLL = { updateIntervalInMs: 500 };
 
 export interface SeedDeps {

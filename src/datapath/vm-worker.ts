@@ -46,6 +46,8 @@ export class VmWorker {
   private running: Promise<void> | undefined;
   /** Whether the points target storage holds were rebuilt (once per worker, point-metadata.ts). */
   private rebuilt = false;
+  /** This worker's source of the RPO metric (read at scrape time). */
+  private readonly rpoSource: metrics.RpoSource;
   /** Aborts the current session (a disk list out of date ends it early, disk-list.ts). */
   private sessionAbort: AbortController | undefined;
 
@@ -53,14 +55,15 @@ export class VmWorker {
     this.key = `${vm.metadata.namespace}/${vm.metadata.name}`;
     const ctx = new VmContext(deps, vm, createLogger('datapath').child({ vm: this.key }));
     this.ctx = ctx;
-    metrics.rpoSources.set(this.key, {
+    this.rpoSource = {
       namespace: vm.metadata.namespace ?? '',
       name: vm.metadata.name ?? '',
       rpoSeconds: () => {
         const time = ctx.state?.lastPoint?.time;
         return time ? Math.max(0, (Date.now() - Date.parse(time)) / 1000) : undefined;
       },
-    });
+    };
+    metrics.rpoSources.set(this.key, this.rpoSource);
   }
 
   /** A newer version of the object (annotations, policy reference, registration). */
@@ -105,7 +108,8 @@ export class VmWorker {
   async stop(): Promise<void> {
     this.stopController.abort(new Error('replication of this VM stopped on this replica'));
     await this.running;
-    metrics.forgetVm(this.ctx.vm.metadata.namespace ?? '', this.ctx.vm.metadata.name ?? '');
+    // A worker started here for the same VM meanwhile (the VM came back at once) keeps its series.
+    if (metrics.rpoSources.get(this.key) === this.rpoSource) metrics.forgetVm(this.ctx.vm.metadata.namespace ?? '', this.ctx.vm.metadata.name ?? '');
   }
 
   private async run(): Promise<void> {

@@ -92,7 +92,9 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
   ctx.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: cycleBytes(record), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
   ctx.applyWake.notify();
   if (previousBase && previousBase !== base.restorePoint) await removeOldRestorePoints(ctx, session, base.cycle);
-  await writeStatus(ctx, true);
+  // A routine capture is applied within moments: the status check writes its backlog if it lasts; the
+  // initial sync's and a sync-now's are news at once.
+  await writeStatus(ctx, initial || syncToken !== undefined);
 }
 
 /**

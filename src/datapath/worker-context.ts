@@ -28,8 +28,10 @@ export interface WorkerConfig {
   applyConcurrency: number;
   /** Captures pause while this many cycles wait to be applied (the cache is bounded). */
   maxPendingCycles: number;
-  /** Status is written at least this often (RPO, progress). */
+  /** Status is looked at this often (health, progress) and written when it changed. */
   statusIntervalMs: number;
+  /** Unchanged status is written again after this long (re-asserts the datapath's fields). */
+  statusHeartbeatMs: number;
   /** Base delay of retries after an error, and of attempts to take a VM whose lease a live replica holds. */
   retryMs: number;
 }
@@ -86,9 +88,10 @@ export class VmContext {
    */
   journal: Journal | undefined;
   progress: SyncProgress = { planned: 0, captured: 0, applied: 0, matched: 0, startedAt: 0 };
-  /** The status last written (JSON) and when. */
+  /** The status last written (JSON) and when; when it was last looked at (statusIntervalMs). */
   lastStatus = '';
   lastStatusAt = 0;
+  lastCheckAt = 0;
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM, log: winston.Logger) {
     this.deps = deps;

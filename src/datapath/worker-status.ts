@@ -1,16 +1,20 @@
 /**
  * Status and health of one replicated VM as this replica sees it, written to the ReplicatedVM with
  * server-side apply under the datapath's own field manager (the operator owns the other fields): owner,
- * cycle, backlog, RPO, health, initial-sync progress, the Replicating condition and, in a source-region
+ * cycle, backlog, the newest points, health, initial-sync progress, the Replicating condition and, in a source-region
  * outage, SourceRegionUnavailable (source-region.ts), plus the matching metrics. Also where the worker's
  * loops record an error they will retry (metric, log, event, and the health turning Critical once a stage
  * keeps failing — unless the source region is unavailable: then the RPO thresholds decide) and clear it
  * once the stage succeeds.
+ *
+ * Status carries no age that changes with every write: the RPO is the age of lastRecoveryPoint.time, which
+ * readers compute (printer column, CLI, the RPO metric at scrape). So the status is written only when a
+ * field a user sees has changed (a point sealed, a cycle queued, health crossing a threshold), or at the
+ * slow heartbeat — a quiet fleet makes no API-server writes, and no watch events for the operator.
  */
 import type { Condition, ReplicatedVMStatus } from '../api/types.ts';
 import { refOf } from '../kube/custom-resources.ts';
 import { setCondition, type ConditionInput } from '../runtime/conditions.ts';
-import { formatDuration } from '../util/duration.ts';
 import { errorKind, errorMessage } from './errors.ts';
 import { healthOf } from './health.ts';
 import { cycleBytes, type JournalState } from './journal.ts';
@@ -24,7 +28,7 @@ function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMSta
   const state = ctx.state;
   const times = ctx.times;
   const lastPoint = state?.lastPoint;
-  const rpoMs = lastPoint ? Math.max(0, now - Date.parse(lastPoint.time)) : undefined;
+  const rpoMs = lastPoint ? Math.max(0, now - Date.parse(lastPoint.time)) : undefined; // for health only
   const outage = reportedOutage(ctx, now);
   const broken = !outage && ctx.failing !== undefined && now - ctx.failing.since > Math.max(3 * ctx.intervalMs, 30_000);
   const health = healthOf(rpoMs, broken, times);
@@ -64,11 +68,7 @@ function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMSta
     };
     metrics.initialSyncPercent.set(labels, percent);
   }
-  if (rpoMs !== undefined && lastPoint) {
-    fields.rpoSeconds = Math.round(rpoMs / 1000);
-    fields.rpo = formatDuration(rpoMs);
-    fields.lastRecoveryPoint = { name: lastPoint.name, time: lastPoint.time, consistency: lastPoint.consistency };
-  }
+  if (lastPoint) fields.lastRecoveryPoint = { name: lastPoint.name, time: lastPoint.time, consistency: lastPoint.consistency };
   if (state?.lastAppConsistentPoint) fields.lastAppConsistentRecoveryPoint = { name: state.lastAppConsistentPoint.name, time: state.lastAppConsistentPoint.time };
   const source = sourceRegionCondition(ctx, outage);
   fields.conditions = [conditionOf(ctx, replicatingCondition(ctx, state, fields, broken, outage)), ...(source ? [conditionOf(ctx, source)] : [])];
@@ -91,12 +91,16 @@ function conditionOf(ctx: VmContext, input: ConditionInput): Condition {
   return conditions.find((c) => c.type === input.type) as Condition;
 }
 
-/** Writes the status when forced or due, and only when it changed (or a minute passed). */
+/**
+ * Looks at the status when forced or due (every statusIntervalMs) and writes it only when it changed, or
+ * when the heartbeat (statusHeartbeatMs) has passed since the last write.
+ */
 export async function writeStatus(ctx: VmContext, force: boolean): Promise<void> {
-  if (!force && Date.now() - ctx.lastStatusAt < ctx.deps.config.statusIntervalMs) return;
+  if (!force && Date.now() - ctx.lastCheckAt < ctx.deps.config.statusIntervalMs) return;
+  ctx.lastCheckAt = Date.now();
   const fields = statusFields(ctx);
   const text = JSON.stringify(fields);
-  if (text === ctx.lastStatus && Date.now() - ctx.lastStatusAt < 60_000) return;
+  if (text === ctx.lastStatus && Date.now() - ctx.lastStatusAt < ctx.deps.config.statusHeartbeatMs) return;
   try {
     const updated = await ctx.deps.vms.applyStatus(refOf(ctx.vm), fields, DATAPATH_FIELD_MANAGER);
     ctx.vm = { ...ctx.vm, status: updated.status as ReplicatedVMStatus };

@@ -12,6 +12,11 @@ export interface ObjectRef {
   name: string;
 }
 
+/** Reads one object by reference: a client (from the API server) or an informer's cache. */
+export interface ObjectReader<T> {
+  get(ref: ObjectRef): Promise<T | undefined>;
+}
+
 /**
  * Any of our custom objects. Note: custom objects arrive as plain JSON, so timestamps in metadata are
  * ISO strings at run time whatever V1ObjectMeta's types say; test them for presence only.

@@ -1,8 +1,11 @@
 /**
- * One controller per kind: informer events enqueue keys; workers take a key, read the object fresh
- * from the API server (never act on a stale cache), and hand it to the kind's reconciler. Errors back
- * off per key; success schedules a drift resync with jitter; a reconciler asks for an earlier look by
- * returning requeueAfterMs (e.g. to poll an Azure long-running operation without blocking a worker).
+ * One controller per kind: informer events enqueue keys — updates only when the kind's predicate says
+ * they matter (status-only updates usually do not) — workers take a key, read the object from the
+ * informer's cache, and hand it to the kind's reconciler. The cache is trusted only once it has reported
+ * the object again since the key's last reconcile (which may have written it); until then the object is
+ * read from the API server, so a reconcile never acts on a version older than its own writes. Errors back
+ * off per key; success schedules a drift check (resync) with jitter; a reconciler asks for an earlier look
+ * by returning requeueAfterMs (e.g. to poll an Azure long-running operation without blocking a worker).
  * A TerminalError is not retried: the object waits for its next event or resync.
  */
 import type winston from 'winston';
@@ -38,14 +41,19 @@ export interface ControllerOptions<T extends CustomObject> {
   reconciler: Reconciler<T>;
   events: EventRecorder;
   workers?: number;
-  /** After a successful reconcile, look again after this long (drift). Default 10 minutes, ±20%. */
+  /** After a successful reconcile, look again after this long (the drift check). Default 10 minutes, ±20%. */
   resyncMs?: number;
   backoff?: BackoffOptions;
   /** Names an error's class for metrics (e.g. retryable, fatal); default "unknown". */
   classifyError?: (error: unknown) => string;
   /** Updates of the kind's own objects to ignore (e.g. status-only ones); default: none ignored. */
-  ignoreUpdate?: (object: T) => boolean;
+  ignoreUpdate?: UpdatePredicate<T>;
 }
+
+/** True for an update (from `previous`, when known, to `object`) that needs no reconcile. */
+export type UpdatePredicate<T> = (object: T, previous: T | undefined) => boolean;
+
+export const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 export class Controller<T extends CustomObject> {
   readonly kind: KindName;
@@ -53,6 +61,8 @@ export class Controller<T extends CustomObject> {
   private readonly log: winston.Logger;
   private readonly options: ControllerOptions<T>;
   private running: Promise<void>[] = [];
+  /** Keys reconciled since the informer last reported their object: read those from the API server. */
+  private readonly unconfirmed = new Set<string>();
 
   constructor(options: ControllerOptions<T>) {
     this.options = options;
@@ -62,21 +72,31 @@ export class Controller<T extends CustomObject> {
       onDepthChange: (depth) => queueDepth.set({ kind: options.kind }, depth),
       onRetry: () => queueRetries.inc({ kind: options.kind }),
     });
-    const enqueue = (object: T) => this.queue.add(keyOf(refOf(object)));
-    options.informer.on('add', enqueue);
-    options.informer.on('update', (object) => {
-      if (!options.ignoreUpdate?.(object)) enqueue(object);
+    const seen = (object: T) => {
+      const key = keyOf(refOf(object));
+      this.unconfirmed.delete(key);
+      return key;
+    };
+    options.informer.on('add', (object) => this.queue.add(seen(object)));
+    options.informer.on('update', (object, previous) => {
+      const key = seen(object);
+      if (!options.ignoreUpdate?.(object, previous)) this.queue.add(key);
     });
-    options.informer.on('delete', enqueue);
+    options.informer.on('delete', (object) => this.queue.add(seen(object)));
   }
 
-  /** Enqueues keys of this kind when another kind's objects change (e.g. a policy → its VMs). */
-  watchRelated<R extends CustomObject>(informer: Informer<R>, map: (object: R) => string[]): void {
+  /**
+   * Enqueues keys of this kind when another kind's objects change (e.g. a policy → its VMs); updates
+   * for which `ignoreUpdate` is true enqueue nothing.
+   */
+  watchRelated<R extends CustomObject>(informer: Informer<R>, map: (object: R) => string[], ignoreUpdate?: UpdatePredicate<R>): void {
     const handler = (object: R) => {
       for (const key of map(object)) this.queue.add(key);
     };
     informer.on('add', handler);
-    informer.on('update', handler);
+    informer.on('update', (object, previous) => {
+      if (!ignoreUpdate?.(object, previous)) handler(object);
+    });
     informer.on('delete', handler);
   }
 
@@ -110,7 +130,7 @@ export class Controller<T extends CustomObject> {
     const stopTimer = reconcileDuration.startTimer({ kind });
     const log = this.log.child({ key });
     try {
-      const object = await this.options.client.get(refFromKey(key));
+      const object = await this.read(key);
       if (!object) {
         this.queue.forget(key);
         reconcileTotal.inc({ kind, result: 'gone' });
@@ -141,13 +161,24 @@ export class Controller<T extends CustomObject> {
       const delay = this.queue.addRateLimited(key);
       log.warn('reconcile failed; will retry', { errorClass, retryInMs: delay, failures: this.queue.failureCount(key), error: error instanceof Error ? error.message : String(error) });
     } finally {
+      const { namespace, name } = refFromKey(key);
+      if (this.options.informer.get(name, namespace)) this.unconfirmed.add(key);
+      else this.unconfirmed.delete(key); // gone: nothing to confirm
       stopTimer();
     }
   }
 
+  /** The object from the cache, or from the API server while the cache may predate the last reconcile. */
+  private async read(key: string): Promise<T | undefined> {
+    if (this.unconfirmed.has(key)) return this.options.client.get(refFromKey(key));
+    const { namespace, name } = refFromKey(key);
+    const cached = this.options.informer.get(name, namespace);
+    return cached && structuredClone(cached); // reconcilers update the object they get in place
+  }
+
   /** Looks at the object again after the drift resync period (±20 %). */
   private resync(key: string): void {
-    const resync = this.options.resyncMs ?? 10 * 60_000;
+    const resync = this.options.resyncMs ?? DEFAULT_RESYNC_MS;
     this.queue.addAfter(key, resync * (0.8 + 0.4 * Math.random()));
   }
 }

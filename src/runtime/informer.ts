@@ -2,6 +2,9 @@
  * A list+watch cache that keeps going. @kubernetes/client-node's ListWatch relists on 410 Gone and
  * reconnects after watch timeouts, but stops for good on any other error; this wrapper restarts it with
  * backoff, and relists periodically from scratch so that a delete missed while disconnected is noticed.
+ * An update handler also gets the version it replaces, so that a controller can drop updates it does not
+ * care about (status-only ones); a relist reports an object it already held unchanged as nothing, and a
+ * changed one as an update — never as a fresh add, which would reconcile the whole fleet every relist.
  * Handlers must be cheap and must not throw: they only enqueue keys.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
@@ -11,7 +14,8 @@ import { createLogger } from '../util/logger.ts';
 const log = createLogger('informer');
 
 export type InformerEvent = 'add' | 'update' | 'delete';
-export type Handler<T> = (object: T) => void;
+/** `previous`: for an update, the version it replaces (when this informer saw it). */
+export type Handler<T> = (object: T, previous?: T) => void;
 
 export interface InformerOptions {
   /** Relist from scratch this often (missed deletes, drift). Default 5 minutes. */
@@ -34,6 +38,8 @@ export class Informer<T extends KubernetesObject> {
   readonly path: string;
   private readonly listFn: () => Promise<KubernetesListObject<T>>;
   private readonly options: InformerOptions;
+  /** The version of each object last reported to the handlers (the same objects the cache holds). */
+  private readonly reported = new Map<string, T>();
 
   constructor(kubeConfig: KubeConfig, path: string, listFn: () => Promise<KubernetesListObject<T>>, options: InformerOptions = {}) {
     this.path = path;
@@ -85,9 +91,17 @@ export class Informer<T extends KubernetesObject> {
 
   private emit(event: InformerEvent, object: T, source: ListWatch<T>): void {
     if (source !== this.current && event === 'delete') return; // a replaced cache's deletes are diffed in relist()
+    const key = keyOf(object);
+    const previous = this.reported.get(key);
+    if (event === 'delete') this.reported.delete(key);
+    else this.reported.set(key, object);
+    if (event === 'add' && previous) {
+      if (previous.metadata?.resourceVersion === object.metadata?.resourceVersion) return; // relisted, unchanged
+      event = 'update';
+    }
     for (const handler of this.handlers[event]) {
       try {
-        handler(object);
+        handler(object, previous);
       } catch (error) {
         log.error('informer handler threw', { path: this.path, error });
       }
@@ -98,6 +112,13 @@ export class Informer<T extends KubernetesObject> {
     const listWatch = this.makeListWatch();
     this.current = listWatch;
     await listWatch.start();
+    this.reportVanished(listWatch);
+  }
+
+  /** Reports deleted what was reported before and is not in `source`'s fresh list (gone meanwhile). */
+  private reportVanished(source: ListWatch<T>): void {
+    const listed = new Set(source.list().map(keyOf));
+    for (const [key, object] of [...this.reported]) if (!listed.has(key)) this.emit('delete', object, source);
   }
 
   private onError(source: ListWatch<T>, error: unknown): void {
@@ -117,7 +138,6 @@ export class Informer<T extends KubernetesObject> {
   async relist(): Promise<void> {
     if (this.stopped) return;
     const previous = this.current;
-    const before = new Map((previous?.list() ?? []).map((o) => [keyOf(o), o]));
     const next = this.makeListWatch();
     try {
       this.current = next;
@@ -127,7 +147,6 @@ export class Informer<T extends KubernetesObject> {
       return;
     }
     await previous?.stop();
-    const after = new Set(next.list().map(keyOf));
-    for (const [key, object] of before) if (!after.has(key)) this.emit('delete', object, next);
+    this.reportVanished(next);
   }
 }

@@ -1,8 +1,28 @@
 /** Prometheus metrics of the controller runtime (prom-client, one registry per process). */
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'site_recovery_process_' });
+// prom-client's default metrics already start with process_/nodejs_: the prefix makes them
+// site_recovery_process_cpu_seconds_total, site_recovery_nodejs_heap_size_used_bytes, ….
+collectDefaultMetrics({ register: registry, prefix: 'site_recovery_' });
+
+/** The package's version: package.json sits two levels up from src/runtime and from dist/runtime. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const buildInfo = new Gauge({
+  name: 'site_recovery_build_info',
+  help: 'Always 1; its labels say which version of site-recovery-operator and of Node.js this process runs.',
+  labelNames: ['version', 'nodejs_version'] as const,
+  registers: [registry],
+});
+buildInfo.set({ version: packageVersion(), nodejs_version: process.version }, 1);
 
 export const reconcileTotal = new Counter({
   name: 'site_recovery_reconcile_total',

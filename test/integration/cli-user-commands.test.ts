@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER, SYNC_NOW_ANNOTATION } from '../../src/api/contract.ts';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   points = new CustomResourceClient<RecoveryPoint>(kc, 'RecoveryPoint');
   const vm = example<ReplicatedVM>('replicatedvm.yaml');
   await vms.create(ns, { metadata: { name: 'app' }, spec: vm.spec });
-  await vms.applyStatus({ namespace: ns, name: 'app' }, { phase: 'Protected', health: 'Normal', lastRecoveryPoint: { name: 'app-000001', time: new Date(Date.now() - 90_000).toISOString(), consistency: 'CrashConsistent' }, rpoSeconds: 90 }, DATAPATH_FIELD_MANAGER);
+  await vms.applyStatus({ namespace: ns, name: 'app' }, { phase: 'Protected', health: 'Normal', lastRecoveryPoint: { name: 'app-000001', time: new Date(Date.now() - 90_000).toISOString(), consistency: 'CrashConsistent' } }, DATAPATH_FIELD_MANAGER);
   const point = example<RecoveryPoint>('recoverypoint.yaml');
   await points.create(ns, { metadata: { name: 'app-000001', labels: { 'siterecovery.io/replicated-vm': 'app' } }, spec: { ...point.spec, replicatedVMName: 'app' } });
 });
@@ -70,8 +70,9 @@ describe('status and points', () => {
     const out = cli('status');
     expect(out.status, out.stderr).toBe(0);
     const [header, row] = out.stdout.trim().split('\n');
-    expect(header).toMatch(/^NAME\s+PHASE\s+INITIAL-SYNC\s+RPO\s+HEALTH\s+LAST-POINT\s+POINT-AGE$/);
-    expect(row).toMatch(/^app\s+Protected\s+-\s+1m30s?\s+Normal\s+app-000001\s+1m/);
+    expect(header).toMatch(/^NAME\s+PHASE\s+INITIAL-SYNC\s+RPO\s+HEALTH\s+LAST-POINT\s+POINT-TIME$/);
+    // The RPO is the age of the point's time (status carries the time, not the age).
+    expect(row).toMatch(/^app\s+Protected\s+-\s+1m\d\ds\s+Normal\s+app-000001\s+\d{4}-\d\d-\d\dT/);
   });
 
   it("lists a VM's recovery points, and names a VM that does not exist in one line", () => {
@@ -145,5 +146,35 @@ describe('sync-now', () => {
     const done = await waiting;
     expect(done.status, done.stderr).toBe(0);
     expect(done.stdout).toContain('sealed app-000002');
+  });
+});
+
+describe('check (the helm test hook)', () => {
+  const leases = () => kc.makeApiClient(CoordinationV1Api);
+  const lease = (renewedAgoMs: number) => ({
+    metadata: { name: 'site-recovery-operator', namespace: ns },
+    spec: { holderIdentity: 'operator-0', leaseDurationSeconds: 15, renewTime: new V1MicroTime(Date.now() - renewedAgoMs) },
+  });
+
+  it('fails with one line while no operator replica leads', () => {
+    const r = cli('check', '--lease-namespace', ns);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^site-recovery: Lease ${ns}/site-recovery-operator: .*not found`, 'i'));
+    // An operator run without leader election has no Lease: --no-lease checks the CRDs only.
+    const crdsOnly = cli('check', '--lease-namespace', ns, '--no-lease');
+    expect([crdsOnly.status, crdsOnly.stdout]).toEqual([0, 'ok: 5 siterecovery.io kinds served\n']);
+  });
+
+  it('fails when the Lease holder stopped renewing, and passes while it renews', async () => {
+    await leases().createNamespacedLease({ namespace: ns, body: lease(60_000) });
+    const stale = cli('check', '--lease-namespace', ns);
+    expect(stale.status).toBe(1);
+    expect(stale.stderr.trim()).toMatch(/held by operator-0 was last renewed 6\ds ago \(duration 15s\): its holder is gone$/);
+
+    await leases().replaceNamespacedLease({ namespace: ns, name: 'site-recovery-operator', body: { ...lease(1_000), metadata: { ...(await leases().readNamespacedLease({ namespace: ns, name: 'site-recovery-operator' })).metadata } } });
+    const ok = cli('check', '--lease-namespace', ns);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toBe(`ok: 5 siterecovery.io kinds served; an operator replica leads (Lease ${ns}/site-recovery-operator)\n`);
+    expect(ok.status).toBe(0);
   });
 });

@@ -100,8 +100,10 @@ describe('datapath, one replica', () => {
       expect(os - lun0 === 0 || os - lun0 === 1, `cycle ${point.spec.cycle}: os ${os} lun0 ${lun0}`).toBe(true);
     }
     const status = (await vms().get(ref()))!.status!;
-    expect(status.rpoSeconds).toBeGreaterThanOrEqual(0);
-    expect(status.rpo).toMatch(/^\d+[smh]/);
+    // No age in status (it would change at every write): the RPO is the age of the newest point's time.
+    expect(status).not.toHaveProperty('rpoSeconds');
+    expect(status).not.toHaveProperty('rpo');
+    expect(Date.parse(status.lastRecoveryPoint?.time ?? '')).toBeLessThanOrEqual(Date.now());
     expect(String(status.lastRecoveryPoint?.name) >= String(points.at(-1)?.metadata.name)).toBe(true);
     expect(findCondition(status.conditions, 'Replicating')).toMatchObject({ status: 'True', reason: 'Replicating' });
     expect(findCondition(status.conditions, 'ReplicationEnabled')).toMatchObject({ status: 'True' }); // the operator's condition is kept

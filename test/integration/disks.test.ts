@@ -69,7 +69,8 @@ const diskCredential = () => new StorageSharedKeyCredential(fx.sb.storage.diskAc
 beforeAll(async () => {
   fx = await startFailoverFixture({ namespacePrefix: 'disks', rg, vmName, disks: 3, diskBytes: DISK_BYTES });
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * MiB, MiB * (1 + i));
-  await fx.runInProcess('dp-disks');
+  // A short drift check: the operator notices disks attached, detached and grown within seconds.
+  await fx.runInProcess('dp-disks', { resyncMs: 2000 });
   // As protect() does, with lun1 excluded.
   await fx.clients.policies.create(fx.ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
   await fx.clients.mappings.create(fx.ns, { metadata: { name: 'net' }, spec: { sourceVirtualNetworkId: `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${rg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${rg}-asr` } });

@@ -8,10 +8,11 @@
 // equal to that point; C fails over Unplanned from `LatestProcessed` at once, needing nothing from the dead
 // region, its disk equal to its newest point. With the region back: commit and re-protect seeded from the original disks, the
 // original VM never started, and a Planned failback onto its name.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { AzureClients, type AzureConfig } from '../../src/azure/clients.ts';
 import { powerState } from '../../src/azure/failover-resources.ts';
+import { rpoSeconds as rpoGauge } from '../../src/datapath/metrics.ts';
 import { unanswered } from '../../src/datapath/source-call.ts';
 import { BlobAccess } from '../../src/datapath/storage.ts';
 import { findCondition } from '../../src/runtime/conditions.ts';
@@ -43,6 +44,10 @@ const ref = (name: string) => ({ namespace: fx.ns, name });
 const waitVm = (name: string, what: string, predicate: (o: ReplicatedVM | undefined) => boolean, timeoutMs = 60_000) => waitForObject(fx.kc, fx.clients.vms, ref(name), predicate, what, timeoutMs);
 const sealed = (o: ReplicatedVM | undefined) => o?.status?.replication?.cycle ?? 0;
 const outage = (o: ReplicatedVM | undefined) => findCondition(o?.status?.conditions, 'SourceRegionUnavailable');
+/** The RPO a reader of status computes: the age of the newest point, in seconds. */
+const rpoOf = (o: ReplicatedVM | undefined) => (Date.now() - Date.parse(o?.status?.lastRecoveryPoint?.time ?? '')) / 1000;
+/** site_recovery_datapath_rpo_seconds of a VM (the datapath runs in this process). */
+const rpoMetric = async (name: string) => (await rpoGauge.get()).values.find((v) => v.labels.namespace === fx.ns && v.labels.name === name)?.value ?? 0;
 const succeeded = (o: FailoverRequest | undefined) => o?.status?.conditions?.find((c) => c.type === 'Succeeded');
 const step = (o: FailoverRequest | undefined, name: string) => o?.status?.steps?.find((s) => s.name === name);
 /** Requests to start the original VM A, from the ARM emulator's request log (complete: it holds 5000, and every request is counted). */
@@ -95,9 +100,14 @@ describe(`${R1} goes down`, () => {
     const since = Date.parse(/since (\S+Z):/.exec(outage(reported)?.message ?? '')?.[1] ?? '');
     expect(since).toBeGreaterThanOrEqual(downAt - INTERVAL_MS - 2000);
     expect(findCondition(reported?.status?.conditions, 'Replicating')).toMatchObject({ status: 'False', reason: 'SourceRegionUnavailable' });
-    const rpo = reported?.status?.rpoSeconds ?? 0;
-    const later = await waitVm('a', "A's RPO to keep growing", (o) => (o?.status?.rpoSeconds ?? 0) >= rpo + 3);
+    // A's RPO keeps growing: in the RPO metric, and in status as the age of the newest point's time, which
+    // stays put (status carries the time, not the age).
+    const rpo = await rpoMetric('a');
+    await vi.waitFor(async () => expect(await rpoMetric('a')).toBeGreaterThanOrEqual(rpo + 3), { timeout: 30_000, interval: 250 });
+    const later = await fx.clients.vms.get(ref('a'));
     expect(sealed(later)).toBe(sealed(reported));
+    expect(later?.status?.lastRecoveryPoint?.time).toBe(reported?.status?.lastRecoveryPoint?.time);
+    expect(rpoOf(later)).toBeGreaterThanOrEqual(rpo + 3);
 
     // The cache account hangs or resets: a call fails within the storage call deadline, as "no answer".
     const callStart = Date.now();

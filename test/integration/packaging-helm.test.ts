@@ -1,15 +1,17 @@
 // The Helm chart, with helm built from its Go module: lint, template (default, full and HPA values) with
 // the rendered objects checked and applied with a server-side dry run against the real test API server,
 // Pod Security "restricted" enforced on the pods, and helm install / upgrade / uninstall into that server.
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, REQUIRED_VALUES, ensurePackagingTools, helm, helmTemplate, helmTemplateText, parseManifests, type Manifest } from '../support/helm.ts';
+import { PACKAGING_TOOLS_TIMEOUT_MS, CHART_DIR, REPO_ROOT, REQUIRED_VALUES, ensurePackagingTools, helm, helmTemplate, helmTemplateText, parseManifests, type Manifest } from '../support/helm.ts';
 import { applyObjects } from '../support/helm-rbac.ts';
 import { kubeErrorMessage } from '../../src/kube/errors.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+import { promqlErrors, selectorsOf, selects } from '../support/promql.ts';
 
 const FULL = path.join(CHART_DIR, 'ci/full-values.yaml');
 const HPA = path.join(CHART_DIR, 'ci/hpa-values.yaml');
@@ -119,12 +121,12 @@ describe('Helm chart', () => {
   it('renders the expected objects', () => {
     const kinds = (objects: Manifest[]) => objects.map((o) => o.kind).sort();
     expect(kinds(defaults)).toEqual(
-      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Deployment', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount'].sort(),
     );
     // Watching one namespace, the operator's and the datapath's roles for the CRs are Roles in it.
     const scoped = kinds(defaults).map((k) => (k === 'ClusterRoleBinding' ? 'RoleBinding' : k));
     scoped.splice(scoped.indexOf('ClusterRole'), 2, 'Role', 'Role');
-    expect(kinds(full)).toEqual([...scoped, 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
+    expect(kinds(full)).toEqual([...scoped, 'ConfigMap', 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
     expect(find(hpa, 'HorizontalPodAutoscaler')).toHaveLength(1);
     expect(find(hpa, 'ScaledObject')).toHaveLength(0);
   });
@@ -227,7 +229,8 @@ describe('Helm chart', () => {
       expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
     }
     // Both processes watch only that namespace.
-    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--namespace=payments']);
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m']);
   });
 
   it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {
@@ -248,18 +251,30 @@ describe('Helm chart', () => {
     expect(aggregated(await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'rbac.aggregateToView': false } }))).toEqual([]);
   });
 
+  it('ships a helm test hook: site-recovery check as the operator, for the served CRDs and the leader Lease', async () => {
+    type HookPod = Manifest & { spec: { serviceAccountName: string; restartPolicy: string; containers: { image: string; args: string[] }[] } };
+    const hook = one<HookPod>(defaults, 'Pod');
+    expect(hook.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' });
+    expect(hook.spec).toMatchObject({ serviceAccountName: one(defaults, 'ServiceAccount', 'operator').metadata.name, restartPolicy: 'Never' });
+    expect(hook.spec.containers[0]?.image).toBe(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.image);
+    expect(hook.spec.containers[0]?.args).toEqual(['check', `--lease-namespace=${namespace}`]);
+    const single = await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'operator.leaderElection': false, 'operator.replicas': 1 } });
+    expect(one<HookPod>(single, 'Pod').spec.containers[0]?.args).toEqual(['check', `--lease-namespace=${namespace}`, '--no-lease']);
+  });
+
   it('annotates the service accounts for Azure workload identity', () => {
     const op = one(full, 'ServiceAccount', 'operator');
     const dp = one(full, 'ServiceAccount', 'datapath');
     expect(op.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '33333333-3333-3333-3333-333333333333', 'azure.workload.identity/tenant-id': '22222222-2222-2222-2222-222222222222' });
     expect(dp.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '44444444-4444-4444-4444-444444444444' });
     expect(one(defaults, 'ServiceAccount', 'operator').metadata.annotations).toBeUndefined();
-    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--namespace=payments']);
-    const config = one<Manifest & { data: Record<string, string> }>(full, 'ConfigMap');
-    expect(config.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
+    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--drift-check-interval=30m', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toContain('--drift-check-interval=10m');
+    const config = find<Manifest & { data: Record<string, string> }>(full, 'ConfigMap').find((c) => !c.metadata.name.endsWith('-dashboard'));
+    expect(config?.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
   });
 
-  it('monitors: metrics Services, a ServiceMonitor keeping per-VM labels, RPO and operator alerts', () => {
+  it('monitors: metrics Services, a ServiceMonitor keeping per-VM labels, alerts with runbooks and per-policy RPO thresholds', async () => {
     const services = find<Manifest & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } }>(full, 'Service');
     expect(services.map((s) => s.spec.selector['app.kubernetes.io/component']).sort()).toEqual(['datapath', 'operator']);
     for (const s of services) expect(s.spec.ports[0]).toMatchObject({ port: 8080, targetPort: 'metrics' });
@@ -270,17 +285,44 @@ describe('Helm chart', () => {
 
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
-    expect([...alerts.keys()].sort()).toEqual(['SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors']);
-    expect(alerts.get('SiteRecoveryRPOWarning')?.expr).toBe('max by (namespace, name) (site_recovery_datapath_rpo_seconds) > 900');
-    expect(alerts.get('SiteRecoveryRPOCritical')?.expr).toBe('max by (namespace, name) (site_recovery_datapath_rpo_seconds) > 3600');
-    expect(alerts.get('SiteRecoveryRPOCritical')?.labels).toEqual({ severity: 'critical', team: 'platform' });
-    expect(alerts.get('SiteRecoveryRPOWarning')?.annotations.summary).toContain('{{ $labels.namespace }}/{{ $labels.name }}');
-    expect(alerts.get('SiteRecoveryOperatorDown')?.expr).toContain(`service="site-recovery-operator-metrics",namespace="${namespace}"`);
-    expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
-    // Balanced braces and parentheses (no promtool here; a typo would still be caught by Prometheus on load).
-    for (const r of alerts.values()) {
-      for (const [left, right] of [['(', ')'], ['{', '}'], ['[', ']']] as const) expect(r.expr.split(left).length, `${r.alert} ${left}${right}`).toBe(r.expr.split(right).length);
+    expect([...alerts.keys()].sort()).toEqual([
+      'SiteRecoveryDatapathDown', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
+      'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
+    ]);
+    // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
+    for (const severity of ['warning', 'critical']) {
+      const rpo = alerts.get(`SiteRecoveryRPO${severity[0]?.toUpperCase()}${severity.slice(1)}`);
+      expect(selectorsOf(rpo?.expr ?? '')).toEqual([
+        { metric: 'site_recovery_datapath_rpo_seconds', matchers: [] },
+        { metric: 'site_recovery_replicatedvm_rpo_threshold_seconds', matchers: [{ label: 'severity', op: '=', value: severity }] },
+      ]);
+      expect(rpo?.labels).toEqual({ severity, team: 'platform' });
     }
+    expect(alerts.get('SiteRecoveryRPOWarning')?.annotations.summary).toContain('{{ $labels.namespace }}/{{ $labels.name }}');
+    // A protected VM whose RPO series is gone (the datapath died, or dropped it) is an alert, not silence.
+    expect(selectorsOf(alerts.get('SiteRecoveryRPOAbsent')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_protected', 'site_recovery_datapath_rpo_seconds']);
+    expect(alerts.get('SiteRecoveryRPOAbsent')?.expr).toMatch(/\bunless on \(namespace, name\)/);
+    expect(alerts.get('SiteRecoveryOperatorDown')?.expr).toContain(`service="site-recovery-operator-metrics",namespace="${namespace}"`);
+    expect(alerts.get('SiteRecoveryDatapathDown')?.expr).toContain(`service="site-recovery-operator-datapath-metrics",namespace="${namespace}"`);
+    expect(alerts.get('SiteRecoveryFailoverFailed')?.expr).toContain('site_recovery_failover_failed');
+    expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
+    for (const r of alerts.values()) {
+      expect(promqlErrors(r.expr), r.alert).toEqual([]);
+      // Each alert says where its runbook is, and the runbook is in the repository.
+      const runbook = r.annotations.runbook_url ?? '';
+      expect(runbook, r.alert).toMatch(/^https:\/\/github\.com\/site-recovery-operator\/site-recovery-operator\/blob\/main\/docs\/runbooks\/SiteRecovery\w+\.md$/);
+      expect(existsSync(path.join(REPO_ROOT, 'docs/runbooks', path.basename(runbook))), runbook).toBe(true);
+    }
+    // The fleet dashboard ships as a ConfigMap Grafana's sidecar picks up.
+    const dashboards = find<Manifest & { data: Record<string, string> }>(full, 'ConfigMap').filter((c) => c.metadata.name.endsWith('-dashboard'));
+    expect(dashboards.map((c) => [c.metadata.namespace, c.metadata.labels?.grafana_dashboard, c.metadata.annotations])).toEqual([[namespace, '1', { grafana_folder: 'Site Recovery' }]]);
+    expect(JSON.parse(dashboards[0]?.data['site-recovery-fleet.json'] ?? '{}')).toMatchObject({ uid: 'site-recovery-fleet', title: 'Site Recovery: fleet' });
+    expect(find(defaults, 'ConfigMap').filter((c) => c.metadata.name.endsWith('-dashboard'))).toEqual([]);
+    const elsewhere = await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'metrics.grafanaDashboard.enabled': true, 'metrics.grafanaDashboard.namespace': 'monitoring' } });
+    expect(find(elsewhere, 'ConfigMap').filter((c) => c.metadata.name.endsWith('-dashboard')).map((c) => c.metadata.namespace)).toEqual(['monitoring']);
+    const withoutDatapath = await helmTemplate({ namespace, set: { ...REQUIRED_VALUES, 'metrics.prometheusRule.enabled': true, 'datapath.enabled': false } });
+    const rulesWithout = one<typeof rule>(withoutDatapath, 'PrometheusRule').spec.groups.flatMap((g) => g.rules).map((r) => r.alert);
+    expect(rulesWithout).not.toContain('SiteRecoveryDatapathDown');
   });
 
   it('scales the datapath: replicas, an optional HPA, or KEDA on the cache backlog', () => {
@@ -291,7 +333,15 @@ describe('Helm chart', () => {
     expect(scaled.spec).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 30 });
     expect(scaled.spec.triggers[0]).toMatchObject({ type: 'prometheus', metricType: 'AverageValue' });
     expect(scaled.spec.triggers[0]?.metadata).toMatchObject({ serverAddress: 'http://kube-prometheus-stack-prometheus.monitoring.svc:9090', threshold: '2147483648', activationThreshold: '1048576' });
-    expect(scaled.spec.triggers[0]?.metadata.query).toBe(`sum(site_recovery_datapath_backlog_bytes{namespace="${namespace}",service="site-recovery-operator-datapath-metrics"})`);
+    // The query selects every VM's backlog from this release's datapath: with honorLabels the series carry
+    // the VM's namespace, not the release's, so a VM in another namespace must count too.
+    const query = scaled.spec.triggers[0]?.metadata.query ?? '';
+    expect(promqlErrors(query)).toEqual([]);
+    const [backlog] = selectorsOf(query);
+    const scraped = (vmNamespace: string, service: string) => ({ namespace: vmNamespace, name: 'vm1', service, job: service, pod: 'site-recovery-operator-datapath-0' });
+    expect(selects(backlog!, 'site_recovery_datapath_backlog_bytes', scraped(namespace, 'site-recovery-operator-datapath-metrics'))).toBe(true);
+    expect(selects(backlog!, 'site_recovery_datapath_backlog_bytes', scraped('team-b', 'site-recovery-operator-datapath-metrics'))).toBe(true);
+    expect(selects(backlog!, 'site_recovery_datapath_backlog_bytes', scraped(namespace, 'other-release-datapath-metrics'))).toBe(false);
 
     const autoscaler = one<Manifest & { spec: { scaleTargetRef: { name: string }; minReplicas: number; maxReplicas: number; metrics: unknown[] } }>(hpa, 'HorizontalPodAutoscaler');
     expect(autoscaler.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12 });

@@ -39,7 +39,7 @@ describe('kustomize base and overlays', () => {
   });
 
   it('overlays/default produces the objects of `helm install` with default values (plus the namespace)', async () => {
-    const [kustomized, chart] = await Promise.all([build('default'), helmTemplate({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, set: BASE_SET, includeCrds: true })]);
+    const [kustomized, chart] = await Promise.all([build('default'), helmTemplate({ release: BASE_RELEASE, namespace: BASE_NAMESPACE, set: BASE_SET, includeCrds: true, skipTests: true })]);
     const namespaces = kustomized.filter((o) => o.kind === 'Namespace');
     expect(namespaces.map((n) => [n.metadata.name, n.metadata.labels?.['pod-security.kubernetes.io/enforce']])).toEqual([[BASE_NAMESPACE, 'restricted']]);
     const fromKustomize = normalize(kustomized.filter((o) => o.kind !== 'Namespace'));
@@ -57,6 +57,7 @@ describe('kustomize base and overlays', () => {
         release: BASE_RELEASE,
         namespace: BASE_NAMESPACE,
         includeCrds: true,
+        skipTests: true,
         values: {
           azure: { subscriptionId: '00000000-0000-0000-0000-000000000000' },
           operator: { serviceAccount: { clientId: '11111111-1111-1111-1111-111111111111' } },

@@ -202,8 +202,8 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
 
     it('writes ReplicatedVM status under its own field manager', async () => {
       const vm = objects.get('ReplicatedVM') as CustomObject;
-      const updated = await new CustomResourceClient(asDatapath, 'ReplicatedVM').applyStatus(refOf(vm), { rpoSeconds: 42 }, DATAPATH_FIELD_MANAGER);
-      expect((updated.status as { rpoSeconds?: number }).rpoSeconds).toBe(42);
+      const updated = await new CustomResourceClient(asDatapath, 'ReplicatedVM').applyStatus(refOf(vm), { health: 'Warning' }, DATAPATH_FIELD_MANAGER);
+      expect((updated.status as { health?: string }).health).toBe('Warning');
     });
 
     it('creates, lists and deletes RecoveryPoints', async () => {
@@ -287,8 +287,8 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         }
       }
       const vm = objects.get('ReplicatedVM') as CustomObject;
-      const updated = await new CustomResourceClient(as('datapath'), 'ReplicatedVM').applyStatus(refOf(vm), { rpoSeconds: 7 }, DATAPATH_FIELD_MANAGER);
-      expect((updated.status as { rpoSeconds?: number }).rpoSeconds).toBe(7);
+      const updated = await new CustomResourceClient(as('datapath'), 'ReplicatedVM').applyStatus(refOf(vm), { health: 'Critical' }, DATAPATH_FIELD_MANAGER);
+      expect((updated.status as { health?: string }).health).toBe('Critical');
       const policy = objects.get('ReplicationPolicy') as CustomObject;
       const observed = await new CustomResourceClient(as('operator'), 'ReplicationPolicy').applyStatus(refOf(policy), { observedGeneration: policy.metadata.generation }, OPERATOR_FIELD_MANAGER);
       expect((observed.status as { observedGeneration?: number }).observedGeneration).toBe(policy.metadata.generation);

@@ -182,6 +182,8 @@ export interface TemplateOptions {
   values?: unknown;
   includeCrds?: boolean;
   kubeVersion?: string;
+  /** Leaves out the `helm test` hooks (`--skip-tests`). */
+  skipTests?: boolean;
 }
 
 async function valuesArgs(opts: TemplateOptions, tmpFiles: string[]): Promise<string[]> {
@@ -205,6 +207,7 @@ export async function helmTemplateText(opts: TemplateOptions = {}): Promise<stri
   try {
     const args = ['template', opts.release ?? 'site-recovery-operator', CHART_DIR, '--namespace', opts.namespace ?? 'site-recovery-system'];
     if (opts.includeCrds) args.push('--include-crds');
+    if (opts.skipTests) args.push('--skip-tests');
     if (opts.kubeVersion) args.push('--kube-version', opts.kubeVersion);
     args.push(...(await valuesArgs(opts, tmpFiles)));
     return await mustRun(helm, args, { env: helmEnv() });

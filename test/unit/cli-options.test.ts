@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { contextNamespace, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, portIsFree, programName, wholeNumber } from '../../src/cli/options.ts';
+import { contextNamespace, durationAtLeast, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, portIsFree, programName, wholeNumber } from '../../src/cli/options.ts';
 import { serveHealth } from '../../src/runtime/health-server.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -20,6 +20,12 @@ function listen(port: number): Promise<Server | undefined> {
 }
 
 describe('command-line values', () => {
+  it('accepts durations from a minimum and refuses shorter or malformed ones', () => {
+    expect(durationAtLeast(10_000)('10m')).toBe(600_000);
+    expect(() => durationAtLeast(10_000)('5s')).toThrow(/at least 10s/);
+    expect(() => durationAtLeast(10_000)('soon')).toThrow(/invalid duration/);
+  });
+
   it('accepts whole numbers in range and refuses anything else', () => {
     expect(wholeNumber(1, 10)('7')).toBe(7);
     for (const bad of ['0', '11', 'abc', '1.5', '', '-3', '7e0']) expect(() => wholeNumber(1, 10)(bad), bad).toThrow(/whole number from 1 to 10/);
@@ -75,6 +81,13 @@ describe('site-recovery errors', () => {
     expect(out.status).toBe(2);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toMatch(/--workers <n>.*expected a whole number/);
+  }, 60_000);
+
+  it('refuses a drift check interval too short to be one (it would reconcile the fleet without pause)', () => {
+    const out = run(['operator', '--drift-check-interval', '0s']);
+    expect(out.status).toBe(2);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    expect(out.stderr).toMatch(/--drift-check-interval <duration>.*expected at least 10s/);
   }, 60_000);
 
   it('answers a configuration error with one line and exit code 1, not a stack trace', () => {

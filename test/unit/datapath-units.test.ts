@@ -10,6 +10,8 @@ import { recoveryPointName } from '../../src/datapath/recovery-points.ts';
 import { ownerOf } from '../../src/datapath/rendezvous.ts';
 import { outstandingSyncNow, wantsReplication } from '../../src/datapath/registration.ts';
 import type { ReplicatedVM } from '../../src/api/types.ts';
+import { rpoSources } from '../../src/datapath/metrics.ts';
+import { VmWorker } from '../../src/datapath/vm-worker.ts';
 
 describe('rendezvous ownership', () => {
   const keys = Array.from({ length: 2000 }, (_, i) => `uid-${i}`);
@@ -148,5 +150,18 @@ describe('registration rules', () => {
     const long = recoveryPointName('v'.repeat(260), 7);
     expect(long.length).toBeLessThanOrEqual(253);
     expect(long.endsWith('-000007')).toBe(true);
+  });
+});
+
+describe('RPO metric across a VM leaving and coming back at once', () => {
+  it('keeps the series of the worker started meanwhile when the one before it stops', async () => {
+    const vm = { apiVersion: 'siterecovery.io/v1alpha1', kind: 'ReplicatedVM', metadata: { namespace: 'ns', name: 'app' }, spec: {} } as unknown as ReplicatedVM;
+    const deps = { config: {} } as unknown as ConstructorParameters<typeof VmWorker>[0];
+    const before = new VmWorker(deps, vm);
+    const after = new VmWorker(deps, vm);
+    await before.stop();
+    expect(rpoSources.has('ns/app')).toBe(true);
+    await after.stop();
+    expect(rpoSources.has('ns/app')).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 // The shared reconcile core: terminal errors are not retried, retryable ones back off, Azure errors map to
-// one or the other, ignored updates enqueue nothing, and status ownership follows the API contract.
+// one or the other, ignored updates enqueue nothing (status-only ones: predicates.ts), the object is read
+// from the cache once it is confirmed, and status ownership follows the API contract.
 import { RestError } from '@azure/core-rest-pipeline';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ownsCondition, statusOwnedBy } from '../../src/api/contract.ts';
 import { reconcileErrorFor } from '../../src/azure/errors.ts';
 import type { CustomObject, CustomResourceClient } from '../../src/kube/custom-resources.ts';
@@ -9,17 +10,26 @@ import { Controller, type Reconciler } from '../../src/runtime/controller.ts';
 import type { Informer } from '../../src/runtime/informer.ts';
 import { RetryableError, TerminalError } from '../../src/runtime/reconcile-errors.ts';
 import { statusUnchanged } from '../../src/runtime/status-writer.ts';
-import type { Condition } from '../../src/api/types.ts';
+import type { Condition, ReplicatedVM, ReplicatedVMStatus } from '../../src/api/types.ts';
+import { datapathStatusOnly, onlyStatusChanged } from '../../src/controllers/predicates.ts';
 
-type Handler = (object: CustomObject) => void;
+type Handler = (object: CustomObject, previous?: CustomObject) => void;
 
+/** An informer whose cache holds `objects`; `emit` reports an event (and updates the cache). */
 function fakeInformer(objects: CustomObject[]) {
   const handlers: Record<string, Handler[]> = { add: [], update: [], delete: [] };
   const informer = {
     on: (event: string, handler: Handler) => handlers[event]?.push(handler),
     list: () => objects,
+    get: (name: string) => objects.find((o) => o.metadata.name === name),
   };
-  return { informer: informer as unknown as Informer<CustomObject>, emit: (event: string, o: CustomObject) => handlers[event]?.forEach((h) => h(o)) };
+  const emit = (event: string, o: CustomObject, previous?: CustomObject) => {
+    const at = objects.findIndex((x) => x.metadata.name === o.metadata.name);
+    if (at >= 0) objects.splice(at, 1);
+    if (event !== 'delete') objects.push(o);
+    handlers[event]?.forEach((h) => h(o, previous));
+  };
+  return { informer: informer as unknown as Informer<CustomObject>, emit };
 }
 
 const object = (name: string, generation = 1, observed?: number): CustomObject =>
@@ -29,7 +39,8 @@ const object = (name: string, generation = 1, observed?: number): CustomObject =
 async function runController(reconcile: Reconciler<CustomObject>['reconcile'], until: (calls: number) => boolean, extra: { ignoreUpdate?: (o: CustomObject) => boolean } = {}) {
   const vm = object('a');
   const { informer, emit } = fakeInformer([vm]);
-  const client = { get: async () => vm } as unknown as CustomResourceClient<CustomObject>;
+  let gets = 0;
+  const client = { get: async () => (gets++, vm) } as unknown as CustomResourceClient<CustomObject>;
   let calls = 0;
   let resolveDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -52,7 +63,7 @@ async function runController(reconcile: Reconciler<CustomObject>['reconcile'], u
   });
   const stop = new AbortController();
   const running = controller.start(stop.signal);
-  return { controller, emit, vm, finished, stop: async () => (stop.abort(), await running), calls: () => calls };
+  return { controller, emit, vm, finished, stop: async () => (stop.abort(), await running), calls: () => calls, gets: () => gets };
 }
 
 describe('Controller', () => {
@@ -86,6 +97,69 @@ describe('Controller', () => {
     expect(run.controller.queue.length).toBe(before + 1);
     await run.stop();
   });
+
+  it('reads the object from the cache, and from the API server until the cache has reported it since the last reconcile', async () => {
+    const seen: Array<number | undefined> = [];
+    let next: () => void = () => {};
+    const run = await runController(async (o) => {
+      seen.push(o.metadata.generation);
+      next();
+      o.metadata.labels = { touched: 'yes' }; // a reconciler may change the object it gets: never the cache's
+    }, () => true);
+    await run.finished;
+    expect(run.gets()).toBe(0); // the first pass: from the cache
+    const settled = () => new Promise((resolve) => setImmediate(resolve)); // the pass's bookkeeping after reconcile()
+    await settled();
+    const again = () => new Promise<void>((resolve) => ((next = resolve), run.controller.enqueue('ns/a')));
+    await again();
+    await settled();
+    expect(run.gets()).toBe(1); // nothing reported since the last pass (which may have written): the API server
+    run.emit('add', object('a', 2));
+    await new Promise<void>((resolve) => (next = resolve));
+    expect(run.gets()).toBe(1); // reported since: the cache
+    expect(seen).toEqual([1, 1, 2]);
+    expect(run.controller.queue.length).toBe(0);
+    await run.stop();
+  });
+
+  it('enqueues for a related object unless its predicate ignores the update', async () => {
+    const run = await runController(async () => undefined, () => true);
+    await run.finished;
+    const related = fakeInformer([]);
+    run.controller.watchRelated(related.informer, () => ['ns/a'], (o, previous) => previous !== undefined && o.metadata.generation === previous.metadata.generation);
+    const added = vi.spyOn(run.controller.queue, 'add');
+    related.emit('update', object('p', 1, 1), object('p', 1));
+    expect(added).not.toHaveBeenCalled();
+    related.emit('update', object('p', 2, 1), object('p', 1));
+    expect(added).toHaveBeenCalledWith('ns/a');
+    await run.stop();
+  });
+});
+
+describe('update predicates', () => {
+  const vm = (status: Partial<ReplicatedVMStatus>, metadata: Partial<ReplicatedVM['metadata']> = {}): ReplicatedVM =>
+    ({ apiVersion: 'siterecovery.io/v1alpha1', kind: 'ReplicatedVM', metadata: { name: 'a', namespace: 'ns', generation: 1, ...metadata }, spec: {}, status: { observedGeneration: 1, phase: 'Protected', ...status } }) as ReplicatedVM;
+  const point = (n: number) => ({ name: `a-${n}`, time: new Date(n * 60_000).toISOString(), consistency: 'CrashConsistent' as const });
+
+  it("ignores the datapath's status writes: a new point, backlog, health", () => {
+    const before = vm({ lastRecoveryPoint: point(1), health: 'Normal', replication: { owner: 'dp', cycle: 1, pendingCycles: 0 } });
+    const after = vm({ lastRecoveryPoint: point(2), health: 'Warning', replication: { owner: 'dp', cycle: 2, pendingCycles: 1 } }, { resourceVersion: '9' });
+    expect(datapathStatusOnly(after, before)).toBe(true);
+    expect(onlyStatusChanged(after, before)).toBe(true);
+  });
+
+  it('takes the milestones the reconciler reads, spec, deletion, metadata a person sets, and the operator\'s own status', () => {
+    const syncing = vm({ phase: 'InitialSync', initialSync: { percent: 50, startTime: 't' } });
+    expect(datapathStatusOnly(vm({ phase: 'InitialSync', lastRecoveryPoint: point(1), initialSync: { percent: 50, startTime: 't' } }), syncing)).toBe(false);
+    expect(datapathStatusOnly(vm({ phase: 'InitialSync', initialSync: { percent: 100, startTime: 't', completionTime: 'u' } }), syncing)).toBe(false);
+    const base = vm({ lastRecoveryPoint: point(1) });
+    expect(datapathStatusOnly(vm({ lastRecoveryPoint: point(1) }, { generation: 2 }), base)).toBe(false);
+    expect(datapathStatusOnly(vm({ lastRecoveryPoint: point(1) }, { deletionTimestamp: new Date() }), base)).toBe(false);
+    expect(datapathStatusOnly(vm({ lastRecoveryPoint: point(1) }, { annotations: { poke: '1' } }), base)).toBe(false);
+    expect(datapathStatusOnly(vm({ lastRecoveryPoint: point(1), phase: 'Error' }), base)).toBe(false);
+    expect(datapathStatusOnly(base, undefined)).toBe(false); // not seen before: take it
+    expect(onlyStatusChanged(base, undefined)).toBe(false);
+  });
 });
 
 describe('reconcileErrorFor', () => {
@@ -103,9 +177,9 @@ describe('reconcileErrorFor', () => {
 });
 
 describe('status ownership', () => {
-  const status: { phase: string; rpoSeconds: number; lastRecoveryPoint: { name: string }; conditions: Condition[] } = {
+  const status: { phase: string; health: string; lastRecoveryPoint: { name: string }; conditions: Condition[] } = {
     phase: 'Protected',
-    rpoSeconds: 12,
+    health: 'Normal',
     lastRecoveryPoint: { name: 'p' },
     conditions: [
       { type: 'Ready', status: 'True', reason: 'Protected', message: '', lastTransitionTime: 't' },
@@ -116,7 +190,7 @@ describe('status ownership', () => {
 
   it("splits a status into the operator's and the datapath's parts; a new condition type is not dropped", () => {
     expect(statusOwnedBy('operator', status)).toEqual({ phase: 'Protected', conditions: [status.conditions[0], status.conditions[2]] });
-    expect(statusOwnedBy('datapath', status)).toEqual({ rpoSeconds: 12, lastRecoveryPoint: { name: 'p' }, conditions: [status.conditions[1]] });
+    expect(statusOwnedBy('datapath', status)).toEqual({ health: 'Normal', lastRecoveryPoint: { name: 'p' }, conditions: [status.conditions[1]] });
     expect(ownsCondition('operator', 'SomethingNew')).toBe(true);
     expect(ownsCondition('operator', 'SourceRegionUnavailable')).toBe(false); // the datapath's (source-region.ts)
     expect(ownsCondition('operator', 'Replicating')).toBe(false);
@@ -125,7 +199,7 @@ describe('status ownership', () => {
   it("sees no change when only another writer's part differs", () => {
     const mine = statusOwnedBy('operator', status);
     const [ready, replicating, other] = status.conditions as [Condition, Condition, Condition];
-    const changedByDatapath = { ...status, rpoSeconds: 99, conditions: [ready, { ...replicating, reason: 'Other' }, other] };
+    const changedByDatapath = { ...status, health: 'Warning', conditions: [ready, { ...replicating, reason: 'Other' }, other] };
     expect(statusUnchanged(changedByDatapath, mine)).toBe(true);
     expect(statusUnchanged(status, { ...mine, phase: 'Error' })).toBe(false);
   });

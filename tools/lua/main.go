@@ -9,6 +9,12 @@
 //	                             (decoded from OBJECT, a JSON file, as Argo CD decodes the unstructured
 //	                             object), a 1 s deadline; prints the returned {status, message} as JSON.
 //	                             Argo CD's "safe" os library is left out: the scripts here do not use it.
+//	lua action SCRIPT OBJECT     as Argo CD runs a resource action's discovery.lua or action.lua
+//	                             (util/lua/lua.go, ExecuteResourceAction and ExecuteResourceActionDiscovery):
+//	                             the same libraries plus Argo CD's "safe" os library (os.time and os.date
+//	                             only, also through require("os"); util/lua/oslib_safe.go), `obj`, a 1 s
+//	                             deadline; prints the returned table as JSON the way gopher-json encodes it
+//	                             (a table with keys 1..n is an array, an empty table is []).
 package main
 
 import (
@@ -23,7 +29,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(2, "usage: lua SCRIPT [ARGS...] | lua health SCRIPT OBJECT.json")
+		fail(2, "usage: lua SCRIPT [ARGS...] | lua health SCRIPT OBJECT.json | lua action SCRIPT OBJECT.json")
+	}
+	if os.Args[1] == "action" {
+		if len(os.Args) != 4 {
+			fail(2, "usage: lua action SCRIPT OBJECT.json")
+		}
+		action(os.Args[2], os.Args[3])
+		return
 	}
 	if os.Args[1] == "health" {
 		if len(os.Args) != 4 {
@@ -55,6 +68,18 @@ func run(script string, args []string) {
 }
 
 func health(scriptFile, objectFile string) {
+	state := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer state.Close()
+	result := runArgoScript(state, scriptFile, objectFile, false)
+	out := map[string]interface{}{"status": field(result, "status"), "message": field(result, "message")}
+	encoded, _ := json.Marshal(out)
+	fmt.Println(string(encoded))
+}
+
+// runArgoScript runs a script as Argo CD's util/lua runLua does: the package, base and table libraries
+// (and, for actions, the safe os library), the object decoded from objectFile as the global `obj`, a 1 s
+// deadline. It returns the table the script returns.
+func runArgoScript(state *lua.LState, scriptFile, objectFile string, withSafeOs bool) *lua.LTable {
 	script, err := os.ReadFile(scriptFile)
 	if err != nil {
 		fail(1, err.Error())
@@ -67,12 +92,24 @@ func health(scriptFile, objectFile string) {
 	if err := json.Unmarshal(raw, &object); err != nil {
 		fail(1, err.Error())
 	}
-	state := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer state.Close()
-	for name, open := range map[string]lua.LGFunction{lua.LoadLibName: lua.OpenPackage, lua.BaseLibName: lua.OpenBase, lua.TabLibName: lua.OpenTable} {
-		if err := state.CallByParam(lua.P{Fn: state.NewFunction(open), NRet: 0, Protect: true}, lua.LString(name)); err != nil {
+	// In Argo CD's order: package first (the others register into it).
+	libraries := []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.LoadLibName, lua.OpenPackage}, {lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}}
+	if withSafeOs {
+		libraries = append(libraries, struct {
+			name string
+			open lua.LGFunction
+		}{lua.OsLibName, openSafeOs})
+	}
+	for _, library := range libraries {
+		if err := state.CallByParam(lua.P{Fn: state.NewFunction(library.open), NRet: 0, Protect: true}, lua.LString(library.name)); err != nil {
 			fail(1, err.Error())
 		}
+	}
+	if withSafeOs {
+		state.PreloadModule(lua.OsLibName, loadSafeOs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -85,9 +122,7 @@ func health(scriptFile, objectFile string) {
 	if !ok {
 		fail(1, fmt.Sprintf("expect table output from Lua script, not %s", state.Get(-1).Type().String()))
 	}
-	out := map[string]interface{}{"status": field(result, "status"), "message": field(result, "message")}
-	encoded, _ := json.Marshal(out)
-	fmt.Println(string(encoded))
+	return result
 }
 
 func field(table *lua.LTable, name string) interface{} {

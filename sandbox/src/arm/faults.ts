@@ -79,60 +79,6 @@ export class FaultInjector {
   }
 }
 
-export interface RequestRecord {
-  method: string;
-  path: string;
-  operation: string;
-  status: number;
-  time: string;
-}
-
-/** Per-operation call counters and a bounded log of recent requests. */
-export class ArmStats {
-  private counts = new Map<string, number>();
-  private log: RequestRecord[] = [];
-  private readonly maxLog: number;
-
-  constructor(maxLog = 5000) {
-    this.maxLog = maxLog;
-  }
-
-  record(r: RequestRecord): void {
-    this.counts.set(r.operation, (this.counts.get(r.operation) ?? 0) + 1);
-    this.log.push(r);
-    if (this.log.length > this.maxLog) this.log.splice(0, this.log.length - this.maxLog);
-  }
-
-  /** Calls of one operation key, e.g. `PUT Microsoft.Compute/virtualMachines`, `POST Microsoft.Compute/disks/beginGetAccess`. */
-  count(operation: string): number {
-    const k = operation.toLowerCase();
-    let n = 0;
-    for (const [op, c] of this.counts) if (op.toLowerCase() === k) n += c;
-    return n;
-  }
-
-  /** All counters: operation key -> calls. */
-  byOperation(): Record<string, number> {
-    return Object.fromEntries(this.counts);
-  }
-
-  /** Recent requests (oldest first), optionally filtered. */
-  requests(filter?: { method?: string; operation?: string; path?: string | RegExp }): RequestRecord[] {
-    return this.log.filter(
-      (r) =>
-        (!filter?.method || r.method === filter.method.toUpperCase()) &&
-        (!filter?.operation || r.operation.toLowerCase() === filter.operation.toLowerCase()) &&
-        (!filter?.path ||
-          (typeof filter.path === 'string' ? r.path.toLowerCase().includes(filter.path.toLowerCase()) : filter.path.test(r.path))),
-    );
-  }
-
-  get total(): number {
-    return this.log.length;
-  }
-
-  reset(): void {
-    this.counts = new Map();
-    this.log = [];
-  }
-}
+// Request statistics moved to stats.ts; re-exported for existing imports.
+export { ArmStats } from './stats.ts';
+export type { RequestRecord } from './stats.ts';

@@ -12,7 +12,7 @@ import type { SandboxCa } from '../tls.ts';
 import { DiskData } from './disk-data.ts';
 import { ArmEngine } from './engine.ts';
 import type { LatencyConfig } from './engine.ts';
-import { ArmStats, FaultInjector } from './faults.ts';
+import { FaultInjector } from './faults.ts';
 import type { FaultRule } from './faults.ts';
 import { registerCompute } from './providers/compute/index.ts';
 import { DISK, DRP, SNAPSHOT } from './providers/compute/shared.ts';
@@ -22,13 +22,20 @@ import { registerStorage } from './providers/storage/index.ts';
 import { STORAGE_ACCOUNT } from './providers/storage/shared.ts';
 import { outageLocator } from './regions.ts';
 import { createArmServer, listen } from './server.ts';
+import { ArmStats } from './stats.ts';
+import { ArmThrottling } from './throttling.ts';
+import type { ThrottlingConfig } from './throttling.ts';
 import type { ArmStorageBackend } from './storage-backend.ts';
 import { ArmStore } from './store.ts';
 
 export type { ArmStorageBackend } from './storage-backend.ts';
 export type { LatencyConfig } from './engine.ts';
-export type { ActiveFault, FaultKind, FaultRule, RequestRecord } from './faults.ts';
-export { ArmStats, FaultInjector } from './faults.ts';
+export type { ActiveFault, FaultKind, FaultRule } from './faults.ts';
+export { FaultInjector } from './faults.ts';
+export { ArmStats } from './stats.ts';
+export type { ArmStatsSummary, KindCounts, OperationCounts, RequestRecord } from './stats.ts';
+export { ArmThrottling, ARM_BUCKETS, GLOBAL_FACTOR } from './throttling.ts';
+export type { ThrottlingConfig } from './throttling.ts';
 export { ArmError } from './errors.ts';
 export { staticTokenCredential } from './credential.ts';
 
@@ -53,6 +60,8 @@ export interface ArmEmulatorOptions {
   pageSize?: number;
   /** Fault rules active from the start. */
   faults?: FaultRule[];
+  /** ARM's throttling (throttling.ts): off by default; `{ enabled: true, scale }` applies ARM's token buckets. */
+  throttling?: Partial<ThrottlingConfig>;
   /** Regional outage state (default: a new one); the storage backend is given it too (useOutages). */
   outages?: RegionOutages;
 }
@@ -64,8 +73,10 @@ export interface ArmEmulator {
   subscriptionId: string;
   /** Runtime fault injection. */
   faults: FaultInjector;
-  /** Calls per operation key (`PUT Microsoft.Compute/virtualMachines`, `LIST ...`, `POST .../beginGetAccess`). */
+  /** Calls per operation key (`PUT Microsoft.Compute/virtualMachines`, `LIST ...`, `POST .../beginGetAccess`), reads/writes/deletes/throttled by operation and client. */
   stats: ArmStats;
+  /** ARM's token buckets; `throttling.configure({ enabled, scale })` changes them at run time. */
+  throttling: ArmThrottling;
   setLatency(latency: number | Partial<LatencyConfig>): void;
   /** Regions down (`sandbox outage`); shared with the storage front. */
   outages: RegionOutages;
@@ -102,12 +113,13 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   const faults = new FaultInjector();
   for (const f of opts.faults ?? []) faults.inject(f);
   const stats = new ArmStats();
+  const throttling = new ArmThrottling(opts.throttling);
   const setLatency = (l: number | Partial<LatencyConfig>): void => {
     engine.config.latency = toLatency(engine.config.latency, l);
   };
   const host = opts.host ?? '127.0.0.1';
   const cert = issueServerCert(opts.ca, [host]);
-  const server = createArmServer({ engine, faults, stats, setLatency }, { cert: cert.certPem, key: cert.keyPem });
+  const server = createArmServer({ engine, faults, stats, throttling, setLatency }, { cert: cert.certPem, key: cert.keyPem });
   const port = await listen(server, opts.port ?? 0, host);
   engine.endpoint = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   engine.resumeOperations();
@@ -120,6 +132,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     subscriptionId: store.subscriptionId,
     faults,
     stats,
+    throttling,
     setLatency,
     outages: engine.outages,
     idle: () => engine.idle(),

@@ -1,5 +1,6 @@
 // HTTPS front of the ARM emulator: authentication (any bearer token), api-version, fault injection,
-// per-operation statistics, JSON bodies and ARM's standard response headers; then dispatch to the engine.
+// ARM's throttling (throttling.ts, when on), per-operation and per-client statistics, JSON bodies and ARM's
+// standard response headers; then dispatch to the engine.
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import https from 'node:https';
@@ -8,10 +9,12 @@ import { createLogger } from '../../../src/util/logger.ts';
 import type { ArmEngine, LatencyConfig, Reply, RequestContext } from './engine.ts';
 import { ArmError } from './errors.ts';
 import { dispatchRequest } from './dispatch.ts';
-import type { ArmStats, FaultInjector, FaultRule } from './faults.ts';
+import type { FaultInjector, FaultRule } from './faults.ts';
 import { parseArmPath } from './paths.ts';
 import type { ParsedPath } from './paths.ts';
 import { outageFault, regionOfRequest } from './regions.ts';
+import type { ArmStats } from './stats.ts';
+import type { ArmThrottling, ThrottlingConfig } from './throttling.ts';
 
 const log = createLogger('sandbox-arm');
 
@@ -19,6 +22,7 @@ export interface ServerDeps {
   engine: ArmEngine;
   faults: FaultInjector;
   stats: ArmStats;
+  throttling: ArmThrottling;
   setLatency(l: number | Partial<LatencyConfig>): void;
 }
 
@@ -100,9 +104,9 @@ export function createArmServer(
   return server;
 }
 
-/** One request: authentication, the sandbox's control endpoints, an injected fault, else the engine. */
+/** One request: authentication, the sandbox's control endpoints, an injected fault, ARM's throttling, else the engine. */
 async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const { engine, faults, stats } = deps;
+  const { engine, faults, stats, throttling } = deps;
   const method = (req.method ?? 'GET').toUpperCase();
   const url = new URL(req.url ?? '/', 'https://arm.local');
   if (!authenticated(req, res)) return;
@@ -113,13 +117,23 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
 
   const parsed = parseArmPath(url.pathname);
   const opKey = operationKey(engine, method, parsed);
+  const userAgent = req.headers['user-agent'];
   const record = (status: number): void =>
-    stats.record({ method, path: url.pathname, operation: opKey, status, time: new Date().toISOString() });
+    stats.record({ method, path: url.pathname, operation: opKey, status, time: new Date().toISOString(), userAgent });
 
   const fault = faults.take(method, url.pathname, opKey);
   if (fault) {
     log.debug('fault injected', { kind: fault.kind, method, path: url.pathname });
     if ((await injectFault(fault, req, res, record)) === 'answered') return;
+  }
+
+  // ARM's own limits come before the resource provider sees the request (throttling.ts).
+  const admitted = throttling.admit({ method, subscriptionId: subscriptionOf(url.pathname), authorization: req.headers.authorization });
+  if (admitted?.throttled) {
+    req.resume();
+    record(admitted.error.status);
+    send(req, res, errorReply(admitted.error));
+    return;
   }
 
   let reply: Reply;
@@ -135,9 +149,12 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
   } catch (e) {
     reply = toReply(e);
   }
+  if (admitted) reply = { ...reply, headers: { ...reply.headers, ...admitted.headers } };
   record(reply.status);
   if (!res.destroyed) send(req, res, reply);
 }
+
+const subscriptionOf = (pathname: string): string | undefined => /^\/subscriptions\/([^/]+)/i.exec(pathname)?.[1];
 
 /** Any bearer token is accepted; without one, ARM's 401. Returns whether the request may go on. */
 function authenticated(req: http.IncomingMessage, res: http.ServerResponse): boolean {
@@ -156,19 +173,26 @@ function authenticated(req: http.IncomingMessage, res: http.ServerResponse): boo
 }
 
 /**
- * `/_sandbox/{stats,faults,latency,idle}`: what tests and `sandbox arm-stats` use to observe and steer the
- * emulator; `/_sandbox/outages[/{region}]` (GET the list, PUT `{failures?}` takes a region down, DELETE
+ * `/_sandbox/{stats,faults,latency,idle,throttling}`: what tests and `sandbox arm-stats` use to observe and
+ * steer the emulator (GET stats[?reset=true]: ArmStatsSummary plus `operations`, calls per operation key; GET/PUT
+ * throttling: `{enabled, scale, region}`, see ../throttle.ts); `/_sandbox/outages[/{region}]` (GET the list, PUT `{failures?}` takes a region down, DELETE
  * brings it back): what `sandbox outage` / `restore` and ../outage.ts use.
  */
 async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
   const { engine, faults, stats } = deps;
   const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(await readBody(req));
   const what = url.pathname.replace(/^\/_sandbox\//, '');
-  if (what === 'stats' && req.method === 'GET') return { status: 200, body: { operations: stats.byOperation(), total: stats.total } };
+  if (what === 'stats' && req.method === 'GET') {
+    const body = { ...stats.summary(), operations: stats.byOperation() };
+    if (url.searchParams.get('reset') === 'true') stats.reset(); // read and reset in one step: no request is lost in between
+    return { status: 200, body };
+  }
   if (what === 'stats' && req.method === 'DELETE') {
     stats.reset();
     return { status: 204 };
   }
+  if (what === 'throttling' && req.method === 'GET') return { status: 200, body: deps.throttling.config };
+  if (what === 'throttling' && req.method === 'PUT') return configureThrottling(deps.throttling, body);
   if (what === 'faults' && req.method === 'GET') return { status: 200, body: { value: faults.list() } };
   if (what === 'faults' && req.method === 'POST') return { status: 201, body: faults.inject(body as FaultRule) };
   if (what === 'faults' && req.method === 'DELETE') {
@@ -192,6 +216,18 @@ async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: U
     return { status: 204 };
   }
   throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
+}
+
+function configureThrottling(throttling: ArmThrottling, body: unknown): Reply {
+  const b = (body ?? {}) as Partial<Record<keyof ThrottlingConfig, unknown>>;
+  if ((b.enabled !== undefined && typeof b.enabled !== 'boolean') || (b.scale !== undefined && typeof b.scale !== 'number') || (b.region !== undefined && typeof b.region !== 'string')) {
+    throw new ArmError(400, 'InvalidRequestContent', 'expected {enabled?: boolean, scale?: number, region?: string}');
+  }
+  try {
+    return { status: 200, body: throttling.configure(b as Partial<ThrottlingConfig>) };
+  } catch (e) {
+    throw new ArmError(400, 'InvalidRequestContent', (e as Error).message);
+  }
 }
 
 function startOutage(engine: ArmEngine, region: string, body: unknown): Reply {

@@ -17,17 +17,20 @@ export function table(header: string[], rows: string[][]): string {
   return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
 }
 
-function age(iso: string | undefined, now: number): string {
-  return iso ? formatSeconds(Math.max(0, Math.round((now - Date.parse(iso)) / 1000))) : '-';
+/** The RPO: the age of the newest sealed point (status keeps its time); none after a real failover. */
+function rpo(vm: ReplicatedVM, now: number): string {
+  const time = vm.status?.lastRecoveryPoint?.time;
+  if (!time || vm.status?.phase === 'FailedOver') return '-';
+  return formatSeconds(Math.max(0, Math.round((now - Date.parse(time)) / 1000)));
 }
 
 export function statusTable(vms: readonly ReplicatedVM[], now = Date.now()): string {
   const rows = vms.map((vm) => {
     const s = vm.status;
     const sync = s?.initialSync?.completionTime ? 'done' : s?.initialSync?.percent !== undefined ? `${s.initialSync.percent}%` : '-';
-    return [vm.metadata.name ?? '', s?.phase ?? 'Pending', sync, s?.rpoSeconds !== undefined ? formatSeconds(s.rpoSeconds) : '-', s?.health ?? '-', s?.lastRecoveryPoint?.name ?? '-', age(s?.lastRecoveryPoint?.time, now)];
+    return [vm.metadata.name ?? '', s?.phase ?? 'Pending', sync, rpo(vm, now), s?.health ?? '-', s?.lastRecoveryPoint?.name ?? '-', s?.lastRecoveryPoint?.time ?? '-'];
   });
-  return table(['NAME', 'PHASE', 'INITIAL-SYNC', 'RPO', 'HEALTH', 'LAST-POINT', 'POINT-AGE'], rows);
+  return table(['NAME', 'PHASE', 'INITIAL-SYNC', 'RPO', 'HEALTH', 'LAST-POINT', 'POINT-TIME'], rows);
 }
 
 export function pointsTable(points: readonly RecoveryPoint[]): string {

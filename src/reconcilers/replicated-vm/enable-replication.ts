@@ -8,7 +8,7 @@
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
  *      registration is also saved in the target region (the replica container), for a new cluster.
- *      A protected VM's source is read again every few minutes: disks attached, detached or grown
+ *      A protected VM's source is read again at every drift check: disks attached, detached or grown
  *      change the registration and are recorded as DriftDetected events (disk-changes.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
@@ -27,8 +27,6 @@ import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
-/** How often a protected VM's source is read again for disks attached, detached or grown (disk-changes.ts). */
-const SOURCE_POLL_MS = 5 * 60_000;
 
 export async function enableReplication(pass: VmPass): Promise<ReconcileResult | void> {
   const { vm, deps } = pass;
@@ -116,7 +114,7 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const protectedNow = Boolean(vm.status?.lastRecoveryPoint);
   const phase: ReplicatedVMStatus['phase'] = protectedNow ? 'Protected' : 'InitialSync';
   const readiness: Readiness = protectedNow
-    ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}; newest recovery point ${vm.status?.lastRecoveryPoint?.time}` }
+    ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}` }
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
   const diskChanges = describeDiskChanges(vm.status?.disks, disks);
@@ -125,5 +123,5 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
   for (const change of diskChanges) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
-  return { requeueAfterMs: protectedNow ? SOURCE_POLL_MS : WAIT_MS };
+  return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
 }

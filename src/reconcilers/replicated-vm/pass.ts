@@ -9,12 +9,13 @@ import { ResourceLedger } from '../../azure/resource-ledger.ts';
 import type { ConditionInput, Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { StatusWriter } from '../../runtime/status-writer.ts';
-import type { CustomResourceClient } from '../../kube/custom-resources.ts';
+import type { CustomResourceClient, ObjectReader } from '../../kube/custom-resources.ts';
 
 export interface ReplicatedVmDeps {
   vms: CustomResourceClient<ReplicatedVM>;
-  policies: CustomResourceClient<ReplicationPolicy>;
-  mappings: CustomResourceClient<NetworkMapping>;
+  /** Read from the informer caches in the operator. */
+  policies: ObjectReader<ReplicationPolicy>;
+  mappings: ObjectReader<NetworkMapping>;
   recoveryPoints: CustomResourceClient<RecoveryPoint>;
   az: AzureClients;
   /** Every ReplicatedVM in the cluster (to know whether a shared resource is still used). */

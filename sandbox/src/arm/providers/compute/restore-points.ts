@@ -1,11 +1,12 @@
 // Microsoft.Compute/restorePointCollections/restorePoints: every included disk of the source VM captured
-// at one instant (one at a time per collection), recorded as disk restore points; a proxy resource without
-// a location of its own.
+// at one instant (one at a time per VM, at most 500 per VM: restore-point-limits.ts), recorded as disk
+// restore points; a proxy resource without a location of its own.
 import type { ArmEngine, RequestContext, TypeHandler } from '../../engine.ts';
 import { conflict, invalidParameter } from '../../errors.ts';
 import { idKey, parentId } from '../../paths.ts';
 import type { Json, StoredResource } from '../../store.ts';
 import { clone, deleteCompleter, isObj, lroDelete, lroPut, putCompleter, ref, uuid } from '../common.ts';
+import { checkRestorePointLimits } from './restore-point-limits.ts';
 import { DRP, NS, RP, notAllowed, notFoundRef, now, sizeBytesOf, vmDiskIds } from './shared.ts';
 
 export function renderRp(engine: ArmEngine, r: StoredResource, ctx?: RequestContext): Json {
@@ -43,10 +44,6 @@ function restorePointHandler(): TypeHandler {
       if (target.existing) {
         throw notAllowed(`Restore point '${target.name}' already exists in collection '${collection.body.name}'; restore points cannot be updated.`);
       }
-      const creating = e.store.children(collection.id, RP).find((x) => x.body.properties.provisioningState === 'Creating');
-      if (creating) {
-        throw conflict('Conflict', `Restore point '${creating.body.name}' of collection '${collection.body.name}' is being created; only one restore point can be created at a time.`);
-      }
       const props = isObj(ctx.body?.properties) ? ctx.body.properties : {};
       if (props.sourceRestorePoint) {
         throw invalidParameter('Copying restore points across regions (sourceRestorePoint) is not supported by the sandbox.', 'sourceRestorePoint');
@@ -60,6 +57,7 @@ function restorePointHandler(): TypeHandler {
       if (vm.body.properties.provisioningState !== 'Succeeded') {
         throw conflict('Conflict', `VM ${vm.id} is not ready (provisioningState ${vm.body.properties.provisioningState}).`);
       }
+      checkRestorePointLimits(e, vm, target.name);
       const diskIds = vmDiskIds(vm).map(idKey);
       const exclude: string[] = [];
       for (const x of Array.isArray(props.excludeDisks) ? props.excludeDisks : []) {
