@@ -830,7 +830,7 @@ export interface DetachedDisk {
   /**
    * Name of its replica page blob, kept in the replica container.
    */
-  targetBlobName?: string;
+  targetBlobName: string;
   /**
    * When the operator saw it gone and stopped replicating it.
    */

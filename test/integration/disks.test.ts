@@ -165,6 +165,24 @@ describe('disks changing under a protected VM', () => {
     await expectNoMissingReplica();
   });
 
+  it('stops replicating a disk excluded later, and replicates it again into its own replica once included', async () => {
+    await fx.clients.vms.mergePatch(vmRef(), { spec: { excludedDiskLuns: [1, 2] } });
+    const excluded = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => !replicated(o).includes('lun2'), 'lun2 excluded', 120_000);
+    const blob = excluded?.status?.detachedDisks?.find((d) => d.sourceDiskId === replacement.id)?.targetBlobName;
+    expect(excluded?.status?.detachedDisks?.map((d) => d.targetBlobName).sort()).toEqual(['lun2.vhd', blob].sort());
+    const last = (await points()).at(-1)!.spec.cycle!;
+    expect((await pointWhere((p) => p.spec.cycle! > last, 'a point without lun2')).spec.disks.map((d) => d.name)).toEqual(['os', 'lun0']);
+
+    await writeRandom(diskBlob(fx.sb, replacement.id), MiB, 6 * MiB);
+    await fx.clients.vms.mergePatch(vmRef(), { spec: { excludedDiskLuns: [1] } });
+    const included = await waitForObject(fx.kc, fx.clients.vms, vmRef(), (o) => replicated(o).includes('lun2'), 'lun2 included again', 120_000);
+    expect(included?.status?.disks?.find((d) => d.name === 'lun2')?.targetBlobName).toBe(blob);
+    expect(included?.status?.detachedDisks?.map((d) => d.targetBlobName)).toEqual(['lun2.vhd']);
+    const again = await pointWhere((p) => p.spec.cycle! > last + 1 && p.spec.disks.some((d) => d.name === 'lun2'), 'a point with lun2 again');
+    expect(await hashBlob(fx.pointSnapshot(again, 'lun2'))).toBe(await hashOf(replacement.id, DISK_BYTES));
+    await expectNoMissingReplica();
+  });
+
   it('fails over Planned with the disks as they are now: grown, replaced, excluded one absent, byte for byte', async () => {
     for (const id of [fx.sourceDiskIds[1]!, replacement.id]) await writeRandom(diskBlob(fx.sb, id), MiB, 12 * MiB);
     await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });

@@ -83,8 +83,10 @@ describe('status.detachedDisks', () => {
     expect(gone).toEqual([{ name: 'lun1', sourceDiskId: disk('lun1').sourceDiskId, targetBlobName: 'lun1.vhd', detachedTime: t1 }]);
     expect(detachedDisks(gone, [disk('os'), disk('lun0')], [disk('os'), disk('lun0')], 'later')).toEqual(gone);
     expect(detachedDisks(gone, [disk('os'), disk('lun0')], [disk('os'), disk('lun0'), disk('lun1')], 'later')).toEqual([]);
-    // Another disk at the same LUN is a new disk: the old one stays listed.
-    expect(detachedDisks(gone, [disk('os')], [disk('os'), disk('lun1', 16 * MiB, 'other')], 'later')).toEqual(gone);
+    // Another disk at the same LUN is a new disk: the old one stays listed; detached in turn, both are.
+    const other = { ...disk('lun1', 16 * MiB, 'other'), targetBlobName: 'lun1-x.vhd' };
+    expect(detachedDisks(gone, [disk('os')], [disk('os'), other], 'later')).toEqual(gone);
+    expect(detachedDisks(gone, [disk('os'), other], [disk('os')], 'later').map((d) => d.targetBlobName)).toEqual(['lun1.vhd', 'lun1-x.vhd']);
   });
 });
 

@@ -46,14 +46,13 @@ export function replicaBlobName(disk: { name: string; sourceDiskId: string }, re
 
 /**
  * status.detachedDisks after this pass: those listed before, plus disks registered before and gone now,
- * minus any attached again (same name and source disk: replicated again).
+ * minus any attached again (same name and source disk: replicated again); one entry per replica blob.
  */
 export function detachedDisks(listed: readonly DetachedDisk[] | undefined, recorded: readonly ProtectedDisk[] | undefined, newest: readonly ProtectedDisk[], now: string): DetachedDisk[] {
   const same = (a: { name: string; sourceDiskId: string }, b: { name: string; sourceDiskId: string }) => a.name === b.name && a.sourceDiskId.toLowerCase() === b.sourceDiskId.toLowerCase();
-  const gone = (recorded ?? []).filter((d) => !newest.some((n) => same(n, d)));
-  const out = (listed ?? []).filter((d) => !newest.some((n) => same(n, d)) && !gone.some((g) => g.name === d.name));
-  for (const d of gone) out.push({ name: d.name, sourceDiskId: d.sourceDiskId, ...(d.targetBlobName ? { targetBlobName: d.targetBlobName } : {}), detachedTime: now });
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  const gone = (recorded ?? []).filter((d) => !newest.some((n) => same(n, d))).map((d) => ({ name: d.name, sourceDiskId: d.sourceDiskId, targetBlobName: d.targetBlobName ?? `${d.name}.vhd`, detachedTime: now }));
+  const out = (listed ?? []).filter((d) => !newest.some((n) => same(n, d)) && !gone.some((g) => g.targetBlobName === d.targetBlobName));
+  return [...out, ...gone].sort((a, b) => a.name.localeCompare(b.name) || a.detachedTime.localeCompare(b.detachedTime));
 }
 
 function size(bytes: number): string {
