@@ -6,7 +6,8 @@
  * the recovery points naming it stay until the policy's retention prunes them — nothing is deleted that a
  * person did not ask to delete), or grown (its replica grows with the next cycle). The reconciler records
  * one DriftDetected event per change, and status.detachedDisks lists the disks no longer replicated whose
- * replica blobs are kept.
+ * replica blobs are kept. It also names each disk's replica blob: a disk attached at a LUN another disk
+ * used before gets a blob of its own, so the replica it replaces is never overwritten.
  */
 import type { DetachedDisk, ProtectedDisk } from '../../api/types.ts';
 import { shortHash } from '../../azure/arm-id.ts';
