@@ -1,6 +1,7 @@
 // `site-recovery sandbox ...` commands (DESIGN.md §6).
 import type { Command, CommanderError } from 'commander';
 import { Option } from 'commander';
+import { armGet } from './arm-get.ts';
 import { parseResourceId } from './arm/paths.ts';
 import { armClients, connectSandbox, diskAccess } from './client.ts';
 import { registerDiskAdd } from './disk-add.ts';
@@ -8,7 +9,7 @@ import type { SandboxConnection } from './client.ts';
 import { endOutage, REGION_DOWN_CODE, startOutage } from './outage.ts';
 import { regionName } from './outages.ts';
 import { DEFAULT_SANDBOX_DIR, isAlive } from './state.ts';
-import { parseDuration, parseRate, sizeToGiB } from './units.ts';
+import { parseDuration, parseRate, parseSize, sizeToGiB } from './units.ts';
 import { armStats } from './throttle.ts';
 import { runSandboxUp, sandboxDown } from './up.ts';
 import { createSandboxVm, OS_IMAGE_BYTES } from './vm.ts';
@@ -35,6 +36,18 @@ export function registerSandboxCommands(program: Command): void {
   registerDiskAdd(sandbox);
   registerOutage(sandbox);
   registerArmStats(sandbox);
+  registerArmGet(sandbox.command('arm').description('the ARM emulator'));
+}
+
+function registerArmGet(arm: Command): void {
+  arm
+    .command('get <id>')
+    .description("print a resource's JSON as ARM returns it")
+    .option('--api-version <version>', 'api-version of the GET (default: the provider\'s current stable one)')
+    .addOption(dirOption())
+    .action(async (id: string, o: { apiVersion?: string; dir: string }) => {
+      console.log(await armGet(connectSandbox(o.dir), id, o.apiVersion));
+    });
 }
 
 const positive = (name: string) => (v: string): number => {
@@ -86,25 +99,66 @@ function registerVmCreate(vm: Command): void {
     .requiredOption('-g, --resource-group <rg>', 'resource group (created when absent)')
     .requiredOption('-l, --location <location>', 'Azure location, e.g. westeurope')
     .option('--disks <n>', 'number of data disks', int('--disks'), 1)
-    .option('--disk-size <size>', 'data disk size (whole GiB)', '1GiB')
+    .option('--disk-size <size>', 'data disk size, e.g. 64MiB or 1GiB', '1GiB')
     .option('--os-disk-size <size>', 'OS disk size (whole GiB)', '4GiB')
     .option('--vnet <name>', 'virtual network (default <RG>-vnet, created when absent)')
-    .option('--zone <zone>', 'availability zone (1, 2 or 3)')
+    .addOption(new Option('--zone <zone>', 'availability zone').choices(['1', '2', '3']))
+    .option('--size <size>', 'VM size', 'Standard_D2s_v3')
+    .addOption(new Option('--security-type <type>', 'security type (TrustedLaunch: secure boot and vTPM on)').choices(['Standard', 'TrustedLaunch']).default('Standard'))
+    .option('--tags <tags>', 'tags, e.g. app=web,env=prod', parseTags)
+    .option('--nics <n>', 'number of network interfaces (the first is primary)', int('--nics'), 1)
+    .option('--nsg', 'a network security group <name>-nsg on every NIC', false)
     .addOption(dirOption())
     .action(vmCreate);
 }
 
-async function vmCreate(name: string, o: { resourceGroup: string; location: string; disks: number; diskSize: string; osDiskSize: string; vnet?: string; zone?: string; dir: string }): Promise<void> {
+interface VmCreateOptions {
+  resourceGroup: string;
+  location: string;
+  disks: number;
+  diskSize: string;
+  osDiskSize: string;
+  vnet?: string;
+  zone?: string;
+  size: string;
+  securityType: 'Standard' | 'TrustedLaunch';
+  tags?: Record<string, string>;
+  nics: number;
+  nsg: boolean;
+  dir: string;
+}
+
+/** `k=v,k2=v2` as tags. */
+function parseTags(text: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--tags: ${JSON.stringify(pair)} is not key=value`);
+    tags[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return tags;
+}
+
+async function vmCreate(name: string, o: VmCreateOptions): Promise<void> {
+  if (o.nics < 1) throw new Error('--nics must be at least 1');
+  const dataDiskSizeBytes = parseSize(o.diskSize);
+  if (dataDiskSizeBytes < 1024 * 1024 || dataDiskSizeBytes % (1024 * 1024) !== 0) throw new Error(`--disk-size ${JSON.stringify(o.diskSize)} must be a whole number of MiB (e.g. 64MiB, 1GiB)`);
   const conn = connectSandbox(o.dir);
   const vmRes = await createSandboxVm(armClients(conn), {
     name,
     resourceGroup: o.resourceGroup,
     location: o.location,
     dataDisks: o.disks,
-    dataDiskSizeGiB: sizeToGiB(o.diskSize),
+    dataDiskSizeGiB: Math.ceil(dataDiskSizeBytes / 1024 ** 3),
+    dataDiskSizeBytes,
     osDiskSizeGiB: sizeToGiB(o.osDiskSize),
     ...(o.vnet ? { vnet: o.vnet } : {}),
     ...(o.zone ? { zone: o.zone } : {}),
+    vmSize: o.size,
+    securityType: o.securityType,
+    ...(o.tags ? { tags: o.tags } : {}),
+    nics: o.nics,
+    nsg: o.nsg,
   });
   const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
   if (osDiskId) {

@@ -644,6 +644,24 @@ export interface ReplicatedVMSpec {
    */
   targetVmSize?: string;
   /**
+   * Sizes to try, in order, when the failover size (targetVmSize, else the source VM's size) is not offered in the target region or zone (Azure answers SkuNotAvailable). Default none: the failover stops with reason SkuNotAvailable.
+   *
+   * @maxItems 8
+   */
+  targetVmSizeFallbacks?: string[];
+  /**
+   * Source availability zone to target availability zone, for a zonal source VM (ASR's zone mapping). A zone not listed maps to the same zone number (the default). targetZone, when set, wins.
+   *
+   * @maxItems 3
+   */
+  zoneMappings?: ZoneMapping[];
+  /**
+   * Managed disk type of a failed-over disk, per disk. A disk not listed gets the type of its source disk (the default, as ASR does); an entry for a disk the VM does not have (or not yet) is ignored.
+   *
+   * @maxItems 64
+   */
+  targetDiskTypes?: TargetDiskType[];
+  /**
    * LUNs of data disks not to replicate. The OS disk is always replicated.
    *
    * @maxItems 64
@@ -681,6 +699,26 @@ export interface LocalObjectReference2 {
    * Name of the referenced object.
    */
   name: string;
+}
+export interface ZoneMapping {
+  /**
+   * Zone of the source VM.
+   */
+  sourceZone: '1' | '2' | '3';
+  /**
+   * Zone in the target region.
+   */
+  targetZone: '1' | '2' | '3';
+}
+export interface TargetDiskType {
+  /**
+   * os for the OS disk, lun<N> for a data disk.
+   */
+  disk: string;
+  /**
+   * The managed disk SKU in the target region.
+   */
+  diskType: 'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS';
 }
 export interface NetworkInterfaceOverride {
   /**
@@ -727,6 +765,7 @@ export interface ReplicatedVMStatus {
    * @maxItems 16
    */
   sourceNetworkInterfaces?: SourceNetworkInterface[];
+  sourceVmProperties?: SourceVmProperties;
   /**
    * ARM id of the target resource group.
    */
@@ -790,6 +829,55 @@ export interface SourceNetworkInterface {
    * Private IPv4 address of the primary IP configuration.
    */
   privateIpAddress?: string;
+  /**
+   * Accelerated networking enabled on the NIC (kept on the failed-over NIC).
+   */
+  acceleratedNetworking?: boolean;
+}
+/**
+ * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.
+ */
+export interface SourceVmProperties {
+  /**
+   * Generation of the source VM (of its OS disk).
+   */
+  hyperVGeneration?: 'V1' | 'V2';
+  /**
+   * Security type of the source VM.
+   */
+  securityType?: 'Standard' | 'TrustedLaunch';
+  /**
+   * Trusted Launch: secure boot on.
+   */
+  secureBootEnabled?: boolean;
+  /**
+   * Trusted Launch: virtual TPM on.
+   */
+  vTpmEnabled?: boolean;
+  /**
+   * License type (Azure Hybrid Benefit), e.g. Windows_Server or RHEL_BYOS.
+   */
+  licenseType?: string;
+  /**
+   * Tags of the source VM.
+   */
+  tags?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * ARM ids of the user-assigned managed identities of the source VM.
+   */
+  userAssignedIdentityIds?: string[];
+  bootDiagnostics?: BootDiagnostics;
+}
+/**
+ * Boot diagnostics of the source VM (a storageUri is not carried over: it names a source-region account).
+ */
+export interface BootDiagnostics {
+  /**
+   * Boot diagnostics on.
+   */
+  enabled?: boolean;
 }
 export interface ProtectedDisk {
   /**
@@ -809,6 +897,14 @@ export interface ProtectedDisk {
    * Size of the disk in bytes.
    */
   sizeBytes: number;
+  /**
+   * Managed disk SKU of the source disk (the failed-over disk's type unless spec.targetDiskTypes says otherwise).
+   */
+  diskType?: string;
+  /**
+   * Generation of the source OS disk.
+   */
+  hyperVGeneration?: 'V1' | 'V2';
   /**
    * Name of the replica page blob in the target storage account's replica container.
    */

@@ -1,8 +1,8 @@
 /**
  * The registration of a ReplicatedVM saved in the TARGET region (DESIGN §2 "Regions fail"): what a
- * failover and the datapath need of its status (disks, source location, size, OS type and network
- * interfaces, target ids, zone or availability set, the resource ledger), kept as metadata of the VM's
- * replica container. A brand-new cluster created while the source region is down cannot read the source
+ * failover and the datapath need of its status (disks, source location, size, OS type, network
+ * interfaces, the properties carried over (generation, security type, tags, ...), target ids, zone or
+ * availability set, the resource ledger), kept as metadata of the VM's replica container. A brand-new cluster created while the source region is down cannot read the source
  * VM; it reads this instead, so the datapath rebuilds the points and a failover can run.
  *
  * Written through ARM (the container's metadata), like the container itself, so the operator needs no
@@ -29,6 +29,7 @@ export type SavedRegistration = Pick<
   | 'sourceVmSize'
   | 'sourceOsType'
   | 'sourceNetworkInterfaces'
+  | 'sourceVmProperties'
   | 'targetResourceGroupId'
   | 'cacheStorageAccountId'
   | 'targetStorageAccountId'

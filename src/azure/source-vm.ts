@@ -1,11 +1,14 @@
 /**
  * Reads what enabling replication needs to know about a source VM: where it is, its size, placement,
- * network interfaces and managed disks (with their sizes), and whether it can be protected at all.
+ * network interfaces and managed disks (with their sizes, SKUs and generation), the properties a failover
+ * carries over (source-vm-shape.ts), and whether it can be protected at all.
  */
-import type { VirtualMachine } from '@azure/arm-compute';
+import type { Disk, VirtualMachine } from '@azure/arm-compute';
+import type { SourceVmProperties } from '../api/types.ts';
 import type { AzureClients } from './clients.ts';
 import { parseArmId } from './arm-id.ts';
 import { getOrUndefined } from './resources/observe.ts';
+import { securityRefusal, sourceVmProperties } from './source-vm-shape.ts';
 
 interface SourceDisk {
   name: 'os' | `lun${number}`;
@@ -13,6 +16,9 @@ interface SourceDisk {
   lun?: number;
   sourceDiskId: string;
   sizeBytes: number;
+  /** The disk's SKU (Premium_LRS, Standard_LRS, ...). */
+  diskType?: string;
+  hyperVGeneration?: 'V1' | 'V2';
 }
 
 interface SourceNic {
@@ -22,6 +28,7 @@ interface SourceNic {
   subnetId?: string;
   subnetName?: string;
   privateIpAddress?: string;
+  acceleratedNetworking?: boolean;
 }
 
 export interface SourceVm {
@@ -35,6 +42,8 @@ export interface SourceVm {
   osType: 'Linux' | 'Windows';
   networkInterfaces: SourceNic[];
   disks: SourceDisk[];
+  /** What the failed-over VM carries over (generation, security type, license, tags, identities, boot diagnostics). */
+  properties: SourceVmProperties;
 }
 
 export type SourceVmResult = { found: false } | { found: true; supported: false; reason: string; message: string } | { found: true; supported: true; vm: SourceVm };
@@ -48,15 +57,18 @@ export async function readSourceVm(az: AzureClients, vmId: string, excludedLuns:
   if (!osDiskId) {
     return { found: true, supported: false, reason: 'UnmanagedDisks', message: 'the VM uses unmanaged (VHD) disks; only managed disks can be replicated' };
   }
+  const refusal = securityRefusal(vm);
+  if (refusal) return { found: true, supported: false, ...refusal };
   const dataDisks = (storage?.dataDisks ?? []).filter((d) => !excludedLuns.includes(d.lun));
   const unmanaged = dataDisks.find((d) => !d.managedDisk?.id);
   if (unmanaged) {
     return { found: true, supported: false, reason: 'UnmanagedDisks', message: `data disk at LUN ${unmanaged.lun} is not a managed disk` };
   }
-  const disks: SourceDisk[] = [{ name: 'os', role: 'OS', sourceDiskId: osDiskId, sizeBytes: await diskSize(az, osDiskId) }];
+  const osDisk = await readDisk(az, osDiskId);
+  const disks: SourceDisk[] = [{ name: 'os', role: 'OS', sourceDiskId: osDiskId, ...diskFacts(osDisk) }];
   for (const d of [...dataDisks].sort((a, b) => a.lun - b.lun)) {
     const diskId = d.managedDisk?.id as string;
-    disks.push({ name: `lun${d.lun}`, role: 'Data', lun: d.lun, sourceDiskId: diskId, sizeBytes: await diskSize(az, diskId) });
+    disks.push({ name: `lun${d.lun}`, role: 'Data', lun: d.lun, sourceDiskId: diskId, ...diskFacts(await readDisk(az, diskId)) });
   }
   return {
     found: true,
@@ -72,6 +84,7 @@ export async function readSourceVm(az: AzureClients, vmId: string, excludedLuns:
       osType: storage?.osDisk?.osType === 'Windows' ? 'Windows' : 'Linux',
       networkInterfaces: await readNics(az, vm),
       disks,
+      properties: sourceVmProperties(vm, osDisk),
     },
   };
 }
@@ -91,14 +104,23 @@ async function readNics(az: AzureClients, vm: VirtualMachine): Promise<SourceNic
       primary: ref.primary ?? index === 0,
       ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
       ...(ipConfig?.privateIPAddress ? { privateIpAddress: ipConfig.privateIPAddress } : {}),
+      ...(nic?.enableAcceleratedNetworking ? { acceleratedNetworking: true } : {}),
     });
   }
   return nics;
 }
 
-async function diskSize(az: AzureClients, diskId: string): Promise<number> {
+async function readDisk(az: AzureClients, diskId: string): Promise<Disk> {
   const id = parseArmId(diskId);
-  const disk = await az.compute.disks.get(id.resourceGroup, id.name);
-  if (disk.diskSizeBytes) return disk.diskSizeBytes;
-  return (disk.diskSizeGB ?? 0) * 1024 ** 3;
+  return az.compute.disks.get(id.resourceGroup, id.name);
+}
+
+/** A disk's size, SKU and generation. */
+function diskFacts(disk: Disk): Pick<SourceDisk, 'sizeBytes' | 'diskType' | 'hyperVGeneration'> {
+  const generation = disk.hyperVGeneration;
+  return {
+    sizeBytes: disk.diskSizeBytes ? disk.diskSizeBytes : (disk.diskSizeGB ?? 0) * 1024 ** 3,
+    ...(disk.sku?.name ? { diskType: disk.sku.name } : {}),
+    ...(generation === 'V1' || generation === 'V2' ? { hyperVGeneration: generation } : {}),
+  };
 }

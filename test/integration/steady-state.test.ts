@@ -91,7 +91,9 @@ describe('a quiet steady state', () => {
     }
     const after = await reconciles();
     const operations = sb.arm.stats.byOperation();
-    const requests = sb.arm.stats.requests();
+    // This file's own resource groups: the sandbox's ARM emulator is shared with test files running beside it.
+    const ours = new RegExp(`/resourcegroups/(${VMS.map((name) => `${name}-rg`).join('|')})(-asr)?(/|$)`, 'i');
+    const requests = sb.arm.stats.requests().filter((r) => ours.test(r.path));
     const writes = Object.fromEntries(VMS.map((name) => [name, modified.get(name) ?? 0]));
     console.log(JSON.stringify({ intervals: INTERVALS, armTotal: sb.arm.stats.total, operations, reconciles: Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)])), statusWritesPerVm: writes }, null, 2));
 

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ComputeManagementClient } from '@azure/arm-compute';
+import { ComputeManagementClient, type VirtualMachine } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
@@ -115,7 +115,18 @@ export const DISK_BYTES = 32 * 1024 * 1024;
  * A source VM whose disks are `diskBytes` each (uploaded empty disks, attached: ARM sizes VM-created disks
  * in whole GiB), with a NIC in `<rg>-vnet`.
  */
-export async function createSmallVm(sb: DatapathSandbox, rg: string, name: string, disks: number, diskBytes: number, location = SOURCE_LOCATION) {
+/** How a small VM differs from the plain one: zone, disk SKU and generation, VM properties, NIC settings. */
+export interface SmallVmShape {
+  zone?: string;
+  diskType?: 'Premium_LRS' | 'Standard_LRS' | 'StandardSSD_LRS';
+  /** The OS disk's generation and security type (a Trusted Launch VM's OS disk is V2, TrustedLaunch). */
+  osDisk?: { hyperVGeneration?: 'V1' | 'V2'; securityType?: 'TrustedLaunch' };
+  /** VM properties merged into the PUT (securityProfile, licenseType, tags, identity, diagnosticsProfile, hardwareProfile). */
+  vm?: Partial<VirtualMachine>;
+  acceleratedNetworking?: boolean;
+}
+
+export async function createSmallVm(sb: DatapathSandbox, rg: string, name: string, disks: number, diskBytes: number, location = SOURCE_LOCATION, shape: SmallVmShape = {}) {
   const { c } = sb;
   await c.resources.resourceGroups.createOrUpdate(rg, { location });
   const vnet = await c.network.virtualNetworks.beginCreateOrUpdateAndWait(
@@ -124,14 +135,21 @@ export async function createSmallVm(sb: DatapathSandbox, rg: string, name: strin
     { location, addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.1.0.0/24' }] },
     poll,
   );
-  const nic = await c.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${name}-nic`, { location, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! } }] }, poll);
+  const nic = await c.network.networkInterfaces.beginCreateOrUpdateAndWait(
+    rg,
+    `${name}-nic`,
+    { location, ...(shape.acceleratedNetworking ? { enableAcceleratedNetworking: true } : {}), ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! } }] },
+    poll,
+  );
+  const zones = shape.zone ? { zones: [shape.zone] } : {};
+  const os = { osType: 'Linux' as const, ...(shape.osDisk?.hyperVGeneration ? { hyperVGeneration: shape.osDisk.hyperVGeneration } : {}), ...(shape.osDisk?.securityType ? { securityProfile: { securityType: shape.osDisk.securityType } } : {}) };
   const ids: string[] = [];
   for (let i = 0; i < disks; i++) {
     const diskName = `${name}-disk${i}`;
     const disk = await c.compute.disks.beginCreateOrUpdateAndWait(
       rg,
       diskName,
-      { location, sku: { name: 'Premium_LRS' }, ...(i === 0 ? { osType: 'Linux' as const } : {}), creationData: { createOption: 'Upload', uploadSizeBytes: diskBytes } },
+      { location, ...zones, sku: { name: shape.diskType ?? 'Premium_LRS' }, ...(i === 0 ? os : {}), creationData: { createOption: 'Upload', uploadSizeBytes: diskBytes } },
       poll,
     );
     await c.compute.disks.beginGrantAccessAndWait(rg, diskName, { access: 'Write', durationInSeconds: 600 }, poll);
@@ -143,7 +161,9 @@ export async function createSmallVm(sb: DatapathSandbox, rg: string, name: strin
     name,
     {
       location,
+      ...zones,
       hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+      ...shape.vm,
       storageProfile: {
         osDisk: { createOption: 'Attach', osType: 'Linux', managedDisk: { id: ids[0]! } },
         dataDisks: ids.slice(1).map((id, lun) => ({ lun, createOption: 'Attach' as const, managedDisk: { id } })),

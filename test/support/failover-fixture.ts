@@ -4,13 +4,13 @@
 // are started by the caller, before protect().
 import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
+import type { FailoverRequest, RecoveryPoint, ReplicatedVMSpec } from '../../src/api/types.ts';
 import type { AzureConfig } from '../../src/azure/clients.ts';
 import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator, type OperatorOptions } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
-import { createSmallVm, startDatapathSandbox, type DatapathSandbox } from './datapath-sandbox.ts';
+import { createSmallVm, startDatapathSandbox, type DatapathSandbox, type SmallVmShape } from './datapath-sandbox.ts';
 import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from './kube.ts';
 import { crClients, type Clients } from './operator-fixtures.ts';
@@ -49,7 +49,7 @@ export interface FailoverFixture {
    * network (`<rg>-vnet`, mapped by NetworkMapping `<rg>-net`), perhaps in another source region; waits
    * until it sealed `cycles` points. Returns its ARM id and disk ids (OS first).
    */
-  protectVm(vm: { rg: string; name: string; location: string; disks?: number }, cycles?: number): Promise<{ sourceVmId: string; diskIds: string[] }>;
+  protectVm(vm: { rg: string; name: string; location: string; disks?: number; shape?: SmallVmShape }, cycles?: number): Promise<{ sourceVmId: string; diskIds: string[] }>;
   /** sha256 of a managed disk's first `diskBytes` (imported disks are rounded up to whole GiB). */
   diskHash(diskId: string): Promise<string>;
   /** The managed disk ids of a VM, OS disk first. */
@@ -66,6 +66,10 @@ export async function startFailoverFixture(options: {
   diskBytes: number;
   /** Azure settings of the operator and the datapath run in process (e.g. shorter deadlines). */
   azure?: Partial<AzureConfig>;
+  /** How the source VM differs from the plain small VM (zone, disk type, security type, tags, ...). */
+  shape?: SmallVmShape;
+  /** More fields of the ReplicatedVM's spec (size fallbacks, zone mappings, disk types, ...). */
+  spec?: Partial<ReplicatedVMSpec>;
 }): Promise<FailoverFixture> {
   const sb = await startDatapathSandbox();
   const kc = testKubeConfig();
@@ -73,7 +77,7 @@ export async function startFailoverFixture(options: {
   const clients = crClients(kc);
   const { rg, diskBytes } = options;
   const vmName = options.vmName ?? 'app';
-  await createSmallVm(sb, rg, vmName, options.disks ?? 2, diskBytes);
+  await createSmallVm(sb, rg, vmName, options.disks ?? 2, diskBytes, undefined, options.shape);
   const diskAccount = () => new StorageSharedKeyCredential(sb.storage.diskAccount, sb.storage.accountKey(sb.storage.diskAccount));
   const diskIdsOf = async (resourceGroup: string, name: string) => {
     const vm = await sb.c.compute.virtualMachines.get(resourceGroup, name);
@@ -88,7 +92,7 @@ export async function startFailoverFixture(options: {
   const running: Array<Promise<void>> = [];
   let datapath: Promise<void> | undefined;
   const mappingSpec = (sourceRg: string) => ({ sourceVirtualNetworkId: `/subscriptions/${sb.arm.subscriptionId}/resourceGroups/${sourceRg}/providers/Microsoft.Network/virtualNetworks/${sourceRg}-vnet`, targetLocation: 'northeurope', targetResourceGroup: `${sourceRg}-asr` });
-  const vmSpec = (sourceVirtualMachineId: string, mapping: string) => ({ sourceVirtualMachineId, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: mapping } });
+  const vmSpec = (sourceVirtualMachineId: string, mapping: string) => ({ ...options.spec, sourceVirtualMachineId, targetLocation: 'northeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: mapping } });
   const applyManifests = async (to: Clients) => {
     await to.policies.create(ns, { metadata: { name: 'fast' }, spec: { recoveryPointInterval: '1m', retention: '1h' } });
     await to.mappings.create(ns, { metadata: { name: 'net' }, spec: mappingSpec(rg) });
@@ -143,7 +147,7 @@ export async function startFailoverFixture(options: {
       await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= cycles, `protected with ${cycles} sealed cycle(s)`, 180_000);
     },
     async protectVm(vm, cycles = 1) {
-      const created = await createSmallVm(sb, vm.rg, vm.name, vm.disks ?? 2, diskBytes, vm.location);
+      const created = await createSmallVm(sb, vm.rg, vm.name, vm.disks ?? 2, diskBytes, vm.location, vm.shape);
       await protectSourceVm(vm.rg, `${vm.rg}-net`, vm.name, created.id as string, cycles);
       return { sourceVmId: created.id as string, diskIds: await diskIdsOf(vm.rg, vm.name) };
     },

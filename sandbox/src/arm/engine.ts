@@ -12,6 +12,7 @@
 import crypto from 'node:crypto';
 import { createLogger } from '../../../src/util/logger.ts';
 import { RegionOutages } from '../outages.ts';
+import { SkuAvailability } from './sku-availability.ts';
 import type { DiskData } from './disk-data.ts';
 import { ArmError } from './errors.ts';
 import type { ParsedPath } from './paths.ts';
@@ -99,6 +100,8 @@ export class ArmEngine {
   endpoint = '';
   /** Regions down (`sandbox outage`): lists leave their resources out (dispatch.ts), the server fails requests on them. */
   outages = new RegionOutages();
+  /** VM sizes not offered in some regions or zones (a PUT asking for one is refused SkuNotAvailable). */
+  readonly skus = new SkuAvailability();
   private readonly types = new Map<string, TypeHandler>();
   private readonly completers = new Map<string, Completer>();
   private readonly running = new Map<string, Promise<void>>();

@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { RegionOutages } from '../outages.ts';
+import type { SkuAvailability } from './sku-availability.ts';
 import { issueServerCert, trustSandboxCa } from '../tls.ts';
 import type { SandboxCa } from '../tls.ts';
 import { DiskData } from './disk-data.ts';
@@ -80,6 +81,8 @@ export interface ArmEmulator {
   setLatency(latency: number | Partial<LatencyConfig>): void;
   /** Regions down (`sandbox outage`); shared with the storage front. */
   outages: RegionOutages;
+  /** VM sizes not offered in some regions or zones (`skus.restrict(size, region, zones?)`). */
+  skus: SkuAvailability;
   /** Resolves when no long-running operation is pending. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -135,6 +138,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     throttling,
     setLatency,
     outages: engine.outages,
+    skus: engine.skus,
     idle: () => engine.idle(),
     stop() {
       stopping ??= (async () => {

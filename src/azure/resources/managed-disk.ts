@@ -1,13 +1,14 @@
 /**
  * A managed disk of a failed-over VM, imported from a recovery point's replica blob snapshot, through the
- * observe / create / update / delete contract (`external-resource.ts`).
+ * observe / create / update / delete contract (`external-resource.ts`), with the disk type asked for and,
+ * for the OS disk, the generation and (Trusted Launch) security type the VM it is attached to needs.
  *
  * The failover derives the disk's name (per request, so a failback beside an earlier failover's disks
  * never collides): a create re-sent after a crash is the same PUT. "Ours" means carrying the owner tag of
  * the request that imported it. A disk known only by its id (test cleanup) can be observed and deleted,
  * not created.
  */
-import type { Disk } from '@azure/arm-compute';
+import type { Disk, KnownDiskStorageAccountTypes } from '@azure/arm-compute';
 import type { AzureClients } from '../clients.ts';
 import { parseArmId } from '../arm-id.ts';
 import { managedTags, type ExternalResource } from '../external-resource.ts';
@@ -21,9 +22,17 @@ export interface DiskImport {
   storageAccountId: string;
   osType?: 'Linux' | 'Windows';
   zone?: string;
+  /** The managed disk SKU (Premium_LRS, Standard_LRS, ...). */
+  diskType: string;
+  /** An OS disk's generation: V2 for a Gen2 VM (Trusted Launch needs it). */
+  hyperVGeneration?: 'V1' | 'V2';
+  /** An OS disk of a Trusted Launch VM is imported with securityProfile.securityType TrustedLaunch. */
+  trustedLaunch?: boolean;
 }
 
 export const DISK_ROLE = 'Disk';
+
+const isZoneRedundant = (diskType: string): boolean => diskType.endsWith('_ZRS');
 
 export function managedDiskResource(az: AzureClients, diskId: string, owner: string, source?: DiskImport): ExternalResource<Disk> {
   const { resourceGroup, name } = parseArmId(diskId);
@@ -32,9 +41,13 @@ export function managedDiskResource(az: AzureClients, diskId: string, owner: str
       az.compute.disks.createOrUpdate(resourceGroup, name, {
         location: from.location,
         tags: managedTags(owner),
-        sku: { name: 'Premium_LRS' },
-        ...(from.zone ? { zones: [from.zone] } : {}),
+        sku: { name: from.diskType as KnownDiskStorageAccountTypes },
+        // A zone-redundant disk (…_ZRS) is created in no zone and attaches to a VM in any zone
+        // (learn.microsoft.com/azure/virtual-machines/disks-deploy-zrs); a locally redundant one in the VM's.
+        ...(from.zone && !isZoneRedundant(from.diskType) ? { zones: [from.zone] } : {}),
         ...(from.osType ? { osType: from.osType } : {}),
+        ...(from.hyperVGeneration ? { hyperVGeneration: from.hyperVGeneration } : {}),
+        ...(from.trustedLaunch ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
         // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
         creationData: { createOption: 'Import', sourceUri: from.sourceUri, storageAccountId: from.storageAccountId },
       }),

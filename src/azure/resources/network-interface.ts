@@ -32,6 +32,8 @@ export interface NicPlacement {
   privateIpAddress?: string;
   /** The user named the address: refuse (TerminalError PrivateIpUnavailable) rather than take another. */
   requireAddress?: boolean;
+  /** Accelerated networking, as the source NIC has it. */
+  acceleratedNetworking?: boolean;
 }
 
 export const NETWORK_INTERFACE_ROLE = 'NetworkInterface';
@@ -44,6 +46,7 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
       az.network.networkInterfaces.createOrUpdate(resourceGroup, name, {
         location: p.location,
         tags: managedTags(owner),
+        ...(p.acceleratedNetworking ? { enableAcceleratedNetworking: true } : {}),
         ipConfigurations: [
           {
             name: 'ipconfig1',

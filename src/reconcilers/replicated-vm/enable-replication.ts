@@ -23,6 +23,7 @@ import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
 import { describeDiskChanges, detachedDisks, replicaBlobName } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
+import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
@@ -89,16 +90,18 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const targetBlobName = (d: SourceVm['disks'][number]) => replicaBlobName(d, vm.status?.disks, vm.status?.detachedDisks);
   const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: targetBlobName(d), ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
   const availabilitySet = ledger.get(ROLE.availabilitySet);
-  const targetZone = vm.spec.targetZone ?? (availabilitySet ? undefined : source.zone);
+  const targetZone = availabilitySet ? undefined : targetZoneOf(vm.spec, source.zone);
   const registered = {
     sourceLocation: source.location,
     sourceVmSize: source.vmSize,
     sourceOsType: source.osType,
-    sourceNetworkInterfaces: source.networkInterfaces.map(({ name, primary, subnetName, privateIpAddress }) => ({
+    sourceVmProperties: source.properties,
+    sourceNetworkInterfaces: source.networkInterfaces.map(({ name, primary, subnetName, privateIpAddress, acceleratedNetworking }) => ({
       name,
       primary,
       ...(subnetName ? { subnetName } : {}),
       ...(privateIpAddress ? { privateIpAddress } : {}),
+      ...(acceleratedNetworking ? { acceleratedNetworking } : {}),
     })),
     targetResourceGroupId: ledger.get(ROLE.group)?.id,
     cacheStorageAccountId: ledger.get(ROLE.cache)?.id,

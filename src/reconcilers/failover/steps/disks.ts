@@ -1,7 +1,8 @@
 /**
  * CreateDisks: one managed disk per disk of the chosen recovery point, imported from the point's replica
  * blob snapshot, each through the resource contract (recorded in status.targetResources before its
- * create is sent; deterministic per-request names).
+ * create is sent; deterministic per-request names), of the type, generation and security type the
+ * registration recorded (vm-shape.ts).
  */
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { managedDiskResource } from '../../../azure/resources/managed-disk.ts';
@@ -9,6 +10,7 @@ import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, targetPlacement } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 import { chosenPoint } from './recovery-point.ts';
+import { osDiskShape, targetDiskType } from './vm-shape.ts';
 
 export async function createDisks(pass: ProcedurePass): Promise<Step> {
   const { deps, fo, vm } = pass;
@@ -23,8 +25,9 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
       location: vm.spec.targetLocation,
       sourceUri: `${disk.blobUrl}?snapshot=${encodeURIComponent(disk.snapshot)}`,
       storageAccountId: vm.status?.targetStorageAccountId as string,
-      ...(disk.role === 'OS' ? { osType: vm.status?.sourceOsType ?? 'Linux' } : {}),
+      ...(disk.role === 'OS' ? { osType: vm.status?.sourceOsType ?? 'Linux', ...osDiskShape(vm) } : {}),
       ...(target.zone ? { zone: target.zone } : {}),
+      diskType: targetDiskType(vm, disk.name),
     });
     const step = await convergeResource(resource, pass.resources, () => pass.save());
     if (step.state === 'stalled') return stalled('DiskImportFailed', `disk ${id.split('/').pop()} could not be imported from ${point.metadata.name}`);

@@ -35,7 +35,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
       continue;
     }
     const id = ids.nic(nic.name);
-    const placement = { location: vm.spec.targetLocation, subnetId, ...(requested ? { privateIpAddress: requested } : {}), requireAddress: Boolean(override?.targetPrivateIpAddress) };
+    const placement = { location: vm.spec.targetLocation, subnetId, ...(requested ? { privateIpAddress: requested } : {}), requireAddress: Boolean(override?.targetPrivateIpAddress), ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}) };
     const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
     if (step.state === 'waiting') pending++;

@@ -4,8 +4,10 @@
  *   failed-back VM takes. Its VM resource is deleted, which detaches and keeps its disks and network
  *   interfaces; the NICs are reused (same names, same addresses) and the disks listed in status for the
  *   user to delete when satisfied. What it held is recorded before the delete is sent.
- * - CreateVirtualMachine: the VM from the imported disks and the NICs, through the resource contract; a VM
- *   with our name that this request did not create is refused, never adopted.
+ * - CreateVirtualMachine: the VM from the imported disks and the NICs, through the resource contract, in
+ *   the shape the registration recorded (vm-shape.ts: security type, size and fallbacks, license, tags,
+ *   identities, boot diagnostics); a VM with our name that this request did not create is refused, never
+ *   adopted.
  * - StartVirtualMachine: powers it on; the failover is over once it runs.
  */
 import type { VirtualMachine } from '@azure/arm-compute';
@@ -19,6 +21,7 @@ import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst, targetPlacement } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 import { chosenPoint } from './recovery-point.ts';
+import { vmShape, vmSizes } from './vm-shape.ts';
 
 export async function replaceSeedVm(pass: ProcedurePass): Promise<Step> {
   const { deps, vm } = pass;
@@ -58,7 +61,7 @@ export async function createVirtualMachine(pass: ProcedurePass): Promise<Step> {
   if (step.state === 'stalled') return stalled('VirtualMachineFailed', `VM ${ids.vmName} failed to provision`);
   if (step.state === 'waiting') return waiting('CreatingVirtualMachine', `creating VM ${ids.vmName}`);
   pass.status.targetVirtualMachineId = step.value.id ?? ids.vm;
-  return done(`VM ${ids.vmName} created`);
+  return done(`VM ${ids.vmName} created (size ${step.value.hardwareProfile?.vmSize ?? '?'})`);
 }
 
 /** The VM to create: the imported disks (OS, then data by LUN), the NICs (primary first), the placement. */
@@ -73,7 +76,8 @@ async function desiredVm(pass: ProcedurePass): Promise<VirtualMachineSpec> {
   const report = pass.status.networkInterfaces ?? [];
   return {
     location: vm.spec.targetLocation,
-    vmSize: vm.spec.targetVmSize ?? vm.status?.sourceVmSize ?? 'Standard_D2s_v3',
+    vmSizes: vmSizes(vm),
+    shape: vmShape(vm),
     osType: vm.status?.sourceOsType ?? 'Linux',
     osDiskId: ids.disk(os.name),
     dataDisks: point.spec.disks.filter((d) => d.role === 'Data').sort((a, b) => (a.lun ?? 0) - (b.lun ?? 0)).map((d) => ({ lun: d.lun ?? 0, diskId: ids.disk(d.name) })),

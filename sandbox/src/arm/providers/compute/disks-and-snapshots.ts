@@ -94,6 +94,9 @@ function diskLikeHandler(type: string): TypeHandler {
       };
       if (props.osType) body.properties.osType = props.osType;
       if (props.hyperVGeneration) body.properties.hyperVGeneration = props.hyperVGeneration;
+      // DiskProperties.securityProfile (DiskSecurityProfile: securityType TrustedLaunch | ConfidentialVM_*),
+      // specification/compute/resource-manager/Microsoft.Compute/DiskRP/stable/2024-03-02/disk.json.
+      if (isObj(props.securityProfile)) body.properties.securityProfile = checkDiskSecurity(props.securityProfile);
       if (isSnapshot) {
         body.properties.incremental = Boolean(props.incremental);
         if (body.properties.incremental) {
@@ -159,3 +162,18 @@ function registerDiskLike(engine: ArmEngine, type: string): void {
 
 export const registerDisks = (engine: ArmEngine): void => registerDiskLike(engine, DISK);
 export const registerSnapshots = (engine: ArmEngine): void => registerDiskLike(engine, SNAPSHOT);
+
+const DISK_SECURITY_TYPES = [
+  'TrustedLaunch',
+  'ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey',
+  'ConfidentialVM_DiskEncryptedWithPlatformKey',
+  'ConfidentialVM_DiskEncryptedWithCustomerKey',
+  'ConfidentialVM_NonPersistedTPM',
+];
+
+function checkDiskSecurity(sp: Json): Json {
+  if (sp.securityType !== undefined && !DISK_SECURITY_TYPES.includes(String(sp.securityType))) {
+    throw invalidParameter(`The value '${String(sp.securityType)}' of parameter 'securityProfile.securityType' is invalid.`, 'securityProfile.securityType');
+  }
+  return clone(sp);
+}

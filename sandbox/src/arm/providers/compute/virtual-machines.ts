@@ -10,6 +10,7 @@ import type { Json, StoredResource } from '../../store.ts';
 import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lroPut, putCompleter, ref, trackedBody, uuid } from '../common.ts';
 import { createDiskContent } from './disk-creation.ts';
 import { DISK, GiB, NS, VM, invalidZone, notAllowed, notFoundRef, now, propertyChange, skuTier, vmDiskIds } from './shared.ts';
+import { assertSizeOffered, shapeProperties, trustedLaunch, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
 import { checkAvailabilitySet, checkNetworkInterfaces, planStorage, type PlannedDisk, type StoragePlan } from './vm-plan.ts';
 
 const POWER_DISPLAY: Record<string, string> = {
@@ -35,7 +36,7 @@ function instanceView(engine: ArmEngine, vm: StoredResource): Json {
   if (power) statuses.push({ code: `PowerState/${power}`, level: 'Info', displayStatus: POWER_DISPLAY[power] ?? power });
   return {
     computerName: vm.body.properties.osProfile?.computerName ?? vm.body.name,
-    hyperVGeneration: 'V1',
+    hyperVGeneration: vmHyperVGeneration(engine, vm.body),
     disks: vmDiskIds(vm).map((id) => {
       const d = engine.store.get(id);
       const dps: string = d?.body.properties.provisioningState ?? 'Succeeded';
@@ -87,6 +88,8 @@ function vmHandler(): TypeHandler {
       const zones: string[] | undefined = Array.isArray(req.zones) && req.zones.length ? req.zones.map(String) : undefined;
       if (zones && (zones.length > 1 || zones.some((z) => !['1', '2', '3'].includes(z)))) invalidZone(zones);
       if (existing && (zones?.[0] ?? '') !== (existing.body.zones?.[0] ?? '')) throw propertyChange('zones');
+      if (!existing || existing.body.properties.hardwareProfile.vmSize !== vmSize) assertSizeOffered(e, vmSize, location, zones, target.id);
+      const identity = vmIdentity(req, existing?.body.identity);
       const asId = checkAvailabilitySet(e, props, location, zones, existing);
       const nics = checkNetworkInterfaces(e, props, location, target);
       const sp = isObj(props.storageProfile) ? props.storageProfile : {};
@@ -95,10 +98,11 @@ function vmHandler(): TypeHandler {
       // Everything validated: create the new managed disks (Creating) and the VM.
       const createdDisks: string[] = [];
       for (const p of [plan.osPlan, ...plan.dataPlans.map((x) => x.plan)]) {
-        if (p.create) createdDisks.push(createPlannedDisk(e, target, location, zones, p));
+        if (p.create) createdDisks.push(createPlannedDisk(e, target, location, zones, p, p === plan.osPlan && trustedLaunch(props)));
       }
       const body = trackedBody(target, VM, req);
       if (zones) body.zones = zones;
+      if (identity) body.identity = identity;
       const osProfile = isObj(props.osProfile) ? clone(props.osProfile) : existing?.body.properties.osProfile;
       if (osProfile) delete osProfile.adminPassword;
       body.properties = {
@@ -113,8 +117,7 @@ function vmHandler(): TypeHandler {
           })),
         },
         ...(asId ? { availabilitySet: ref(e.store.get(asId)!.id) } : {}),
-        ...(props.diagnosticsProfile ? { diagnosticsProfile: clone(props.diagnosticsProfile) } : {}),
-        ...(props.securityProfile ? { securityProfile: clone(props.securityProfile) } : {}),
+        ...shapeProperties(props, existing?.body.properties),
         provisioningState: existing ? 'Updating' : 'Creating',
         timeCreated: existing?.body.properties.timeCreated ?? now(),
       };
@@ -140,7 +143,7 @@ function vmHandler(): TypeHandler {
 }
 
 /** Stores a managed disk the VM PUT creates (Creating; its content is written when the operation completes); returns its id. */
-function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones: string[] | undefined, plan: PlannedDisk): string {
+function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones: string[] | undefined, plan: PlannedDisk, trustedOs: boolean): string {
   const c = plan.create!;
   const body: Json = {
     id: plan.id,
@@ -151,7 +154,9 @@ function createPlannedDisk(e: ArmEngine, target: Target, location: string, zones
     sku: { name: c.sku, tier: skuTier(c.sku) },
     properties: {
       ...(c.osType ? { osType: c.osType } : {}),
-      hyperVGeneration: 'V1',
+      // The OS disk of a Trusted Launch VM is Gen2 and carries the VM's security type (vm-shape.ts).
+      hyperVGeneration: trustedOs ? 'V2' : 'V1',
+      ...(trustedOs ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
       creationData: c.fromImage ? { createOption: 'FromImage', imageReference: clone(c.fromImage) } : { createOption: 'Empty' },
       diskSizeGB: c.sizeBytes / GiB,
       diskSizeBytes: c.sizeBytes,

@@ -50,7 +50,10 @@ export function planDisk(
       throw notAllowed(`Disk ${disk.body.name} cannot be attached while it is ready for upload.`);
     }
     const dz: string[] | undefined = disk.body.zones;
-    if ((zones?.[0] ?? '') !== (dz?.[0] ?? '')) {
+    // A zone-redundant disk (sku …_ZRS, created in no zone) attaches to a VM in any zone
+    // (learn.microsoft.com/azure/virtual-machines/disks-deploy-zrs).
+    const zoneRedundant = String(disk.body.sku?.name ?? '').endsWith('_ZRS');
+    if (!zoneRedundant && (zones?.[0] ?? '') !== (dz?.[0] ?? '')) {
       throw invalidParameter(`Disk ${disk.body.name} is in zone '${dz?.[0] ?? 'none'}' but the VM is in zone '${zones?.[0] ?? 'none'}'.`, `${where}.managedDisk.id`);
     }
     return { id: disk.id };

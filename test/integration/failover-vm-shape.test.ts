@@ -1,0 +1,235 @@
+// A production-shaped VM fails over as it is (issue 18): a Trusted Launch Gen2 VM (secure boot, vTPM) with
+// tags, a zone, a non-default size, a license type, a user-assigned identity, boot diagnostics, accelerated
+// networking and Standard_LRS disks fails over (Test, then Planned) and the target read back through the
+// SDK has all of them, in the mapped zone, with the disk types the spec and the source say. Sizes not
+// offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
+// clear reason; a Confidential VM is refused before anything is created. With the source region down, a
+// failover builds the same VM from the registration alone (nothing is read from the source at failover).
+// A VM in an availability set fails over into the mirrored set. Real operator and datapath (in
+// this process), real API server, local Azure.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESOURCE_ROLE } from '../../src/api/contract.ts';
+import type { FailoverRequest } from '../../src/api/types.ts';
+import { parseArmId } from '../../src/azure/arm-id.ts';
+import { AzureClients } from '../../src/azure/clients.ts';
+import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
+import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
+import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { conditionIs, type Clients } from '../support/operator-fixtures.ts';
+import { waitForObject } from '../support/wait.ts';
+
+const DISK_BYTES = 8 * 1024 * 1024;
+const TARGET = 'northeurope';
+const SIZE = 'Standard_D4s_v5';
+const FALLBACK = 'Standard_D8s_v5';
+const vmName = 'shaped';
+const rg = 'vmshape-src';
+const TAGS = { app: 'billing', env: 'prod' };
+
+let fx: FailoverFixture;
+let kc: KubeConfig;
+let ns: string;
+let clients: Clients;
+let failovers: CustomResourceClient<FailoverRequest>;
+let az: AzureClients;
+let identityId: string;
+const foRef = (name: string) => ({ namespace: ns, name });
+
+beforeAll(async () => {
+  identityId = `/subscriptions/00000000-0000-4000-8000-00000000a2a0/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-id`;
+  fx = await startFailoverFixture({
+    namespacePrefix: 'vmshape',
+    rg,
+    vmName,
+    disks: 2,
+    diskBytes: DISK_BYTES,
+    shape: {
+      zone: '1',
+      diskType: 'Standard_LRS',
+      osDisk: { hyperVGeneration: 'V2', securityType: 'TrustedLaunch' },
+      acceleratedNetworking: true,
+      vm: {
+        hardwareProfile: { vmSize: SIZE },
+        securityProfile: { securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },
+        licenseType: 'RHEL_BYOS',
+        tags: TAGS,
+        identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId]: {} } },
+        diagnosticsProfile: { bootDiagnostics: { enabled: true } },
+      },
+    },
+    spec: {
+      zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
+      targetVmSizeFallbacks: [FALLBACK],
+      targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
+    },
+  });
+  ({ kc, ns, clients, failovers } = fx);
+  az = new AzureClients(fx.sb.azure);
+  // A short resync: the operator re-reads the source VM often, so a change of it is recorded quickly.
+  await fx.runInProcess('dp-vmshape', { resyncMs: 2_000 });
+  await fx.protect(1);
+});
+
+afterAll(async () => {
+  await fx?.close();
+});
+
+/** The failed-over VM read back through the SDK has every property of the source. */
+async function expectShaped(vmId: string, size: string): Promise<void> {
+  const { resourceGroup, name } = parseArmId(vmId);
+  const target = await az.compute.virtualMachines.get(resourceGroup, name);
+  expect(target.location).toBe(TARGET);
+  expect(target.hardwareProfile?.vmSize).toBe(size);
+  expect(target.zones).toEqual(['2']);
+  expect(target.securityProfile).toMatchObject({ securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+  expect(target.licenseType).toBe('RHEL_BYOS');
+  expect(target.tags).toMatchObject(TAGS);
+  expect(Object.keys(target.identity?.userAssignedIdentities ?? {})).toEqual([identityId]);
+  expect(target.diagnosticsProfile?.bootDiagnostics?.enabled).toBe(true);
+  expect((await az.compute.virtualMachines.instanceView(resourceGroup, name)).hyperVGeneration).toBe('V2');
+
+  const osDiskId = parseArmId(target.storageProfile?.osDisk?.managedDisk?.id as string);
+  const os = await az.compute.disks.get(osDiskId.resourceGroup, osDiskId.name);
+  expect(os.sku?.name).toBe('Standard_LRS');
+  expect(os.hyperVGeneration).toBe('V2');
+  expect(os.securityProfile?.securityType).toBe('TrustedLaunch');
+  expect(os.zones).toEqual(['2']);
+  const dataId = parseArmId(target.storageProfile?.dataDisks?.[0]?.managedDisk?.id as string);
+  const data = await az.compute.disks.get(dataId.resourceGroup, dataId.name);
+  expect(data.sku?.name).toBe('StandardSSD_ZRS');
+  expect(data.zones ?? []).toEqual([]); // zone-redundant: in no zone, attached to the zonal VM
+
+  const nicId = parseArmId(target.networkProfile?.networkInterfaces?.[0]?.id as string);
+  expect((await az.network.networkInterfaces.get(nicId.resourceGroup, nicId.name)).enableAcceleratedNetworking).toBe(true);
+}
+
+describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Standard_LRS disks', () => {
+  it('records what the target needs at enable time, in status and in the registration saved in the target region', async () => {
+    const vm = await clients.vms.get({ namespace: ns, name: vmName });
+    const expected = {
+      hyperVGeneration: 'V2',
+      securityType: 'TrustedLaunch',
+      secureBootEnabled: true,
+      vTpmEnabled: true,
+      licenseType: 'RHEL_BYOS',
+      tags: TAGS,
+      userAssignedIdentityIds: [identityId],
+      bootDiagnostics: { enabled: true },
+    };
+    expect(vm?.status?.sourceVmProperties).toEqual(expected);
+    expect(vm?.status?.targetZone).toBe('2');
+    expect(vm?.status?.disks?.map((d) => d.diskType)).toEqual(['Standard_LRS', 'Standard_LRS']);
+    expect(vm?.status?.sourceNetworkInterfaces?.[0]?.acceleratedNetworking).toBe(true);
+    const container = vm?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.replicaContainer)?.id as string;
+    const saved = await readSavedRegistration(az, container);
+    expect(saved?.sourceVmProperties).toEqual(expected);
+    expect(saved?.disks?.[0]).toMatchObject({ diskType: 'Standard_LRS', hyperVGeneration: 'V2' });
+  });
+
+  it('keeps the recorded properties current: a tag added to the source VM reaches status and the saved registration', async () => {
+    await fx.sb.c.compute.virtualMachines.beginUpdateAndWait(rg, vmName, { tags: { ...TAGS, owner: 'team-a' } }, { updateIntervalInMs: 20 });
+    const vm = await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.sourceVmProperties?.tags?.owner === 'team-a', 'new tag recorded', 60_000);
+    expect(vm?.status?.sourceVmProperties?.securityType).toBe('TrustedLaunch');
+    const container = vm?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.replicaContainer)?.id as string;
+    expect((await readSavedRegistration(az, container))?.sourceVmProperties?.tags).toEqual({ ...TAGS, owner: 'team-a' });
+  });
+
+  it('Test failover: the target VM has all of them, in the mapped zone', async () => {
+    await failovers.create(ns, { metadata: { name: 'drill' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+    const fo = await waitForObject(kc, failovers, foRef('drill'), finished, 'test failover done', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    await expectShaped(fo?.status?.targetVirtualMachineId as string, SIZE);
+  });
+
+  it('with the source region down, a Test failover builds the same VM from the registration alone', async () => {
+    fx.sb.arm.outages.start(SOURCE_LOCATION);
+    try {
+      await failovers.create(ns, { metadata: { name: 'drill-outage' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+      const fo = await waitForObject(kc, failovers, foRef('drill-outage'), finished, 'test failover during the outage done', 120_000);
+      expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+      await expectShaped(fo?.status?.targetVirtualMachineId as string, SIZE);
+    } finally {
+      fx.sb.arm.outages.end(SOURCE_LOCATION);
+    }
+    // Replication resumes (a Planned failover below needs the source region answering again).
+    const cycle = (await clients.vms.get({ namespace: ns, name: vmName }))?.status?.replication?.cycle ?? 0;
+    await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => !conditionIs('SourceRegionUnavailable', 'True')(o) && (o?.status?.replication?.cycle ?? 0) > cycle, 'replicating again', 120_000);
+  });
+
+  it('refuses with SkuNotAvailable, naming the sizes, when no size is offered in the target zone', async () => {
+    const targetGroup = parseArmId((await failovers.get(foRef('drill')))?.status?.targetVirtualMachineId as string).resourceGroup;
+    const vmsIn = async () => {
+      const names = [];
+      for await (const v of az.compute.virtualMachines.list(targetGroup)) names.push(v.name);
+      return names;
+    };
+    const before = await vmsIn();
+    fx.sb.arm.skus.restrict(SIZE, TARGET, ['2']);
+    fx.sb.arm.skus.restrict(FALLBACK, TARGET, ['2']);
+    await failovers.create(ns, { metadata: { name: 'no-size' }, spec: { replicatedVMName: vmName, type: 'Test' } });
+    const fo = await waitForObject(kc, failovers, foRef('no-size'), finished, 'failover refused', 120_000);
+    expect(fo?.status?.phase).toBe('Failed');
+    const succeeded = fo?.status?.conditions?.find((c) => c.type === 'Succeeded');
+    expect(succeeded).toMatchObject({ status: 'False', reason: 'SkuNotAvailable' });
+    expect(succeeded?.message).toContain(`${SIZE}, ${FALLBACK}`);
+    expect(fo?.status?.targetVirtualMachineId).toBeUndefined();
+    expect(await vmsIn()).toEqual(before);
+    await failovers.delete(foRef('no-size'));
+  });
+
+  it('Planned failover: the first size not offered in the target zone, the fallback is used, and the rest carries over', async () => {
+    fx.sb.arm.skus.clear();
+    fx.sb.arm.skus.restrict(SIZE, TARGET, ['2']);
+    await failovers.create(ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
+    const fo = await waitForObject(kc, failovers, foRef('move'), finished, 'planned failover done', 180_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    expect(fo?.status?.steps?.find((s) => s.name === 'CreateVirtualMachine')?.message).toContain(FALLBACK);
+    await expectShaped(fo?.status?.targetVirtualMachineId as string, FALLBACK);
+  });
+});
+
+describe('a VM in an availability set', () => {
+  it('fails over into the mirrored availability set (same fault and update domains), in no zone', async () => {
+    const avsRg = 'vmshape-avs';
+    await fx.sb.c.resources.resourceGroups.createOrUpdate(avsRg, { location: SOURCE_LOCATION });
+    const set = await fx.sb.c.compute.availabilitySets.createOrUpdate(avsRg, 'web-set', { location: SOURCE_LOCATION, sku: { name: 'Aligned' }, platformFaultDomainCount: 3, platformUpdateDomainCount: 4 });
+    await fx.protectVm({ rg: avsRg, name: 'web', location: SOURCE_LOCATION, disks: 1, shape: { vm: { availabilitySet: { id: set.id as string } } } });
+    const vm = await clients.vms.get({ namespace: ns, name: 'web' });
+    expect(vm?.status?.targetZone).toBeUndefined();
+    const targetSetId = vm?.status?.targetAvailabilitySetId as string;
+    expect(parseArmId(targetSetId).name).toBe('web-set-asr');
+
+    await failovers.create(ns, { metadata: { name: 'web-drill' }, spec: { replicatedVMName: 'web', type: 'Test' } });
+    const fo = await waitForObject(kc, failovers, foRef('web-drill'), finished, 'test failover done', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const { resourceGroup, name } = parseArmId(fo?.status?.targetVirtualMachineId as string);
+    const target = await az.compute.virtualMachines.get(resourceGroup, name);
+    expect(target.availabilitySet?.id?.toLowerCase()).toBe(targetSetId.toLowerCase());
+    expect(target.zones ?? []).toEqual([]);
+    const mirrored = await az.compute.availabilitySets.get(parseArmId(targetSetId).resourceGroup, 'web-set-asr');
+    expect([mirrored.location, mirrored.platformFaultDomainCount, mirrored.platformUpdateDomainCount]).toEqual([TARGET, 3, 4]);
+  });
+});
+
+describe('a Confidential VM', () => {
+  it('is refused with a clear reason before anything is created for it', async () => {
+    const cvmRg = 'vmshape-cvm';
+    const cvm = await createSmallVm(fx.sb, cvmRg, 'cvm', 1, DISK_BYTES, undefined, {
+      vm: { securityProfile: { securityType: 'ConfidentialVM', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } } },
+    });
+    const sourceVirtualNetworkId = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${cvmRg}/providers/Microsoft.Network/virtualNetworks/${cvmRg}-vnet`;
+    await clients.mappings.create(ns, { metadata: { name: 'cvm-net' }, spec: { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${cvmRg}-asr` } });
+    await clients.vms.create(ns, { metadata: { name: 'cvm' }, spec: { sourceVirtualMachineId: cvm.id as string, targetLocation: TARGET, policyRef: { name: 'fast' }, networkMappingRef: { name: 'cvm-net' } } });
+    const refused = await waitForObject(kc, clients.vms, { namespace: ns, name: 'cvm' }, conditionIs('Stalled', 'True'), 'confidential VM refused', 60_000);
+    const stalled = refused?.status?.conditions?.find((c) => c.type === 'Stalled');
+    expect(stalled?.reason).toBe('ConfidentialVmNotSupported');
+    expect(stalled?.message).toContain('ConfidentialVM');
+    expect(refused?.status?.targetResources ?? []).toEqual([]);
+    expect(refused?.status?.disks).toBeUndefined();
+    const accounts = [];
+    for await (const a of az.storage.storageAccounts.listByResourceGroup(`${cvmRg}-asr`)) accounts.push(a);
+    expect(accounts).toEqual([]);
+  });
+});
