@@ -4,6 +4,7 @@ import { Option } from 'commander';
 import { armGet } from './arm-get.ts';
 import { parseResourceId } from './arm/paths.ts';
 import { armClients, connectSandbox, diskAccess } from './client.ts';
+import { registerDiskAdd } from './disk-add.ts';
 import type { SandboxConnection } from './client.ts';
 import { endOutage, REGION_DOWN_CODE, startOutage } from './outage.ts';
 import { regionName } from './outages.ts';
@@ -32,6 +33,7 @@ export function registerSandboxCommands(program: Command): void {
   registerVmCreate(sandbox.command('vm').description('sandbox virtual machines'));
   registerWorkload(sandbox);
   registerDiskHash(sandbox);
+  registerDiskAdd(sandbox);
   registerOutage(sandbox);
   registerArmStats(sandbox);
   registerArmGet(sandbox.command('arm').description('the ARM emulator'));

@@ -795,6 +795,10 @@ export interface ReplicatedVMStatus {
    * The protected disks, in order (OS first, then data disks by LUN).
    */
   disks?: ProtectedDisk[];
+  /**
+   * Disks once protected and no longer replicated (detached from the source VM, or excluded by excludedDiskLuns). Their replica blobs are kept, and the recovery points naming them stay until the policy's retention prunes them; nothing is deleted that a person did not ask to delete.
+   */
+  detachedDisks?: DetachedDisk[];
   replication?: ReplicationProgress;
   initialSync?: InitialSyncProgress;
   lastRecoveryPoint?: RecoveryPointSummary;
@@ -909,6 +913,24 @@ export interface ProtectedDisk {
    * ARM id of the seed VM's disk the initial sync of this disk starts from (only the differences are copied).
    */
   seedDiskId?: string;
+}
+export interface DetachedDisk {
+  /**
+   * os or lun<N>, as it was protected.
+   */
+  name: string;
+  /**
+   * ARM id of the source managed disk.
+   */
+  sourceDiskId: string;
+  /**
+   * Name of its replica page blob, kept in the replica container.
+   */
+  targetBlobName: string;
+  /**
+   * When the operator saw it gone and stopped replicating it.
+   */
+  detachedTime: string;
 }
 /**
  * Datapath progress (written by the datapath).

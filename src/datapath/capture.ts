@@ -69,7 +69,13 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const { signal } = deps;
   const pointName = restorePointName(input.cycle);
   const mode = input.consistency === 'AppConsistent' ? 'ApplicationConsistent' : 'CrashConsistent';
-  const { point } = await deps.points.ensure(pointName, mode, signal);
+  const ensured = await deps.points.ensure(pointName, mode, signal);
+  let { point } = ensured;
+  if (ensured.reused && input.disks.some((d) => !deps.points.find(deps.points.disksOf(point), d.sourceDiskId))) {
+    // An earlier attempt's restore point, taken before a disk was attached: take it again.
+    await deps.points.remove(pointName, signal);
+    ({ point } = await deps.points.ensure(pointName, mode, signal));
+  }
   const captured = deps.points.disksOf(point);
   const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
   const attempt = randomUUID().slice(0, 8);

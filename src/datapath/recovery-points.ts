@@ -33,12 +33,18 @@ export async function createRecoveryPoint(
   snapshots: Record<string, string>,
   blobUrl: (disk: ProtectedDisk) => string,
 ): Promise<RecoveryPoint> {
-  return recordPoint(client, vm, pointSpec(vm, record, snapshots, blobUrl));
+  const spec = pointSpec(vm, record, snapshots, blobUrl);
+  const missing = spec.disks.filter((d) => !d.snapshot).map((d) => d.name);
+  if (missing.length) throw new Error(`refusing to record recovery point ${record.cycle}: no replica snapshot of disk(s) ${missing.join(', ')}`);
+  return recordPoint(client, vm, spec);
 }
 
-/** The spec of the point sealing `record`: one entry per protected disk, in the order of status.disks (OS first). */
+/**
+ * The spec of the point sealing `record`: one entry per protected disk the cycle captured, in the order of
+ * status.disks (OS first). A disk added after the capture has no part in it; one removed since is left out.
+ */
 export function pointSpec(vm: ReplicatedVM, record: CycleRecord, snapshots: Record<string, string>, blobUrl: (disk: ProtectedDisk) => string): RecoveryPoint['spec'] {
-  const disks: RecoveryPointDisk[] = (vm.status?.disks ?? []).map((disk) => ({
+  const disks: RecoveryPointDisk[] = (vm.status?.disks ?? []).filter((disk) => record.disks[disk.name] !== undefined).map((disk) => ({
     name: disk.name,
     role: disk.role,
     ...(disk.lun !== undefined ? { lun: disk.lun } : {}),
@@ -111,7 +117,9 @@ export async function prune(
     }
   }
   let deletedSnapshots = 0;
+  // Disks registered now, and removed ones the points still name (their snapshots age out the same way).
   const blobs = new Map((vm.status?.disks ?? []).map((d) => [targetBlobName(d), d.name]));
+  for (const point of points) for (const disk of point.spec.disks) if (disk.blobUrl) blobs.set(blobNameOf(disk.blobUrl, replica.containerName), disk.name);
   for await (const item of replica.listBlobsFlat({ includeSnapshots: true })) {
     const disk = blobs.get(item.name);
     if (!item.snapshot || !disk || referenced.has(`${disk}@${item.snapshot}`)) continue;
@@ -123,4 +131,11 @@ export async function prune(
     }
   }
   return { deletedPoints, deletedSnapshots };
+}
+
+/** The blob name in a replica blob's URL: the path after the container (path-style or host-style URLs). */
+function blobNameOf(url: string, container: string): string {
+  const path = new URL(url).pathname;
+  const at = path.indexOf(`/${container}/`);
+  return decodeURIComponent(at < 0 ? (path.split('/').pop() ?? '') : path.slice(at + container.length + 2));
 }

@@ -22,6 +22,7 @@
 import type { BlobClient, BlockBlobClient } from '@azure/storage-blob';
 import type { ReplicatedVM } from '../api/types.ts';
 import { createLogger } from '../util/logger.ts';
+import { diskListChange, DiskListChangedError, freshReplicas } from './disk-list.ts';
 import { errorMessage } from './errors.ts';
 import { BlobFence, FenceLostError, isFenceError, LEASE_DURATION_SECONDS } from './fence.ts';
 import { freshJournal, Journal, JOURNAL_BLOB, type JournalState } from './journal.ts';
@@ -47,6 +48,8 @@ export class VmWorker {
   private rebuilt = false;
   /** This worker's source of the RPO metric (read at scrape time). */
   private readonly rpoSource: metrics.RpoSource;
+  /** Aborts the current session (a disk list out of date ends it early, disk-list.ts). */
+  private sessionAbort: AbortController | undefined;
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM) {
     this.key = `${vm.metadata.namespace}/${vm.metadata.name}`;
@@ -67,12 +70,24 @@ export class VmWorker {
   update(vm: ReplicatedVM): void {
     const { ctx } = this;
     ctx.vm = vm;
+    this.followDiskList(vm);
     const token = outstandingSyncNow(vm);
     if (token && token !== ctx.syncWanted && this.syncCaptureNeeded(token)) {
       ctx.syncWanted = token;
       ctx.log.info('sync-now requested', { request: token });
       ctx.captureWake.notify();
     }
+  }
+
+  /** A disk added or removed: the session opened the old list, so it ends and the next opens the new one. */
+  private followDiskList(vm: ReplicatedVM): void {
+    const session = this.ctx.session;
+    const newest = registrationOf(vm);
+    if (!session || !newest || this.sessionAbort?.signal.aborted) return;
+    const change = diskListChange(session.registration.disks, newest.disks);
+    if (!change) return;
+    this.ctx.log.info('the VM\'s disks changed: reopening the session with the new list', { added: change.added.join(',') || undefined, removed: change.removed.join(',') || undefined });
+    this.sessionAbort?.abort(new DiskListChangedError(change));
   }
 
   /**
@@ -133,6 +148,7 @@ export class VmWorker {
     await inSourceRegion(() => this.acquireJournal(journalBlob, fence, stop));
     const held: BlobClient[] = [journalBlob];
     const sessionAbort = new AbortController();
+    this.sessionAbort = sessionAbort;
     const onStop = () => sessionAbort.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
     let renewer: NodeJS.Timeout | undefined;
@@ -146,8 +162,11 @@ export class VmWorker {
         held.push(target.blob);
         targets.push(target);
       }
+      const fresh = freshReplicas(targets, journal.state);
+      if (fresh.length) await journal.update((s) => s.resync.push(...fresh)); // a disk replaced under the same name
       const session: Session = { signal: sessionAbort.signal, registration, fence, journal, cache, replica, points: new RestorePoints(ctx.deps.az, registration.restorePointCollectionId), targets };
       ctx.session = session;
+      this.followDiskList(ctx.vm); // a change seen while the session was opening
       ctx.log.info('replicating', { cycle: journal.state.sealed, pending: journal.state.pending.length, disks: targets.map((t) => `${t.name}@${t.applied}`).join(' ') });
       const token = outstandingSyncNow(ctx.vm);
       if (token && this.syncCaptureNeeded(token)) ctx.syncWanted = token;
@@ -170,6 +189,7 @@ export class VmWorker {
       );
       const results = await Promise.allSettled(loops);
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !stop.aborted);
+      if (failure && sessionAbort.signal.reason instanceof DiskListChangedError) return; // the next session opens the new list
       if (failure) throw sessionAbort.signal.reason ?? failure.reason;
     } finally {
       clearInterval(renewer);

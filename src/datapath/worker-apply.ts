@@ -2,12 +2,14 @@
  * The apply side of a VM's session, one committed cycle at a time (oldest first): apply it to every disk
  * that can take it, all disks in parallel but never two applies of one blob; send disks whose cache data
  * is unusable, or that can no longer follow the chain, back to a full copy (resync); seal the cycle when
- * every disk reached it (worker-seal.ts), else drop it; then delete its cache data.
+ * every disk it captured reached it (worker-seal.ts; a disk added since has no part in it, disk-list.ts),
+ * else drop it; then delete its cache data.
  */
 import * as metrics from './metrics.ts';
 import type { CycleRecord } from './journal.ts';
 import { CacheDataError, cyclePrefix } from './manifest.ts';
 import { applyDisk, canApply } from './target.ts';
+import { targetsOfCycle } from './disk-list.ts';
 import { errorMessage } from './errors.ts';
 import { deletePrefix } from './worker-garbage.ts';
 import type { Session, VmContext } from './worker-context.ts';
@@ -16,7 +18,8 @@ import { writeStatus } from './worker-status.ts';
 
 /** Applies the oldest pending cycle, then seals or drops it and deletes its cache data. */
 export async function applyOnce(ctx: VmContext, session: Session, record: CycleRecord): Promise<void> {
-  const { journal, targets, signal } = session;
+  const { journal, signal } = session;
+  const targets = targetsOfCycle(session.targets, record);
   const labels = ctx.labels;
   const initial = !journal.state.lastPoint;
   const stopTimer = metrics.cycleDuration.startTimer({ stage: 'apply' });
@@ -70,7 +73,7 @@ export async function applyOnce(ctx: VmContext, session: Session, record: CycleR
   }
 
   const bytes = targets.reduce((n, t) => n + (t.applied === record.cycle ? (record.disks[t.name]?.bytes ?? 0) : 0), 0);
-  if (targets.every((t) => t.applied === record.cycle)) {
+  if (targets.length > 0 && targets.every((t) => t.applied === record.cycle)) {
     await seal(ctx, session, record, bytes);
   } else {
     if (record.syncToken) ctx.syncWanted ??= record.syncToken; // the requested point could not be sealed: capture again

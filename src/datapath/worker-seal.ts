@@ -11,6 +11,7 @@ import { errorKind, errorMessage } from './errors.ts';
 import type { CycleRecord } from './journal.ts';
 import type { ProtectedDisk } from '../api/types.ts';
 import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
+import { replicasOfPoint, reusableSnapshots } from './disk-list.ts';
 import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
 import type { Session, VmContext } from './worker-context.ts';
@@ -19,12 +20,13 @@ import type { Session, VmContext } from './worker-context.ts';
 export async function seal(ctx: VmContext, session: Session, record: CycleRecord, bytes: number): Promise<void> {
   const { journal, targets, fence, replica } = session;
   const stopTimer = metrics.cycleDuration.startTimer({ stage: 'seal' });
-  let snapshots = journal.state.sealing?.cycle === record.cycle ? journal.state.sealing.snapshots : undefined;
   const blobUrl = (disk: ProtectedDisk) => replica.getBlobClient(targetBlobName(disk)).url;
+  // The point covers the registered disks the cycle captured, each of which must have a replica here.
+  const described = pointSpec(ctx.vm, record, {}, blobUrl);
+  let snapshots = reusableSnapshots(journal.state, described);
   if (!snapshots) {
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
-    const described = pointSpec(ctx.vm, record, {}, blobUrl);
-    const taken = await snapshotAll(targets, fence, (disk) => snapshotMetadata(described, disk));
+    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }

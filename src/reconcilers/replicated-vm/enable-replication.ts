@@ -8,6 +8,8 @@
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
  *      registration is also saved in the target region (the replica container), for a new cluster.
+ *      A protected VM's source is read again at every drift check: disks attached, detached or grown
+ *      change the registration and are recorded as DriftDetected events (disk-changes.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -19,6 +21,7 @@ import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
+import { describeDiskChanges, detachedDisks, replicaBlobName } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
 import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
@@ -84,7 +87,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const { vm, ledger, ctx } = pass;
   const seeds = await seedDisks(pass.deps.az, vm, source);
   if ('stall' in seeds) return pass.stall(seeds.stall);
-  const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: `${d.name}.vhd`, ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
+  const targetBlobName = (d: SourceVm['disks'][number]) => replicaBlobName(d, vm.status?.disks, vm.status?.detachedDisks);
+  const disks: ProtectedDisk[] = source.disks.map((d) => ({ ...d, targetBlobName: targetBlobName(d), ...(seeds.byName.get(d.name) ? { seedDiskId: seeds.byName.get(d.name) } : {}) }));
   const availabilitySet = ledger.get(ROLE.availabilitySet);
   const targetZone = availabilitySet ? undefined : targetZoneOf(vm.spec, source.zone);
   const registered = {
@@ -116,8 +120,11 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}` }
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
-  await pass.record(readiness, { ...registered, phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+  const diskChanges = describeDiskChanges(vm.status?.disks, disks);
+  const detached = detachedDisks(vm.status?.detachedDisks, vm.status?.disks, disks, new Date().toISOString());
+  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
+  for (const change of diskChanges) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
   return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
 }

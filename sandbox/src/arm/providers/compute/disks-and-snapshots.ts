@@ -9,7 +9,8 @@ import type { Json, StoredResource } from '../../store.ts';
 import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lroPut, newResource, putCompleter, trackedBody, uuid } from '../common.ts';
 import { createDiskContent, resolveCreation } from './disk-creation.ts';
 import { grantAccess, grantCompleter, revokeCompleter } from './disk-access.ts';
-import { DISK, GiB, NS, SNAPSHOT, diskState, invalidZone, notAllowed, now, propertyChange, sizeBytesOf, skuTier, vmOfDisk } from './shared.ts';
+import { checkedResize } from './disk-resize.ts';
+import { DISK, GiB, NS, SNAPSHOT, diskState, invalidZone, notAllowed, now, propertyChange, skuTier, vmOfDisk } from './shared.ts';
 
 const DISK_SKUS = ['Standard_LRS', 'Premium_LRS', 'StandardSSD_LRS', 'UltraSSD_LRS', 'Premium_ZRS', 'StandardSSD_ZRS', 'PremiumV2_LRS'];
 const SNAPSHOT_SKUS = ['Standard_LRS', 'Premium_LRS', 'Standard_ZRS'];
@@ -62,16 +63,8 @@ function diskLikeHandler(type: string): TypeHandler {
         body.sku = { name: skuName, tier: skuTier(skuName) };
         let resizeTo: number | undefined;
         if (!isSnapshot && props.diskSizeGB !== undefined && Number(props.diskSizeGB) !== body.properties.diskSizeGB) {
-          const gb = Number(props.diskSizeGB);
-          if (!Number.isInteger(gb) || gb * GiB < sizeBytesOf(existing)) {
-            throw invalidParameter(`Disk ${existing.body.name} cannot be resized from ${body.properties.diskSizeGB} GB to ${String(props.diskSizeGB)} GB: disks can only grow.`, 'diskSizeGB');
-          }
-          const vm = vmOfDisk(e, existing.id);
-          if (vm && vm.internal.powerState !== 'deallocated') {
-            throw notAllowed('Disk resizing is allowed only when creating a VM or when the VM is deallocated.');
-          }
-          resizeTo = gb * GiB;
-          body.properties.diskSizeGB = gb;
+          resizeTo = checkedResize(e, existing, props.diskSizeGB);
+          body.properties.diskSizeGB = resizeTo / GiB;
           body.properties.diskSizeBytes = resizeTo;
         }
         body.properties.provisioningState = 'Updating';
