@@ -2,7 +2,8 @@
 // API server and local Azure: `site-recovery drill` (the real binary) verifies by checksums that storage
 // computes — no disk byte read by the process — and by sha256 with --verify full; a failed-over disk with a
 // corrupted page fails checksum verification naming the disk and the first differing offset, and the drill
-// still cleans up; a failing probe fails the drill and it still cleans up. After every drill nothing of it
+// still cleans up; a failing probe fails the drill and it still cleans up; a disk that cannot be verified
+// (its replica snapshot gone) fails with the reason while the others pass. After every drill nothing of it
 // is left in ARM (this file's own resource groups only: the emulator is shared) nor in the replica container.
 // The comparison itself is also checked on plain page blobs: equal, data on one side only, the lowest of
 // several differences, a difference past the first 1 GiB listing window.
@@ -178,6 +179,21 @@ describe('site-recovery drill verifies by storage checksums', () => {
     expect(code, output).toBe(0);
     expect(report).toMatchObject({ verify: 'None', pass: true, bytesVerified: 0, bytesRead: 0 });
     expect(report.disks.map((d) => [d.name, d.method, d.pass])).toEqual([['os', 'None', true], ['lun0', 'None', true], ['lun1', 'None', true]]);
+    await expectNothingLeft(report);
+  }, 300_000);
+
+  it('a disk that cannot be verified (its replica snapshot deleted under the drill) fails with the reason; the others pass, nothing is left behind', async () => {
+    const report = await drillHere(async (fo) => {
+      const point = await fx.clients.points.get({ namespace: fx.ns, name: fo.status!.recoveryPointName! });
+      await fx.pointSnapshot(point!, 'lun0').delete();
+    });
+    expect(report.pass).toBe(false);
+    const byName = Object.fromEntries(report.disks.map((d) => [d.name, d]));
+    expect(byName.os).toMatchObject({ pass: true });
+    expect(byName.lun1).toMatchObject({ pass: true });
+    expect(byName.lun0).toMatchObject({ pass: false, bytesVerified: 0 });
+    expect(byName.lun0!.error).toMatch(/BlobNotFound|does not exist|not found/i);
+    // The verification snapshot of the failed-over disk and the scratch blobs went too.
     await expectNothingLeft(report);
   }, 300_000);
 
