@@ -3,7 +3,7 @@
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK; an address taken in the target subnet is replaced by the next free one for that configuration
-// only. A group named for a NIC that is not usable in the target region, and a malformed group id, are
+// only; a rule added to the source group reaches the mirror at the next drift check (one DriftDetected event). A group named for a NIC that is not usable in the target region, and a malformed group id, are
 // refused before anything is created. Real operator and datapath (in this process), real API server, local
 // Azure.
 import type { NetworkInterface } from '@azure/arm-network';
@@ -12,6 +12,7 @@ import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { waitForEvents } from '../support/events.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
@@ -48,7 +49,8 @@ beforeAll(async () => {
     poll,
   );
   await compute.virtualMachines.beginUpdateAndWait(rg, vmName, { networkProfile: { networkInterfaces: [{ id: fx.sourceNicId, primary: true }, { id: nic2.id as string, primary: false }] } }, poll);
-  await fx.runInProcess('dp-nets');
+  // A short drift check: a rule added to the source group reaches the mirror within seconds.
+  await fx.runInProcess('dp-nets', { resyncMs: 2_000 });
   await fx.protect(1);
 }, 240_000);
 
@@ -121,6 +123,21 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(two?.[2]).toMatch(/^10\.1\.0\.\d+$/);
     expect(two?.[2]).not.toBe('10.1.0.11');
     expect(fo?.status?.networkInterfaces?.[1]?.ipConfigurations?.[1]).toEqual({ name: 'ipconfig2', requestedPrivateIpAddress: '10.1.0.11', privateIpAddress: two?.[2] });
+  });
+});
+
+describe('the source group changing', () => {
+  it('a rule added to the source group reaches the mirror at the next drift check, with one DriftDetected event (old → new)', async () => {
+    const ssh = { ...RULE, destinationPortRange: '22', priority: 310 };
+    await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-nsg`, { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-https', ...RULE }, { name: 'allow-ssh', ...ssh }] }, poll);
+    const [event] = await waitForEvents(fx.kc, fx.ns, vmName, 'DriftDetected', 1);
+    expect(event?.message).toBe(`network security group ${vmName}-nsg rules changed from [allow-https Inbound Allow Tcp 443 300] to [allow-https Inbound Allow Tcp 443 300; allow-ssh Inbound Allow Tcp 22 310]: its mirror ${vmName}-nsg-asr is updated`);
+    const mirror = await az.network.networkSecurityGroups.get(`${rg}-asr`, `${vmName}-nsg-asr`);
+    expect(mirror.securityRules?.map((r) => [r.name, r.destinationPortRange, r.priority]).sort()).toEqual([
+      ['allow-https', '443', 300],
+      ['allow-ssh', '22', 310],
+    ]);
+    expect((await fx.clients.vms.get(vmRef()))?.status?.phase).toBe('Protected');
   });
 });
 

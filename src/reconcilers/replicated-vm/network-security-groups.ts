@@ -3,13 +3,15 @@
  * mirrored into the target resource group as `<name>-asr`, its rules copied and kept current (a drift check
  * that finds the source rules changed updates the mirror), unless spec.networkInterfaces names an existing
  * group in the target region for that NIC. The mirrors are made while replication is enabled, in the target
- * region, so a failover needs nothing from the source region and only references them.
+ * region, so a failover needs nothing from the source region and only references them. A mirror updated
+ * because the source rules changed is recorded as one DriftDetected event, old rules → new.
  *
  *   refusal        before anything is created: a named group that does not exist or is in another region,
  *                  a source group whose rules cannot be mirrored (application security groups);
  *   mirror step    one target resource per source group (role TargetNetworkSecurityGroup/<mirror name>);
  *   targetGroupOf  the group recorded for each NIC (status.sourceNetworkInterfaces[].targetNetworkSecurityGroupId).
  */
+import type { NetworkSecurityGroup, SecurityRule } from '@azure/arm-network';
 import type { ReplicatedVM } from '../../api/types.ts';
 import { parseArmId, resourceId } from '../../azure/arm-id.ts';
 import { convergeResource } from '../../azure/external-resource.ts';
@@ -70,10 +72,22 @@ export async function networkSecurityGroupMirrorStep(pass: VmPass, source: Sourc
     if (!rules || 'refusal' in rules) continue; // refused before anything was created
     const name = mirrorName(id);
     const resource = networkSecurityGroupResource(deps.az, `${NSG_MIRROR_ROLE}${name}`, { resourceGroup, name, location: vm.spec.targetLocation, owner: pass.owner, rules: rules.rules });
-    const step = await convergeResource(resource, pass.ledger, persist);
+    // The source rules changed since the mirror was made: one DriftDetected event, old → new, as the mirror is updated.
+    const update = async (current: NetworkSecurityGroup) => {
+      const message = `network security group ${parseArmId(id).name} rules changed from ${rulesText(current.securityRules ?? [])} to ${rulesText(rules.rules)}: its mirror ${name} is updated`;
+      await resource.update(current);
+      pass.ctx.events.record(vm, 'Normal', 'DriftDetected', message);
+    };
+    const step = await convergeResource({ ...resource, update }, pass.ledger, persist);
     if (step.state !== 'done') return step;
   }
   return done();
+}
+
+/** Rules as a person reads them: `name direction access protocol port priority`, by name. */
+function rulesText(rules: readonly SecurityRule[]): string {
+  const text = [...rules].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')).map((r) => `${r.name} ${r.direction} ${r.access} ${r.protocol} ${r.destinationPortRange ?? r.destinationPortRanges?.join(',') ?? '*'} ${r.priority}`);
+  return text.length ? `[${text.join('; ')}]` : '(none)';
 }
 
 /** The group a NIC's failed-over NIC gets: the one named for it, else the mirror of its source group, else none. */
