@@ -2,7 +2,7 @@
 // second with a secondary IP configuration (both static) and a network security group. Enabling replication
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
-// the SDK; an address taken in the target subnet is replaced by the next free one for that configuration
+// the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
 // only; a rule added to the source group reaches the mirror at the next drift check (one DriftDetected event). A group named for a NIC that is not usable in the target region, and a malformed group id, are
 // refused before anything is created. Real operator and datapath (in this process), real API server, local
 // Azure.
@@ -159,5 +159,22 @@ describe('network security groups refused before anything is created', () => {
     const accounts: string[] = [];
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${badRg}-asr`)) accounts.push(a.name as string);
     expect(accounts).toEqual([]);
+  });
+});
+
+describe('Planned failover', () => {
+  it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group', async () => {
+    await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
+    const fo = await waitForObject(fx.kc, fx.failovers, foRef('move'), finished, 'planned failover done', 180_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const targetNetwork = (await fx.clients.mappings.get({ namespace: fx.ns, name: 'net' }))?.status?.targetVirtualNetworkId as string;
+    const [first, second] = await targetNics(fo?.status?.targetVirtualMachineId as string);
+    expect(configsOf(first)).toEqual([['ipconfig1', true, fx.sourceIp]]);
+    expect(configsOf(second)).toEqual([
+      ['ipconfig1', true, '10.1.0.10'],
+      ['ipconfig2', false, '10.1.0.11'],
+    ]);
+    for (const c of [...(first?.ipConfigurations ?? []), ...(second?.ipConfigurations ?? [])]) expect(c.subnet?.id?.toLowerCase()).toBe(`${targetNetwork}/subnets/default`.toLowerCase());
+    expect(parseArmId(second?.networkSecurityGroup?.id as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
   });
 });
