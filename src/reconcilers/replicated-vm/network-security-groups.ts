@@ -39,24 +39,34 @@ function mirroredGroups(vm: ReplicatedVM, nics: readonly SourceNic[]): string[] 
   return [...new Map(ids.map((id) => [id.toLowerCase(), id])).values()];
 }
 
+/** Each group is read once per pass (the refusal and the mirror step read the same ones). */
+const groupsRead = new WeakMap<VmPass, Map<string, Promise<NetworkSecurityGroup | undefined>>>();
+function readGroup(pass: VmPass, id: string): Promise<NetworkSecurityGroup | undefined> {
+  const read = groupsRead.get(pass) ?? new Map<string, Promise<NetworkSecurityGroup | undefined>>();
+  groupsRead.set(pass, read);
+  const key = id.toLowerCase();
+  if (!read.has(key)) read.set(key, getNetworkSecurityGroup(pass.deps.az, id));
+  return read.get(key) as Promise<NetworkSecurityGroup | undefined>;
+}
+
 function mirrorName(sourceGroupId: string): string {
   return `${parseArmId(sourceGroupId).name}-asr`;
 }
 
 /** Why the NICs' groups cannot be carried over, if they cannot; read before anything is created. */
 export async function networkSecurityGroupRefusal(pass: VmPass, source: SourceVm): Promise<{ reason: string; message: string } | undefined> {
-  const { vm, deps } = pass;
+  const { vm } = pass;
   for (const nic of source.networkInterfaces) {
     const named = namedGroupOf(vm, nic.name);
     if (!named) continue;
-    const group = await getNetworkSecurityGroup(deps.az, named);
+    const group = await readGroup(pass, named);
     if (!group) return { reason: NSG_NOT_USABLE, message: `network security group ${named} named for network interface ${nic.name} does not exist` };
     if (!sameLocation(group.location, vm.spec.targetLocation)) {
       return { reason: NSG_NOT_USABLE, message: `network security group ${named} named for network interface ${nic.name} is in ${group.location}, not in the target region ${vm.spec.targetLocation}` };
     }
   }
   for (const id of mirroredGroups(vm, source.networkInterfaces)) {
-    const group = await getNetworkSecurityGroup(deps.az, id);
+    const group = await readGroup(pass, id);
     const rules = group ? mirrorableRules(group) : { refusal: `network security group ${id} of the source VM's network interfaces does not exist` };
     if ('refusal' in rules) return { reason: 'NetworkSecurityGroupNotMirrorable', message: `${rules.refusal}; name an existing group in ${vm.spec.targetLocation} for the NIC in spec.networkInterfaces[].targetNetworkSecurityGroupId` };
   }
@@ -67,7 +77,7 @@ export async function networkSecurityGroupRefusal(pass: VmPass, source: SourceVm
 export async function networkSecurityGroupMirrorStep(pass: VmPass, source: SourceVm, resourceGroup: string, persist: () => Promise<void>): Promise<Step<unknown>> {
   const { vm, deps } = pass;
   for (const id of mirroredGroups(vm, source.networkInterfaces)) {
-    const group = await getNetworkSecurityGroup(deps.az, id);
+    const group = await readGroup(pass, id);
     const rules = group ? mirrorableRules(group) : undefined;
     if (!rules || 'refusal' in rules) continue; // refused before anything was created
     const name = mirrorName(id);
