@@ -162,6 +162,24 @@ describe('network security groups refused before anything is created', () => {
   });
 });
 
+describe('disabling replication (deletionPolicy Delete)', () => {
+  it('removes the mirror of a group no failed-over NIC uses', async () => {
+    const delRg = 'nets-del';
+    const vm = await createSmallVm(fx.sb, delRg, 'gone', 1, 8 * 1024 * 1024);
+    const group = await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(delRg, 'gone-nsg', { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-https', ...RULE }] }, poll);
+    const nic = await fx.sb.c.network.networkInterfaces.get(delRg, 'gone-nic');
+    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(delRg, 'gone-nic', { ...nic, networkSecurityGroup: { id: group.id as string } }, poll);
+    await fx.clients.mappings.create(fx.ns, { metadata: { name: 'del-net' }, spec: { sourceVirtualNetworkId: subnetOf(delRg).replace(/\/subnets\/default$/, ''), targetLocation: TARGET, targetResourceGroup: `${delRg}-asr` } });
+    await fx.clients.vms.create(fx.ns, { metadata: { name: 'gone' }, spec: { sourceVirtualMachineId: vm.id as string, targetLocation: TARGET, policyRef: { name: 'fast' }, networkMappingRef: { name: 'del-net' }, deletionPolicy: 'Delete' } });
+    const ref = { namespace: fx.ns, name: 'gone' };
+    await waitForObject(fx.kc, fx.clients.vms, ref, (o) => o?.status?.phase === 'Protected', 'protected', 180_000);
+    expect((await az.network.networkSecurityGroups.get(`${delRg}-asr`, 'gone-nsg-asr')).location).toBe(TARGET);
+    await fx.clients.vms.delete(ref);
+    await waitForObject(fx.kc, fx.clients.vms, ref, (o) => o === undefined, 'replication disabled', 120_000);
+    await expect(az.network.networkSecurityGroups.get(`${delRg}-asr`, 'gone-nsg-asr')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
 describe('Planned failover', () => {
   it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group', async () => {
     await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
