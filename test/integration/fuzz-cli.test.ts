@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../support/helm.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 
 const MAIN = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
-const RUNS = Number(process.env.FUZZ_CLI_RUNS ?? 16);
+const RUNS = Number(process.env.FUZZ_CLI_RUNS ?? 8);
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x100000000) : Number(process.env.FUZZ_SEED);
 /** A command that does not end within this long hangs (they all end in about a second). */
 const EXIT_MS = 20_000;
@@ -103,7 +103,7 @@ describe('fuzzed command lines', () => {
           if (wrong) throw new Error(`site-recovery ${JSON.stringify(vectors[i])}: ${wrong}`);
         }
       }),
-      { numRuns: RUNS, seed: SEED, ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}), interruptAfterTimeLimit: 45_000 },
+      { numRuns: RUNS, seed: SEED, ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}), interruptAfterTimeLimit: 40_000 },
     );
   }, 180_000);
 });
