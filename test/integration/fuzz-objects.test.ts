@@ -25,7 +25,7 @@ import { startLocalAzure, type LocalAzure } from '../support/local-azure.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x100000000) : Number(process.env.FUZZ_SEED);
 const fcParams = { numRuns: RUNS, seed: SEED, ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}), endOnFailure: false, interruptAfterTimeLimit: 40_000 };
 /** How long the operator gets to reach its verdict on one object. */

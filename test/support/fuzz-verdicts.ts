@@ -54,6 +54,8 @@ export function clearRefusal(code: number, message: string): string | undefined 
   if (code !== 422 && code !== 400) return `HTTP ${code}: ${message}`;
   if (!message.trim()) return 'an empty message';
   if (/internal error|panic|goroutine|stack trace|no such overload|unexpected/i.test(message)) return `not a message for a person: ${message}`;
+  // A CEL rule that cannot read a value says so in its own words; the schema must say why beside it.
+  if (/type conversion error/i.test(message) && !/should match/.test(message)) return `only a CEL conversion error: ${message}`;
   if (!/(Invalid value|Required value|Unsupported value|Too long|Too many|must|should|expected|cannot|immutable|exceed|invalid)/i.test(message)) return `no reason given: ${message}`;
   return undefined;
 }
