@@ -1,6 +1,6 @@
 // Fuzzed command lines (issue #16, item 5): fast-check builds argument vectors from the CLI's own command
-// words and options mixed with hostile values (empty, dashes, `=`, very long, non-ASCII, shell and path
-// syntax) and runs the real binary (src/cli/main.ts, as test/integration/cli-user-commands.test.ts does)
+// words (and near misses of them) and options mixed with hostile values (empty, dashes, `=`, very long,
+// non-ASCII, shell and path syntax, files that are not kubeconfigs) and runs the real binary (src/cli/main.ts, as test/integration/cli-user-commands.test.ts does)
 // against the test API server, in a namespace with no objects and with no Azure settings. Every vector
 // ends by itself with exit code 0, 1 or 2, and a failure is one line on stderr, never a stack trace.
 //
@@ -30,9 +30,12 @@ const OPTIONS = [
   '--metrics-port', '--workers', '--lease-namespace', '--lease-name', '--no-lease', '--no-leader-election', '--cycle-interval', '--status-interval', '--concurrency',
   '--lease-duration', '--final-sync-timeout', '--drift-check-interval', '--', '-', '--type=Test', '--timeout=0s', '--timeout=1ms', '--workers=0', '--metrics-port=70000', '-nfoo',
 ];
-const VALUES = ['Test', 'Planned', 'Unplanned', 'app', 'default', '', ' ', '0', '-1', '99999999999999999999', '1e3', 'NaN', '1m', '0s', '-5m', 'x'.repeat(5000), 'ü😀', '..', '/', '/dev/null', '/etc/passwd', '/tmp', '$(id)', "'", '"', '\\', '%s%n', 'a=b', '\n', '\t'];
+const VALUES = [path.join(REPO_ROOT, 'README.md'), path.join(REPO_ROOT, 'package.json'), 'Test', 'Planned', 'Unplanned', 'app', 'default', '', ' ', '0', '-1', '99999999999999999999', '1e3', 'NaN', '1m', '0s', '-5m', 'x'.repeat(5000), 'ü😀', '..', '/', '/dev/null', '/etc/passwd', '/tmp', '$(id)', "'", '"', '\\', '%s%n', 'a=b', '\n', '\t'];
 
+/** A command word with one character left out: commander suggests the command it resembles. */
+const nearMiss = fc.constantFrom(...COMMANDS).chain((c) => fc.nat({ max: c.length - 1 }).map((i) => c.slice(0, i) + c.slice(i + 1)));
 const word = fc.oneof(
+  { weight: 1, arbitrary: nearMiss },
   { weight: 3, arbitrary: fc.constantFrom(...OPTIONS) },
   { weight: 3, arbitrary: fc.constantFrom(...VALUES) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
@@ -40,7 +43,7 @@ const word = fc.oneof(
 );
 /** A command word (or none, or garbage) and up to six more words; never NUL (argv cannot carry it). */
 const argv = fc
-  .tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...COMMANDS) }, { weight: 1, arbitrary: word }), fc.array(word, { maxLength: 6 }))
+  .tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...COMMANDS) }, { weight: 1, arbitrary: nearMiss }, { weight: 1, arbitrary: word }), fc.array(word, { maxLength: 6 }))
   .map(([first, rest]) => [first, ...rest])
   .filter((args) => !args.some((a) => a.includes('\u0000') || a === 'sandbox' || a === 'start'));
 
