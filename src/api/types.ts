@@ -61,7 +61,7 @@ export interface ReplicationPolicy {
 }
 
 /**
- * A duration such as 30s, 5m, 1h30m or 24h (Go duration syntax; units ms, s, m, h).
+ * A duration such as 30s, 5m, 1h30m or 24h (Go duration syntax; units ms, s, m, h; at most 5 digits before a unit's decimal point).
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
  * via the `definition` "Duration".

@@ -1,6 +1,6 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
- *   0. wait for the policy to be ready;
+ *   0. refuse ids in another subscription than the operator's; wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
  *      disks, sits in the mapped network and another region;
@@ -16,7 +16,7 @@
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
-import { resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
 import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
 import { saveRegistration } from '../../azure/saved-registration.ts';
 import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/source-vm.ts';
@@ -38,7 +38,10 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const { vm, deps } = pass;
   const spec = vm.spec;
 
-  // 0. The policy must be ready.
+  // 0. Every Azure id in the subscription the operator manages; the policy ready.
+  const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
+  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId });
+  if (foreign) return pass.stall(foreign);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
   if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
     return pass.pause({ reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
