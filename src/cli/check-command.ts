@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { GROUP, RESOURCES, VERSION } from '../api/types.ts';
 import { kubeErrorMessage } from '../kube/errors.ts';
 import { loadKubeConfig } from './process.ts';
+import { namespaceName } from './options.ts';
 
 /** A lease renewed longer ago than its duration plus this margin has no live holder. */
 const RENEW_MARGIN_MS = 5_000;
@@ -41,7 +42,7 @@ export function registerCheckCommand(program: Command): void {
     .command('check')
     .description('Check the installation: the siterecovery.io CRDs are served and an operator replica leads')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--lease-namespace <ns>', "namespace of the operator's leader Lease (default: POD_NAMESPACE, else site-recovery-system)", process.env.POD_NAMESPACE || 'site-recovery-system')
+    .option('--lease-namespace <ns>', "namespace of the operator's leader Lease (default: POD_NAMESPACE, else site-recovery-system)", namespaceName, process.env.POD_NAMESPACE || 'site-recovery-system')
     .option('--lease-name <name>', "name of the operator's leader Lease", 'site-recovery-operator')
     .option('--no-lease', 'skip the Lease check (an operator run without leader election)')
     .action(async (o: { kubeconfig?: string; leaseNamespace: string; leaseName: string; lease: boolean }) => {

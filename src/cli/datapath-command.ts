@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildDatapath } from '../datapath/datapath.ts';
 import { parseDuration } from '../util/duration.ts';
-import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
+import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber, namespaceName } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 const env = process.env;
@@ -14,8 +14,8 @@ export function registerDatapathCommand(program: Command): void {
     .description('Run a datapath replica: captures VM disk changes into the cache, applies them to replica blobs, seals recovery points')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (default: METRICS_PORT, else 8080, else any free port)', portNumber)
-    .option('--lease-namespace <ns>', 'namespace of the member Leases (default: POD_NAMESPACE)', env.POD_NAMESPACE ?? 'default')
-    .option('--namespace <ns>', 'replicate only the VMs of this namespace (default: all namespaces)', env.WATCH_NAMESPACE || undefined)
+    .option('--lease-namespace <ns>', 'namespace of the member Leases (default: POD_NAMESPACE)', namespaceName, env.POD_NAMESPACE ?? 'default')
+    .option('--namespace <ns>', 'replicate only the VMs of this namespace (default: all namespaces)', namespaceName, env.WATCH_NAMESPACE || undefined)
     .option('--lease-duration <duration>', 'a replica that has not renewed its member lease for this long is gone', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_LEASE_DURATION ?? '15s'))
     .option('--cycle-interval <duration>', 'replace the policies\' recovery point interval (tests and benchmarks only)', durationOption, env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL ? parseDuration(env.SITE_RECOVERY_DATAPATH_CYCLE_INTERVAL) : undefined)
     .option('--status-interval <duration>', 'how often health and progress are looked at; status is written only when they changed', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))

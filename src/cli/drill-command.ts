@@ -8,7 +8,7 @@ import type { VerifyMethod } from '../azure/verify/disk-verifier.ts';
 import type { DrillDiskResult, DrillReport, DrillType } from './drill-report.ts';
 import { runDrill } from './drill-run.ts';
 import { formatBytes } from './live-view.ts';
-import { contextNamespace } from './options.ts';
+import { contextNamespace, namespaceName } from './options.ts';
 import { loadKubeConfig } from './process.ts';
 
 interface DrillCommandOptions {
@@ -27,7 +27,7 @@ export function registerDrillCommand(program: Command): void {
     .description('Run a DR drill of a ReplicatedVM: fail over, verify every disk (checksums computed by storage, or sha256), clean up, report RPO, RTO and pass/fail')
     .addOption(new Option('--type <type>', 'Test (isolated network, replication continues; cleaned up after) or Planned (source shut down; not undone)').choices(['Test', 'Planned']).default('Test'))
     .addOption(new Option('--verify <method>', 'checksums: storage computes CRC-64s of every 4 MiB of both sides (no disk byte read here); full: read both and compare sha256; none').choices(['checksums', 'full', 'none']).default('checksums'))
-    .option('-n, --namespace <ns>', "namespace of the ReplicatedVM (default: SITE_RECOVERY_NAMESPACE, else the kubeconfig context's)", process.env.SITE_RECOVERY_NAMESPACE || undefined)
+    .option('-n, --namespace <ns>', "namespace of the ReplicatedVM (default: SITE_RECOVERY_NAMESPACE, else the kubeconfig context's)", namespaceName, process.env.SITE_RECOVERY_NAMESPACE || undefined)
     .option('--recovery-point <point>', 'LatestProcessed, Latest, LatestAppConsistent or a RecoveryPoint name (default: the operator\'s, LatestProcessed)')
     .addOption(new Option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)').argParser((v) => parseDuration(v)).default(parseDuration('15m'), '15m'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')

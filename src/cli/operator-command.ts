@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildOperator } from '../operator/run-operator.ts';
-import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber } from './options.ts';
+import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber, namespaceName } from './options.ts';
 import { parseDuration } from '../util/duration.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
@@ -11,13 +11,13 @@ export function registerOperatorCommand(program: Command): void {
     .description('Run the operator: converges Azure to the ReplicationPolicy, NetworkMapping and ReplicatedVM objects')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (default: METRICS_PORT, else 8080, else any free port)', portNumber)
-    .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', process.env.POD_NAMESPACE)
+    .option('--leader-election-namespace <ns>', 'namespace of the leader-election Lease (default: POD_NAMESPACE)', namespaceName, process.env.POD_NAMESPACE)
     .option('--no-leader-election', 'run without leader election (a single replica only)')
     .option('--workers <n>', 'concurrent reconciles per kind', wholeNumber(1, 256), 4)
     .addOption(new Option('--final-sync-timeout <duration>', 'how long a failover\'s FinalSync waits for the datapath before a Planned one fails and an Unplanned one uses the newest sealed point (a FailoverRequest may say otherwise: spec.finalSyncTimeout)').argParser((v) => parseDuration(v)).default(parseDuration('5m'), '5m'))
     .addOption(new Option('--source-probe-timeout <duration>', 'deadline of one call into the source region (a Planned failover\'s shutdown, re-protect\'s deallocate); no answer means the region is unavailable').argParser((v) => parseDuration(v)).default(parseDuration('20s'), '20s'))
     .addOption(new Option('--drift-check-interval <duration>', 'how often each object is reconciled with nothing changed, to find and repair drift in Azure (the only Azure calls of a quiet fleet)').argParser(durationAtLeast(10_000)).default(parseDuration('10m'), '10m'))
-    .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)', process.env.WATCH_NAMESPACE || undefined)
+    .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)', namespaceName, process.env.WATCH_NAMESPACE || undefined)
     .addOption(new Option('--lease-duration-ms <ms>', 'leader lease duration').argParser(wholeNumber(1)).default(15_000).hideHelp())
     .addOption(new Option('--renew-deadline-ms <ms>', 'leader renew deadline').argParser(wholeNumber(1)).default(10_000).hideHelp())
     .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(wholeNumber(1)).default(2_000).hideHelp())

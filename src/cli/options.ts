@@ -27,6 +27,17 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value:
 
 export const portNumber = wholeNumber(0, 65_535);
 
+/**
+ * A parser for a namespace name: a DNS-1123 label, as the API server requires. An empty value is refused
+ * rather than read as "no namespace", which would list or watch every namespace (commander argParser).
+ */
+export function namespaceName(value: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    throw new InvalidArgumentError(`expected a namespace name (lowercase letters, digits and '-', at most 63), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** A parser for a duration (30s, 5m, 1h30m) of at least `minMs` (commander argParser). */
 export function durationAtLeast(minMs: number): (value: string) => number {
   return (value: string) => {

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { contextNamespace, durationAtLeast, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, portIsFree, programName, wholeNumber } from '../../src/cli/options.ts';
+import { contextNamespace, durationAtLeast, DEFAULT_METRICS_PORT, explicitMetricsPort, metricsPort, namespaceName, portIsFree, programName, wholeNumber } from '../../src/cli/options.ts';
 import { serveHealth } from '../../src/runtime/health-server.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -29,6 +29,11 @@ describe('command-line values', () => {
   it('accepts whole numbers in range and refuses anything else', () => {
     expect(wholeNumber(1, 10)('7')).toBe(7);
     for (const bad of ['0', '11', 'abc', '1.5', '', '-3', '7e0']) expect(() => wholeNumber(1, 10)(bad), bad).toThrow(/whole number from 1 to 10/);
+  });
+
+  it('accepts namespace names and refuses an empty one, which would otherwise mean every namespace', () => {
+    expect(namespaceName('shop-prod')).toBe('shop-prod');
+    for (const bad of ['', ' ', 'Shop', '-shop', 'shop-', 'a'.repeat(64), 'shop/prod']) expect(() => namespaceName(bad), JSON.stringify(bad)).toThrow(/expected a namespace name/);
   });
 
   it('takes the flag, else METRICS_PORT, else leaves the choice to metricsPort', () => {
@@ -81,6 +86,13 @@ describe('site-recovery errors', () => {
     expect(out.status).toBe(2);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toMatch(/--workers <n>.*expected a whole number/);
+  }, 60_000);
+
+  it("refuses `-n ''` on a user command with one line and exit code 2, instead of listing every namespace", () => {
+    const out = run(['status', '-n', '']);
+    expect(out.status).toBe(2);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    expect(out.stderr).toMatch(/--namespace <ns>.*expected a namespace name/);
   }, 60_000);
 
   it('refuses a drift check interval too short to be one (it would reconcile the fleet without pause)', () => {

@@ -9,7 +9,7 @@ import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../api/typ
 import { CustomResourceClient, type CustomObject } from '../../kube/custom-resources.ts';
 import { waitForObject } from '../../kube/wait-for-object.ts';
 import { parseDuration } from '../../util/duration.ts';
-import { contextNamespace } from '../options.ts';
+import { contextNamespace, namespaceName } from '../options.ts';
 import { loadKubeConfig } from '../process.ts';
 
 export interface UserOptions {
@@ -22,7 +22,7 @@ export interface UserOptions {
 /** Adds the options every user command takes (and --wait/--timeout where waiting makes sense). */
 export function userOptions(command: Command, waits = false): Command {
   command
-    .option('-n, --namespace <ns>', "namespace (default: SITE_RECOVERY_NAMESPACE, else the kubeconfig context's)", process.env.SITE_RECOVERY_NAMESPACE || undefined)
+    .option('-n, --namespace <ns>', "namespace (default: SITE_RECOVERY_NAMESPACE, else the kubeconfig context's)", namespaceName, process.env.SITE_RECOVERY_NAMESPACE || undefined)
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config)');
   if (waits) {
     command
