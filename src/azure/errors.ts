@@ -5,6 +5,9 @@
  * - notFound: 404; the caller decides whether that is fine (delete) or fatal (source VM gone);
  * - fatal: the request itself is wrong (400, 403, most 409s about the user's input); surface as a
  *   condition and wait for the user to change something;
+ * - except a 403 AuthorizationFailed (the identity lacks a role action at the scope): retryable, since a
+ *   new role assignment takes minutes to reach ARM (Azure Service Operator v2 classifies it the same way);
+ *   its reason is AuthorizationFailed, naming the action and scope, until the role is granted;
  * - unknown: anything else, shown as is and retried with backoff.
  */
 import { RestError } from '@azure/core-rest-pipeline';
@@ -23,6 +26,8 @@ const RETRYABLE_CODES = new Set([
   'OperationNotAllowed', 'AnotherOperationInProgress', 'RetryableError', 'Conflict', 'ResourceGroupBeingDeleted',
   'StorageAccountOperationInProgress', 'InternalServerError', 'ServiceUnavailable', 'TooManyRequests',
 ]);
+/** ARM's answers when a role assignment is missing (or not there yet): https://github.com/Azure/Azure-Landing-Zones/issues/3668. */
+const AUTHORIZATION_CODES = new Set(['AuthorizationFailed', 'LinkedAuthorizationFailed']);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
 
 export function classifyAzureError(error: unknown): ClassifiedError {
@@ -37,6 +42,7 @@ export function classifyAzureError(error: unknown): ClassifiedError {
     if (status === 404) return { class: 'notFound', statusCode: status, code, message };
     if (status === 429 || status === 408 || status >= 500) return { class: 'retryable', statusCode: status, code, message };
     if (status === 409) return { class: code && RETRYABLE_CODES.has(code) ? 'retryable' : 'fatal', statusCode: status, code, message };
+    if (status === 403 && code && AUTHORIZATION_CODES.has(code)) return { class: 'retryable', statusCode: status, code, message };
     if (status === 400 || status === 403 || status === 401) return { class: 'fatal', statusCode: status, code, message };
     return { class: 'unknown', statusCode: status, code, message };
   }
@@ -99,5 +105,6 @@ export function reconcileErrorFor(error: unknown, action: string): TerminalError
   const c = classifyAzureError(error);
   const detail = `${action}: ${c.code ? `${c.code}: ` : ''}${c.message}`;
   if (c.class === 'fatal') return new TerminalError('AzureRequestRejected', detail, { cause: error });
+  if (c.code && AUTHORIZATION_CODES.has(c.code)) return new RetryableError('AuthorizationFailed', detail, { cause: error });
   return new RetryableError(c.class === 'retryable' ? 'AzureRetrying' : 'AzureError', detail, { cause: error });
 }

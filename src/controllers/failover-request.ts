@@ -24,6 +24,7 @@ export function failoverRequestController(cache: OperatorCache, options: Partial
       az: cache.az,
       listFailovers: (namespace) => informers.failovers.list(namespace),
       options: { ...DEFAULT_FAILOVER_OPTIONS, ...options },
+      ...(cache.scopes ? { scopes: cache.scopes } : {}),
     }),
     ...cache.controllerOptions,
   });

@@ -17,7 +17,7 @@ export function networkMappingController(cache: OperatorCache): Controller<Netwo
     kind: 'NetworkMapping',
     client: clients.mappings,
     informer: informers.mappings,
-    reconciler: new NetworkMappingReconciler(clients.mappings, cache.az, (namespace) => informers.vms.list(namespace)),
+    reconciler: new NetworkMappingReconciler(clients.mappings, cache.az, (namespace) => informers.vms.list(namespace), cache.scopes),
     ignoreUpdate: specAlreadyObserved,
     ...cache.controllerOptions,
   });

@@ -12,6 +12,7 @@ import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReade
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
 import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
+import { namespaceScopes, type NamespaceScopes, type Tenancy } from './tenancy.ts';
 
 export interface OperatorCache {
   az: AzureClients;
@@ -29,6 +30,8 @@ export interface OperatorCache {
     vms: Informer<ReplicatedVM>;
     failovers: Informer<FailoverRequest>;
   };
+  /** Namespaced tenancy: each namespace's Azure scopes (tenancy.ts); absent in cluster tenancy. */
+  scopes?: NamespaceScopes;
   /** Options every controller takes. */
   controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; classifyError: (error: unknown) => string };
 }
@@ -37,7 +40,7 @@ function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: Cus
   return new Informer<T>(kubeConfig, client.path(namespace), async () => (await client.list(namespace)) as never);
 }
 
-export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number }): OperatorCache {
+export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number; tenancy?: Tenancy }): OperatorCache {
   const { kubeConfig, namespace } = options;
   const clients = {
     policies: new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy'),
@@ -56,6 +59,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
       vms: informerFor(kubeConfig, clients.vms, namespace),
       failovers: informerFor(kubeConfig, clients.failovers, namespace),
     },
+    ...(options.tenancy === 'namespaced' ? { scopes: namespaceScopes(kubeConfig) } : {}),
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },
   };
 }

@@ -28,6 +28,7 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       az: cache.az,
       listAllVms: () => informers.vms.list(),
       listFailovers: (namespace) => informers.failovers.list(namespace),
+      ...(cache.scopes ? { scopes: cache.scopes } : {}),
     }),
     ignoreUpdate: datapathStatusOnly,
     ...cache.controllerOptions,

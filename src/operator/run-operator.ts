@@ -1,6 +1,6 @@
 /**
  * The operator process: the shared cache (one ARM client set, one informer per kind), one controller per
- * user-written kind (src/controllers/), all under leader election, with health and metrics endpoints and
+ * user-written kind (src/controllers/) — and in namespaced tenancy a Namespace informer — all under leader election, with health and metrics endpoints and
  * graceful shutdown.
  */
 import { hostname } from 'node:os';
@@ -9,7 +9,8 @@ import type { AzureConfig } from '../azure/clients.ts';
 import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
-import { buildOperatorCache } from '../controllers/operator-cache.ts';
+import { buildOperatorCache, keyFor } from '../controllers/operator-cache.ts';
+import { watchScopes, type Tenancy } from '../controllers/tenancy.ts';
 import { replicatedVmController } from '../controllers/replicated-vm.ts';
 import { replicationPolicyController } from '../controllers/replication-policy.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
@@ -38,6 +39,8 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** cluster (default, single-tenant) or namespaced (each namespace bounded to its Azure scopes). */
+  tenancy?: Tenancy;
   /** Failover settings: the final sync's deadline, the deadline of a call into the source region. */
   failover?: Partial<FailoverOptions>;
 }
@@ -50,9 +53,16 @@ export function buildOperator(options: OperatorOptions): Manager {
   const { kubeConfig } = options;
   const identity = options.identity ?? defaultIdentity();
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
-  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs });
+  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs, tenancy: options.tenancy });
   exportFleetMetrics(cache.informers);
-  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover)];
+  const { informers } = cache;
+  const kinds = [
+    [replicationPolicyController(cache), informers.policies],
+    [networkMappingController(cache), informers.mappings],
+    [replicatedVmController(cache), informers.vms],
+    [failoverRequestController(cache, options.failover), informers.failovers],
+  ] as const;
+  const controllers = kinds.map(([controller]) => controller);
 
   const manager = new Manager({
     kubeConfig,
@@ -69,5 +79,10 @@ export function buildOperator(options: OperatorOptions): Manager {
   });
   for (const informer of Object.values(cache.informers)) manager.addInformer(informer as Informer<CustomObject>);
   for (const controller of controllers) manager.addController(controller as never);
+  if (cache.scopes) {
+    manager.addInformer(cache.scopes.informer as never);
+    // Policies name no Azure id; the other kinds are checked again when their namespace's scopes change.
+    for (const [controller, informer] of kinds.slice(1)) watchScopes(cache.scopes.informer, controller as never, (namespace) => informer.list(namespace).map(keyFor));
+  }
   return manager;
 }

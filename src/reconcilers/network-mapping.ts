@@ -1,7 +1,8 @@
 /**
  * NetworkMapping: resolves (or creates) the target network mirroring the source network's address space
  * and subnets (named <source>-asr, as Azure Site Recovery does), the isolated test-failover network, the
- * subnet mapping by name with overrides, and the reverse mapping used after re-protect.
+ * subnet mapping by name with overrides, and the reverse mapping used after re-protect. In namespaced
+ * tenancy every network and group it names must be inside its namespace's Azure scopes (./tenancy.ts).
  */
 import type { Subnet, VirtualNetwork } from '@azure/arm-network';
 import type { NetworkMapping, NetworkMappingStatus, ReplicatedVM, ResolvedSubnetMapping } from '../api/types.ts';
@@ -11,6 +12,8 @@ import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
 import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/errors.ts';
 import { mappingFromTarget } from './network-mapping-from-target.ts';
+import type { ScopeSource } from '../azure/scopes.ts';
+import { networkMappingAzureIds, tenancyRefusal } from './tenancy.ts';
 import { convergeResource, removeResource } from '../azure/external-resource.ts';
 import { ResourceLedger } from '../azure/resource-ledger.ts';
 import type { Readiness } from '../runtime/conditions.ts';
@@ -32,11 +35,14 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
   private readonly az: AzureClients;
   private readonly listVms: (namespace: string) => readonly ReplicatedVM[];
   private readonly status: StatusWriter<NetworkMapping>;
+  /** Namespaced tenancy: the Azure scopes of each namespace; absent in cluster tenancy. */
+  private readonly scopes: ScopeSource | undefined;
 
-  constructor(mappings: CustomResourceClient<NetworkMapping>, az: AzureClients, listVms: (namespace: string) => readonly ReplicatedVM[]) {
+  constructor(mappings: CustomResourceClient<NetworkMapping>, az: AzureClients, listVms: (namespace: string) => readonly ReplicatedVM[], scopes?: ScopeSource) {
     this.mappings = mappings;
     this.az = az;
     this.listVms = listVms;
+    this.scopes = scopes;
     this.status = new StatusWriter(mappings);
   }
 
@@ -62,6 +68,8 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     const { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId } = spec;
     const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId });
     if (foreign) return stall(foreign.reason, foreign.message);
+    const outside = tenancyRefusal(this.scopes, mapping.metadata.namespace ?? 'default', networkMappingAzureIds(mapping, this.az.subscriptionId));
+    if (outside) return stall(outside.reason, outside.message);
     const sourceId = parseArmId(spec.sourceVirtualNetworkId);
     let source: VirtualNetwork | undefined;
     try {

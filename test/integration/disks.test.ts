@@ -11,6 +11,7 @@ import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api
 import { hashPageBlob } from '../../src/azure/page-blob-hash.ts';
 import { addDataDisk, growDisk } from '../../sandbox/src/disk-add.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
+import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import { diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -91,8 +92,7 @@ describe('disks changing under a protected VM', () => {
     expect(replicated(await fx.clients.vms.get(vmRef()))).toEqual(['os', 'lun0']);
     for (const p of await points()) expect(p.spec.disks.map((d) => d.name)).toEqual(['os', 'lun0']);
     const url = new URL((await points())[0]!.spec.disks[0]!.blobUrl);
-    const account = url.pathname.split('/')[1]!;
-    const replica = new ContainerClient(`${url.origin}${url.pathname.split('/').slice(0, 3).join('/')}`, new StorageSharedKeyCredential(account, fx.sb.storage.accountKey(account)));
+    const replica = new ContainerClient(`${url.origin}${url.pathname.split('/').slice(0, 3).join('/')}`, sandboxStorageCredential());
     const blobs: string[] = [];
     for await (const b of replica.listBlobsFlat()) blobs.push(b.name);
     expect(blobs.filter((n) => n.endsWith('.vhd')).sort()).toEqual(['lun0.vhd', 'os.vhd']);

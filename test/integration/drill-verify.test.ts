@@ -12,7 +12,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BlobSASPermissions, ContainerClient, StorageSharedKeyCredential, type BlockBlobClient, type PageBlobClient } from '@azure/storage-blob';
+import type { TokenCredential } from '@azure/core-auth';
+import { BlobSASPermissions, BlobServiceClient, ContainerClient, generateBlobSASQueryParameters, type BlockBlobClient, type PageBlobClient } from '@azure/storage-blob';
+import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
 import { removeScratch } from '../../src/azure/storage-checksums.ts';
@@ -105,9 +107,20 @@ afterAll(async () => {
   if (kubeconfigFile) fs.rmSync(path.dirname(kubeconfigFile), { recursive: true, force: true });
 });
 
-function accountCredential(blobUrl: string): StorageSharedKeyCredential {
-  const account = new URL(blobUrl).pathname.split('/')[1] as string;
-  return new StorageSharedKeyCredential(account, fx.sb.storage.accountKey(account));
+/** Entra ID: the accounts the operator creates refuse their key (allowSharedKeyAccess false). */
+function accountCredential(_blobUrl: string): TokenCredential {
+  return sandboxStorageCredential();
+}
+
+/** A read-only user delegation SAS URL of `blob` (signed with a key from Entra ID, not the account key). */
+async function readSasUrl(blob: PageBlobClient): Promise<string> {
+  const url = new URL(blob.url);
+  const account = url.pathname.split('/')[1] as string;
+  const startsOn = new Date(Date.now() - 60_000);
+  const expiresOn = new Date(Date.now() + 3600_000);
+  const key = await new BlobServiceClient(`${url.origin}/${account}/`, sandboxStorageCredential()).getUserDelegationKey(startsOn, expiresOn);
+  const sas = generateBlobSASQueryParameters({ containerName: blob.containerName, blobName: blob.name, permissions: BlobSASPermissions.parse('r'), startsOn, expiresOn }, key, account);
+  return `${blob.url}?${sas.toString()}`;
 }
 
 async function expectNothingLeft(report: DrillReport): Promise<void> {
@@ -235,7 +248,7 @@ describe('compareByChecksums on page blobs', () => {
   }
 
   async function side(blob: PageBlobClient, scratch: string): Promise<CompareSide> {
-    const sas = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 3600_000) });
+    const sas = await readSasUrl(blob);
     return { blob, url: sas, scratch: container.getBlockBlobClient(scratch) };
   }
 

@@ -126,7 +126,8 @@ describe('Helm chart', () => {
     // Watching one namespace, the operator's and the datapath's roles for the CRs are Roles in it.
     const scoped = kinds(defaults).map((k) => (k === 'ClusterRoleBinding' ? 'RoleBinding' : k));
     scoped.splice(scoped.indexOf('ClusterRole'), 2, 'Role', 'Role');
-    expect(kinds(full)).toEqual([...scoped, 'ConfigMap', 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
+    // ... and reading Namespaces (namespaced tenancy; cluster-scoped) has a ClusterRole of its own.
+    expect(kinds(full)).toEqual([...scoped, 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'PrometheusRule', 'ScaledObject', 'ServiceMonitor'].sort());
     expect(find(hpa, 'HorizontalPodAutoscaler')).toHaveLength(1);
     expect(find(hpa, 'ScaledObject')).toHaveLength(0);
   });
@@ -186,6 +187,8 @@ describe('Helm chart', () => {
         ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
         'core/events': ['create', 'patch'],
+        // Namespaced tenancy: each Namespace's siterecovery.io/azure-scopes annotation.
+        'core/namespaces': ['get', 'list', 'watch'],
       }),
     );
     const operatorLeases = one<Manifest & { rules: Rules }>(defaults, 'Role', 'operator');
@@ -214,14 +217,15 @@ describe('Helm chart', () => {
   it('scopes the roles for the siterecovery.io kinds to operator.watchNamespace (Role and RoleBinding there; Leases as before)', () => {
     type Role = Manifest & { rules: Rules };
     type Binding = Manifest & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
-    expect(find(full, 'ClusterRoleBinding')).toEqual([]);
-    expect(find(full, 'ClusterRole').map((r) => r.metadata.name).sort()).toEqual(['site-recovery-operator-edit', 'site-recovery-operator-view']);
+    expect(find(full, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual(['site-recovery-operator-namespaces']);
+    expect(find(full, 'ClusterRole').map((r) => r.metadata.name).sort()).toEqual(['site-recovery-operator-edit', 'site-recovery-operator-namespaces', 'site-recovery-operator-view']);
+    expect(grants(one<Role>(full, 'ClusterRole', 'operator').rules)).toEqual(table({ 'core/namespaces': ['get', 'list', 'watch'] }));
     for (const component of ['operator', 'datapath']) {
       const roles = find<Role>(full, 'Role', component);
       const watched = roles.find((r) => r.metadata.namespace === 'payments');
       expect(watched, component).toBeDefined();
-      // The same grants as the ClusterRole of a cluster-wide install.
-      expect(grants(watched?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'ClusterRole', component).rules));
+      // The same grants as the ClusterRole of a cluster-wide install (but Namespaces, cluster-scoped: above).
+      expect(grants(watched?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'ClusterRole', component).rules).filter((g) => !g.startsWith('core/namespaces')));
       const lease = roles.find((r) => r.metadata.namespace === namespace);
       expect(grants(lease?.rules ?? [])).toEqual(grants(one<Role>(defaults, 'Role', component).rules));
       const binding = find<Binding>(full, 'RoleBinding', component).find((b) => b.metadata.namespace === 'payments');
@@ -268,8 +272,9 @@ describe('Helm chart', () => {
     expect(op.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '33333333-3333-3333-3333-333333333333', 'azure.workload.identity/tenant-id': '22222222-2222-2222-2222-222222222222' });
     expect(dp.metadata.annotations).toMatchObject({ 'azure.workload.identity/client-id': '44444444-4444-4444-4444-444444444444' });
     expect(one(defaults, 'ServiceAccount', 'operator').metadata.annotations).toBeUndefined();
-    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--drift-check-interval=30m', '--namespace=payments']);
+    expect(one<Deployment>(full, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toEqual(['operator', '--metrics-port=8080', '--workers=8', '--drift-check-interval=30m', '--tenancy=namespaced', '--namespace=payments']);
     expect(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toContain('--drift-check-interval=10m');
+    expect(one<Deployment>(defaults, 'Deployment', 'operator').spec.template.spec.containers[0]?.args).toContain('--tenancy=cluster');
     const config = find<Manifest & { data: Record<string, string> }>(full, 'ConfigMap').find((c) => !c.metadata.name.endsWith('-dashboard'));
     expect(config?.data).toMatchObject({ AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.azure.com', LOG_LEVEL: 'debug', LOG_FORMAT: 'json', SITE_RECOVERY_AZURE_TIMEOUT_MS: '30000' });
   });

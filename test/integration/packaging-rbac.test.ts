@@ -105,6 +105,14 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       }
     });
 
+    it('reads Namespaces (namespaced tenancy: their siterecovery.io/azure-scopes annotation) and may not change them', async () => {
+      const core = asOperator.makeApiClient(CoreV1Api);
+      expect((await core.readNamespace({ name: apps })).metadata?.name).toBe(apps);
+      expect((await core.listNamespace()).items.some((n) => n.metadata?.name === apps)).toBe(true);
+      expect(await watchStatus(asOperator, '/api/v1/namespaces')).toBe(200);
+      expect(await statusOf(core.patchNamespace({ name: apps, body: { metadata: { annotations: { 'siterecovery.io/azure-scopes': '/subscriptions/x' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(403);
+    });
+
     it('adds and removes finalizers (merge patch) on the kinds it reconciles', async () => {
       for (const kind of userKinds) {
         const client = new CustomResourceClient(asOperator, kind);
@@ -269,8 +277,8 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       await applyObjects(admin, scoped.objects);
     }, PACKAGING_TOOLS_TIMEOUT_MS);
 
-    it('binds Roles in that namespace only, no cluster-wide roles', () => {
-      expect(scoped.objects.filter((o) => o.kind.startsWith('Cluster')).map((o) => o.metadata.name)).toEqual([`${scoped.fullname}-edit`]);
+    it('binds Roles in that namespace only; cluster-wide only the reading of Namespaces (cluster-scoped)', () => {
+      expect(scoped.objects.filter((o) => o.kind.startsWith('Cluster')).map((o) => o.metadata.name).sort()).toEqual([`${scoped.fullname}-edit`, `${scoped.fullname}-namespaces`, `${scoped.fullname}-namespaces`].sort());
       expect(scoped.objects.filter((o) => o.kind === 'RoleBinding').map((o) => o.metadata.namespace).sort()).toEqual([apps, apps, scoped.namespace, scoped.namespace].sort());
     });
 

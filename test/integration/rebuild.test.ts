@@ -5,7 +5,8 @@
 // Unplanned from a rebuilt point byte for byte. While the source region is down, a new cluster restores
 // the VM's registration from the replica container and rebuilds the points. The real operator and datapath run
 // in this process, first against the test cluster, then against a second control plane started here.
-import { BlockBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { BlockBlobClient } from '@azure/storage-blob';
+import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
@@ -103,7 +104,7 @@ it('a new cluster with the same manifests adopts, rebuilds the points, resumes w
   const cache = parseArmId(resumed?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.cacheContainer)?.id ?? '');
   const origin = new URL(point0(points).spec.disks[0]?.blobUrl ?? '').origin;
   const account = cache.names[0] as string;
-  await new BlockBlobClient(`${origin}/${account}/${cache.name}/journal.json`, new StorageSharedKeyCredential(account, fx.sb.storage.accountKey(account))).delete();
+  await new BlockBlobClient(`${origin}/${account}/${cache.name}/journal.json`, sandboxStorageCredential()).delete();
   for (const id of fx.sourceDiskIds) await writeRandom(diskBlob(fx.sb, id), 64 * 1024, 10 * 1024 * 1024);
   await fx.runInProcess('dp-second', {}, kc2);
   const resynced = await waitForObject(kc2, clients2.vms, { namespace: ns, name: vmName }, (o) => Boolean(o?.status?.initialSync?.completionTime) && o?.status?.initialSync?.completionTime !== before.status?.initialSync?.completionTime, 'resynced after the journal was lost', 180_000);

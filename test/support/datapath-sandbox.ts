@@ -22,6 +22,7 @@ import { OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { restorePointName } from '../../src/datapath/restore-points.ts';
 import type { ArmEmulator } from '../../sandbox/src/arm/index.ts';
 import type { LocalStorage } from '../../sandbox/src/storage/index.ts';
+import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import type { SandboxCa } from '../../sandbox/src/tls.ts';
 import { hashPageBlob } from '../../src/azure/page-blob-hash.ts';
 import { startLocalAzure } from './local-azure.ts';
@@ -310,11 +311,10 @@ export async function listRecoveryPoints(kc: KubeConfig, namespace: string, vmNa
   return list.items.sort((a, b) => (a.spec.cycle ?? 0) - (b.spec.cycle ?? 0));
 }
 
-/** The replica blob snapshot of one disk of a recovery point (read with the target account's key). */
-export function pointBlob(sb: DatapathSandbox, point: RecoveryPoint, disk: string): PageBlobClient {
+/** The replica blob snapshot of one disk of a recovery point (read with Entra ID: an account the operator creates refuses its key). */
+export function pointBlob(_sb: DatapathSandbox, point: RecoveryPoint, disk: string): PageBlobClient {
   const d = point.spec.disks.find((x) => x.name === disk)!;
-  const account = sb.targetAccountId.split('/').pop()!;
-  return new PageBlobClient(d.blobUrl, new StorageSharedKeyCredential(account, sb.storage.accountKey(account))).withSnapshot(d.snapshot);
+  return new PageBlobClient(d.blobUrl, sandboxStorageCredential()).withSnapshot(d.snapshot);
 }
 
 /** Read access to the disk restore points of restore point sr-<cycle>, by source disk id. */

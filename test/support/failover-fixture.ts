@@ -10,6 +10,7 @@ import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator, type OperatorOptions } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
+import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import { createSmallVm, startDatapathSandbox, type DatapathSandbox, type SmallVmShape } from './datapath-sandbox.ts';
 import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from './kube.ts';
@@ -154,8 +155,8 @@ export async function startFailoverFixture(options: {
     diskHash: (diskId) => hashDisk(sb.storage.diskBlobUrl(diskId), { length: diskBytes, credential: diskAccount() }),
     pointSnapshot(point, disk) {
       const d = point.spec.disks.find((x) => x.name === disk)!;
-      const account = new URL(d.blobUrl).pathname.split('/')[1] as string;
-      return new PageBlobClient(d.blobUrl, new StorageSharedKeyCredential(account, sb.storage.accountKey(account))).withSnapshot(d.snapshot);
+      // Entra ID: the accounts the operator creates refuse their key (allowSharedKeyAccess false).
+      return new PageBlobClient(d.blobUrl, sandboxStorageCredential()).withSnapshot(d.snapshot);
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
+import { sandboxStorageCredential } from '../storage/token.ts';
 import type { ArmStorageBackend } from './storage-backend.ts';
 
 /** Largest Put Page body the service accepts. */
@@ -61,30 +62,34 @@ export class DiskData {
 
   /**
    * A readable URL for a user-given source: kept as is when it carries a SAS; else, for an account of this
-   * sandbox, a short-lived read SAS made with the account key (ARM reads sources with the platform's rights).
+   * sandbox, a short-lived read user delegation SAS (ARM reads sources with the platform's rights, which an
+   * account refusing its key, allowSharedKeyAccess false, still honours: signed with an Entra ID key).
    */
   private async readableUrl(url: string): Promise<string> {
     const u = new URL(url);
     if (u.searchParams.has('sig')) return url;
     const loc = parseBlobUrl(url);
-    let key: string;
     try {
-      key = await this.storage.accountKey(loc.account);
+      await this.storage.accountKey(loc.account);
     } catch {
       return url; // not an account of this sandbox: try anonymous access
     }
-    const snapshot = u.searchParams.get('snapshot') ?? undefined;
+    // For the blob (sr=b) even when the URL names a snapshot: Azurite refuses a user delegation SAS for a
+    // snapshot (sr=bs), and honours the blob's on its snapshots; this is the platform's own read, not a client's.
+    const startsOn = new Date(Date.now() - 5 * 60_000);
+    const expiresOn = new Date(Date.now() + 60 * 60_000);
+    const key = await new BlobServiceClient(loc.endpoint, sandboxStorageCredential()).getUserDelegationKey(startsOn, expiresOn);
     const sas = generateBlobSASQueryParameters(
       {
         containerName: loc.container,
         blobName: loc.blob,
-        ...(snapshot ? { snapshotTime: snapshot } : {}),
         permissions: BlobSASPermissions.parse('r'),
-        startsOn: new Date(Date.now() - 5 * 60_000),
-        expiresOn: new Date(Date.now() + 60 * 60_000),
+        startsOn,
+        expiresOn,
         protocol: SASProtocol.Https,
       },
-      new StorageSharedKeyCredential(loc.account, key),
+      key,
+      loc.account,
     );
     return `${url}${u.search ? '&' : '?'}${sas.toString()}`;
   }

@@ -9,6 +9,8 @@ export interface ArmStorageBackend {
   createAccount(name: string): Promise<unknown>;
   /** Removes an account and its data (idempotent). */
   deleteAccount(name: string): Promise<unknown>;
+  /** Accepts or refuses requests signed with the account's key (allowSharedKeyAccess). */
+  setSharedKeyAccess?(account: string, allowed: boolean): void;
   /** Shared key of an account. */
   accountKey(account: string): string | Promise<string>;
   /** Account that holds managed disk and snapshot page blobs. */

@@ -40,6 +40,7 @@ import {
   type BlobTarget, type Buffered, type StorageFrontOptions, FrontUpstream, HOP_BY_HOP, HttpError, INTERNAL_API_VERSION,
   MAX_PUT_PAGE_BYTES, header, isSuccess, parseBlobPath, parseRange, queryMap, redactPath,
 } from './front-upstream.ts';
+import { SharedKeyAccess } from './front-shared-key.ts';
 
 
 const log = createLogger('sandbox-storage-front');
@@ -51,6 +52,8 @@ export class StorageFront extends FrontUpstream {
   private readonly sockets = new Set<Duplex>();
   /** Regional outages (`sandbox outage`): requests on accounts and disks of a down region get no answer. */
   outages: FrontOutages | undefined;
+  /** Accounts with `allowSharedKeyAccess: false`: requests signed with their key are refused (front-shared-key.ts). */
+  readonly sharedKey = new SharedKeyAccess();
 
   constructor(opts: StorageFrontOptions) {
     super(opts);
@@ -60,6 +63,12 @@ export class StorageFront extends FrontUpstream {
   async start(): Promise<void> {
     const server = https.createServer({ cert: this.opts.certPem, key: this.opts.keyPem, requestTimeout: 0 }, (req, res) => {
       if (this.outages && stoppedByOutage(this.outages, req, (e) => this.sendError(res, req, e))) return;
+      const keyRefused = this.sharedKey.refusal(req);
+      if (keyRefused) {
+        req.resume();
+        this.sendError(res, req, keyRefused);
+        return;
+      }
       this.handle(req, res).catch((err: unknown) => {
         if (err instanceof HttpError) log.debug('front refused request', { method: req.method, path: redactPath(req.url), status: err.status, code: err.code });
         else log.error('front request failed', { method: req.method, path: redactPath(req.url), error: String(err) });

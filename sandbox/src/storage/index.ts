@@ -11,7 +11,8 @@
 // Azure's; with persist they are kept in <dir>/accounts.json (and Azurite's data in <dir>/azurite).
 //
 // Authentication, as in Azure: account key (SharedKey, and SAS made from it: accountKey()), or a bearer
-// token for https://storage.azure.com (see token.ts: sandboxAccessToken()).
+// token for https://storage.azure.com (see token.ts: sandboxAccessToken()). An account created through ARM
+// with allowSharedKeyAccess false refuses the key (front-shared-key.ts).
 //
 // Managed disks live as page blobs in a hidden account (`diskAccount`), container `disks`, blob name =
 // sha256 of the lowercased ARM resource id (diskBlobUrl()).
@@ -62,6 +63,8 @@ export interface LocalStorage {
   /** Removes an account and everything in it (idempotent). */
   deleteAccount(name: string): Promise<void>;
   hasAccount(name: string): boolean;
+  /** Whether requests signed with the account's key (SharedKey, service and account SAS) are accepted (default true). */
+  setSharedKeyAccess(account: string, allowed: boolean): void;
   /** Primary key (base64) of an existing account. */
   accountKey(account: string): string;
   /** Page blob URL (no SAS) of a managed disk or disk snapshot, from its ARM resource id. */
@@ -260,11 +263,15 @@ function localStorage(opts: LocalStorageOptions, azurite: AzuriteProcess, front:
       if (name === DISK_ACCOUNT) throw new Error('the managed-disk account cannot be deleted');
       await deleteAllContainers(front, name);
       front.tracker.accountDeleted(name);
+      front.sharedKey.set(name, true);
       delete accounts[name];
       await table.apply();
     },
     hasAccount(name) {
       return accounts[name] !== undefined;
+    },
+    setSharedKeyAccess(account, allowed) {
+      front.sharedKey.set(account, allowed);
     },
     accountKey(account) {
       const key = accounts[account];

@@ -1,7 +1,8 @@
 /**
  * The cache (source region) and target (target region) storage accounts of replication as
  * ExternalResources, tagged as ours, with safe defaults: StorageV2, HTTPS only, TLS 1.2, no public blob
- * access. Creation is a long-running operation started here and observed through provisioningState.
+ * access, no shared key (every data access is Entra ID: the processes' own tokens; docs/security.md). An
+ * adopted account (spec.cacheStorageAccountId, targetStorageAccountId) is used as it is. Creation is a long-running operation started here and observed through provisioningState.
  */
 import type { StorageAccount } from '@azure/arm-storage';
 import type { AzureClients } from '../clients.ts';
@@ -36,6 +37,7 @@ export function storageAccountResource(az: AzureClients, role: string, spec: Sto
           kind: 'StorageV2',
           tags: managedTags(spec.owner),
           allowBlobPublicAccess: false,
+          allowSharedKeyAccess: false,
           minimumTlsVersion: 'TLS1_2',
           enableHttpsTrafficOnly: true,
         }),

@@ -1,6 +1,8 @@
 /**
  * FailoverRequest: brings one protected VM up in its target region from a recovery point.
  *
+ *   scopes     (namespaced tenancy) the request's ids, then its VM's, inside the namespace's Azure scopes
+ *              (../tenancy.ts), before anything else;
  *   validate   the VM is protected; no other real failover of it is under way; a named point is its own;
  *              a Test has a test network (`validate.ts`);
  *   failover   the steps of `procedures.ts`, run by `engine.ts` on one pass (`state.ts`); RTO recorded;
@@ -26,6 +28,7 @@ import { replacesSeed } from './names.ts';
 import { failoverStepsFor, REPROTECT_STEPS, stepsFor } from './procedures.ts';
 import { FailoverPass, hasVm, type FailoverDeps, type ProcedurePass } from './state.ts';
 import { validate } from './validate.ts';
+import { failoverAzureIds, tenancyRefusal } from '../tenancy.ts';
 
 export { DEFAULT_FAILOVER_OPTIONS, type FailoverDeps, type FailoverOptions } from './state.ts';
 
@@ -53,8 +56,12 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     if (phase === 'Failed' || phase === 'CleanedUp') return;
     if (phase === 'Succeeded' || phase === 'Committed') return this.afterFailover(fo, ctx);
 
+    const own = this.outsideScopes(fo, undefined);
+    if (own) return this.fail(this.pass(fo), own.reason, own.message, ctx);
     const vm = await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName });
     if (!vm) return this.fail(this.pass(fo), 'ReplicatedVMNotFound', `ReplicatedVM ${fo.spec.replicatedVMName} does not exist`, ctx);
+    const outside = this.outsideScopes(fo, vm);
+    if (outside) return this.fail(this.pass(fo, vm), outside.reason, outside.message, ctx);
     const replaces = replacesSeed(vm);
     const pass = this.pass(fo, vm, replaces) as ProcedurePass;
     if (phase === 'Pending') {
@@ -67,6 +74,11 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     if (outcome.state === 'stalled') return this.fail(pass, outcome.reason, outcome.message, ctx);
     if (outcome.state === 'waiting') return { requeueAfterMs: outcome.requeueAfterMs };
     return this.succeed(pass, ctx);
+  }
+
+  /** Namespaced tenancy: the refusal of the request's (and its VM's) Azure ids, if any. */
+  private outsideScopes(fo: FailoverRequest, vm: ReplicatedVM | undefined): { reason: string; message: string } | undefined {
+    return tenancyRefusal(this.deps.scopes, fo.metadata.namespace ?? 'default', failoverAzureIds(fo, vm, this.deps.az.subscriptionId));
   }
 
   /**
@@ -104,6 +116,12 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
       return;
     }
     const { vm } = pass;
+    const outside = this.outsideScopes(fo, vm);
+    if (outside) {
+      await pass.save(undefined, reprotected('False', outside.reason, outside.message));
+      ctx.events.record(fo, 'Warning', outside.reason, outside.message);
+      return;
+    }
     if (pass.steps.next(REPROTECT_STEPS) === 'DeallocateSourceVirtualMachine' && pass.steps.get('DeallocateSourceVirtualMachine').state === 'Pending') {
       ctx.events.record(fo, 'Normal', 'Reprotecting', `re-protecting ${vm.metadata.name}: replicating back to ${vm.status?.sourceLocation ?? 'the original region'}`);
     }

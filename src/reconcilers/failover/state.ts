@@ -10,6 +10,7 @@
  */
 import type { FailoverRequest, FailoverRequestStatus, NetworkMapping, RecoveryPoint, ReplicatedVM } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
+import type { ScopeSource } from '../../azure/scopes.ts';
 import { sameArmId } from '../../azure/arm-id.ts';
 import type { ResourceRecord, ResourceRecords } from '../../azure/resource-ledger.ts';
 import type { CustomResourceClient } from '../../kube/custom-resources.ts';
@@ -37,6 +38,8 @@ export interface FailoverDeps {
   /** FailoverRequests of a namespace (informer cache). */
   listFailovers: (namespace: string) => readonly FailoverRequest[];
   options: FailoverOptions;
+  /** Namespaced tenancy: the Azure scopes of each namespace; absent in cluster tenancy. */
+  scopes?: ScopeSource;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
- *   0. refuse ids in another subscription than the operator's; wait for the policy to be ready;
+ *   0. refuse ids in another subscription than the operator's, or (namespaced tenancy) outside the
+ *      namespace's Azure scopes (../tenancy.ts); wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
  *      disks, sits in the mapped network and another region;
@@ -23,6 +24,7 @@ import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/so
 import { isTrue, type Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import type { VmPass } from './pass.ts';
+import { replicatedVmAzureIds, tenancyRefusal } from '../tenancy.ts';
 import { restoreFromTargetRegion, restoresFromTarget } from './restore-registration.ts';
 import { describeDiskChanges, detachedDisks, replicaBlobName } from './disk-changes.ts';
 import { seedDisks } from './seed-disks.ts';
@@ -42,6 +44,8 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
   const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId });
   if (foreign) return pass.stall(foreign);
+  const outside = tenancyRefusal(deps.scopes, pass.namespace, replicatedVmAzureIds(vm, deps.az.subscriptionId));
+  if (outside) return pass.stall(outside);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
   if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
     return pass.pause({ reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });

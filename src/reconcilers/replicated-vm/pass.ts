@@ -6,6 +6,7 @@
 import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicatedVMStatus, ReplicationPolicy } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
 import { ResourceLedger } from '../../azure/resource-ledger.ts';
+import type { ScopeSource } from '../../azure/scopes.ts';
 import type { ConditionInput, Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { StatusWriter } from '../../runtime/status-writer.ts';
@@ -22,6 +23,8 @@ export interface ReplicatedVmDeps {
   listAllVms: () => readonly ReplicatedVM[];
   /** FailoverRequests of a namespace (a real failover moves the VM to FailingOver / FailedOver). */
   listFailovers: (namespace: string) => readonly FailoverRequest[];
+  /** Namespaced tenancy: the Azure scopes of each namespace; absent in cluster tenancy. */
+  scopes?: ScopeSource;
 }
 
 export class VmPass {

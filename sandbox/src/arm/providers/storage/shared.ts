@@ -1,7 +1,8 @@
 // Microsoft.Storage in the ARM emulator: what the resource types share. Type names, the account name
 // rules (also what checkNameAvailability answers), an account as ARM renders it (primaryEndpoints once it
 // is provisioned), and a data-plane client of a provisioned account.
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { sandboxStorageCredential } from '../../../storage/token.ts';
 import type { ArmEngine } from '../../engine.ts';
 import { ArmError } from '../../errors.ts';
 import type { Json, StoredResource } from '../../store.ts';
@@ -39,5 +40,7 @@ export function assertProvisioned(account: StoredResource): void {
 export async function blobService(engine: ArmEngine, account: StoredResource): Promise<BlobServiceClient> {
   assertProvisioned(account);
   const name: string = account.body.name;
-  return new BlobServiceClient(engine.storage.blobEndpoint(name), new StorageSharedKeyCredential(name, await engine.storage.accountKey(name)));
+  // ARM's own data-plane work (containers) is not a client's: an Entra token, so that an account with
+  // allowSharedKeyAccess false still has its containers managed through ARM, as on Azure.
+  return new BlobServiceClient(engine.storage.blobEndpoint(name), sandboxStorageCredential());
 }

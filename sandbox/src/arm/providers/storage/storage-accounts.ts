@@ -125,6 +125,14 @@ export function registerStorageAccounts(engine: ArmEngine): void {
     'storageAccounts.put',
     putCompleter(async (e, res) => {
       await e.storage.createAccount(res.body.name);
+      applySharedKeyAccess(e, res);
     }),
   );
+  // A restarted sandbox (persisted state): the accounts' settings again.
+  for (const res of engine.store.ofType(STORAGE_ACCOUNT)) applySharedKeyAccess(engine, res);
+}
+
+/** The storage refuses the account key when the account says allowSharedKeyAccess: false. */
+function applySharedKeyAccess(e: ArmEngine, res: StoredResource): void {
+  e.storage.setSharedKeyAccess?.(res.body.name, res.body.properties?.allowSharedKeyAccess !== false);
 }
