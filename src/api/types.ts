@@ -119,6 +119,13 @@ export type AvailabilitySetId = string;
  */
 export type NetworkSecurityGroupId = string;
 /**
+ * ARM id of a public IP address, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/publicIPAddresses/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "PublicIpAddressId".
+ */
+export type PublicIpAddressId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -360,7 +367,7 @@ export interface FailoverStep {
 }
 export interface FailoverResource {
   /**
-   * Disk, NetworkInterface or VirtualMachine.
+   * Disk, PublicIpAddress, NetworkInterface or VirtualMachine.
    */
   kind: string;
   /**
@@ -399,6 +406,12 @@ export interface FailoverNetworkInterface {
    * @maxItems 32
    */
   ipConfigurations?: FailoverIpConfiguration[];
+  /**
+   * The public IP addresses of the target NIC, per IP configuration: created for the failover, or the one spec.networkInterfaces names.
+   *
+   * @maxItems 32
+   */
+  publicIpAddresses?: FailoverPublicIpAddress[];
 }
 export interface FailoverIpConfiguration {
   /**
@@ -413,6 +426,20 @@ export interface FailoverIpConfiguration {
    * The address assigned.
    */
   privateIpAddress?: string;
+}
+export interface FailoverPublicIpAddress {
+  /**
+   * IP configuration name.
+   */
+  ipConfiguration: string;
+  /**
+   * ARM id of the public IP address.
+   */
+  publicIpAddressId: string;
+  /**
+   * The public IPv4 address.
+   */
+  ipAddress?: string;
 }
 /**
  * Failback only: the original VM (the ReplicatedVM's seed) this failover replaced. Its VM resource was deleted once deallocated; its network interfaces were reused; its disks, which hold stale data, are kept and listed here: delete them once satisfied.
@@ -768,6 +795,14 @@ export interface NetworkInterfaceOverride {
    * An existing network security group in the target region for the failed-over NIC, instead of the mirror of the source NIC's group (which is then not created). Replication stalls with reason NetworkSecurityGroupNotUsable if it does not exist or is in another region.
    */
   targetNetworkSecurityGroupId?: string;
+  /**
+   * Create (the default): each IP configuration of the NIC that has a public IP address in the source gets a new Standard static public IP address in the target resource group at failover (removed with a Test failover's cleanup). None: the failed-over NIC has no public IP address.
+   */
+  publicIpAddresses?: 'Create' | 'None';
+  /**
+   * An existing public IP address in the target region for the NIC's primary IP configuration, instead of a new one (the operator never deletes it). Its other configurations follow publicIpAddresses. Replication stalls with reason PublicIpAddressNotUsable if it does not exist or is in another region.
+   */
+  targetPublicIpAddressId?: string;
 }
 /**
  * What the operator and the datapath observed. The operator owns phase, disks, target ids and the Ready/Reconciling/Stalled conditions; the datapath owns replication, initialSync, rpo, lastRecoveryPoint, health and the Replicating condition.
@@ -900,6 +935,10 @@ export interface SourceIpConfiguration {
    * Private IPv4 address.
    */
   privateIpAddress?: string;
+  /**
+   * ARM id of the source public IP address of this configuration, if it has one.
+   */
+  publicIpAddressId?: string;
 }
 /**
  * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.

@@ -28,6 +28,8 @@ interface SourceIpConfiguration {
   subnetId?: string;
   subnetName?: string;
   privateIpAddress?: string;
+  /** The configuration's public IP address, if it has one. */
+  publicIpAddressId?: string;
 }
 
 interface SourceNic {
@@ -136,6 +138,7 @@ function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfigur
       primary: i === primaryAt,
       ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
       ...(c.privateIPAddress ? { privateIpAddress: c.privateIPAddress } : {}),
+      ...(c.publicIPAddress?.id ? { publicIpAddressId: c.publicIPAddress.id } : {}),
     };
   });
   return configs.sort((a, b) => Number(b.primary) - Number(a.primary));

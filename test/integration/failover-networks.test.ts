@@ -1,5 +1,9 @@
 // Networks of a production-shaped VM fail over as they are (issue 18, item 4): a VM with two NICs, the
-// second with a secondary IP configuration (both static) and a network security group. Enabling replication
+// second with a secondary IP configuration (both static) and a network security group, public IP addresses on
+// the first NIC's configuration and the second NIC's secondary one. A Test failover gives the first a new
+// Standard static address in the target resource group and the second none (spec: publicIpAddresses None),
+// and its cleanup removes the address; a Planned failover after the spec names an existing address for the
+// second NIC's primary configuration uses it there and creates one for its secondary configuration. Enabling replication
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
@@ -25,14 +29,19 @@ const RULE = { protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '443
 let fx: FailoverFixture;
 let az: AzureClients;
 let nsgId: string;
+const PIP = { location: SOURCE_LOCATION, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' } as const;
 const vmRef = () => ({ namespace: fx.ns, name: vmName });
 const foRef = (name: string) => ({ namespace: fx.ns, name });
 const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/${group}-vnet/subnets/default`;
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024 });
+  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec: { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] } });
   az = new AzureClients(fx.sb.azure);
   const { network, compute } = fx.sb.c;
+  const pip = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip`, PIP, poll);
+  const pip2 = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip2`, PIP, poll);
+  const nic1 = await network.networkInterfaces.get(rg, `${vmName}-nic`);
+  await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${vmName}-nic`, { ...nic1, ipConfigurations: [{ ...nic1.ipConfigurations?.[0], publicIPAddress: { id: pip.id as string } }] }, poll);
   const nsg = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-nsg`, { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-https', ...RULE }] }, poll);
   nsgId = nsg.id as string;
   const nic2 = await network.networkInterfaces.beginCreateOrUpdateAndWait(
@@ -43,7 +52,7 @@ beforeAll(async () => {
       networkSecurityGroup: { id: nsgId },
       ipConfigurations: [
         { name: 'ipconfig1', primary: true, subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.10' },
-        { name: 'ipconfig2', subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11' },
+        { name: 'ipconfig2', subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11', publicIPAddress: { id: pip2.id as string } },
       ],
     },
     poll,
@@ -71,9 +80,18 @@ async function targetNics(vmId: string): Promise<NetworkInterface[]> {
 }
 
 const configsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfigurations ?? []).map((c) => [c.name, c.primary, c.privateIPAddress]);
+const publicIpsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfigurations ?? []).map((c) => c.publicIPAddress?.id && parseArmId(c.publicIPAddress.id).name);
+
+/** A public IP address read back: where it is, its SKU and allocation, its address and the configuration using it. */
+async function publicIp(id: string) {
+  const { resourceGroup, name } = parseArmId(id);
+  const p = await az.network.publicIPAddresses.get(resourceGroup, name);
+  return { resourceGroup, location: p.location, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
+}
 
 describe('a VM with two NICs, one with a secondary IP configuration and a network security group', () => {
   let mirrorId: string;
+  let testPublicIpId: string;
 
   it('records every NIC and IP configuration, and mirrors the group into the target resource group with its rules', async () => {
     const vm = await fx.clients.vms.get(vmRef());
@@ -82,9 +100,10 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(first?.targetNetworkSecurityGroupId).toBeUndefined();
     expect(second?.ipConfigurations).toEqual([
       { name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.10' },
-      { name: 'ipconfig2', primary: false, subnetName: 'default', privateIpAddress: '10.1.0.11' },
+      { name: 'ipconfig2', primary: false, subnetName: 'default', privateIpAddress: '10.1.0.11', publicIpAddressId: expect.stringMatching(/\/publicIPAddresses\/multi-pip2$/) },
     ]);
     expect(second?.networkSecurityGroupId?.toLowerCase()).toBe(nsgId.toLowerCase());
+    expect(first?.ipConfigurations?.[0]?.publicIpAddressId).toMatch(/\/publicIPAddresses\/multi-pip$/);
     mirrorId = second?.targetNetworkSecurityGroupId as string;
     expect(parseArmId(mirrorId)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
     expect(vm?.status?.targetResources?.find((r) => r.role === `TargetNetworkSecurityGroup/${vmName}-nsg-asr`)).toMatchObject({ created: true });
@@ -107,11 +126,22 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(second?.location).toBe(TARGET);
     expect(second?.networkSecurityGroup?.id?.toLowerCase()).toBe(mirrorId.toLowerCase());
     expect(fo?.status?.networkInterfaces?.[1]).toMatchObject({ networkSecurityGroupId: expect.stringMatching(/multi-nsg-asr$/), ipConfigurations: [{ name: 'ipconfig1', privateIpAddress: '10.1.0.10' }, { name: 'ipconfig2', privateIpAddress: '10.1.0.11' }] });
+    // Public IPs: a new Standard static address for the first NIC's configuration; none for the second NIC (publicIpAddresses None).
+    const hash = fo?.status?.targetVirtualMachineId?.split('-test-')[1];
+    expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-test-${hash}`]);
+    expect(publicIpsOf(second)).toEqual([undefined, undefined]);
+    testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
+    const created = await publicIp(testPublicIpId);
+    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
+    expect(created.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(fo?.status?.networkInterfaces?.[0]?.publicIpAddresses).toEqual([{ ipConfiguration: 'ipconfig1', publicIpAddressId: testPublicIpId, ipAddress: created.address }]);
+    expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => r.id)).toEqual([testPublicIpId]);
   });
 
   it('an address taken in the target subnet: that IP configuration gets the next free one, the others keep theirs', async () => {
     await fx.failovers.delete(foRef('drill'));
     await waitForObject(fx.kc, fx.failovers, foRef('drill'), (o) => o === undefined, 'test failover cleaned up', 120_000);
+    await expect(publicIp(testPublicIpId)).rejects.toMatchObject({ statusCode: 404 });
     const testSubnet = (await fx.clients.mappings.get({ namespace: fx.ns, name: 'net' }))?.status?.subnetMappings?.[0]?.testSubnetId as string;
     await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(`${rg}-asr`, 'squatter', { location: TARGET, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: testSubnet }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11' }] }, poll);
     await fx.failovers.create(fx.ns, { metadata: { name: 'drill-2' }, spec: { replicatedVMName: vmName, type: 'Test' } });
@@ -155,6 +185,20 @@ describe('network security groups refused before anything is created', () => {
     expect(stalled?.reason).toBe('NetworkSecurityGroupNotUsable');
     expect(stalled?.message).toBe(`network security group ${wrong.id} named for network interface bad-nic is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
     expect(refused?.status?.targetResources ?? []).toEqual([]);
+    // A public IP address named for a NIC: in the target region and the operator's subscription, never with None.
+    const ref = { namespace: fx.ns, name: 'bad' };
+    const stalledWith = (reason: string) => (o: { status?: { conditions?: { type: string; status: string; reason?: string }[] } } | undefined) =>
+      (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
+    const far = (await fx.sb.c.network.publicIPAddresses.beginCreateOrUpdateAndWait(badRg, 'source-region-pip', PIP, poll)).id as string;
+    await expect(fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', publicIpAddresses: 'None', targetPublicIpAddressId: far }] } })).rejects.toThrow(/publicIpAddresses None/);
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', targetPublicIpAddressId: far }] } });
+    const noPip = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('PublicIpAddressNotUsable'), 'public IP refused', 60_000);
+    expect(noPip?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`public IP address ${far} named for network interface bad-nic is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    const other = far.replace(fx.sb.arm.subscriptionId, '00000000-0000-0000-0000-0000000000ff');
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', targetPublicIpAddressId: other }] } });
+    const foreign = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('SubscriptionNotManaged'), 'other subscription refused', 60_000);
+    expect(foreign?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toMatch(/^networkInterfaces\[bad-nic\]\.targetPublicIpAddressId names subscription 0{8}-0{4}-0{4}-0{4}-0{10}ff; this operator manages subscription /);
+    expect(foreign?.status?.targetResources ?? []).toEqual([]);
     // The mapping made the target network (its resource group); the VM's own resources were not created.
     const accounts: string[] = [];
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${badRg}-asr`)) accounts.push(a.name as string);
@@ -181,7 +225,10 @@ describe('disabling replication (deletionPolicy Delete)', () => {
 });
 
 describe('Planned failover', () => {
-  it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group', async () => {
+  it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group; public IPs created or named', async () => {
+    // An existing address in the target region for the second NIC's primary configuration; its secondary one gets a new address (the default).
+    const kept = (await fx.sb.c.network.publicIPAddresses.beginCreateOrUpdateAndWait(`${rg}-asr`, 'kept-pip', { ...PIP, location: TARGET }, poll)).id as string;
+    await fx.clients.vms.mergePatch(vmRef(), { spec: { networkInterfaces: [{ sourceName: `${vmName}-nic2`, targetPublicIpAddressId: kept }] } });
     await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
     const fo = await waitForObject(fx.kc, fx.failovers, foRef('move'), finished, 'planned failover done', 180_000);
     expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
@@ -194,5 +241,11 @@ describe('Planned failover', () => {
     ]);
     for (const c of [...(first?.ipConfigurations ?? []), ...(second?.ipConfigurations ?? [])]) expect(c.subnet?.id?.toLowerCase()).toBe(`${targetNetwork}/subnets/default`.toLowerCase());
     expect(parseArmId(second?.networkSecurityGroup?.id as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
+    expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-asr`]);
+    expect(publicIpsOf(second)).toEqual(['kept-pip', `${vmName}-nic2-ipconfig2-pip-asr`]);
+    const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
+    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
+    expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
+    expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => parseArmId(r.id).name).sort()).toEqual([`${vmName}-nic-ipconfig1-pip-asr`, `${vmName}-nic2-ipconfig2-pip-asr`]);
   });
 });

@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
-// security groups, network interfaces (IP allocation), availability sets, protocol errors and paging.
+// security groups, network interfaces (IP allocation), public IP addresses, availability sets, protocol errors and paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -253,6 +253,33 @@ describe('network security groups', () => {
       statusCode: 400,
       code: 'InUseNetworkSecurityGroupCannotBeDeleted',
     });
+  });
+});
+
+describe('public IP addresses', () => {
+  it('allocates a Standard static address, shows the IP configuration using it, and keeps Azure\'s refusals', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-pip', { location: loc });
+    await expect(network.publicIPAddresses.createOrUpdate('rg-pip', 'dyn', { location: loc, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Dynamic' }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'StandardAndStandardV2SkuPublicIPAddressesMustBeStatic',
+    });
+    const pip = await network.publicIPAddresses.createOrUpdate('rg-pip', 'pip1', { location: loc, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' }, fast);
+    expect([pip.sku, pip.publicIPAllocationMethod, pip.publicIPAddressVersion]).toEqual([{ name: 'Standard', tier: 'Regional' }, 'Static', 'IPv4']);
+    expect(pip.ipAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    await expect(network.publicIPAddresses.createOrUpdate('rg-pip', 'pip1', { location: loc, sku: { name: 'Basic' } }, fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPSkuCannotBeChanged' });
+    const elsewhere = await network.publicIPAddresses.createOrUpdate('rg-pip', 'far', { location: 'northeurope', sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' }, fast);
+    const vnet = await network.virtualNetworks.createOrUpdate('rg-pip', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.8.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.8.0.0/24' }] }, fast);
+    const config = (publicIp: string) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! }, publicIPAddress: { id: publicIp } }] });
+    await expect(network.networkInterfaces.createOrUpdate('rg-pip', 'nic0', config(elsewhere.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    const nic = await network.networkInterfaces.createOrUpdate('rg-pip', 'nic1', config(pip.id!), fast);
+    expect(nic.ipConfigurations?.[0]?.publicIPAddress?.id).toBe(pip.id);
+    expect((await network.publicIPAddresses.get('rg-pip', 'pip1')).ipConfiguration?.id).toBe(nic.ipConfigurations?.[0]?.id);
+    await expect(network.networkInterfaces.createOrUpdate('rg-pip', 'nic2', config(pip.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPAddressInUse' });
+    await expect(network.publicIPAddresses.delete('rg-pip', 'pip1', fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPAddressCannotBeDeleted' });
+    await network.networkInterfaces.delete('rg-pip', 'nic1', fast);
+    await network.publicIPAddresses.delete('rg-pip', 'pip1', fast);
+    await expect(network.publicIPAddresses.get('rg-pip', 'pip1')).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 

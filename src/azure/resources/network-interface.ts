@@ -32,6 +32,8 @@ export interface NicIpConfiguration {
   subnetId: string;
   /** Keep this address when it is free in the subnet; else the next free one (unless `requireAddress`, for the primary). */
   privateIpAddress?: string;
+  /** The configuration's public IP address, if it gets one. */
+  publicIpAddressId?: string;
 }
 
 export interface NicPlacement {
@@ -59,7 +61,14 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
         ...(p.networkSecurityGroupId ? { networkSecurityGroup: { id: p.networkSecurityGroupId } } : {}),
         ipConfigurations: p.ipConfigurations.map((c, i) => {
           const fixed = c.privateIpAddress && !dynamic.has(c.name);
-          return { name: c.name, primary: i === 0, subnet: { id: c.subnetId }, privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic', ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}) };
+          return {
+            name: c.name,
+            primary: i === 0,
+            subnet: { id: c.subnetId },
+            privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic',
+            ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}),
+            ...(c.publicIpAddressId ? { publicIPAddress: { id: c.publicIpAddressId } } : {}),
+          };
         }),
       }),
     );

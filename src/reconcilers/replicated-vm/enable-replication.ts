@@ -12,7 +12,7 @@
  *      (disk-changes.ts), and its size, NICs, tags, security profile, license or identities changed
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
- *      (network-security-groups.ts).
+ *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -30,6 +30,7 @@ import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
+import { networkInterfaceIds, publicIpAddressRefusal } from './public-ip-addresses.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -40,7 +41,14 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
 
   // 0. Every Azure id in the subscription the operator manages; the policy ready.
   const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
-  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId });
+  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, {
+    sourceVirtualMachineId,
+    cacheStorageAccountId,
+    targetStorageAccountId,
+    targetAvailabilitySetId,
+    seedVirtualMachineId,
+    ...networkInterfaceIds(vm),
+  });
   if (foreign) return pass.stall(foreign);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
   if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
@@ -63,7 +71,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
-  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source));
+  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source)) ?? (await publicIpAddressRefusal(pass));
   if (refusal) return pass.stall(refusal);
 
   // 2. Target-region resources, one step at a time.
@@ -144,7 +152,13 @@ function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): So
     ...(nic.subnetName ? { subnetName: nic.subnetName } : {}),
     ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}),
     ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
-    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress }) => ({ name, primary, ...(subnetName ? { subnetName } : {}), ...(privateIpAddress ? { privateIpAddress } : {}) })),
+    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId }) => ({
+      name,
+      primary,
+      ...(subnetName ? { subnetName } : {}),
+      ...(privateIpAddress ? { privateIpAddress } : {}),
+      ...(publicIpAddressId ? { publicIpAddressId } : {}),
+    })),
     ...(nic.networkSecurityGroupId ? { networkSecurityGroupId: nic.networkSecurityGroupId } : {}),
     ...(targetGroup ? { targetNetworkSecurityGroupId: targetGroup } : {}),
   };

@@ -4,7 +4,8 @@
  * contract, keeping each source private IP when it is free (else the next free one, reported), or the
  * primary address the user named (else the request fails: a promise). A NIC whose source has a network
  * security group gets the one the registration recorded for it (the mirror in the target resource group,
- * or the group spec.networkInterfaces names).
+ * or the group spec.networkInterfaces names), and each IP configuration whose source has a public IP address
+ * a new one in the target resource group, or none, or the one spec.networkInterfaces names (public-ip-addresses.ts).
  * A failback reuses the replaced VM's NICs instead (primary with primary): same names, same addresses.
  * status.networkInterfaces reports, per NIC, the address asked for and the one assigned.
  */
@@ -16,6 +17,7 @@ import { getNetworkInterface, networkInterfaceResource, type NicIpConfiguration,
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
+import { publicIpAddressesOf, type NicPublicIps } from './public-ip-addresses.ts';
 
 export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step> {
   const { deps, fo, vm } = pass;
@@ -43,10 +45,16 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
       report(pass, entry, reuse.id ?? (reusable[index] as string), reuse);
       continue;
     }
+    const publicIps = await publicIpAddressesOf(pass, nic.name, ipConfigurationsOf(nic), override, (config) => ids.publicIp(nic.name, config));
+    if (publicIps.stalled) return publicIps.stalled;
+    if (publicIps.pending) {
+      pending++;
+      continue;
+    }
     const id = ids.nic(nic.name);
     const placement: NicPlacement = {
       location: vm.spec.targetLocation,
-      ipConfigurations: configs,
+      ipConfigurations: configs.map((c) => ({ ...c, ...(publicIps.byConfiguration.get(c.name) ? { publicIpAddressId: publicIps.byConfiguration.get(c.name)?.publicIpAddressId } : {}) })),
       requireAddress: Boolean(override?.targetPrivateIpAddress),
       ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
       ...(nic.targetNetworkSecurityGroupId ? { networkSecurityGroupId: nic.targetNetworkSecurityGroupId } : {}),
@@ -54,7 +62,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
     const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
     if (step.state === 'waiting') pending++;
-    else report(pass, { ...entry, requested: configs }, step.value.id ?? id, step.value);
+    else report(pass, { ...entry, requested: configs, publicIps: publicIps.byConfiguration }, step.value.id ?? id, step.value);
   }
   if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`);
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
@@ -67,8 +75,9 @@ function ipConfigurationsOf(nic: SourceNetworkInterface): SourceIpConfiguration[
 }
 
 /** Records one NIC in status.networkInterfaces (replacing what an earlier pass recorded of it), with each IP configuration asked for and assigned. */
-function report(pass: FailoverPass, request: FailoverNetworkInterface & { requested?: NicIpConfiguration[] }, networkInterfaceId: string, nic: NetworkInterface): void {
-  const { requested, ...entry } = request;
+function report(pass: FailoverPass, request: FailoverNetworkInterface & { requested?: NicIpConfiguration[]; publicIps?: NicPublicIps['byConfiguration'] }, networkInterfaceId: string, nic: NetworkInterface): void {
+  const { requested, publicIps, ...entry } = request;
+  const publicIpAddresses = [...(publicIps ?? new Map()).entries()].map(([ipConfiguration, address]) => ({ ipConfiguration, ...address }));
   const assigned = nic.ipConfigurations ?? [];
   const primaryAddress = (assigned.find((c) => c.primary) ?? assigned[0])?.privateIPAddress;
   const ipConfigurations = (requested ?? []).map((c) => {
@@ -81,6 +90,7 @@ function report(pass: FailoverPass, request: FailoverNetworkInterface & { reques
     ...(primaryAddress ? { privateIpAddress: primaryAddress } : {}),
     ...(nic.networkSecurityGroup?.id ? { networkSecurityGroupId: nic.networkSecurityGroup.id } : {}),
     ...(ipConfigurations.length > 1 ? { ipConfigurations } : {}),
+    ...(publicIpAddresses.length ? { publicIpAddresses } : {}),
   };
   const list = [...(pass.status.networkInterfaces ?? [])];
   const at = list.findIndex((r) => r.sourceName === entry.sourceName);

@@ -1,9 +1,10 @@
 // Microsoft.Network in the ARM emulator: virtualNetworks (+ subnets child resources), networkSecurityGroups,
 // networkInterfaces (private IP allocation: static with conflict detection, dynamic = first free address of
-// the subnet), one file each.
+// the subnet), publicIPAddresses, one file each.
 import type { ArmEngine } from '../../engine.ts';
 import { registerNetworkInterfaces } from './network-interfaces.ts';
 import { registerNetworkSecurityGroups } from './network-security-groups.ts';
+import { registerPublicIpAddresses } from './public-ip-addresses.ts';
 import { registerSubnets } from './subnets.ts';
 import { registerVirtualNetworks } from './virtual-networks.ts';
 
@@ -11,5 +12,6 @@ export function registerNetwork(engine: ArmEngine): void {
   registerVirtualNetworks(engine);
   registerSubnets(engine);
   registerNetworkSecurityGroups(engine);
+  registerPublicIpAddresses(engine);
   registerNetworkInterfaces(engine);
 }

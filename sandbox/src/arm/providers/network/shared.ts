@@ -12,6 +12,7 @@ export const VNET = 'Microsoft.Network/virtualNetworks';
 export const SUBNET = 'Microsoft.Network/virtualNetworks/subnets';
 export const NSG = 'Microsoft.Network/networkSecurityGroups';
 export const NIC = 'Microsoft.Network/networkInterfaces';
+export const PIP = 'Microsoft.Network/publicIPAddresses';
 export const NS = 'Microsoft.Network';
 export const VM = 'Microsoft.Compute/virtualMachines';
 
