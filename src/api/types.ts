@@ -126,6 +126,13 @@ export type NetworkSecurityGroupId = string;
  */
 export type PublicIpAddressId = string;
 /**
+ * ARM id of a load balancer, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/loadBalancers/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "LoadBalancerId".
+ */
+export type LoadBalancerId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -732,6 +739,12 @@ export interface ReplicatedVMSpec {
    */
   networkInterfaces?: NetworkInterfaceOverride[];
   /**
+   * Source load balancer to target load balancer, for a VM whose NIC IP configurations are in backend pools. A Planned or Unplanned failover puts each failed-over IP configuration into the target load balancer's pool of the same name (a Test failover's NICs, in the isolated test network, join no pool). Replication stalls before anything is created with reason LoadBalancerNotMapped when a source pool's load balancer is not listed, and LoadBalancerNotUsable when the target load balancer does not exist, is in another region or has no pool of that name.
+   *
+   * @maxItems 16
+   */
+  loadBalancerMappings?: LoadBalancerMapping[];
+  /**
    * A VM in the target region whose disks hold an older copy of this VM's data, typically the original source VM after a failover (re-protect sets it). The initial sync starts each replica from the seed's disk of the same LUN and copies only the blocks that differ. The seed must stay stopped (deallocated) until the initial sync is done. A failback replaces it: its VM resource is deleted (its disks are kept) and its network interfaces are reused, so the VM returns with its name and addresses. Immutable.
    */
   seedVirtualMachineId?: string;
@@ -803,6 +816,16 @@ export interface NetworkInterfaceOverride {
    * An existing public IP address in the target region for the NIC's primary IP configuration, instead of a new one (the operator never deletes it). Its other configurations follow publicIpAddresses. Replication stalls with reason PublicIpAddressNotUsable if it does not exist or is in another region.
    */
   targetPublicIpAddressId?: string;
+}
+export interface LoadBalancerMapping {
+  /**
+   * A load balancer in the source region whose backend pools hold the VM's IP configurations.
+   */
+  sourceLoadBalancerId: string;
+  /**
+   * An existing load balancer in the target region with pools of the same names.
+   */
+  targetLoadBalancerId: string;
 }
 /**
  * What the operator and the datapath observed. The operator owns phase, disks, target ids and the Ready/Reconciling/Stalled conditions; the datapath owns replication, initialSync, rpo, lastRecoveryPoint, health and the Replicating condition.
@@ -939,6 +962,10 @@ export interface SourceIpConfiguration {
    * ARM id of the source public IP address of this configuration, if it has one.
    */
   publicIpAddressId?: string;
+  /**
+   * ARM ids of the source load balancer backend pools this configuration is in.
+   */
+  loadBalancerBackendAddressPoolIds?: string[];
 }
 /**
  * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.

@@ -30,6 +30,8 @@ interface SourceIpConfiguration {
   privateIpAddress?: string;
   /** The configuration's public IP address, if it has one. */
   publicIpAddressId?: string;
+  /** The load balancer backend pools the configuration is in. */
+  loadBalancerBackendAddressPoolIds?: string[];
 }
 
 interface SourceNic {
@@ -139,6 +141,7 @@ function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfigur
       ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
       ...(c.privateIPAddress ? { privateIpAddress: c.privateIPAddress } : {}),
       ...(c.publicIPAddress?.id ? { publicIpAddressId: c.publicIPAddress.id } : {}),
+      ...(c.loadBalancerBackendAddressPools?.length ? { loadBalancerBackendAddressPoolIds: c.loadBalancerBackendAddressPools.map((p) => p.id as string) } : {}),
     };
   });
   return configs.sort((a, b) => Number(b.primary) - Number(a.primary));

@@ -3,7 +3,10 @@
 // the first NIC's configuration and the second NIC's secondary one. A Test failover gives the first a new
 // Standard static address in the target resource group and the second none (spec: publicIpAddresses None),
 // and its cleanup removes the address; a Planned failover after the spec names an existing address for the
-// second NIC's primary configuration uses it there and creates one for its secondary configuration. Enabling replication
+// second NIC's primary configuration uses it there and creates one for its secondary configuration. The second
+// NIC's primary configuration is in a source load balancer's backend pool: a Planned failover puts it into the
+// pool of the same name of the target load balancer spec.loadBalancerMappings names (a Test, into none); a pool
+// whose load balancer is not mapped, or whose target has no such pool, is refused before anything is created. Enabling replication
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
@@ -12,6 +15,7 @@
 // Azure.
 import type { NetworkInterface } from '@azure/arm-network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReplicatedVMSpec } from '../../src/api/types.ts';
 import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
@@ -29,15 +33,23 @@ const RULE = { protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '443
 let fx: FailoverFixture;
 let az: AzureClients;
 let nsgId: string;
+let targetLbId: string;
+const LB_RG = 'nets-lb';
 const PIP = { location: SOURCE_LOCATION, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' } as const;
 const vmRef = () => ({ namespace: fx.ns, name: vmName });
 const foRef = (name: string) => ({ namespace: fx.ns, name });
 const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/${group}-vnet/subnets/default`;
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec: { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] } });
+  // The fixture reads `spec` when protect() applies the ReplicatedVM: the load balancer mapping is added once the sandbox (its subscription) is up.
+  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] };
+  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
   az = new AzureClients(fx.sb.azure);
-  const { network, compute } = fx.sb.c;
+  const { network, compute, resources } = fx.sb.c;
+  const sourceLb = await network.loadBalancers.beginCreateOrUpdateAndWait(rg, `${vmName}-lb`, { location: SOURCE_LOCATION, sku: { name: 'Standard' }, frontendIPConfigurations: [{ name: 'front', subnet: { id: subnetOf(rg) } }], backendAddressPools: [{ name: 'web' }] }, poll);
+  await resources.resourceGroups.createOrUpdate(LB_RG, { location: TARGET });
+  targetLbId = (await network.loadBalancers.beginCreateOrUpdateAndWait(LB_RG, 'target-lb', { location: TARGET, sku: { name: 'Standard' }, backendAddressPools: [{ name: 'web' }] }, poll)).id as string;
+  spec.loadBalancerMappings = [{ sourceLoadBalancerId: sourceLb.id as string, targetLoadBalancerId: targetLbId }];
   const pip = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip`, PIP, poll);
   const pip2 = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip2`, PIP, poll);
   const nic1 = await network.networkInterfaces.get(rg, `${vmName}-nic`);
@@ -51,7 +63,7 @@ beforeAll(async () => {
       location: SOURCE_LOCATION,
       networkSecurityGroup: { id: nsgId },
       ipConfigurations: [
-        { name: 'ipconfig1', primary: true, subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.10' },
+        { name: 'ipconfig1', primary: true, subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.10', loadBalancerBackendAddressPools: [{ id: `${sourceLb.id}/backendAddressPools/web` }] },
         { name: 'ipconfig2', subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11', publicIPAddress: { id: pip2.id as string } },
       ],
     },
@@ -99,7 +111,7 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(first).toMatchObject({ name: `${vmName}-nic`, primary: true, ipConfigurations: [{ name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: fx.sourceIp }] });
     expect(first?.targetNetworkSecurityGroupId).toBeUndefined();
     expect(second?.ipConfigurations).toEqual([
-      { name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.10' },
+      { name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.10', loadBalancerBackendAddressPoolIds: [expect.stringMatching(/\/loadBalancers\/multi-lb\/backendAddressPools\/web$/)] },
       { name: 'ipconfig2', primary: false, subnetName: 'default', privateIpAddress: '10.1.0.11', publicIpAddressId: expect.stringMatching(/\/publicIPAddresses\/multi-pip2$/) },
     ]);
     expect(second?.networkSecurityGroupId?.toLowerCase()).toBe(nsgId.toLowerCase());
@@ -130,6 +142,7 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     const hash = fo?.status?.targetVirtualMachineId?.split('-test-')[1];
     expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-test-${hash}`]);
     expect(publicIpsOf(second)).toEqual([undefined, undefined]);
+    expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools).toBeUndefined(); // a Test joins no pool
     testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
     const created = await publicIp(testPublicIpId);
     expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
@@ -171,8 +184,8 @@ describe('the source group changing', () => {
   });
 });
 
-describe('network security groups refused before anything is created', () => {
-  it('a group named for a NIC that is not in the target region: Stalled NetworkSecurityGroupNotUsable, nothing created', async () => {
+describe('network security groups, public IP addresses and load balancer pools refused before anything is created', () => {
+  it('a group or public IP named for a NIC outside the target region or subscription, an unmapped pool, a target without the pool: Stalled with the reason, nothing created', async () => {
     const badRg = 'nets-bad';
     const bad = await createSmallVm(fx.sb, badRg, 'bad', 1, 8 * 1024 * 1024);
     const wrong = await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'source-region-nsg', { location: SOURCE_LOCATION }, poll);
@@ -199,6 +212,17 @@ describe('network security groups refused before anything is created', () => {
     const foreign = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('SubscriptionNotManaged'), 'other subscription refused', 60_000);
     expect(foreign?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toMatch(/^networkInterfaces\[bad-nic\]\.targetPublicIpAddressId names subscription 0{8}-0{4}-0{4}-0{4}-0{10}ff; this operator manages subscription /);
     expect(foreign?.status?.targetResources ?? []).toEqual([]);
+    // A NIC in a backend pool of a load balancer no mapping names; then mapped to a target without that pool.
+    const lb = await fx.sb.c.network.loadBalancers.beginCreateOrUpdateAndWait(badRg, 'bad-lb', { location: SOURCE_LOCATION, backendAddressPools: [{ name: 'app' }] }, poll);
+    const badNic = await fx.sb.c.network.networkInterfaces.get(badRg, 'bad-nic');
+    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(badRg, 'bad-nic', { ...badNic, ipConfigurations: [{ ...badNic.ipConfigurations?.[0], loadBalancerBackendAddressPools: [{ id: `${lb.id}/backendAddressPools/app` }] }] }, poll);
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: null } });
+    const unmapped = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotMapped'), 'unmapped pool refused', 60_000);
+    expect(unmapped?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`IP configuration ipconfig1 of network interface bad-nic is in backend pool app of load balancer ${lb.id}, which spec.loadBalancerMappings does not map to a target load balancer`);
+    await fx.clients.vms.mergePatch(ref, { spec: { loadBalancerMappings: [{ sourceLoadBalancerId: lb.id, targetLoadBalancerId: targetLbId }] } });
+    const noPool = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotUsable'), 'target without the pool refused', 60_000);
+    expect(noPool?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target load balancer ${targetLbId} (for bad-nic/ipconfig1) has no backend pool app`);
+    expect(noPool?.status?.targetResources ?? []).toEqual([]);
     // The mapping made the target network (its resource group); the VM's own resources were not created.
     const accounts: string[] = [];
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${badRg}-asr`)) accounts.push(a.name as string);
@@ -246,6 +270,9 @@ describe('Planned failover', () => {
     const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
     expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
     expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
+    // The second NIC's primary configuration is in the target load balancer's pool of the same name.
+    expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([`${targetLbId}/backendAddressPools/web`]);
+    expect((await az.network.loadBalancers.get(LB_RG, 'target-lb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([second?.ipConfigurations?.[0]?.id]);
     expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => parseArmId(r.id).name).sort()).toEqual([`${vmName}-nic-ipconfig1-pip-asr`, `${vmName}-nic2-ipconfig2-pip-asr`]);
   });
 });

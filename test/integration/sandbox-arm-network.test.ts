@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
-// security groups, network interfaces (IP allocation), public IP addresses, availability sets, protocol errors and paging.
+// security groups, network interfaces (IP allocation), public IP addresses, load balancers, availability sets, protocol errors and paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -280,6 +280,33 @@ describe('public IP addresses', () => {
     await network.networkInterfaces.delete('rg-pip', 'nic1', fast);
     await network.publicIPAddresses.delete('rg-pip', 'pip1', fast);
     await expect(network.publicIPAddresses.get('rg-pip', 'pip1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('load balancers', () => {
+  it('keeps backend pools whose members are NIC IP configurations, and refuses a pool it cannot resolve in the NIC\'s region', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-lb', { location: loc });
+    const vnet = await network.virtualNetworks.createOrUpdate('rg-lb', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.9.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.9.0.0/24' }] }, fast);
+    const subnet = vnet.subnets![0]!.id!;
+    const lb = await network.loadBalancers.createOrUpdate(
+      'rg-lb',
+      'ilb',
+      { location: loc, sku: { name: 'Standard' }, frontendIPConfigurations: [{ name: 'front', subnet: { id: subnet }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.9.0.100' }], backendAddressPools: [{ name: 'web' }] },
+      fast,
+    );
+    expect(lb.sku).toEqual({ name: 'Standard', tier: 'Regional' });
+    expect(lb.frontendIPConfigurations?.[0]).toMatchObject({ id: `${lb.id}/frontendIPConfigurations/front`, privateIPAddress: '10.9.0.100', subnet: { id: subnet } });
+    const poolId = `${lb.id}/backendAddressPools/web`;
+    expect(lb.backendAddressPools?.map((p) => p.id)).toEqual([poolId]);
+    const far = await network.loadBalancers.createOrUpdate('rg-lb', 'far', { location: 'northeurope', backendAddressPools: [{ name: 'web' }] }, fast);
+    const nicWith = (pools: string[]) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet }, loadBalancerBackendAddressPools: pools.map((id) => ({ id })) }] });
+    for (const bad of [`${far.id}/backendAddressPools/web`, `${lb.id}/backendAddressPools/missing`]) {
+      await expect(network.networkInterfaces.createOrUpdate('rg-lb', 'nic0', nicWith([bad]), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    }
+    const nic = await network.networkInterfaces.createOrUpdate('rg-lb', 'nic1', nicWith([poolId]), fast);
+    expect(nic.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([poolId]);
+    expect((await network.loadBalancers.get('rg-lb', 'ilb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([nic.ipConfigurations?.[0]?.id]);
   });
 });
 

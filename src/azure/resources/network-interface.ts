@@ -34,6 +34,8 @@ export interface NicIpConfiguration {
   privateIpAddress?: string;
   /** The configuration's public IP address, if it gets one. */
   publicIpAddressId?: string;
+  /** The load balancer backend pools the configuration joins. */
+  loadBalancerBackendAddressPoolIds?: string[];
 }
 
 export interface NicPlacement {
@@ -68,6 +70,7 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
             privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic',
             ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}),
             ...(c.publicIpAddressId ? { publicIPAddress: { id: c.publicIpAddressId } } : {}),
+            ...(c.loadBalancerBackendAddressPoolIds?.length ? { loadBalancerBackendAddressPools: c.loadBalancerBackendAddressPoolIds.map((id) => ({ id })) } : {}),
           };
         }),
       }),

@@ -12,7 +12,8 @@
  *      (disk-changes.ts), and its size, NICs, tags, security profile, license or identities changed
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
- *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts).
+ *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts),
+ *      and so is the target of every load balancer backend pool the VM is in (load-balancers.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -30,7 +31,9 @@ import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
-import { networkInterfaceIds, publicIpAddressRefusal } from './public-ip-addresses.ts';
+import { publicIpAddressRefusal } from './public-ip-addresses.ts';
+import { nestedAzureIds } from './spec-ids.ts';
+import { loadBalancerRefusal } from './load-balancers.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -47,7 +50,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
     targetStorageAccountId,
     targetAvailabilitySetId,
     seedVirtualMachineId,
-    ...networkInterfaceIds(vm),
+    ...nestedAzureIds(vm),
   });
   if (foreign) return pass.stall(foreign);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
@@ -71,7 +74,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
-  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source)) ?? (await publicIpAddressRefusal(pass));
+  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source)) ?? (await publicIpAddressRefusal(pass)) ?? (await loadBalancerRefusal(pass, source));
   if (refusal) return pass.stall(refusal);
 
   // 2. Target-region resources, one step at a time.
@@ -152,12 +155,13 @@ function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): So
     ...(nic.subnetName ? { subnetName: nic.subnetName } : {}),
     ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}),
     ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
-    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId }) => ({
+    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId, loadBalancerBackendAddressPoolIds }) => ({
       name,
       primary,
       ...(subnetName ? { subnetName } : {}),
       ...(privateIpAddress ? { privateIpAddress } : {}),
       ...(publicIpAddressId ? { publicIpAddressId } : {}),
+      ...(loadBalancerBackendAddressPoolIds ? { loadBalancerBackendAddressPoolIds } : {}),
     })),
     ...(nic.networkSecurityGroupId ? { networkSecurityGroupId: nic.networkSecurityGroupId } : {}),
     ...(targetGroup ? { targetNetworkSecurityGroupId: targetGroup } : {}),

@@ -5,7 +5,6 @@
  * here, before anything is created: it must exist and be in the target region (else Stalled,
  * PublicIpAddressNotUsable), so a failover does not find out when the source region may be gone.
  */
-import type { ReplicatedVM } from '../../api/types.ts';
 import { getPublicIpAddress } from '../../azure/resources/public-ip-address.ts';
 import type { VmPass } from './pass.ts';
 
@@ -25,14 +24,4 @@ export async function publicIpAddressRefusal(pass: VmPass): Promise<{ reason: st
     }
   }
   return undefined;
-}
-
-/** The Azure ids spec.networkInterfaces names, by field path, for the subscription check. */
-export function networkInterfaceIds(vm: ReplicatedVM): Record<string, string | undefined> {
-  const ids: Record<string, string | undefined> = {};
-  for (const o of vm.spec.networkInterfaces ?? []) {
-    ids[`networkInterfaces[${o.sourceName}].targetNetworkSecurityGroupId`] = o.targetNetworkSecurityGroupId;
-    ids[`networkInterfaces[${o.sourceName}].targetPublicIpAddressId`] = o.targetPublicIpAddressId;
-  }
-  return ids;
 }

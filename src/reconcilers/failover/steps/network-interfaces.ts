@@ -5,12 +5,14 @@
  * primary address the user named (else the request fails: a promise). A NIC whose source has a network
  * security group gets the one the registration recorded for it (the mirror in the target resource group,
  * or the group spec.networkInterfaces names), and each IP configuration whose source has a public IP address
- * a new one in the target resource group, or none, or the one spec.networkInterfaces names (public-ip-addresses.ts).
+ * a new one in the target resource group, or none, or the one spec.networkInterfaces names (public-ip-addresses.ts);
+ * a Planned or Unplanned failover puts each configuration into the target load balancer pools
+ * spec.loadBalancerMappings gives its source pools (a Test's NICs, in the isolated test network, join none).
  * A failback reuses the replaced VM's NICs instead (primary with primary): same names, same addresses.
  * status.networkInterfaces reports, per NIC, the address asked for and the one assigned.
  */
 import type { NetworkInterface } from '@azure/arm-network';
-import type { FailoverNetworkInterface, NetworkMapping, SourceIpConfiguration, SourceNetworkInterface } from '../../../api/types.ts';
+import type { FailoverNetworkInterface, NetworkInterfaceOverride, NetworkMapping, SourceIpConfiguration, SourceNetworkInterface } from '../../../api/types.ts';
 import { sameArmId } from '../../../azure/arm-id.ts';
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { getNetworkInterface, networkInterfaceResource, type NicIpConfiguration, type NicPlacement } from '../../../azure/resources/network-interface.ts';
@@ -18,6 +20,7 @@ import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
 import { publicIpAddressesOf, type NicPublicIps } from './public-ip-addresses.ts';
+import { LOAD_BALANCER_NOT_MAPPED, targetPool, unmappedPoolMessage } from '../../load-balancer-mapping.ts';
 
 export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step> {
   const { deps, fo, vm } = pass;
@@ -31,13 +34,8 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   let pending = 0;
   for (const [index, nic] of primaryFirst(nics).entries()) {
     const override = vm.spec.networkInterfaces?.find((o) => o.sourceName === nic.name);
-    const configs: NicIpConfiguration[] = [];
-    for (const [at, config] of ipConfigurationsOf(nic).entries()) {
-      const subnetId = subnetFor(pass, mapping, config.subnetName, override?.targetSubnetName);
-      if (!subnetId) return stalled('SubnetNotMapped', `no ${fo.spec.type === 'Test' ? 'test ' : ''}subnet is mapped for source subnet ${config.subnetName ?? '?'} of ${nic.name} (${config.name})`);
-      const requested = (at === 0 ? override?.targetPrivateIpAddress : undefined) ?? config.privateIpAddress;
-      configs.push({ name: config.name, subnetId, ...(requested ? { privateIpAddress: requested } : {}) });
-    }
+    const configs = targetConfigurations(pass, mapping, nic, override);
+    if (!Array.isArray(configs)) return configs;
     const primary = configs[0] as NicIpConfiguration;
     const entry = { sourceName: nic.name, targetSubnetId: primary.subnetId, ...(primary.privateIpAddress ? { requestedPrivateIpAddress: primary.privateIpAddress } : {}) };
     const reuse = reusable[index] ? await reusableNic(pass, reusable[index], primary.subnetId) : undefined;
@@ -66,6 +64,26 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   }
   if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`);
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
+}
+
+/** The IP configurations of the target NIC of `nic` (primary first): subnet, address asked for, load balancer pools. */
+function targetConfigurations(pass: ProcedurePass, mapping: NetworkMapping, nic: SourceNetworkInterface, override: NetworkInterfaceOverride | undefined): NicIpConfiguration[] | Step {
+  const { fo, vm } = pass;
+  const configs: NicIpConfiguration[] = [];
+  for (const [at, config] of ipConfigurationsOf(nic).entries()) {
+    const subnetId = subnetFor(pass, mapping, config.subnetName, override?.targetSubnetName);
+    if (!subnetId) return stalled('SubnetNotMapped', `no ${fo.spec.type === 'Test' ? 'test ' : ''}subnet is mapped for source subnet ${config.subnetName ?? '?'} of ${nic.name} (${config.name})`);
+    const requested = (at === 0 ? override?.targetPrivateIpAddress : undefined) ?? config.privateIpAddress;
+    // A Test's NICs are in the isolated test network: they join no pool of the target load balancer.
+    const poolIds: string[] = [];
+    for (const sourcePool of fo.spec.type === 'Test' ? [] : (config.loadBalancerBackendAddressPoolIds ?? [])) {
+      const target = targetPool(vm.spec.loadBalancerMappings, sourcePool);
+      if ('unmapped' in target) return stalled(LOAD_BALANCER_NOT_MAPPED, unmappedPoolMessage(nic.name, config.name, sourcePool));
+      poolIds.push(target.poolId);
+    }
+    configs.push({ name: config.name, subnetId, ...(requested ? { privateIpAddress: requested } : {}), ...(poolIds.length ? { loadBalancerBackendAddressPoolIds: poolIds } : {}) });
+  }
+  return configs;
 }
 
 /** The IP configurations of a recorded NIC, primary first (a registration older than them: the primary one). */

@@ -1,7 +1,9 @@
 // Microsoft.Network in the ARM emulator: virtualNetworks (+ subnets child resources), networkSecurityGroups,
 // networkInterfaces (private IP allocation: static with conflict detection, dynamic = first free address of
-// the subnet), publicIPAddresses, one file each.
+// the subnet), publicIPAddresses, loadBalancers (backend pools whose members are NIC IP configurations), one
+// file each.
 import type { ArmEngine } from '../../engine.ts';
+import { registerLoadBalancers } from './load-balancers.ts';
 import { registerNetworkInterfaces } from './network-interfaces.ts';
 import { registerNetworkSecurityGroups } from './network-security-groups.ts';
 import { registerPublicIpAddresses } from './public-ip-addresses.ts';
@@ -13,5 +15,6 @@ export function registerNetwork(engine: ArmEngine): void {
   registerSubnets(engine);
   registerNetworkSecurityGroups(engine);
   registerPublicIpAddresses(engine);
+  registerLoadBalancers(engine);
   registerNetworkInterfaces(engine);
 }

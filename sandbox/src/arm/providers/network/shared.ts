@@ -13,6 +13,7 @@ export const SUBNET = 'Microsoft.Network/virtualNetworks/subnets';
 export const NSG = 'Microsoft.Network/networkSecurityGroups';
 export const NIC = 'Microsoft.Network/networkInterfaces';
 export const PIP = 'Microsoft.Network/publicIPAddresses';
+export const LB = 'Microsoft.Network/loadBalancers';
 export const NS = 'Microsoft.Network';
 export const VM = 'Microsoft.Compute/virtualMachines';
 

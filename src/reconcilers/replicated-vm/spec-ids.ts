@@ -1,0 +1,19 @@
+/**
+ * The Azure ids a ReplicatedVM's spec names inside lists (per-NIC overrides, load balancer mappings), by field
+ * path, for the subscription check of enabling replication (arm-id.ts, foreignSubscriptionRefusal): an id in
+ * another subscription would otherwise be read as the same name in the operator's own.
+ */
+import type { ReplicatedVM } from '../../api/types.ts';
+
+export function nestedAzureIds(vm: ReplicatedVM): Record<string, string | undefined> {
+  const ids: Record<string, string | undefined> = {};
+  for (const o of vm.spec.networkInterfaces ?? []) {
+    ids[`networkInterfaces[${o.sourceName}].targetNetworkSecurityGroupId`] = o.targetNetworkSecurityGroupId;
+    ids[`networkInterfaces[${o.sourceName}].targetPublicIpAddressId`] = o.targetPublicIpAddressId;
+  }
+  for (const [i, m] of (vm.spec.loadBalancerMappings ?? []).entries()) {
+    ids[`loadBalancerMappings[${i}].sourceLoadBalancerId`] = m.sourceLoadBalancerId;
+    ids[`loadBalancerMappings[${i}].targetLoadBalancerId`] = m.targetLoadBalancerId;
+  }
+  return ids;
+}
