@@ -133,6 +133,13 @@ export type PublicIpAddressId = string;
  */
 export type LoadBalancerId = string;
 /**
+ * ARM id of a disk encryption set, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/diskEncryptionSets/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "DiskEncryptionSetId".
+ */
+export type DiskEncryptionSetId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -727,6 +734,12 @@ export interface ReplicatedVMSpec {
    */
   targetDiskTypes?: TargetDiskType[];
   /**
+   * Source disk encryption set to target disk encryption set, for disks encrypted with a customer-managed key (ASR's target disk encryption set). Each failed-over disk whose source disk uses a listed set is encrypted with its target set. Replication stalls before anything is created with reason DiskEncryptionSetNotMapped when a protected disk's set is not listed, and DiskEncryptionSetNotUsable when the target set does not exist or is in another region than the target.
+   *
+   * @maxItems 16
+   */
+  diskEncryptionSetMappings?: DiskEncryptionSetMapping[];
+  /**
    * LUNs of data disks not to replicate. The OS disk is always replicated.
    *
    * @maxItems 64
@@ -790,6 +803,16 @@ export interface TargetDiskType {
    * The managed disk SKU in the target region.
    */
   diskType: 'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS';
+}
+export interface DiskEncryptionSetMapping {
+  /**
+   * A disk encryption set of the source region that encrypts protected disks.
+   */
+  sourceDiskEncryptionSetId: string;
+  /**
+   * An existing disk encryption set in the target region.
+   */
+  targetDiskEncryptionSetId: string;
 }
 export interface NetworkInterfaceOverride {
   /**
@@ -1038,6 +1061,10 @@ export interface ProtectedDisk {
    * Generation of the source OS disk.
    */
   hyperVGeneration?: 'V1' | 'V2';
+  /**
+   * ARM id of the disk encryption set (customer-managed key) of the source disk, if it has one.
+   */
+  diskEncryptionSetId?: string;
   /**
    * Name of the replica page blob in the target storage account's replica container.
    */

@@ -20,6 +20,8 @@ interface SourceDisk {
   /** The disk's SKU (Premium_LRS, Standard_LRS, ...). */
   diskType?: string;
   hyperVGeneration?: 'V1' | 'V2';
+  /** The disk encryption set of a disk encrypted with a customer-managed key. */
+  diskEncryptionSetId?: string;
 }
 
 interface SourceIpConfiguration {
@@ -152,12 +154,13 @@ async function readDisk(az: AzureClients, diskId: string): Promise<Disk> {
   return az.compute.disks.get(id.resourceGroup, id.name);
 }
 
-/** A disk's size, SKU and generation. */
-function diskFacts(disk: Disk): Pick<SourceDisk, 'sizeBytes' | 'diskType' | 'hyperVGeneration'> {
+/** A disk's size, SKU, generation and disk encryption set. */
+function diskFacts(disk: Disk): Pick<SourceDisk, 'sizeBytes' | 'diskType' | 'hyperVGeneration' | 'diskEncryptionSetId'> {
   const generation = disk.hyperVGeneration;
   return {
     sizeBytes: disk.diskSizeBytes ? disk.diskSizeBytes : (disk.diskSizeGB ?? 0) * 1024 ** 3,
     ...(disk.sku?.name ? { diskType: disk.sku.name } : {}),
     ...(generation === 'V1' || generation === 'V2' ? { hyperVGeneration: generation } : {}),
+    ...(disk.encryption?.diskEncryptionSetId ? { diskEncryptionSetId: disk.encryption.diskEncryptionSetId } : {}),
   };
 }

@@ -1,7 +1,10 @@
 // A production-shaped VM fails over as it is (issue 18): a Trusted Launch Gen2 VM (secure boot, vTPM) with
 // tags, a zone, a non-default size, a license type, a user-assigned identity, boot diagnostics, accelerated
-// networking and Standard_LRS disks fails over (Test, then Planned) and the target read back through the
-// SDK has all of them, in the mapped zone, with the disk types the spec and the source say. Sizes not
+// networking and Standard_LRS disks, its data disk encrypted with a customer-managed key (a disk encryption
+// set), fails over (Test, then Planned) and the target read back through the SDK has all of them, in the
+// mapped zone, with the disk types the spec and the source say and the data disk encrypted with the mapped
+// target set. A disk whose set is not mapped, or mapped to a set outside the target region, is refused
+// before anything is created. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
 // clear reason; a Confidential VM is refused before anything is created. With the source region down, a
 // failover builds the same VM from the registration alone (nothing is read from the source at failover).
@@ -10,7 +13,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
-import type { FailoverRequest } from '../../src/api/types.ts';
+import type { FailoverRequest, ReplicatedVMSpec } from '../../src/api/types.ts';
 import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
@@ -35,9 +38,30 @@ let clients: Clients;
 let failovers: CustomResourceClient<FailoverRequest>;
 let az: AzureClients;
 let identityId: string;
+let targetSetId: string;
+const DES_RG = 'vmshape-des';
+const KEY = { keyUrl: 'https://vault.example/keys/disks/0123456789abcdef' };
+
+/** A disk encryption set named `name` in `group`, which is created in `location` if need be. */
+async function diskEncryptionSet(group: string, name: string, location: string): Promise<string> {
+  await fx.sb.c.resources.resourceGroups.createOrUpdate(group, { location });
+  const set = await fx.sb.c.compute.diskEncryptionSets.beginCreateOrUpdateAndWait(group, name, { location, identity: { type: 'SystemAssigned' }, encryptionType: 'EncryptionAtRestWithCustomerKey', activeKey: KEY }, { updateIntervalInMs: 20 });
+  return set.id as string;
+}
+
+/** Encrypts an existing source disk with disk encryption set `setId`. */
+async function encrypt(group: string, diskName: string, setId: string): Promise<void> {
+  const disk = await fx.sb.c.compute.disks.get(group, diskName);
+  await fx.sb.c.compute.disks.beginCreateOrUpdateAndWait(group, diskName, { location: disk.location, sku: disk.sku, creationData: disk.creationData, encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: setId } }, { updateIntervalInMs: 20 });
+}
 const foRef = (name: string) => ({ namespace: ns, name });
 
 beforeAll(async () => {
+  const spec: Partial<ReplicatedVMSpec> = {
+    zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
+    targetVmSizeFallbacks: [FALLBACK],
+    targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
+  };
   identityId = `/subscriptions/00000000-0000-4000-8000-00000000a2a0/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-id`;
   fx = await startFailoverFixture({
     namespacePrefix: 'vmshape',
@@ -59,14 +83,16 @@ beforeAll(async () => {
         diagnosticsProfile: { bootDiagnostics: { enabled: true } },
       },
     },
-    spec: {
-      zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
-      targetVmSizeFallbacks: [FALLBACK],
-      targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
-    },
+    spec,
   });
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
+  // The data disk is encrypted with a customer-managed key; the mapping names a set in the target region
+  // (the fixture reads `spec` when protect() applies the ReplicatedVM).
+  const sourceSetId = await diskEncryptionSet(rg, 'source-des', SOURCE_LOCATION);
+  targetSetId = await diskEncryptionSet(DES_RG, 'target-des', TARGET);
+  await encrypt(rg, `${vmName}-disk1`, sourceSetId);
+  spec.diskEncryptionSetMappings = [{ sourceDiskEncryptionSetId: sourceSetId, targetDiskEncryptionSetId: targetSetId }];
   // A short resync: the operator re-reads the source VM often, so a change of it is recorded quickly.
   await fx.runInProcess('dp-vmshape', { resyncMs: 2_000 });
   await fx.protect(1);
@@ -100,6 +126,8 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   const data = await az.compute.disks.get(dataId.resourceGroup, dataId.name);
   expect(data.sku?.name).toBe('StandardSSD_ZRS');
   expect(data.zones ?? []).toEqual([]); // zone-redundant: in no zone, attached to the zonal VM
+  expect(data.encryption).toEqual({ type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: targetSetId });
+  expect(os.encryption?.type).toBe('EncryptionAtRestWithPlatformKey');
 
   const nicId = parseArmId(target.networkProfile?.networkInterfaces?.[0]?.id as string);
   expect((await az.network.networkInterfaces.get(nicId.resourceGroup, nicId.name)).enableAcceleratedNetworking).toBe(true);
@@ -121,6 +149,7 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     expect(vm?.status?.sourceVmProperties).toEqual(expected);
     expect(vm?.status?.targetZone).toBe('2');
     expect(vm?.status?.disks?.map((d) => d.diskType)).toEqual(['Standard_LRS', 'Standard_LRS']);
+    expect(vm?.status?.disks?.map((d) => d.diskEncryptionSetId && parseArmId(d.diskEncryptionSetId).name)).toEqual([undefined, 'source-des']);
     expect(vm?.status?.sourceNetworkInterfaces?.[0]?.acceleratedNetworking).toBe(true);
     const container = vm?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.replicaContainer)?.id as string;
     const saved = await readSavedRegistration(az, container);
@@ -210,6 +239,27 @@ describe('a VM in an availability set', () => {
     expect(target.zones ?? []).toEqual([]);
     const mirrored = await az.compute.availabilitySets.get(parseArmId(targetSetId).resourceGroup, 'web-set-asr');
     expect([mirrored.location, mirrored.platformFaultDomainCount, mirrored.platformUpdateDomainCount]).toEqual([TARGET, 3, 4]);
+  });
+});
+
+describe('a disk encrypted with a customer-managed key', () => {
+  it('is refused before anything is created when its disk encryption set is not mapped, or mapped to a set outside the target region', async () => {
+    const cmkRg = 'vmshape-cmk';
+    const cmk = await createSmallVm(fx.sb, cmkRg, 'cmk', 2, DISK_BYTES);
+    const set = await diskEncryptionSet(cmkRg, 'cmk-des', SOURCE_LOCATION);
+    await encrypt(cmkRg, 'cmk-disk1', set);
+    const sourceVirtualNetworkId = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${cmkRg}/providers/Microsoft.Network/virtualNetworks/${cmkRg}-vnet`;
+    await clients.mappings.create(ns, { metadata: { name: 'cmk-net' }, spec: { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${cmkRg}-asr` } });
+    await clients.vms.create(ns, { metadata: { name: 'cmk' }, spec: { sourceVirtualMachineId: cmk.id as string, targetLocation: TARGET, policyRef: { name: 'fast' }, networkMappingRef: { name: 'cmk-net' } } });
+    const ref = { namespace: ns, name: 'cmk' };
+    const stalledWith = (reason: string) => (o: { status?: { conditions?: { type: string; status: string; reason?: string }[] } } | undefined) =>
+      (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
+    const unmapped = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotMapped'), 'unmapped set refused', 60_000);
+    expect(unmapped?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`disk lun0 is encrypted with disk encryption set ${set}, which spec.diskEncryptionSetMappings does not map to a disk encryption set in the target region`);
+    await clients.vms.mergePatch(ref, { spec: { diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: set, targetDiskEncryptionSetId: set }] } });
+    const elsewhere = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotUsable'), 'set outside the target region refused', 60_000);
+    expect(elsewhere?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target disk encryption set ${set} (for disk lun0) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    expect(elsewhere?.status?.targetResources ?? []).toEqual([]);
   });
 });
 

@@ -13,7 +13,8 @@
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
  *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts),
- *      and so is the target of every load balancer backend pool the VM is in (load-balancers.ts).
+ *      and so is the target of every load balancer backend pool the VM is in (load-balancers.ts) and of every
+ *      disk encryption set its disks use (disk-encryption.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -34,6 +35,7 @@ import { describeVmChanges } from './vm-drift.ts';
 import { publicIpAddressRefusal } from './public-ip-addresses.ts';
 import { nestedAzureIds } from './spec-ids.ts';
 import { loadBalancerRefusal } from './load-balancers.ts';
+import { diskEncryptionRefusal } from './disk-encryption.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -74,7 +76,12 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
-  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source)) ?? (await publicIpAddressRefusal(pass)) ?? (await loadBalancerRefusal(pass, source));
+  const refusal =
+    placementRefusal(pass, source, mapping) ??
+    (await diskEncryptionRefusal(pass, source)) ??
+    (await networkSecurityGroupRefusal(pass, source)) ??
+    (await publicIpAddressRefusal(pass)) ??
+    (await loadBalancerRefusal(pass, source));
   if (refusal) return pass.stall(refusal);
 
   // 2. Target-region resources, one step at a time.

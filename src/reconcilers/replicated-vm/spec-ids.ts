@@ -1,5 +1,6 @@
 /**
- * The Azure ids a ReplicatedVM's spec names inside lists (per-NIC overrides, load balancer mappings), by field
+ * The Azure ids a ReplicatedVM's spec names inside lists (per-NIC overrides, load balancer and disk encryption
+ * set mappings), by field
  * path, for the subscription check of enabling replication (arm-id.ts, foreignSubscriptionRefusal): an id in
  * another subscription would otherwise be read as the same name in the operator's own.
  */
@@ -14,6 +15,10 @@ export function nestedAzureIds(vm: ReplicatedVM): Record<string, string | undefi
   for (const [i, m] of (vm.spec.loadBalancerMappings ?? []).entries()) {
     ids[`loadBalancerMappings[${i}].sourceLoadBalancerId`] = m.sourceLoadBalancerId;
     ids[`loadBalancerMappings[${i}].targetLoadBalancerId`] = m.targetLoadBalancerId;
+  }
+  for (const [i, m] of (vm.spec.diskEncryptionSetMappings ?? []).entries()) {
+    ids[`diskEncryptionSetMappings[${i}].sourceDiskEncryptionSetId`] = m.sourceDiskEncryptionSetId;
+    ids[`diskEncryptionSetMappings[${i}].targetDiskEncryptionSetId`] = m.targetDiskEncryptionSetId;
   }
   return ids;
 }
