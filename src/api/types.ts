@@ -484,7 +484,7 @@ export interface NetworkMappingSpec {
    */
   sourceVirtualNetworkId: string;
   /**
-   * Region of the target network. Immutable.
+   * Region of the target network. Immutable. May be the source network's own region, for zone-to-zone replication.
    */
   targetLocation: string;
   /**
@@ -686,7 +686,7 @@ export interface ReplicatedVMSpec {
    */
   sourceVirtualMachineId: string;
   /**
-   * Region the VM fails over to. Immutable.
+   * Region the VM fails over to. Immutable. The source VM's own region only for zone-to-zone replication (a zonal VM failing over into another zone, spec.targetZone or spec.zoneMappings); else refused (SameRegion).
    */
   targetLocation: string;
   /**

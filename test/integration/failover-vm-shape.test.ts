@@ -4,7 +4,8 @@
 // set), fails over (Test, then Planned) and the target read back through the SDK has all of them, in the
 // mapped zone, with the disk types the spec and the source say and the data disk encrypted with the mapped
 // target set. A disk whose set is not mapped, or mapped to a set outside the target region, is refused
-// before anything is created. Sizes not
+// before anything is created. Zone to zone within one region: refused into the source's own zone, then
+// mapped to another zone it replicates and fails over (Test and Planned) into that zone of the same region. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
 // clear reason; a Confidential VM is refused before anything is created. With the source region down, a
 // failover builds the same VM from the registration alone (nothing is read from the source at failover).
@@ -260,6 +261,38 @@ describe('a disk encrypted with a customer-managed key', () => {
     const elsewhere = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotUsable'), 'set outside the target region refused', 60_000);
     expect(elsewhere?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target disk encryption set ${set} (for disk lun0) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
     expect(elsewhere?.status?.targetResources ?? []).toEqual([]);
+  });
+});
+
+describe('zone to zone within one region', () => {
+  it('is refused into the same zone; into another zone of the region it fails over (Test and Planned) there', async () => {
+    const zRg = 'vmshape-z2z';
+    const zonal = await createSmallVm(fx.sb, zRg, 'zonal', 2, DISK_BYTES, SOURCE_LOCATION, { zone: '1' });
+    const sourceVirtualNetworkId = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${zRg}/providers/Microsoft.Network/virtualNetworks/${zRg}-vnet`;
+    await clients.mappings.create(ns, { metadata: { name: 'z2z-net' }, spec: { sourceVirtualNetworkId, targetLocation: SOURCE_LOCATION, targetResourceGroup: `${zRg}-asr` } });
+    await clients.vms.create(ns, { metadata: { name: 'zonal' }, spec: { sourceVirtualMachineId: zonal.id as string, targetLocation: SOURCE_LOCATION, policyRef: { name: 'fast' }, networkMappingRef: { name: 'z2z-net' } } });
+    const ref = { namespace: ns, name: 'zonal' };
+    const refused = await waitForObject(kc, clients.vms, ref, conditionIs('Stalled', 'True'), 'same zone refused', 60_000);
+    expect(refused?.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      reason: 'SameRegion',
+      message: `the VM is already in ${SOURCE_LOCATION}, zone 1; for zone-to-zone replication name another target zone (spec.targetZone or spec.zoneMappings), or choose another target location`,
+    });
+    expect(refused?.status?.targetResources ?? []).toEqual([]);
+
+    await clients.vms.mergePatch(ref, { spec: { zoneMappings: [{ sourceZone: '1', targetZone: '3' }] } });
+    await waitForObject(kc, clients.vms, ref, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= 1, 'protected zone to zone', 180_000);
+    for (const [name, type] of [['z2z-drill', 'Test'], ['z2z-move', 'Planned']] as const) {
+      await failovers.create(ns, { metadata: { name }, spec: { replicatedVMName: 'zonal', type } });
+      const fo = await waitForObject(kc, failovers, foRef(name), finished, `${type} failover done`, 180_000);
+      expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+      const { resourceGroup, name: vmName2 } = parseArmId(fo?.status?.targetVirtualMachineId as string);
+      const target = await az.compute.virtualMachines.get(resourceGroup, vmName2);
+      expect([resourceGroup, target.location, target.zones]).toEqual([`${zRg}-asr`, SOURCE_LOCATION, ['3']]);
+      for (const d of [target.storageProfile?.osDisk, ...(target.storageProfile?.dataDisks ?? [])]) {
+        const id = parseArmId(d?.managedDisk?.id as string);
+        expect((await az.compute.disks.get(id.resourceGroup, id.name)).zones).toEqual(['3']);
+      }
+    }
   });
 });
 

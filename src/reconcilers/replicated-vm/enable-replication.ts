@@ -3,7 +3,7 @@
  *   0. refuse ids in another subscription than the operator's; wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
- *      disks, sits in the mapped network and another region;
+ *      disks, sits in the mapped network and another region (or, zone to zone, another zone of its region);
  *   2. create or adopt the target-region resources (target-resources.ts);
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
@@ -94,10 +94,19 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   return register(pass, source, mapping);
 }
 
-/** Why the VM cannot replicate to where the spec says, if it cannot. */
+const sameRegion = (a: string, b: string) => a.replace(/\s/g, '').toLowerCase() === b.replace(/\s/g, '').toLowerCase();
+
+/** Why the VM cannot replicate to where the spec says, if it cannot (within one region: only zone to zone). */
 function placementRefusal(pass: VmPass, source: SourceVm, mapping: NetworkMapping): { reason: string; message: string } | undefined {
   const spec = pass.vm.spec;
-  if (source.location === spec.targetLocation) return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}; choose another target location` };
+  if (sameRegion(source.location, spec.targetLocation)) {
+    // Zone-to-zone replication (ASR's): within one region, a zonal VM into another zone of it.
+    const zone = targetZoneOf(spec, source.zone);
+    if (!source.zone) return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation} and in no availability zone; choose another target location (zone-to-zone replication needs a zonal VM)` };
+    if (!zone || zone === source.zone) {
+      return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}, zone ${source.zone}; for zone-to-zone replication name another target zone (spec.targetZone or spec.zoneMappings), or choose another target location` };
+    }
+  }
   if (mapping.spec.targetLocation !== spec.targetLocation) {
     return { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` };
   }
