@@ -140,6 +140,20 @@ export type LoadBalancerId = string;
  */
 export type DiskEncryptionSetId = string;
 /**
+ * ARM id of a proximity placement group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/proximityPlacementGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "ProximityPlacementGroupId".
+ */
+export type ProximityPlacementGroupId = string;
+/**
+ * ARM id of a capacity reservation group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/capacityReservationGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "CapacityReservationGroupId".
+ */
+export type CapacityReservationGroupId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -707,6 +721,14 @@ export interface ReplicatedVMSpec {
    * Adopt this availability set in the target region. Default mirrors the source VM's availability set, if it has one.
    */
   targetAvailabilitySetId?: string;
+  /**
+   * An existing proximity placement group in the target region the failed-over VM joins. Default none. Replication stalls before anything is created with reason ProximityPlacementGroupNotUsable if it does not exist or is in another region.
+   */
+  targetProximityPlacementGroupId?: string;
+  /**
+   * An existing capacity reservation group in the target region whose reserved capacity the failed-over VM uses. Default none. Replication stalls before anything is created with reason CapacityReservationGroupNotUsable if it does not exist or is in another region.
+   */
+  targetCapacityReservationGroupId?: string;
   /**
    * Availability zone in the target region (1, 2 or 3). Default is the source VM's zone, if it has one.
    */

@@ -4,7 +4,8 @@
 // set), fails over (Test, then Planned) and the target read back through the SDK has all of them, in the
 // mapped zone, with the disk types the spec and the source say and the data disk encrypted with the mapped
 // target set. A disk whose set is not mapped, or mapped to a set outside the target region, is refused
-// before anything is created. Zone to zone within one region: refused into the source's own zone, then
+// before anything is created. The failed-over VM joins the proximity placement group and capacity reservation
+// group the spec names in the target region (one elsewhere or missing is refused). Zone to zone within one region: refused into the source's own zone, then
 // mapped to another zone it replicates and fails over (Test and Planned) into that zone of the same region. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
 // clear reason; a Confidential VM is refused before anything is created. With the source region down, a
@@ -40,6 +41,8 @@ let failovers: CustomResourceClient<FailoverRequest>;
 let az: AzureClients;
 let identityId: string;
 let targetSetId: string;
+let ppgId: string;
+let crgId: string;
 const DES_RG = 'vmshape-des';
 const KEY = { keyUrl: 'https://vault.example/keys/disks/0123456789abcdef' };
 
@@ -94,6 +97,10 @@ beforeAll(async () => {
   targetSetId = await diskEncryptionSet(DES_RG, 'target-des', TARGET);
   await encrypt(rg, `${vmName}-disk1`, sourceSetId);
   spec.diskEncryptionSetMappings = [{ sourceDiskEncryptionSetId: sourceSetId, targetDiskEncryptionSetId: targetSetId }];
+  ppgId = (await fx.sb.c.compute.proximityPlacementGroups.createOrUpdate(DES_RG, 'target-ppg', { location: TARGET })).id as string;
+  crgId = (await fx.sb.c.compute.capacityReservationGroups.createOrUpdate(DES_RG, 'target-crg', { location: TARGET, zones: ['2'] })).id as string;
+  spec.targetProximityPlacementGroupId = ppgId;
+  spec.targetCapacityReservationGroupId = crgId;
   // A short resync: the operator re-reads the source VM often, so a change of it is recorded quickly.
   await fx.runInProcess('dp-vmshape', { resyncMs: 2_000 });
   await fx.protect(1);
@@ -115,6 +122,8 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   expect(target.tags).toMatchObject(TAGS);
   expect(Object.keys(target.identity?.userAssignedIdentities ?? {})).toEqual([identityId]);
   expect(target.diagnosticsProfile?.bootDiagnostics?.enabled).toBe(true);
+  expect(target.proximityPlacementGroup?.id).toBe(ppgId);
+  expect(target.capacityReservation?.capacityReservationGroup?.id).toBe(crgId);
   expect((await az.compute.virtualMachines.instanceView(resourceGroup, name)).hyperVGeneration).toBe('V2');
 
   const osDiskId = parseArmId(target.storageProfile?.osDisk?.managedDisk?.id as string);
@@ -244,7 +253,7 @@ describe('a VM in an availability set', () => {
 });
 
 describe('a disk encrypted with a customer-managed key', () => {
-  it('is refused before anything is created when its disk encryption set is not mapped, or mapped to a set outside the target region', async () => {
+  it('is refused before anything is created when its disk encryption set is not mapped or mapped outside the target region; so are placement groups outside it or missing', async () => {
     const cmkRg = 'vmshape-cmk';
     const cmk = await createSmallVm(fx.sb, cmkRg, 'cmk', 2, DISK_BYTES);
     const set = await diskEncryptionSet(cmkRg, 'cmk-des', SOURCE_LOCATION);
@@ -261,6 +270,16 @@ describe('a disk encrypted with a customer-managed key', () => {
     const elsewhere = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotUsable'), 'set outside the target region refused', 60_000);
     expect(elsewhere?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target disk encryption set ${set} (for disk lun0) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
     expect(elsewhere?.status?.targetResources ?? []).toEqual([]);
+    // Placement groups named in the target: one in the source region, one that does not exist.
+    const sourcePpg = (await fx.sb.c.compute.proximityPlacementGroups.createOrUpdate(cmkRg, 'source-ppg', { location: SOURCE_LOCATION })).id as string;
+    await clients.vms.mergePatch(ref, { spec: { diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: set, targetDiskEncryptionSetId: targetSetId }], targetProximityPlacementGroupId: sourcePpg } });
+    const ppg = await waitForObject(kc, clients.vms, ref, stalledWith('ProximityPlacementGroupNotUsable'), 'placement group outside the target region refused', 60_000);
+    expect(ppg?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`proximity placement group ${sourcePpg} is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    const missing = `${crgId}-missing`;
+    await clients.vms.mergePatch(ref, { spec: { targetProximityPlacementGroupId: null, targetCapacityReservationGroupId: missing } });
+    const crg = await waitForObject(kc, clients.vms, ref, stalledWith('CapacityReservationGroupNotUsable'), 'missing capacity reservation group refused', 60_000);
+    expect(crg?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`capacity reservation group ${missing} does not exist`);
+    expect(crg?.status?.targetResources ?? []).toEqual([]);
   });
 });
 

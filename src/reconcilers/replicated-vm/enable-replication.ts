@@ -14,7 +14,7 @@
  *      The NICs' network security groups are mirrored into the target resource group
  *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts),
  *      and so is the target of every load balancer backend pool the VM is in (load-balancers.ts) and of every
- *      disk encryption set its disks use (disk-encryption.ts).
+ *      disk encryption set its disks use (disk-encryption.ts), and the placement groups it names (placement-groups.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -33,9 +33,10 @@ import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
 import { publicIpAddressRefusal } from './public-ip-addresses.ts';
-import { nestedAzureIds } from './spec-ids.ts';
+import { moreAzureIds } from './spec-ids.ts';
 import { loadBalancerRefusal } from './load-balancers.ts';
 import { diskEncryptionRefusal } from './disk-encryption.ts';
+import { placementGroupRefusal } from './placement-groups.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -52,7 +53,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
     targetStorageAccountId,
     targetAvailabilitySetId,
     seedVirtualMachineId,
-    ...nestedAzureIds(vm),
+    ...moreAzureIds(vm),
   });
   if (foreign) return pass.stall(foreign);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
@@ -79,6 +80,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const refusal =
     placementRefusal(pass, source, mapping) ??
     (await diskEncryptionRefusal(pass, source)) ??
+    (await placementGroupRefusal(pass)) ??
     (await networkSecurityGroupRefusal(pass, source)) ??
     (await publicIpAddressRefusal(pass)) ??
     (await loadBalancerRefusal(pass, source));

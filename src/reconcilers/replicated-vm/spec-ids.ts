@@ -1,13 +1,14 @@
 /**
- * The Azure ids a ReplicatedVM's spec names inside lists (per-NIC overrides, load balancer and disk encryption
- * set mappings), by field
+ * The Azure ids a ReplicatedVM's spec names besides its first five (placement groups, and inside lists: per-NIC
+ * overrides, load balancer and disk encryption set mappings), by field
  * path, for the subscription check of enabling replication (arm-id.ts, foreignSubscriptionRefusal): an id in
  * another subscription would otherwise be read as the same name in the operator's own.
  */
 import type { ReplicatedVM } from '../../api/types.ts';
 
-export function nestedAzureIds(vm: ReplicatedVM): Record<string, string | undefined> {
-  const ids: Record<string, string | undefined> = {};
+export function moreAzureIds(vm: ReplicatedVM): Record<string, string | undefined> {
+  const { targetProximityPlacementGroupId, targetCapacityReservationGroupId } = vm.spec;
+  const ids: Record<string, string | undefined> = { targetProximityPlacementGroupId, targetCapacityReservationGroupId };
   for (const o of vm.spec.networkInterfaces ?? []) {
     ids[`networkInterfaces[${o.sourceName}].targetNetworkSecurityGroupId`] = o.targetNetworkSecurityGroupId;
     ids[`networkInterfaces[${o.sourceName}].targetPublicIpAddressId`] = o.targetPublicIpAddressId;
