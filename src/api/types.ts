@@ -154,6 +154,13 @@ export type ProximityPlacementGroupId = string;
  */
 export type CapacityReservationGroupId = string;
 /**
+ * ARM id of an application security group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/applicationSecurityGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "ApplicationSecurityGroupId".
+ */
+export type ApplicationSecurityGroupId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -780,6 +787,12 @@ export interface ReplicatedVMSpec {
    */
   loadBalancerMappings?: LoadBalancerMapping[];
   /**
+   * Source application security group to target application security group, for a VM whose NIC IP configurations are in application security groups. A Planned or Unplanned failover puts each failed-over IP configuration into the target groups mapped from its source groups (a Test failover's NICs, in the isolated test network, join none: a group's members share one virtual network). Replication stalls before anything is created with reason ApplicationSecurityGroupNotMapped when a source group is not listed, and ApplicationSecurityGroupNotUsable when the target group does not exist or is in another region.
+   *
+   * @maxItems 32
+   */
+  applicationSecurityGroupMappings?: ApplicationSecurityGroupMapping[];
+  /**
    * A VM in the target region whose disks hold an older copy of this VM's data, typically the original source VM after a failover (re-protect sets it). The initial sync starts each replica from the seed's disk of the same LUN and copies only the blocks that differ. The seed must stay stopped (deallocated) until the initial sync is done. A failback replaces it: its VM resource is deleted (its disks are kept) and its network interfaces are reused, so the VM returns with its name and addresses. Immutable.
    */
   seedVirtualMachineId?: string;
@@ -871,6 +884,16 @@ export interface LoadBalancerMapping {
    * An existing load balancer in the target region with pools of the same names.
    */
   targetLoadBalancerId: string;
+}
+export interface ApplicationSecurityGroupMapping {
+  /**
+   * An application security group of the source region the VM's IP configurations are in.
+   */
+  sourceApplicationSecurityGroupId: string;
+  /**
+   * An existing application security group in the target region.
+   */
+  targetApplicationSecurityGroupId: string;
 }
 /**
  * What the operator and the datapath observed. The operator owns phase, disks, target ids and the Ready/Reconciling/Stalled conditions; the datapath owns replication, initialSync, rpo, lastRecoveryPoint, health and the Replicating condition.
@@ -1011,6 +1034,10 @@ export interface SourceIpConfiguration {
    * ARM ids of the source load balancer backend pools this configuration is in.
    */
   loadBalancerBackendAddressPoolIds?: string[];
+  /**
+   * ARM ids of the source application security groups this configuration is in.
+   */
+  applicationSecurityGroupIds?: string[];
 }
 /**
  * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.

@@ -34,6 +34,8 @@ interface SourceIpConfiguration {
   publicIpAddressId?: string;
   /** The load balancer backend pools the configuration is in. */
   loadBalancerBackendAddressPoolIds?: string[];
+  /** The application security groups the configuration is in. */
+  applicationSecurityGroupIds?: string[];
 }
 
 interface SourceNic {
@@ -144,6 +146,7 @@ function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfigur
       ...(c.privateIPAddress ? { privateIpAddress: c.privateIPAddress } : {}),
       ...(c.publicIPAddress?.id ? { publicIpAddressId: c.publicIPAddress.id } : {}),
       ...(c.loadBalancerBackendAddressPools?.length ? { loadBalancerBackendAddressPoolIds: c.loadBalancerBackendAddressPools.map((p) => p.id as string) } : {}),
+      ...(c.applicationSecurityGroups?.length ? { applicationSecurityGroupIds: c.applicationSecurityGroups.map((g) => g.id as string) } : {}),
     };
   });
   return configs.sort((a, b) => Number(b.primary) - Number(a.primary));

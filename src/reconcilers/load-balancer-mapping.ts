@@ -1,10 +1,11 @@
 /**
  * Load balancer backend pools across regions (spec.loadBalancerMappings of a ReplicatedVM): a source IP
  * configuration in pool `<source load balancer>/backendAddressPools/<pool>` joins, at a Planned or Unplanned
- * failover, the pool of the same name of the target load balancer the mapping names. Pure: enabling
- * replication refuses an unmapped pool with it, and the failover's CreateNetworkInterfaces step uses it.
+ * failover, the pool of the same name of the target load balancer the mapping names; and application
+ * security groups (spec.applicationSecurityGroupMappings), group for group. Pure: enabling replication
+ * refuses an unmapped pool or group with it, and the failover's CreateNetworkInterfaces step uses it.
  */
-import type { LoadBalancerMapping } from '../api/types.ts';
+import type { ApplicationSecurityGroupMapping, LoadBalancerMapping } from '../api/types.ts';
 import { sameArmId } from '../azure/arm-id.ts';
 
 /** The load balancer id of a backend pool id. */
@@ -30,3 +31,15 @@ export function unmappedPoolMessage(nicName: string, configName: string, poolId:
 
 export const LOAD_BALANCER_NOT_MAPPED = 'LoadBalancerNotMapped';
 export const LOAD_BALANCER_NOT_USABLE = 'LoadBalancerNotUsable';
+
+export const APPLICATION_SECURITY_GROUP_NOT_MAPPED = 'ApplicationSecurityGroupNotMapped';
+export const APPLICATION_SECURITY_GROUP_NOT_USABLE = 'ApplicationSecurityGroupNotUsable';
+
+/** The target group of source application security group `groupId` (undefined when no mapping names it). */
+export function targetApplicationSecurityGroup(mappings: readonly ApplicationSecurityGroupMapping[] | undefined, groupId: string): string | undefined {
+  return mappings?.find((m) => sameArmId(m.sourceApplicationSecurityGroupId, groupId))?.targetApplicationSecurityGroupId;
+}
+
+export function unmappedGroupMessage(nicName: string, configName: string, groupId: string): string {
+  return `IP configuration ${configName} of network interface ${nicName} is in application security group ${groupId}, which spec.applicationSecurityGroupMappings does not map to a target group`;
+}

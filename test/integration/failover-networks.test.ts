@@ -6,7 +6,9 @@
 // second NIC's primary configuration uses it there and creates one for its secondary configuration. The second
 // NIC's primary configuration is in a source load balancer's backend pool: a Planned failover puts it into the
 // pool of the same name of the target load balancer spec.loadBalancerMappings names (a Test, into none); a pool
-// whose load balancer is not mapped, or whose target has no such pool, is refused before anything is created. Enabling replication
+// whose load balancer is not mapped, or whose target has no such pool, is refused before anything is created.
+// Likewise the first NIC's configuration is in an application security group: a Planned failover puts it into
+// the mapped target group (a Test, into none); an unmapped group is refused. Enabling replication
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
@@ -34,6 +36,7 @@ let fx: FailoverFixture;
 let az: AzureClients;
 let nsgId: string;
 let targetLbId: string;
+let targetAsgId: string;
 const LB_RG = 'nets-lb';
 const PIP = { location: SOURCE_LOCATION, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' } as const;
 const vmRef = () => ({ namespace: fx.ns, name: vmName });
@@ -50,10 +53,13 @@ beforeAll(async () => {
   await resources.resourceGroups.createOrUpdate(LB_RG, { location: TARGET });
   targetLbId = (await network.loadBalancers.beginCreateOrUpdateAndWait(LB_RG, 'target-lb', { location: TARGET, sku: { name: 'Standard' }, backendAddressPools: [{ name: 'web' }] }, poll)).id as string;
   spec.loadBalancerMappings = [{ sourceLoadBalancerId: sourceLb.id as string, targetLoadBalancerId: targetLbId }];
+  const sourceAsg = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-asg`, { location: SOURCE_LOCATION }, poll);
+  targetAsgId = (await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(LB_RG, 'target-asg', { location: TARGET }, poll)).id as string;
+  spec.applicationSecurityGroupMappings = [{ sourceApplicationSecurityGroupId: sourceAsg.id as string, targetApplicationSecurityGroupId: targetAsgId }];
   const pip = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip`, PIP, poll);
   const pip2 = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip2`, PIP, poll);
   const nic1 = await network.networkInterfaces.get(rg, `${vmName}-nic`);
-  await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${vmName}-nic`, { ...nic1, ipConfigurations: [{ ...nic1.ipConfigurations?.[0], publicIPAddress: { id: pip.id as string } }] }, poll);
+  await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${vmName}-nic`, { ...nic1, ipConfigurations: [{ ...nic1.ipConfigurations?.[0], publicIPAddress: { id: pip.id as string }, applicationSecurityGroups: [{ id: sourceAsg.id as string }] }] }, poll);
   const nsg = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-nsg`, { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-https', ...RULE }] }, poll);
   nsgId = nsg.id as string;
   const nic2 = await network.networkInterfaces.beginCreateOrUpdateAndWait(
@@ -116,6 +122,7 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     ]);
     expect(second?.networkSecurityGroupId?.toLowerCase()).toBe(nsgId.toLowerCase());
     expect(first?.ipConfigurations?.[0]?.publicIpAddressId).toMatch(/\/publicIPAddresses\/multi-pip$/);
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroupIds).toEqual([expect.stringMatching(/\/applicationSecurityGroups\/multi-asg$/)]);
     mirrorId = second?.targetNetworkSecurityGroupId as string;
     expect(parseArmId(mirrorId)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
     expect(vm?.status?.targetResources?.find((r) => r.role === `TargetNetworkSecurityGroup/${vmName}-nsg-asr`)).toMatchObject({ created: true });
@@ -143,6 +150,7 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-test-${hash}`]);
     expect(publicIpsOf(second)).toEqual([undefined, undefined]);
     expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools).toBeUndefined(); // a Test joins no pool
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups).toBeUndefined(); // nor an application security group
     testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
     const created = await publicIp(testPublicIpId);
     expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
@@ -184,8 +192,8 @@ describe('the source group changing', () => {
   });
 });
 
-describe('network security groups, public IP addresses and load balancer pools refused before anything is created', () => {
-  it('a group or public IP named for a NIC outside the target region or subscription, an unmapped pool, a target without the pool: Stalled with the reason, nothing created', async () => {
+describe('network security groups, public IP addresses, application security groups and load balancer pools refused before anything is created', () => {
+  it('a group or public IP named for a NIC outside the target region or subscription, an unmapped application security group or pool, a target without the pool: Stalled with the reason, nothing created', async () => {
     const badRg = 'nets-bad';
     const bad = await createSmallVm(fx.sb, badRg, 'bad', 1, 8 * 1024 * 1024);
     const wrong = await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'source-region-nsg', { location: SOURCE_LOCATION }, poll);
@@ -215,8 +223,13 @@ describe('network security groups, public IP addresses and load balancer pools r
     // A NIC in a backend pool of a load balancer no mapping names; then mapped to a target without that pool.
     const lb = await fx.sb.c.network.loadBalancers.beginCreateOrUpdateAndWait(badRg, 'bad-lb', { location: SOURCE_LOCATION, backendAddressPools: [{ name: 'app' }] }, poll);
     const badNic = await fx.sb.c.network.networkInterfaces.get(badRg, 'bad-nic');
-    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(badRg, 'bad-nic', { ...badNic, ipConfigurations: [{ ...badNic.ipConfigurations?.[0], loadBalancerBackendAddressPools: [{ id: `${lb.id}/backendAddressPools/app` }] }] }, poll);
+    const asg = await fx.sb.c.network.applicationSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'bad-asg', { location: SOURCE_LOCATION }, poll);
+    const inPool = { ...badNic.ipConfigurations?.[0], loadBalancerBackendAddressPools: [{ id: `${lb.id}/backendAddressPools/app` }], applicationSecurityGroups: [{ id: asg.id as string }] };
+    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(badRg, 'bad-nic', { ...badNic, ipConfigurations: [inPool] }, poll);
     await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: null } });
+    const noGroup = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('ApplicationSecurityGroupNotMapped'), 'unmapped application security group refused', 60_000);
+    expect(noGroup?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`IP configuration ipconfig1 of network interface bad-nic is in application security group ${asg.id}, which spec.applicationSecurityGroupMappings does not map to a target group`);
+    await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }] } });
     const unmapped = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotMapped'), 'unmapped pool refused', 60_000);
     expect(unmapped?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`IP configuration ipconfig1 of network interface bad-nic is in backend pool app of load balancer ${lb.id}, which spec.loadBalancerMappings does not map to a target load balancer`);
     await fx.clients.vms.mergePatch(ref, { spec: { loadBalancerMappings: [{ sourceLoadBalancerId: lb.id, targetLoadBalancerId: targetLbId }] } });
@@ -270,6 +283,7 @@ describe('Planned failover', () => {
     const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
     expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
     expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([targetAsgId]);
     // The second NIC's primary configuration is in the target load balancer's pool of the same name.
     expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([`${targetLbId}/backendAddressPools/web`]);
     expect((await az.network.loadBalancers.get(LB_RG, 'target-lb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([second?.ipConfigurations?.[0]?.id]);

@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
-// security groups, network interfaces (IP allocation), public IP addresses, load balancers, availability sets, protocol errors and paging.
+// security groups, network interfaces (IP allocation), public IP addresses, load balancers, application security groups, availability sets, protocol errors and paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -307,6 +307,18 @@ describe('load balancers', () => {
     const nic = await network.networkInterfaces.createOrUpdate('rg-lb', 'nic1', nicWith([poolId]), fast);
     expect(nic.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([poolId]);
     expect((await network.loadBalancers.get('rg-lb', 'ilb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([nic.ipConfigurations?.[0]?.id]);
+  });
+
+  it('puts a NIC IP configuration into application security groups of its region, and refuses one elsewhere', async () => {
+    const { network } = h.c;
+    const vnet = await network.virtualNetworks.get('rg-lb', 'vnet');
+    const asg = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait('rg-lb', 'web', { location: loc }, fast);
+    expect(asg.resourceGuid).toBeTruthy();
+    const far = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait('rg-lb', 'far-asg', { location: 'northeurope' }, fast);
+    const nicIn = (id: string) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! }, applicationSecurityGroups: [{ id }] }] });
+    await expect(network.networkInterfaces.createOrUpdate('rg-lb', 'nic-far', nicIn(far.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    const nic = await network.networkInterfaces.createOrUpdate('rg-lb', 'nic-asg', nicIn(asg.id!), fast);
+    expect(nic.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([asg.id]);
   });
 });
 

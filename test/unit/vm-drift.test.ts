@@ -51,12 +51,12 @@ describe('drift of the source VM besides its disks', () => {
     ]);
   });
 
-  it('a public IP address or a load balancer pool added to an IP configuration is a change of its NIC', () => {
+  it('a public IP address, a load balancer pool or an application security group added to an IP configuration is a change of its NIC', () => {
     const pip = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/web-pip';
     const pool = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/web-lb/backendAddressPools/web';
-    const after = vm('Standard_D2s_v3', props, [nic('nic0', '10.1.0.4', { ipConfigurations: [{ name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.4', publicIpAddressId: pip, loadBalancerBackendAddressPoolIds: [pool] }] })]);
+    const after = vm('Standard_D2s_v3', props, [nic('nic0', '10.1.0.4', { ipConfigurations: [{ name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.4', publicIpAddressId: pip, loadBalancerBackendAddressPoolIds: [pool], applicationSecurityGroupIds: [`${pool.split('/providers/')[0]}/providers/Microsoft.Network/applicationSecurityGroups/web-asg`] }] })]);
     expect(describeVmChanges(before, after)).toEqual([
-      'network interface nic0 changed from primary, ipconfig1 default/10.1.0.4, NSG (none), accelerated networking off to primary, ipconfig1 default/10.1.0.4 public IP web-pip pools web-lb/web, NSG (none), accelerated networking off: a failover creates it as it is now',
+      'network interface nic0 changed from primary, ipconfig1 default/10.1.0.4, NSG (none), accelerated networking off to primary, ipconfig1 default/10.1.0.4 public IP web-pip pools web-lb/web ASGs web-asg, NSG (none), accelerated networking off: a failover creates it as it is now',
     ]);
   });
 

@@ -36,6 +36,8 @@ export interface NicIpConfiguration {
   publicIpAddressId?: string;
   /** The load balancer backend pools the configuration joins. */
   loadBalancerBackendAddressPoolIds?: string[];
+  /** The application security groups the configuration joins. */
+  applicationSecurityGroupIds?: string[];
 }
 
 export interface NicPlacement {
@@ -71,6 +73,7 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
             ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}),
             ...(c.publicIpAddressId ? { publicIPAddress: { id: c.publicIpAddressId } } : {}),
             ...(c.loadBalancerBackendAddressPoolIds?.length ? { loadBalancerBackendAddressPools: c.loadBalancerBackendAddressPoolIds.map((id) => ({ id })) } : {}),
+            ...(c.applicationSecurityGroupIds?.length ? { applicationSecurityGroups: c.applicationSecurityGroupIds.map((id) => ({ id })) } : {}),
           };
         }),
       }),

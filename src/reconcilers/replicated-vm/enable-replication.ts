@@ -13,7 +13,8 @@
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
  *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts),
- *      and so is the target of every load balancer backend pool the VM is in (load-balancers.ts) and of every
+ *      and so is the target of every load balancer backend pool and application security group the VM is in
+ *      (load-balancers.ts) and of every
  *      disk encryption set its disks use (disk-encryption.ts), and the placement groups it names (placement-groups.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
@@ -34,7 +35,7 @@ import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-g
 import { describeVmChanges } from './vm-drift.ts';
 import { publicIpAddressRefusal } from './public-ip-addresses.ts';
 import { moreAzureIds } from './spec-ids.ts';
-import { loadBalancerRefusal } from './load-balancers.ts';
+import { applicationSecurityGroupRefusal, loadBalancerRefusal } from './load-balancers.ts';
 import { diskEncryptionRefusal } from './disk-encryption.ts';
 import { placementGroupRefusal } from './placement-groups.ts';
 
@@ -83,6 +84,7 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
     (await placementGroupRefusal(pass)) ??
     (await networkSecurityGroupRefusal(pass, source)) ??
     (await publicIpAddressRefusal(pass)) ??
+    (await applicationSecurityGroupRefusal(pass, source)) ??
     (await loadBalancerRefusal(pass, source));
   if (refusal) return pass.stall(refusal);
 
@@ -173,13 +175,14 @@ function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): So
     ...(nic.subnetName ? { subnetName: nic.subnetName } : {}),
     ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}),
     ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
-    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId, loadBalancerBackendAddressPoolIds }) => ({
+    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId, loadBalancerBackendAddressPoolIds, applicationSecurityGroupIds }) => ({
       name,
       primary,
       ...(subnetName ? { subnetName } : {}),
       ...(privateIpAddress ? { privateIpAddress } : {}),
       ...(publicIpAddressId ? { publicIpAddressId } : {}),
       ...(loadBalancerBackendAddressPoolIds ? { loadBalancerBackendAddressPoolIds } : {}),
+      ...(applicationSecurityGroupIds ? { applicationSecurityGroupIds } : {}),
     })),
     ...(nic.networkSecurityGroupId ? { networkSecurityGroupId: nic.networkSecurityGroupId } : {}),
     ...(targetGroup ? { targetNetworkSecurityGroupId: targetGroup } : {}),

@@ -1,14 +1,27 @@
 /**
- * Load balancers at enable time: every backend pool a source IP configuration is in must map to a pool of an
- * existing target load balancer (spec.loadBalancerMappings, load-balancer-mapping.ts) in the target region,
- * checked before anything is created (Stalled LoadBalancerNotMapped / LoadBalancerNotUsable), so a failover
- * never finds out with the source region gone. Each target load balancer is read once per pass.
+ * Load balancers and application security groups at enable time: every backend pool a source IP configuration
+ * is in must map to a pool of an existing target load balancer (spec.loadBalancerMappings,
+ * load-balancer-mapping.ts) in the target region, and every application security group to an existing target
+ * group there (spec.applicationSecurityGroupMappings), checked before anything is created (Stalled
+ * LoadBalancerNotMapped / LoadBalancerNotUsable, ApplicationSecurityGroupNotMapped / ...NotUsable), so a
+ * failover never finds out with the source region gone. Each target is read once per pass.
  */
-import type { LoadBalancer } from '@azure/arm-network';
+import type { ApplicationSecurityGroup, LoadBalancer } from '@azure/arm-network';
 import { parseArmId } from '../../azure/arm-id.ts';
 import type { SourceVm } from '../../azure/source-vm.ts';
 import { getOrUndefined } from '../../azure/resources/observe.ts';
-import { LOAD_BALANCER_NOT_MAPPED, LOAD_BALANCER_NOT_USABLE, loadBalancerOfPool, poolName, targetPool, unmappedPoolMessage } from '../load-balancer-mapping.ts';
+import {
+  APPLICATION_SECURITY_GROUP_NOT_MAPPED,
+  APPLICATION_SECURITY_GROUP_NOT_USABLE,
+  LOAD_BALANCER_NOT_MAPPED,
+  LOAD_BALANCER_NOT_USABLE,
+  loadBalancerOfPool,
+  poolName,
+  targetApplicationSecurityGroup,
+  targetPool,
+  unmappedGroupMessage,
+  unmappedPoolMessage,
+} from '../load-balancer-mapping.ts';
 import type { VmPass } from './pass.ts';
 
 const sameLocation = (a: string | undefined, b: string) => (a ?? '').replace(/\s/g, '').toLowerCase() === b.replace(/\s/g, '').toLowerCase();
@@ -37,6 +50,29 @@ export async function loadBalancerRefusal(pass: VmPass, source: SourceVm): Promi
               ? `has no backend pool ${poolName(target.poolId)}`
               : undefined;
         if (why) return { reason: LOAD_BALANCER_NOT_USABLE, message: `target load balancer ${lbId} (for ${nic.name}/${config.name}) ${why}` };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Why the VM's application security group memberships cannot be carried over, if they cannot. */
+export async function applicationSecurityGroupRefusal(pass: VmPass, source: SourceVm): Promise<{ reason: string; message: string } | undefined> {
+  const { vm, deps } = pass;
+  const read = new Map<string, Promise<ApplicationSecurityGroup | undefined>>();
+  for (const nic of source.networkInterfaces) {
+    for (const config of nic.ipConfigurations) {
+      for (const sourceGroup of config.applicationSecurityGroupIds ?? []) {
+        const targetId = targetApplicationSecurityGroup(vm.spec.applicationSecurityGroupMappings, sourceGroup);
+        if (!targetId) return { reason: APPLICATION_SECURITY_GROUP_NOT_MAPPED, message: unmappedGroupMessage(nic.name, config.name, sourceGroup) };
+        const key = targetId.toLowerCase();
+        if (!read.has(key)) {
+          const id = parseArmId(targetId);
+          read.set(key, getOrUndefined(() => deps.az.network.applicationSecurityGroups.get(id.resourceGroup, id.name)));
+        }
+        const group = await read.get(key);
+        const why = !group ? 'does not exist' : !sameLocation(group.location, vm.spec.targetLocation) ? `is in ${group.location}, not in the target region ${vm.spec.targetLocation}` : undefined;
+        if (why) return { reason: APPLICATION_SECURITY_GROUP_NOT_USABLE, message: `target application security group ${targetId} (for ${nic.name}/${config.name}) ${why}` };
       }
     }
   }

@@ -62,12 +62,12 @@ function nicChanges(before: readonly SourceNetworkInterface[], after: readonly S
 
 /**
  * A NIC as a person reads it: primary or secondary, each IP configuration (subnet, address, public IP, load
- * balancer pools), NSG, accelerated networking. Read `like` a record without IP configurations (recorded before they were, with
+ * balancer pools, application security groups), NSG, accelerated networking. Read `like` a record without IP configurations (recorded before they were, with
  * no NSG either), only what that record had is read: an upgrade is not a change of the VM.
  */
 function nicText(nic: SourceNetworkInterface, like: SourceNetworkInterface = nic): string {
   const full = Boolean(like.ipConfigurations);
-  const configs = full && nic.ipConfigurations ? nic.ipConfigurations.map((c) => `${c.name} ${c.subnetName ?? '?'}/${c.privateIpAddress ?? 'dynamic'}${c.publicIpAddressId ? ` public IP ${lastSegment(c.publicIpAddressId)}` : ''}${c.loadBalancerBackendAddressPoolIds?.length ? ` pools ${c.loadBalancerBackendAddressPoolIds.map(poolText).join('+')}` : ''}`) : [`${nic.subnetName ?? '?'}/${nic.privateIpAddress ?? 'dynamic'}`];
+  const configs = full && nic.ipConfigurations ? nic.ipConfigurations.map((c) => `${c.name} ${c.subnetName ?? '?'}/${c.privateIpAddress ?? 'dynamic'}${c.publicIpAddressId ? ` public IP ${lastSegment(c.publicIpAddressId)}` : ''}${c.loadBalancerBackendAddressPoolIds?.length ? ` pools ${c.loadBalancerBackendAddressPoolIds.map(poolText).join('+')}` : ''}${c.applicationSecurityGroupIds?.length ? ` ASGs ${c.applicationSecurityGroupIds.map(lastSegment).join('+')}` : ''}`) : [`${nic.subnetName ?? '?'}/${nic.privateIpAddress ?? 'dynamic'}`];
   const parts = [nic.primary ? 'primary' : 'secondary', ...configs, ...(full ? [`NSG ${nic.networkSecurityGroupId ? lastSegment(nic.networkSecurityGroupId) : '(none)'}`] : []), `accelerated networking ${nic.acceleratedNetworking ? 'on' : 'off'}`];
   return parts.join(', ');
 }

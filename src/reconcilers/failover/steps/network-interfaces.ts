@@ -7,7 +7,8 @@
  * or the group spec.networkInterfaces names), and each IP configuration whose source has a public IP address
  * a new one in the target resource group, or none, or the one spec.networkInterfaces names (public-ip-addresses.ts);
  * a Planned or Unplanned failover puts each configuration into the target load balancer pools
- * spec.loadBalancerMappings gives its source pools (a Test's NICs, in the isolated test network, join none).
+ * spec.loadBalancerMappings gives its source pools, and the application security groups
+ * spec.applicationSecurityGroupMappings gives (a Test's NICs, in the isolated test network, join neither).
  * A failback reuses the replaced VM's NICs instead (primary with primary): same names, same addresses.
  * status.networkInterfaces reports, per NIC, the address asked for and the one assigned.
  */
@@ -20,7 +21,14 @@ import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
 import { publicIpAddressesOf, type NicPublicIps } from './public-ip-addresses.ts';
-import { LOAD_BALANCER_NOT_MAPPED, targetPool, unmappedPoolMessage } from '../../load-balancer-mapping.ts';
+import {
+  APPLICATION_SECURITY_GROUP_NOT_MAPPED,
+  LOAD_BALANCER_NOT_MAPPED,
+  targetApplicationSecurityGroup,
+  targetPool,
+  unmappedGroupMessage,
+  unmappedPoolMessage,
+} from '../../load-balancer-mapping.ts';
 
 export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step> {
   const { deps, fo, vm } = pass;
@@ -66,7 +74,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
 }
 
-/** The IP configurations of the target NIC of `nic` (primary first): subnet, address asked for, load balancer pools. */
+/** The IP configurations of the target NIC of `nic` (primary first): subnet, address asked for, load balancer pools, application security groups. */
 function targetConfigurations(pass: ProcedurePass, mapping: NetworkMapping, nic: SourceNetworkInterface, override: NetworkInterfaceOverride | undefined): NicIpConfiguration[] | Step {
   const { fo, vm } = pass;
   const configs: NicIpConfiguration[] = [];
@@ -81,7 +89,20 @@ function targetConfigurations(pass: ProcedurePass, mapping: NetworkMapping, nic:
       if ('unmapped' in target) return stalled(LOAD_BALANCER_NOT_MAPPED, unmappedPoolMessage(nic.name, config.name, sourcePool));
       poolIds.push(target.poolId);
     }
-    configs.push({ name: config.name, subnetId, ...(requested ? { privateIpAddress: requested } : {}), ...(poolIds.length ? { loadBalancerBackendAddressPoolIds: poolIds } : {}) });
+    // An application security group's members share one virtual network: a Test's NICs join none either.
+    const groupIds: string[] = [];
+    for (const sourceGroup of fo.spec.type === 'Test' ? [] : (config.applicationSecurityGroupIds ?? [])) {
+      const target = targetApplicationSecurityGroup(vm.spec.applicationSecurityGroupMappings, sourceGroup);
+      if (!target) return stalled(APPLICATION_SECURITY_GROUP_NOT_MAPPED, unmappedGroupMessage(nic.name, config.name, sourceGroup));
+      groupIds.push(target);
+    }
+    configs.push({
+      name: config.name,
+      subnetId,
+      ...(requested ? { privateIpAddress: requested } : {}),
+      ...(poolIds.length ? { loadBalancerBackendAddressPoolIds: poolIds } : {}),
+      ...(groupIds.length ? { applicationSecurityGroupIds: groupIds } : {}),
+    });
   }
   return configs;
 }

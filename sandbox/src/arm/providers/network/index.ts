@@ -1,8 +1,9 @@
 // Microsoft.Network in the ARM emulator: virtualNetworks (+ subnets child resources), networkSecurityGroups,
 // networkInterfaces (private IP allocation: static with conflict detection, dynamic = first free address of
-// the subnet), publicIPAddresses, loadBalancers (backend pools whose members are NIC IP configurations), one
-// file each.
+// the subnet), publicIPAddresses, loadBalancers (backend pools whose members are NIC IP configurations),
+// applicationSecurityGroups, one file each.
 import type { ArmEngine } from '../../engine.ts';
+import { registerApplicationSecurityGroups } from './application-security-groups.ts';
 import { registerLoadBalancers } from './load-balancers.ts';
 import { registerNetworkInterfaces } from './network-interfaces.ts';
 import { registerNetworkSecurityGroups } from './network-security-groups.ts';
@@ -16,5 +17,6 @@ export function registerNetwork(engine: ArmEngine): void {
   registerNetworkSecurityGroups(engine);
   registerPublicIpAddresses(engine);
   registerLoadBalancers(engine);
+  registerApplicationSecurityGroups(engine);
   registerNetworkInterfaces(engine);
 }

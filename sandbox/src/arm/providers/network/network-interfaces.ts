@@ -1,7 +1,7 @@
 // Microsoft.Network/networkInterfaces: IP configurations in subnets of the NIC's location, private IP
 // allocation (static: checked against the subnet's prefix, reserved and used addresses; dynamic: the previous
-// address when still free, else the first free one), a public IP address and load balancer backend pools per
-// configuration, a MAC address, and the VM using the NIC (computed).
+// address when still free, else the first free one), a public IP address, load balancer backend pools and
+// application security groups per configuration, a MAC address, and the VM using the NIC (computed).
 import type { ArmEngine, Target, TypeHandler } from '../../engine.ts';
 import { etag, normLocation } from '../../engine.ts';
 import { badRequest } from '../../errors.ts';
@@ -9,6 +9,7 @@ import { firstFree, hasIp, intToIp, ipToInt, isReserved } from '../../ipv4.ts';
 import { idKey } from '../../paths.ts';
 import type { Json } from '../../store.ts';
 import { clone, isObj, lroDelete, lroPut, newResource, putCompleter, ref, trackedBody, uuid } from '../common.ts';
+import { applicationSecurityGroupsOf } from './application-security-groups.ts';
 import { backendPoolsOf } from './load-balancers.ts';
 import { ipConfigurationUsingPublicIp } from './public-ip-addresses.ts';
 import { NIC, NS, PIP, findSubnet, invalidRef, ipConfigsInSubnet, removeCompleter, subnetCidr, vmUsingNic } from './shared.ts';
@@ -159,6 +160,7 @@ function ipConfiguration(
   mine.add(ip);
   const publicIp = publicIpOf(e, target, location, cfgId, cp);
   const pools = backendPoolsOf(e, target.id, location, cp);
+  const groups = applicationSecurityGroupsOf(e, target.id, location, cp);
   return {
     id: cfgId,
     name: c.name,
@@ -173,6 +175,7 @@ function ipConfiguration(
       privateIPAddressVersion: 'IPv4',
       ...(publicIp ? { publicIPAddress: ref(publicIp) } : {}),
       ...(pools ? { loadBalancerBackendAddressPools: pools.map(ref) } : {}),
+      ...(groups ? { applicationSecurityGroups: groups.map(ref) } : {}),
     },
   };
 }

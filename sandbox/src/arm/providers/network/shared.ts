@@ -14,6 +14,7 @@ export const NSG = 'Microsoft.Network/networkSecurityGroups';
 export const NIC = 'Microsoft.Network/networkInterfaces';
 export const PIP = 'Microsoft.Network/publicIPAddresses';
 export const LB = 'Microsoft.Network/loadBalancers';
+export const ASG = 'Microsoft.Network/applicationSecurityGroups';
 export const NS = 'Microsoft.Network';
 export const VM = 'Microsoft.Compute/virtualMachines';
 
