@@ -108,6 +108,7 @@ function registerVmCreate(vm: Command): void {
     .option('--tags <tags>', 'tags, e.g. app=web,env=prod', parseTags)
     .option('--nics <n>', 'number of network interfaces (the first is primary)', int('--nics'), 1)
     .option('--nsg', 'a network security group <name>-nsg on every NIC', false)
+    .option('--public-ip', 'a Standard static public IP address <name>-pip on the primary NIC', false)
     .addOption(dirOption())
     .action(vmCreate);
 }
@@ -125,6 +126,7 @@ interface VmCreateOptions {
   tags?: Record<string, string>;
   nics: number;
   nsg: boolean;
+  publicIp: boolean;
   dir: string;
 }
 
@@ -159,6 +161,7 @@ async function vmCreate(name: string, o: VmCreateOptions): Promise<void> {
     ...(o.tags ? { tags: o.tags } : {}),
     nics: o.nics,
     nsg: o.nsg,
+    publicIp: o.publicIp,
   });
   const osDiskId = vmRes.storageProfile?.osDisk?.managedDisk?.id;
   if (osDiskId) {

@@ -1,6 +1,6 @@
 // `site-recovery sandbox vm create`: a source VM for replication, made through the ARM API exactly as a
 // user would: resource group, virtual network `<RG>-vnet` (10.x.0.0/16, subnet `default` 10.x.0.0/24) unless
-// it exists, one or more NICs (with a network security group when asked), VM with an OS disk from an image and N empty data disks (created by the VM
+// it exists, one or more NICs (with a network security group, and a public IP on the first, when asked), VM with an OS disk from an image and N empty data disks (created by the VM
 // in whole GiB; a size that is not whole GiB, such as 64MiB, is an uploaded disk of exactly that size,
 // attached), with the size, security type (Trusted Launch: secure boot and vTPM on), tags and zone asked
 // for; then the OS disk gets initial (non-zero) content, as an image would have given it.
@@ -30,6 +30,8 @@ export interface CreateVmOptions {
   nics?: number;
   /** A network security group `<name>-nsg` (Azure's default rules) on every NIC. */
   nsg?: boolean;
+  /** A Standard static public IP address `<name>-pip` on the primary NIC's IP configuration. */
+  publicIp?: boolean;
 }
 
 const GiB = 1024 ** 3;
@@ -75,15 +77,19 @@ export async function createSandboxVm(c: ArmClients, o: CreateVmOptions): Promis
   const subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === 'default');
   if (!subnet?.id) throw new Error(`virtual network ${vnet.id} has no subnet 'default'`);
   const nsg = o.nsg ? await c.network.networkSecurityGroups.createOrUpdate(o.resourceGroup, `${o.name}-nsg`, { location: o.location }, pollFast) : undefined;
+  const pip = o.publicIp
+    ? await c.network.publicIPAddresses.createOrUpdate(o.resourceGroup, `${o.name}-pip`, { location: o.location, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' }, pollFast)
+    : undefined;
   const nics = [];
   for (let i = 0; i < (o.nics ?? 1); i++) {
+    const publicIPAddress = pip && i === 0 ? { publicIPAddress: { id: pip.id! } } : {};
     const nicName = i === 0 ? `${o.name}-nic` : `${o.name}-nic${i + 1}`;
     const nic =
       (await exists(c.network.networkInterfaces.get(o.resourceGroup, nicName))) ??
       (await c.network.networkInterfaces.createOrUpdate(
         o.resourceGroup,
         nicName,
-        { location: o.location, ...(nsg ? { networkSecurityGroup: { id: nsg.id! } } : {}), ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet.id } }] },
+        { location: o.location, ...(nsg ? { networkSecurityGroup: { id: nsg.id! } } : {}), ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet.id }, ...publicIPAddress }] },
         pollFast,
       ));
     nics.push({ id: nic.id!, primary: i === 0 });

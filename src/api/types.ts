@@ -119,6 +119,48 @@ export type AvailabilitySetId = string;
  */
 export type NetworkSecurityGroupId = string;
 /**
+ * ARM id of a public IP address, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/publicIPAddresses/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "PublicIpAddressId".
+ */
+export type PublicIpAddressId = string;
+/**
+ * ARM id of a load balancer, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/loadBalancers/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "LoadBalancerId".
+ */
+export type LoadBalancerId = string;
+/**
+ * ARM id of a disk encryption set, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/diskEncryptionSets/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "DiskEncryptionSetId".
+ */
+export type DiskEncryptionSetId = string;
+/**
+ * ARM id of a proximity placement group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/proximityPlacementGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "ProximityPlacementGroupId".
+ */
+export type ProximityPlacementGroupId = string;
+/**
+ * ARM id of a capacity reservation group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/capacityReservationGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "CapacityReservationGroupId".
+ */
+export type CapacityReservationGroupId = string;
+/**
+ * ARM id of an application security group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/applicationSecurityGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "ApplicationSecurityGroupId".
+ */
+export type ApplicationSecurityGroupId = string;
+/**
  * An Azure Resource Manager resource id.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -360,7 +402,7 @@ export interface FailoverStep {
 }
 export interface FailoverResource {
   /**
-   * Disk, NetworkInterface or VirtualMachine.
+   * Disk, PublicIpAddress, NetworkInterface or VirtualMachine.
    */
   kind: string;
   /**
@@ -399,6 +441,12 @@ export interface FailoverNetworkInterface {
    * @maxItems 32
    */
   ipConfigurations?: FailoverIpConfiguration[];
+  /**
+   * The public IP addresses of the target NIC, per IP configuration: created for the failover, or the one spec.networkInterfaces names.
+   *
+   * @maxItems 32
+   */
+  publicIpAddresses?: FailoverPublicIpAddress[];
 }
 export interface FailoverIpConfiguration {
   /**
@@ -413,6 +461,20 @@ export interface FailoverIpConfiguration {
    * The address assigned.
    */
   privateIpAddress?: string;
+}
+export interface FailoverPublicIpAddress {
+  /**
+   * IP configuration name.
+   */
+  ipConfiguration: string;
+  /**
+   * ARM id of the public IP address.
+   */
+  publicIpAddressId: string;
+  /**
+   * The public IPv4 address.
+   */
+  ipAddress?: string;
 }
 /**
  * Failback only: the original VM (the ReplicatedVM's seed) this failover replaced. Its VM resource was deleted once deallocated; its network interfaces were reused; its disks, which hold stale data, are kept and listed here: delete them once satisfied.
@@ -443,7 +505,7 @@ export interface NetworkMappingSpec {
    */
   sourceVirtualNetworkId: string;
   /**
-   * Region of the target network. Immutable.
+   * Region of the target network. Immutable. May be the source network's own region, for zone-to-zone replication.
    */
   targetLocation: string;
   /**
@@ -645,7 +707,7 @@ export interface ReplicatedVMSpec {
    */
   sourceVirtualMachineId: string;
   /**
-   * Region the VM fails over to. Immutable.
+   * Region the VM fails over to. Immutable. The source VM's own region only for zone-to-zone replication (a zonal VM failing over into another zone, spec.targetZone or spec.zoneMappings); else refused (SameRegion).
    */
   targetLocation: string;
   /**
@@ -666,6 +728,14 @@ export interface ReplicatedVMSpec {
    * Adopt this availability set in the target region. Default mirrors the source VM's availability set, if it has one.
    */
   targetAvailabilitySetId?: string;
+  /**
+   * An existing proximity placement group in the target region the failed-over VM joins. Default none. Replication stalls before anything is created with reason ProximityPlacementGroupNotUsable if it does not exist or is in another region.
+   */
+  targetProximityPlacementGroupId?: string;
+  /**
+   * An existing capacity reservation group in the target region whose reserved capacity the failed-over VM uses. Default none. Replication stalls before anything is created with reason CapacityReservationGroupNotUsable if it does not exist or is in another region.
+   */
+  targetCapacityReservationGroupId?: string;
   /**
    * Availability zone in the target region (1, 2 or 3). Default is the source VM's zone, if it has one.
    */
@@ -693,6 +763,12 @@ export interface ReplicatedVMSpec {
    */
   targetDiskTypes?: TargetDiskType[];
   /**
+   * Source disk encryption set to target disk encryption set, for disks encrypted with a customer-managed key (ASR's target disk encryption set). Each failed-over disk whose source disk uses a listed set is encrypted with its target set. Replication stalls before anything is created with reason DiskEncryptionSetNotMapped when a protected disk's set is not listed, and DiskEncryptionSetNotUsable when the target set does not exist or is in another region than the target.
+   *
+   * @maxItems 16
+   */
+  diskEncryptionSetMappings?: DiskEncryptionSetMapping[];
+  /**
    * LUNs of data disks not to replicate. The OS disk is always replicated.
    *
    * @maxItems 64
@@ -704,6 +780,18 @@ export interface ReplicatedVMSpec {
    * @maxItems 16
    */
   networkInterfaces?: NetworkInterfaceOverride[];
+  /**
+   * Source load balancer to target load balancer, for a VM whose NIC IP configurations are in backend pools. A Planned or Unplanned failover puts each failed-over IP configuration into the target load balancer's pool of the same name (a Test failover's NICs, in the isolated test network, join no pool). Replication stalls before anything is created with reason LoadBalancerNotMapped when a source pool's load balancer is not listed, and LoadBalancerNotUsable when the target load balancer does not exist, is in another region or has no pool of that name.
+   *
+   * @maxItems 16
+   */
+  loadBalancerMappings?: LoadBalancerMapping[];
+  /**
+   * Source application security group to target application security group, for a VM whose NIC IP configurations are in application security groups. A Planned or Unplanned failover puts each failed-over IP configuration into the target groups mapped from its source groups (a Test failover's NICs, in the isolated test network, join none: a group's members share one virtual network). Replication stalls before anything is created with reason ApplicationSecurityGroupNotMapped when a source group is not listed, and ApplicationSecurityGroupNotUsable when the target group does not exist or is in another region.
+   *
+   * @maxItems 32
+   */
+  applicationSecurityGroupMappings?: ApplicationSecurityGroupMapping[];
   /**
    * A VM in the target region whose disks hold an older copy of this VM's data, typically the original source VM after a failover (re-protect sets it). The initial sync starts each replica from the seed's disk of the same LUN and copies only the blocks that differ. The seed must stay stopped (deallocated) until the initial sync is done. A failback replaces it: its VM resource is deleted (its disks are kept) and its network interfaces are reused, so the VM returns with its name and addresses. Immutable.
    */
@@ -751,6 +839,16 @@ export interface TargetDiskType {
    */
   diskType: 'Standard_LRS' | 'StandardSSD_LRS' | 'Premium_LRS' | 'StandardSSD_ZRS' | 'Premium_ZRS';
 }
+export interface DiskEncryptionSetMapping {
+  /**
+   * A disk encryption set of the source region that encrypts protected disks.
+   */
+  sourceDiskEncryptionSetId: string;
+  /**
+   * An existing disk encryption set in the target region.
+   */
+  targetDiskEncryptionSetId: string;
+}
 export interface NetworkInterfaceOverride {
   /**
    * Name of the source VM's network interface.
@@ -768,6 +866,34 @@ export interface NetworkInterfaceOverride {
    * An existing network security group in the target region for the failed-over NIC, instead of the mirror of the source NIC's group (which is then not created). Replication stalls with reason NetworkSecurityGroupNotUsable if it does not exist or is in another region.
    */
   targetNetworkSecurityGroupId?: string;
+  /**
+   * Create (the default): each IP configuration of the NIC that has a public IP address in the source gets a new Standard static public IP address in the target resource group at failover (removed with a Test failover's cleanup). None: the failed-over NIC has no public IP address.
+   */
+  publicIpAddresses?: 'Create' | 'None';
+  /**
+   * An existing public IP address in the target region for the NIC's primary IP configuration, instead of a new one (the operator never deletes it). Its other configurations follow publicIpAddresses. Replication stalls with reason PublicIpAddressNotUsable if it does not exist or is in another region.
+   */
+  targetPublicIpAddressId?: string;
+}
+export interface LoadBalancerMapping {
+  /**
+   * A load balancer in the source region whose backend pools hold the VM's IP configurations.
+   */
+  sourceLoadBalancerId: string;
+  /**
+   * An existing load balancer in the target region with pools of the same names.
+   */
+  targetLoadBalancerId: string;
+}
+export interface ApplicationSecurityGroupMapping {
+  /**
+   * An application security group of the source region the VM's IP configurations are in.
+   */
+  sourceApplicationSecurityGroupId: string;
+  /**
+   * An existing application security group in the target region.
+   */
+  targetApplicationSecurityGroupId: string;
 }
 /**
  * What the operator and the datapath observed. The operator owns phase, disks, target ids and the Ready/Reconciling/Stalled conditions; the datapath owns replication, initialSync, rpo, lastRecoveryPoint, health and the Replicating condition.
@@ -900,6 +1026,18 @@ export interface SourceIpConfiguration {
    * Private IPv4 address.
    */
   privateIpAddress?: string;
+  /**
+   * ARM id of the source public IP address of this configuration, if it has one.
+   */
+  publicIpAddressId?: string;
+  /**
+   * ARM ids of the source load balancer backend pools this configuration is in.
+   */
+  loadBalancerBackendAddressPoolIds?: string[];
+  /**
+   * ARM ids of the source application security groups this configuration is in.
+   */
+  applicationSecurityGroupIds?: string[];
 }
 /**
  * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.
@@ -972,6 +1110,10 @@ export interface ProtectedDisk {
    * Generation of the source OS disk.
    */
   hyperVGeneration?: 'V1' | 'V2';
+  /**
+   * ARM id of the disk encryption set (customer-managed key) of the source disk, if it has one.
+   */
+  diskEncryptionSetId?: string;
   /**
    * Name of the replica page blob in the target storage account's replica container.
    */

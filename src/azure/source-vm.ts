@@ -20,6 +20,8 @@ interface SourceDisk {
   /** The disk's SKU (Premium_LRS, Standard_LRS, ...). */
   diskType?: string;
   hyperVGeneration?: 'V1' | 'V2';
+  /** The disk encryption set of a disk encrypted with a customer-managed key. */
+  diskEncryptionSetId?: string;
 }
 
 interface SourceIpConfiguration {
@@ -28,6 +30,12 @@ interface SourceIpConfiguration {
   subnetId?: string;
   subnetName?: string;
   privateIpAddress?: string;
+  /** The configuration's public IP address, if it has one. */
+  publicIpAddressId?: string;
+  /** The load balancer backend pools the configuration is in. */
+  loadBalancerBackendAddressPoolIds?: string[];
+  /** The application security groups the configuration is in. */
+  applicationSecurityGroupIds?: string[];
 }
 
 interface SourceNic {
@@ -136,6 +144,9 @@ function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfigur
       primary: i === primaryAt,
       ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
       ...(c.privateIPAddress ? { privateIpAddress: c.privateIPAddress } : {}),
+      ...(c.publicIPAddress?.id ? { publicIpAddressId: c.publicIPAddress.id } : {}),
+      ...(c.loadBalancerBackendAddressPools?.length ? { loadBalancerBackendAddressPoolIds: c.loadBalancerBackendAddressPools.map((p) => p.id as string) } : {}),
+      ...(c.applicationSecurityGroups?.length ? { applicationSecurityGroupIds: c.applicationSecurityGroups.map((g) => g.id as string) } : {}),
     };
   });
   return configs.sort((a, b) => Number(b.primary) - Number(a.primary));
@@ -146,12 +157,13 @@ async function readDisk(az: AzureClients, diskId: string): Promise<Disk> {
   return az.compute.disks.get(id.resourceGroup, id.name);
 }
 
-/** A disk's size, SKU and generation. */
-function diskFacts(disk: Disk): Pick<SourceDisk, 'sizeBytes' | 'diskType' | 'hyperVGeneration'> {
+/** A disk's size, SKU, generation and disk encryption set. */
+function diskFacts(disk: Disk): Pick<SourceDisk, 'sizeBytes' | 'diskType' | 'hyperVGeneration' | 'diskEncryptionSetId'> {
   const generation = disk.hyperVGeneration;
   return {
     sizeBytes: disk.diskSizeBytes ? disk.diskSizeBytes : (disk.diskSizeGB ?? 0) * 1024 ** 3,
     ...(disk.sku?.name ? { diskType: disk.sku.name } : {}),
     ...(generation === 'V1' || generation === 'V2' ? { hyperVGeneration: generation } : {}),
+    ...(disk.encryption?.diskEncryptionSetId ? { diskEncryptionSetId: disk.encryption.diskEncryptionSetId } : {}),
   };
 }

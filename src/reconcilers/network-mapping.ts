@@ -79,9 +79,8 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
       return this.fromTarget(mapping, ledger, ctx, error);
     }
     if (!source) return stall('SourceNetworkNotFound', `virtual network ${spec.sourceVirtualNetworkId} does not exist`);
-    if (source.location === spec.targetLocation) {
-      return stall('SameRegion', `the source network is already in ${spec.targetLocation}; the target location must be another region`);
-    }
+    // A mapping within one region serves zone-to-zone replication: each ReplicatedVM using it must then be
+    // zonal and fail over into another zone (enable-replication.ts refuses it otherwise, SameRegion).
     const sourceSubnets = (source.subnets ?? []).filter((s): s is Subnet & { name: string } => Boolean(s.name));
 
     // 2. The target resource group.

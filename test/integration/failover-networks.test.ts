@@ -1,5 +1,14 @@
 // Networks of a production-shaped VM fail over as they are (issue 18, item 4): a VM with two NICs, the
-// second with a secondary IP configuration (both static) and a network security group. Enabling replication
+// second with a secondary IP configuration (both static) and a network security group, public IP addresses on
+// the first NIC's configuration and the second NIC's secondary one. A Test failover gives the first a new
+// Standard static address in the target resource group and the second none (spec: publicIpAddresses None),
+// and its cleanup removes the address; a Planned failover after the spec names an existing address for the
+// second NIC's primary configuration uses it there and creates one for its secondary configuration. The second
+// NIC's primary configuration is in a source load balancer's backend pool: a Planned failover puts it into the
+// pool of the same name of the target load balancer spec.loadBalancerMappings names (a Test, into none); a pool
+// whose load balancer is not mapped, or whose target has no such pool, is refused before anything is created.
+// Likewise the first NIC's configuration is in an application security group: a Planned failover puts it into
+// the mapped target group (a Test, into none); an unmapped group is refused. Enabling replication
 // mirrors the group into the target resource group (its rules copied); a Test failover creates both NICs,
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
@@ -8,6 +17,7 @@
 // Azure.
 import type { NetworkInterface } from '@azure/arm-network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReplicatedVMSpec } from '../../src/api/types.ts';
 import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
@@ -25,14 +35,31 @@ const RULE = { protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '443
 let fx: FailoverFixture;
 let az: AzureClients;
 let nsgId: string;
+let targetLbId: string;
+let targetAsgId: string;
+const LB_RG = 'nets-lb';
+const PIP = { location: SOURCE_LOCATION, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' } as const;
 const vmRef = () => ({ namespace: fx.ns, name: vmName });
 const foRef = (name: string) => ({ namespace: fx.ns, name });
 const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/${group}-vnet/subnets/default`;
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024 });
+  // The fixture reads `spec` when protect() applies the ReplicatedVM: the load balancer mapping is added once the sandbox (its subscription) is up.
+  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] };
+  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
   az = new AzureClients(fx.sb.azure);
-  const { network, compute } = fx.sb.c;
+  const { network, compute, resources } = fx.sb.c;
+  const sourceLb = await network.loadBalancers.beginCreateOrUpdateAndWait(rg, `${vmName}-lb`, { location: SOURCE_LOCATION, sku: { name: 'Standard' }, frontendIPConfigurations: [{ name: 'front', subnet: { id: subnetOf(rg) } }], backendAddressPools: [{ name: 'web' }] }, poll);
+  await resources.resourceGroups.createOrUpdate(LB_RG, { location: TARGET });
+  targetLbId = (await network.loadBalancers.beginCreateOrUpdateAndWait(LB_RG, 'target-lb', { location: TARGET, sku: { name: 'Standard' }, backendAddressPools: [{ name: 'web' }] }, poll)).id as string;
+  spec.loadBalancerMappings = [{ sourceLoadBalancerId: sourceLb.id as string, targetLoadBalancerId: targetLbId }];
+  const sourceAsg = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-asg`, { location: SOURCE_LOCATION }, poll);
+  targetAsgId = (await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(LB_RG, 'target-asg', { location: TARGET }, poll)).id as string;
+  spec.applicationSecurityGroupMappings = [{ sourceApplicationSecurityGroupId: sourceAsg.id as string, targetApplicationSecurityGroupId: targetAsgId }];
+  const pip = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip`, PIP, poll);
+  const pip2 = await network.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${vmName}-pip2`, PIP, poll);
+  const nic1 = await network.networkInterfaces.get(rg, `${vmName}-nic`);
+  await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${vmName}-nic`, { ...nic1, ipConfigurations: [{ ...nic1.ipConfigurations?.[0], publicIPAddress: { id: pip.id as string }, applicationSecurityGroups: [{ id: sourceAsg.id as string }] }] }, poll);
   const nsg = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, `${vmName}-nsg`, { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-https', ...RULE }] }, poll);
   nsgId = nsg.id as string;
   const nic2 = await network.networkInterfaces.beginCreateOrUpdateAndWait(
@@ -42,8 +69,8 @@ beforeAll(async () => {
       location: SOURCE_LOCATION,
       networkSecurityGroup: { id: nsgId },
       ipConfigurations: [
-        { name: 'ipconfig1', primary: true, subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.10' },
-        { name: 'ipconfig2', subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11' },
+        { name: 'ipconfig1', primary: true, subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.10', loadBalancerBackendAddressPools: [{ id: `${sourceLb.id}/backendAddressPools/web` }] },
+        { name: 'ipconfig2', subnet: { id: subnetOf(rg) }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11', publicIPAddress: { id: pip2.id as string } },
       ],
     },
     poll,
@@ -71,9 +98,18 @@ async function targetNics(vmId: string): Promise<NetworkInterface[]> {
 }
 
 const configsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfigurations ?? []).map((c) => [c.name, c.primary, c.privateIPAddress]);
+const publicIpsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfigurations ?? []).map((c) => c.publicIPAddress?.id && parseArmId(c.publicIPAddress.id).name);
+
+/** A public IP address read back: where it is, its SKU and allocation, its address and the configuration using it. */
+async function publicIp(id: string) {
+  const { resourceGroup, name } = parseArmId(id);
+  const p = await az.network.publicIPAddresses.get(resourceGroup, name);
+  return { resourceGroup, location: p.location, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
+}
 
 describe('a VM with two NICs, one with a secondary IP configuration and a network security group', () => {
   let mirrorId: string;
+  let testPublicIpId: string;
 
   it('records every NIC and IP configuration, and mirrors the group into the target resource group with its rules', async () => {
     const vm = await fx.clients.vms.get(vmRef());
@@ -81,10 +117,12 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(first).toMatchObject({ name: `${vmName}-nic`, primary: true, ipConfigurations: [{ name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: fx.sourceIp }] });
     expect(first?.targetNetworkSecurityGroupId).toBeUndefined();
     expect(second?.ipConfigurations).toEqual([
-      { name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.10' },
-      { name: 'ipconfig2', primary: false, subnetName: 'default', privateIpAddress: '10.1.0.11' },
+      { name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.10', loadBalancerBackendAddressPoolIds: [expect.stringMatching(/\/loadBalancers\/multi-lb\/backendAddressPools\/web$/)] },
+      { name: 'ipconfig2', primary: false, subnetName: 'default', privateIpAddress: '10.1.0.11', publicIpAddressId: expect.stringMatching(/\/publicIPAddresses\/multi-pip2$/) },
     ]);
     expect(second?.networkSecurityGroupId?.toLowerCase()).toBe(nsgId.toLowerCase());
+    expect(first?.ipConfigurations?.[0]?.publicIpAddressId).toMatch(/\/publicIPAddresses\/multi-pip$/);
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroupIds).toEqual([expect.stringMatching(/\/applicationSecurityGroups\/multi-asg$/)]);
     mirrorId = second?.targetNetworkSecurityGroupId as string;
     expect(parseArmId(mirrorId)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
     expect(vm?.status?.targetResources?.find((r) => r.role === `TargetNetworkSecurityGroup/${vmName}-nsg-asr`)).toMatchObject({ created: true });
@@ -107,11 +145,24 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(second?.location).toBe(TARGET);
     expect(second?.networkSecurityGroup?.id?.toLowerCase()).toBe(mirrorId.toLowerCase());
     expect(fo?.status?.networkInterfaces?.[1]).toMatchObject({ networkSecurityGroupId: expect.stringMatching(/multi-nsg-asr$/), ipConfigurations: [{ name: 'ipconfig1', privateIpAddress: '10.1.0.10' }, { name: 'ipconfig2', privateIpAddress: '10.1.0.11' }] });
+    // Public IPs: a new Standard static address for the first NIC's configuration; none for the second NIC (publicIpAddresses None).
+    const hash = fo?.status?.targetVirtualMachineId?.split('-test-')[1];
+    expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-test-${hash}`]);
+    expect(publicIpsOf(second)).toEqual([undefined, undefined]);
+    expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools).toBeUndefined(); // a Test joins no pool
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups).toBeUndefined(); // nor an application security group
+    testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
+    const created = await publicIp(testPublicIpId);
+    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
+    expect(created.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(fo?.status?.networkInterfaces?.[0]?.publicIpAddresses).toEqual([{ ipConfiguration: 'ipconfig1', publicIpAddressId: testPublicIpId, ipAddress: created.address }]);
+    expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => r.id)).toEqual([testPublicIpId]);
   });
 
   it('an address taken in the target subnet: that IP configuration gets the next free one, the others keep theirs', async () => {
     await fx.failovers.delete(foRef('drill'));
     await waitForObject(fx.kc, fx.failovers, foRef('drill'), (o) => o === undefined, 'test failover cleaned up', 120_000);
+    await expect(publicIp(testPublicIpId)).rejects.toMatchObject({ statusCode: 404 });
     const testSubnet = (await fx.clients.mappings.get({ namespace: fx.ns, name: 'net' }))?.status?.subnetMappings?.[0]?.testSubnetId as string;
     await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(`${rg}-asr`, 'squatter', { location: TARGET, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: testSubnet }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.1.0.11' }] }, poll);
     await fx.failovers.create(fx.ns, { metadata: { name: 'drill-2' }, spec: { replicatedVMName: vmName, type: 'Test' } });
@@ -141,8 +192,8 @@ describe('the source group changing', () => {
   });
 });
 
-describe('network security groups refused before anything is created', () => {
-  it('a group named for a NIC that is not in the target region: Stalled NetworkSecurityGroupNotUsable, nothing created', async () => {
+describe('network security groups, public IP addresses, application security groups and load balancer pools refused before anything is created', () => {
+  it('a group or public IP named for a NIC outside the target region or subscription, an unmapped application security group or pool, a target without the pool: Stalled with the reason, nothing created', async () => {
     const badRg = 'nets-bad';
     const bad = await createSmallVm(fx.sb, badRg, 'bad', 1, 8 * 1024 * 1024);
     const wrong = await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'source-region-nsg', { location: SOURCE_LOCATION }, poll);
@@ -155,6 +206,36 @@ describe('network security groups refused before anything is created', () => {
     expect(stalled?.reason).toBe('NetworkSecurityGroupNotUsable');
     expect(stalled?.message).toBe(`network security group ${wrong.id} named for network interface bad-nic is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
     expect(refused?.status?.targetResources ?? []).toEqual([]);
+    // A public IP address named for a NIC: in the target region and the operator's subscription, never with None.
+    const ref = { namespace: fx.ns, name: 'bad' };
+    const stalledWith = (reason: string) => (o: { status?: { conditions?: { type: string; status: string; reason?: string }[] } } | undefined) =>
+      (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
+    const far = (await fx.sb.c.network.publicIPAddresses.beginCreateOrUpdateAndWait(badRg, 'source-region-pip', PIP, poll)).id as string;
+    await expect(fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', publicIpAddresses: 'None', targetPublicIpAddressId: far }] } })).rejects.toThrow(/publicIpAddresses None/);
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', targetPublicIpAddressId: far }] } });
+    const noPip = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('PublicIpAddressNotUsable'), 'public IP refused', 60_000);
+    expect(noPip?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`public IP address ${far} named for network interface bad-nic is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    const other = far.replace(fx.sb.arm.subscriptionId, '00000000-0000-0000-0000-0000000000ff');
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: [{ sourceName: 'bad-nic', targetPublicIpAddressId: other }] } });
+    const foreign = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('SubscriptionNotManaged'), 'other subscription refused', 60_000);
+    expect(foreign?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toMatch(/^networkInterfaces\[bad-nic\]\.targetPublicIpAddressId names subscription 0{8}-0{4}-0{4}-0{4}-0{10}ff; this operator manages subscription /);
+    expect(foreign?.status?.targetResources ?? []).toEqual([]);
+    // A NIC in a backend pool of a load balancer no mapping names; then mapped to a target without that pool.
+    const lb = await fx.sb.c.network.loadBalancers.beginCreateOrUpdateAndWait(badRg, 'bad-lb', { location: SOURCE_LOCATION, backendAddressPools: [{ name: 'app' }] }, poll);
+    const badNic = await fx.sb.c.network.networkInterfaces.get(badRg, 'bad-nic');
+    const asg = await fx.sb.c.network.applicationSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'bad-asg', { location: SOURCE_LOCATION }, poll);
+    const inPool = { ...badNic.ipConfigurations?.[0], loadBalancerBackendAddressPools: [{ id: `${lb.id}/backendAddressPools/app` }], applicationSecurityGroups: [{ id: asg.id as string }] };
+    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(badRg, 'bad-nic', { ...badNic, ipConfigurations: [inPool] }, poll);
+    await fx.clients.vms.mergePatch(ref, { spec: { networkInterfaces: null } });
+    const noGroup = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('ApplicationSecurityGroupNotMapped'), 'unmapped application security group refused', 60_000);
+    expect(noGroup?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`IP configuration ipconfig1 of network interface bad-nic is in application security group ${asg.id}, which spec.applicationSecurityGroupMappings does not map to a target group`);
+    await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }] } });
+    const unmapped = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotMapped'), 'unmapped pool refused', 60_000);
+    expect(unmapped?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`IP configuration ipconfig1 of network interface bad-nic is in backend pool app of load balancer ${lb.id}, which spec.loadBalancerMappings does not map to a target load balancer`);
+    await fx.clients.vms.mergePatch(ref, { spec: { loadBalancerMappings: [{ sourceLoadBalancerId: lb.id, targetLoadBalancerId: targetLbId }] } });
+    const noPool = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotUsable'), 'target without the pool refused', 60_000);
+    expect(noPool?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target load balancer ${targetLbId} (for bad-nic/ipconfig1) has no backend pool app`);
+    expect(noPool?.status?.targetResources ?? []).toEqual([]);
     // The mapping made the target network (its resource group); the VM's own resources were not created.
     const accounts: string[] = [];
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${badRg}-asr`)) accounts.push(a.name as string);
@@ -181,7 +262,10 @@ describe('disabling replication (deletionPolicy Delete)', () => {
 });
 
 describe('Planned failover', () => {
-  it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group', async () => {
+  it('creates both NICs in the target network, both IP configurations with their addresses, the second NIC in the mirrored group; public IPs created or named', async () => {
+    // An existing address in the target region for the second NIC's primary configuration; its secondary one gets a new address (the default).
+    const kept = (await fx.sb.c.network.publicIPAddresses.beginCreateOrUpdateAndWait(`${rg}-asr`, 'kept-pip', { ...PIP, location: TARGET }, poll)).id as string;
+    await fx.clients.vms.mergePatch(vmRef(), { spec: { networkInterfaces: [{ sourceName: `${vmName}-nic2`, targetPublicIpAddressId: kept }] } });
     await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: vmName, type: 'Planned' } });
     const fo = await waitForObject(fx.kc, fx.failovers, foRef('move'), finished, 'planned failover done', 180_000);
     expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
@@ -194,5 +278,15 @@ describe('Planned failover', () => {
     ]);
     for (const c of [...(first?.ipConfigurations ?? []), ...(second?.ipConfigurations ?? [])]) expect(c.subnet?.id?.toLowerCase()).toBe(`${targetNetwork}/subnets/default`.toLowerCase());
     expect(parseArmId(second?.networkSecurityGroup?.id as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${vmName}-nsg-asr` });
+    expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-asr`]);
+    expect(publicIpsOf(second)).toEqual(['kept-pip', `${vmName}-nic2-ipconfig2-pip-asr`]);
+    const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
+    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
+    expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
+    expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([targetAsgId]);
+    // The second NIC's primary configuration is in the target load balancer's pool of the same name.
+    expect(second?.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([`${targetLbId}/backendAddressPools/web`]);
+    expect((await az.network.loadBalancers.get(LB_RG, 'target-lb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([second?.ipConfigurations?.[0]?.id]);
+    expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => parseArmId(r.id).name).sort()).toEqual([`${vmName}-nic-ipconfig1-pip-asr`, `${vmName}-nic2-ipconfig2-pip-asr`]);
   });
 });

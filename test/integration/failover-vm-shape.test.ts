@@ -1,7 +1,12 @@
 // A production-shaped VM fails over as it is (issue 18): a Trusted Launch Gen2 VM (secure boot, vTPM) with
 // tags, a zone, a non-default size, a license type, a user-assigned identity, boot diagnostics, accelerated
-// networking and Standard_LRS disks fails over (Test, then Planned) and the target read back through the
-// SDK has all of them, in the mapped zone, with the disk types the spec and the source say. Sizes not
+// networking and Standard_LRS disks, its data disk encrypted with a customer-managed key (a disk encryption
+// set), fails over (Test, then Planned) and the target read back through the SDK has all of them, in the
+// mapped zone, with the disk types the spec and the source say and the data disk encrypted with the mapped
+// target set. A disk whose set is not mapped, or mapped to a set outside the target region, is refused
+// before anything is created. The failed-over VM joins the proximity placement group and capacity reservation
+// group the spec names in the target region (one elsewhere or missing is refused). Zone to zone within one region: refused into the source's own zone, then
+// mapped to another zone it replicates and fails over (Test and Planned) into that zone of the same region. Sizes not
 // offered in the target zone fall back to spec.targetVmSizeFallbacks; none offered is refused with a
 // clear reason; a Confidential VM is refused before anything is created. With the source region down, a
 // failover builds the same VM from the registration alone (nothing is read from the source at failover).
@@ -10,7 +15,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
-import type { FailoverRequest } from '../../src/api/types.ts';
+import type { FailoverRequest, ReplicatedVMSpec } from '../../src/api/types.ts';
 import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
@@ -35,9 +40,32 @@ let clients: Clients;
 let failovers: CustomResourceClient<FailoverRequest>;
 let az: AzureClients;
 let identityId: string;
+let targetSetId: string;
+let ppgId: string;
+let crgId: string;
+const DES_RG = 'vmshape-des';
+const KEY = { keyUrl: 'https://vault.example/keys/disks/0123456789abcdef' };
+
+/** A disk encryption set named `name` in `group`, which is created in `location` if need be. */
+async function diskEncryptionSet(group: string, name: string, location: string): Promise<string> {
+  await fx.sb.c.resources.resourceGroups.createOrUpdate(group, { location });
+  const set = await fx.sb.c.compute.diskEncryptionSets.beginCreateOrUpdateAndWait(group, name, { location, identity: { type: 'SystemAssigned' }, encryptionType: 'EncryptionAtRestWithCustomerKey', activeKey: KEY }, { updateIntervalInMs: 20 });
+  return set.id as string;
+}
+
+/** Encrypts an existing source disk with disk encryption set `setId`. */
+async function encrypt(group: string, diskName: string, setId: string): Promise<void> {
+  const disk = await fx.sb.c.compute.disks.get(group, diskName);
+  await fx.sb.c.compute.disks.beginCreateOrUpdateAndWait(group, diskName, { location: disk.location, sku: disk.sku, creationData: disk.creationData, encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: setId } }, { updateIntervalInMs: 20 });
+}
 const foRef = (name: string) => ({ namespace: ns, name });
 
 beforeAll(async () => {
+  const spec: Partial<ReplicatedVMSpec> = {
+    zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
+    targetVmSizeFallbacks: [FALLBACK],
+    targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
+  };
   identityId = `/subscriptions/00000000-0000-4000-8000-00000000a2a0/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-id`;
   fx = await startFailoverFixture({
     namespacePrefix: 'vmshape',
@@ -59,14 +87,20 @@ beforeAll(async () => {
         diagnosticsProfile: { bootDiagnostics: { enabled: true } },
       },
     },
-    spec: {
-      zoneMappings: [{ sourceZone: '1', targetZone: '2' }],
-      targetVmSizeFallbacks: [FALLBACK],
-      targetDiskTypes: [{ disk: 'lun0', diskType: 'StandardSSD_ZRS' }],
-    },
+    spec,
   });
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
+  // The data disk is encrypted with a customer-managed key; the mapping names a set in the target region
+  // (the fixture reads `spec` when protect() applies the ReplicatedVM).
+  const sourceSetId = await diskEncryptionSet(rg, 'source-des', SOURCE_LOCATION);
+  targetSetId = await diskEncryptionSet(DES_RG, 'target-des', TARGET);
+  await encrypt(rg, `${vmName}-disk1`, sourceSetId);
+  spec.diskEncryptionSetMappings = [{ sourceDiskEncryptionSetId: sourceSetId, targetDiskEncryptionSetId: targetSetId }];
+  ppgId = (await fx.sb.c.compute.proximityPlacementGroups.createOrUpdate(DES_RG, 'target-ppg', { location: TARGET })).id as string;
+  crgId = (await fx.sb.c.compute.capacityReservationGroups.createOrUpdate(DES_RG, 'target-crg', { location: TARGET, zones: ['2'] })).id as string;
+  spec.targetProximityPlacementGroupId = ppgId;
+  spec.targetCapacityReservationGroupId = crgId;
   // A short resync: the operator re-reads the source VM often, so a change of it is recorded quickly.
   await fx.runInProcess('dp-vmshape', { resyncMs: 2_000 });
   await fx.protect(1);
@@ -88,6 +122,8 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   expect(target.tags).toMatchObject(TAGS);
   expect(Object.keys(target.identity?.userAssignedIdentities ?? {})).toEqual([identityId]);
   expect(target.diagnosticsProfile?.bootDiagnostics?.enabled).toBe(true);
+  expect(target.proximityPlacementGroup?.id).toBe(ppgId);
+  expect(target.capacityReservation?.capacityReservationGroup?.id).toBe(crgId);
   expect((await az.compute.virtualMachines.instanceView(resourceGroup, name)).hyperVGeneration).toBe('V2');
 
   const osDiskId = parseArmId(target.storageProfile?.osDisk?.managedDisk?.id as string);
@@ -100,6 +136,8 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   const data = await az.compute.disks.get(dataId.resourceGroup, dataId.name);
   expect(data.sku?.name).toBe('StandardSSD_ZRS');
   expect(data.zones ?? []).toEqual([]); // zone-redundant: in no zone, attached to the zonal VM
+  expect(data.encryption).toEqual({ type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: targetSetId });
+  expect(os.encryption?.type).toBe('EncryptionAtRestWithPlatformKey');
 
   const nicId = parseArmId(target.networkProfile?.networkInterfaces?.[0]?.id as string);
   expect((await az.network.networkInterfaces.get(nicId.resourceGroup, nicId.name)).enableAcceleratedNetworking).toBe(true);
@@ -121,6 +159,7 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     expect(vm?.status?.sourceVmProperties).toEqual(expected);
     expect(vm?.status?.targetZone).toBe('2');
     expect(vm?.status?.disks?.map((d) => d.diskType)).toEqual(['Standard_LRS', 'Standard_LRS']);
+    expect(vm?.status?.disks?.map((d) => d.diskEncryptionSetId && parseArmId(d.diskEncryptionSetId).name)).toEqual([undefined, 'source-des']);
     expect(vm?.status?.sourceNetworkInterfaces?.[0]?.acceleratedNetworking).toBe(true);
     const container = vm?.status?.targetResources?.find((r) => r.role === RESOURCE_ROLE.replicaContainer)?.id as string;
     const saved = await readSavedRegistration(az, container);
@@ -210,6 +249,69 @@ describe('a VM in an availability set', () => {
     expect(target.zones ?? []).toEqual([]);
     const mirrored = await az.compute.availabilitySets.get(parseArmId(targetSetId).resourceGroup, 'web-set-asr');
     expect([mirrored.location, mirrored.platformFaultDomainCount, mirrored.platformUpdateDomainCount]).toEqual([TARGET, 3, 4]);
+  });
+});
+
+describe('a disk encrypted with a customer-managed key', () => {
+  it('is refused before anything is created when its disk encryption set is not mapped or mapped outside the target region; so are placement groups outside it or missing', async () => {
+    const cmkRg = 'vmshape-cmk';
+    const cmk = await createSmallVm(fx.sb, cmkRg, 'cmk', 2, DISK_BYTES);
+    const set = await diskEncryptionSet(cmkRg, 'cmk-des', SOURCE_LOCATION);
+    await encrypt(cmkRg, 'cmk-disk1', set);
+    const sourceVirtualNetworkId = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${cmkRg}/providers/Microsoft.Network/virtualNetworks/${cmkRg}-vnet`;
+    await clients.mappings.create(ns, { metadata: { name: 'cmk-net' }, spec: { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${cmkRg}-asr` } });
+    await clients.vms.create(ns, { metadata: { name: 'cmk' }, spec: { sourceVirtualMachineId: cmk.id as string, targetLocation: TARGET, policyRef: { name: 'fast' }, networkMappingRef: { name: 'cmk-net' } } });
+    const ref = { namespace: ns, name: 'cmk' };
+    const stalledWith = (reason: string) => (o: { status?: { conditions?: { type: string; status: string; reason?: string }[] } } | undefined) =>
+      (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
+    const unmapped = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotMapped'), 'unmapped set refused', 60_000);
+    expect(unmapped?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`disk lun0 is encrypted with disk encryption set ${set}, which spec.diskEncryptionSetMappings does not map to a disk encryption set in the target region`);
+    await clients.vms.mergePatch(ref, { spec: { diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: set, targetDiskEncryptionSetId: set }] } });
+    const elsewhere = await waitForObject(kc, clients.vms, ref, stalledWith('DiskEncryptionSetNotUsable'), 'set outside the target region refused', 60_000);
+    expect(elsewhere?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target disk encryption set ${set} (for disk lun0) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    expect(elsewhere?.status?.targetResources ?? []).toEqual([]);
+    // Placement groups named in the target: one in the source region, one that does not exist.
+    const sourcePpg = (await fx.sb.c.compute.proximityPlacementGroups.createOrUpdate(cmkRg, 'source-ppg', { location: SOURCE_LOCATION })).id as string;
+    await clients.vms.mergePatch(ref, { spec: { diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: set, targetDiskEncryptionSetId: targetSetId }], targetProximityPlacementGroupId: sourcePpg } });
+    const ppg = await waitForObject(kc, clients.vms, ref, stalledWith('ProximityPlacementGroupNotUsable'), 'placement group outside the target region refused', 60_000);
+    expect(ppg?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`proximity placement group ${sourcePpg} is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    const missing = `${crgId}-missing`;
+    await clients.vms.mergePatch(ref, { spec: { targetProximityPlacementGroupId: null, targetCapacityReservationGroupId: missing } });
+    const crg = await waitForObject(kc, clients.vms, ref, stalledWith('CapacityReservationGroupNotUsable'), 'missing capacity reservation group refused', 60_000);
+    expect(crg?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`capacity reservation group ${missing} does not exist`);
+    expect(crg?.status?.targetResources ?? []).toEqual([]);
+  });
+});
+
+describe('zone to zone within one region', () => {
+  it('is refused into the same zone; into another zone of the region it fails over (Test and Planned) there', async () => {
+    const zRg = 'vmshape-z2z';
+    const zonal = await createSmallVm(fx.sb, zRg, 'zonal', 2, DISK_BYTES, SOURCE_LOCATION, { zone: '1' });
+    const sourceVirtualNetworkId = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${zRg}/providers/Microsoft.Network/virtualNetworks/${zRg}-vnet`;
+    await clients.mappings.create(ns, { metadata: { name: 'z2z-net' }, spec: { sourceVirtualNetworkId, targetLocation: SOURCE_LOCATION, targetResourceGroup: `${zRg}-asr` } });
+    await clients.vms.create(ns, { metadata: { name: 'zonal' }, spec: { sourceVirtualMachineId: zonal.id as string, targetLocation: SOURCE_LOCATION, policyRef: { name: 'fast' }, networkMappingRef: { name: 'z2z-net' } } });
+    const ref = { namespace: ns, name: 'zonal' };
+    const refused = await waitForObject(kc, clients.vms, ref, conditionIs('Stalled', 'True'), 'same zone refused', 60_000);
+    expect(refused?.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      reason: 'SameRegion',
+      message: `the VM is already in ${SOURCE_LOCATION}, zone 1; for zone-to-zone replication name another target zone (spec.targetZone or spec.zoneMappings), or choose another target location`,
+    });
+    expect(refused?.status?.targetResources ?? []).toEqual([]);
+
+    await clients.vms.mergePatch(ref, { spec: { zoneMappings: [{ sourceZone: '1', targetZone: '3' }] } });
+    await waitForObject(kc, clients.vms, ref, (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= 1, 'protected zone to zone', 180_000);
+    for (const [name, type] of [['z2z-drill', 'Test'], ['z2z-move', 'Planned']] as const) {
+      await failovers.create(ns, { metadata: { name }, spec: { replicatedVMName: 'zonal', type } });
+      const fo = await waitForObject(kc, failovers, foRef(name), finished, `${type} failover done`, 180_000);
+      expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+      const { resourceGroup, name: vmName2 } = parseArmId(fo?.status?.targetVirtualMachineId as string);
+      const target = await az.compute.virtualMachines.get(resourceGroup, vmName2);
+      expect([resourceGroup, target.location, target.zones]).toEqual([`${zRg}-asr`, SOURCE_LOCATION, ['3']]);
+      for (const d of [target.storageProfile?.osDisk, ...(target.storageProfile?.dataDisks ?? [])]) {
+        const id = parseArmId(d?.managedDisk?.id as string);
+        expect((await az.compute.disks.get(id.resourceGroup, id.name)).zones).toEqual(['3']);
+      }
+    }
   });
 });
 

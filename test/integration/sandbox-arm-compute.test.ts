@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: virtual machines, managed disks (empty, import, copy,
-// upload), snapshots (incremental diffs), restore points (multi-disk crash consistency), disk restore
+// upload; encryption with disk encryption sets), snapshots (incremental diffs), restore points (multi-disk crash consistency), disk restore
 // points and storage accounts. Disk content is checked through the SAS URLs ARM hands out.
 import crypto from 'node:crypto';
 import { AnonymousCredential, BlobServiceClient, PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
@@ -342,6 +342,29 @@ describe('managed disks', () => {
     await expect(
       h.c.compute.disks.grantAccess('rg-run', vm.storageProfile!.osDisk!.name!, { access: 'Read', durationInSeconds: 60 }, fast),
     ).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+  });
+});
+
+describe('disk encryption sets', () => {
+  it('encrypts a disk with a set of its region (customer-managed key), refuses one elsewhere or missing, and changes a disk\'s set on update', async () => {
+    const { resources, compute } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-des', { location: loc });
+    const key = { keyUrl: 'https://vault.example/keys/disks/0123456789abcdef' };
+    await expect(compute.diskEncryptionSets.beginCreateOrUpdateAndWait('rg-des', 'nokey', { location: loc, identity: { type: 'SystemAssigned' } }, fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    const set = await compute.diskEncryptionSets.beginCreateOrUpdateAndWait('rg-des', 'des', { location: loc, identity: { type: 'SystemAssigned' }, activeKey: key }, fast);
+    expect([set.encryptionType, set.activeKey?.keyUrl, set.identity?.type]).toEqual(['EncryptionAtRestWithCustomerKey', key.keyUrl, 'SystemAssigned']);
+    expect(set.identity?.principalId).toBeTruthy();
+    const far = await compute.diskEncryptionSets.beginCreateOrUpdateAndWait('rg-des', 'far', { location: 'northeurope', identity: { type: 'SystemAssigned' }, activeKey: key }, fast);
+    const empty = (setId?: string) => ({ location: loc, sku: { name: 'Standard_LRS' as const }, diskSizeGB: 1, creationData: { createOption: 'Empty' as const }, ...(setId ? { encryption: { diskEncryptionSetId: setId } } : {}) });
+    for (const bad of [far.id!, `${set.id}-missing`]) {
+      await expect(compute.disks.beginCreateOrUpdateAndWait('rg-des', 'bad', empty(bad), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    }
+    const disk = await compute.disks.beginCreateOrUpdateAndWait('rg-des', 'cmk', empty(set.id), fast);
+    expect(disk.encryption).toEqual({ type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: set.id });
+    const plain = await compute.disks.beginCreateOrUpdateAndWait('rg-des', 'plain', empty(), fast);
+    expect(plain.encryption).toEqual({ type: 'EncryptionAtRestWithPlatformKey' });
+    const changed = await compute.disks.beginCreateOrUpdateAndWait('rg-des', 'plain', { ...empty(set.id), diskSizeGB: undefined }, fast);
+    expect(changed.encryption?.diskEncryptionSetId).toBe(set.id);
   });
 });
 

@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
-// security groups, network interfaces (IP allocation), availability sets, protocol errors and paging.
+// security groups, network interfaces (IP allocation), public IP addresses, load balancers, application security groups, availability sets, protocol errors and paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -253,6 +253,72 @@ describe('network security groups', () => {
       statusCode: 400,
       code: 'InUseNetworkSecurityGroupCannotBeDeleted',
     });
+  });
+});
+
+describe('public IP addresses', () => {
+  it('allocates a Standard static address, shows the IP configuration using it, and keeps Azure\'s refusals', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-pip', { location: loc });
+    await expect(network.publicIPAddresses.createOrUpdate('rg-pip', 'dyn', { location: loc, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Dynamic' }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'StandardAndStandardV2SkuPublicIPAddressesMustBeStatic',
+    });
+    const pip = await network.publicIPAddresses.createOrUpdate('rg-pip', 'pip1', { location: loc, sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' }, fast);
+    expect([pip.sku, pip.publicIPAllocationMethod, pip.publicIPAddressVersion]).toEqual([{ name: 'Standard', tier: 'Regional' }, 'Static', 'IPv4']);
+    expect(pip.ipAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    await expect(network.publicIPAddresses.createOrUpdate('rg-pip', 'pip1', { location: loc, sku: { name: 'Basic' } }, fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPSkuCannotBeChanged' });
+    const elsewhere = await network.publicIPAddresses.createOrUpdate('rg-pip', 'far', { location: 'northeurope', sku: { name: 'Standard' }, publicIPAllocationMethod: 'Static' }, fast);
+    const vnet = await network.virtualNetworks.createOrUpdate('rg-pip', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.8.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.8.0.0/24' }] }, fast);
+    const config = (publicIp: string) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! }, publicIPAddress: { id: publicIp } }] });
+    await expect(network.networkInterfaces.createOrUpdate('rg-pip', 'nic0', config(elsewhere.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    const nic = await network.networkInterfaces.createOrUpdate('rg-pip', 'nic1', config(pip.id!), fast);
+    expect(nic.ipConfigurations?.[0]?.publicIPAddress?.id).toBe(pip.id);
+    expect((await network.publicIPAddresses.get('rg-pip', 'pip1')).ipConfiguration?.id).toBe(nic.ipConfigurations?.[0]?.id);
+    await expect(network.networkInterfaces.createOrUpdate('rg-pip', 'nic2', config(pip.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPAddressInUse' });
+    await expect(network.publicIPAddresses.delete('rg-pip', 'pip1', fast)).rejects.toMatchObject({ statusCode: 400, code: 'PublicIPAddressCannotBeDeleted' });
+    await network.networkInterfaces.delete('rg-pip', 'nic1', fast);
+    await network.publicIPAddresses.delete('rg-pip', 'pip1', fast);
+    await expect(network.publicIPAddresses.get('rg-pip', 'pip1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('load balancers', () => {
+  it('keeps backend pools whose members are NIC IP configurations, and refuses a pool it cannot resolve in the NIC\'s region', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-lb', { location: loc });
+    const vnet = await network.virtualNetworks.createOrUpdate('rg-lb', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.9.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.9.0.0/24' }] }, fast);
+    const subnet = vnet.subnets![0]!.id!;
+    const lb = await network.loadBalancers.createOrUpdate(
+      'rg-lb',
+      'ilb',
+      { location: loc, sku: { name: 'Standard' }, frontendIPConfigurations: [{ name: 'front', subnet: { id: subnet }, privateIPAllocationMethod: 'Static', privateIPAddress: '10.9.0.100' }], backendAddressPools: [{ name: 'web' }] },
+      fast,
+    );
+    expect(lb.sku).toEqual({ name: 'Standard', tier: 'Regional' });
+    expect(lb.frontendIPConfigurations?.[0]).toMatchObject({ id: `${lb.id}/frontendIPConfigurations/front`, privateIPAddress: '10.9.0.100', subnet: { id: subnet } });
+    const poolId = `${lb.id}/backendAddressPools/web`;
+    expect(lb.backendAddressPools?.map((p) => p.id)).toEqual([poolId]);
+    const far = await network.loadBalancers.createOrUpdate('rg-lb', 'far', { location: 'northeurope', backendAddressPools: [{ name: 'web' }] }, fast);
+    const nicWith = (pools: string[]) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: subnet }, loadBalancerBackendAddressPools: pools.map((id) => ({ id })) }] });
+    for (const bad of [`${far.id}/backendAddressPools/web`, `${lb.id}/backendAddressPools/missing`]) {
+      await expect(network.networkInterfaces.createOrUpdate('rg-lb', 'nic0', nicWith([bad]), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    }
+    const nic = await network.networkInterfaces.createOrUpdate('rg-lb', 'nic1', nicWith([poolId]), fast);
+    expect(nic.ipConfigurations?.[0]?.loadBalancerBackendAddressPools?.map((p) => p.id)).toEqual([poolId]);
+    expect((await network.loadBalancers.get('rg-lb', 'ilb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([nic.ipConfigurations?.[0]?.id]);
+  });
+
+  it('puts a NIC IP configuration into application security groups of its region, and refuses one elsewhere', async () => {
+    const { network } = h.c;
+    const vnet = await network.virtualNetworks.get('rg-lb', 'vnet');
+    const asg = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait('rg-lb', 'web', { location: loc }, fast);
+    expect(asg.resourceGuid).toBeTruthy();
+    const far = await network.applicationSecurityGroups.beginCreateOrUpdateAndWait('rg-lb', 'far-asg', { location: 'northeurope' }, fast);
+    const nicIn = (id: string) => ({ location: loc, ipConfigurations: [{ name: 'ipconfig1', subnet: { id: vnet.subnets![0]!.id! }, applicationSecurityGroups: [{ id }] }] });
+    await expect(network.networkInterfaces.createOrUpdate('rg-lb', 'nic-far', nicIn(far.id!), fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    const nic = await network.networkInterfaces.createOrUpdate('rg-lb', 'nic-asg', nicIn(asg.id!), fast);
+    expect(nic.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([asg.id]);
   });
 });
 

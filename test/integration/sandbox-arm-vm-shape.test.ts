@@ -2,7 +2,8 @@
 // identity, boot diagnostics and tags accepted and returned as the Compute spec documents them; a Trusted
 // Launch VM's OS disk created Gen2 with its security type; a size not offered in a region or zone refused
 // 409 SkuNotAvailable with Azure's documented message before anything is created; invalid security and
-// identity types refused 400. A zone-redundant disk attaches to a VM in any zone.
+// identity types refused 400. A zone-redundant disk attaches to a VM in any zone. A VM joins a proximity
+// placement group and a capacity reservation group of its region.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtualMachine } from '@azure/arm-compute';
 import { fast, network, startHarness } from './sandbox-arm-support.ts';
@@ -77,6 +78,20 @@ describe('virtual machine shape', () => {
     expect(vm.storageProfile?.dataDisks?.[0]?.managedDisk?.id).toBe(zrs.id);
     const wrongZone = putVm('rg-zrs', 'z2', { zones: ['2'], storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' }, osDisk: { createOption: 'FromImage', diskSizeGB: 1 }, dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: lrs.id! } }] } });
     await expect(wrongZone).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it('joins a proximity placement group and a capacity reservation group of its region (each lists the VM), and refuses one elsewhere or missing', async () => {
+    const { compute, resources } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-place', { location: loc });
+    const ppg = await compute.proximityPlacementGroups.createOrUpdate('rg-place', 'ppg', { location: loc });
+    const crg = await compute.capacityReservationGroups.createOrUpdate('rg-place', 'crg', { location: loc });
+    const far = await compute.proximityPlacementGroups.createOrUpdate('rg-place', 'far', { location: 'northeurope' });
+    await expect(putVm('rg-place', 'bad1', { proximityPlacementGroup: { id: far.id! } })).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await expect(putVm('rg-place', 'bad2', { capacityReservation: { capacityReservationGroup: { id: `${crg.id}-missing` } } })).rejects.toMatchObject({ statusCode: 404 });
+    const vm = await putVm('rg-place', 'placed', { proximityPlacementGroup: { id: ppg.id! }, capacityReservation: { capacityReservationGroup: { id: crg.id! } } });
+    expect([vm.proximityPlacementGroup?.id, vm.capacityReservation?.capacityReservationGroup?.id]).toEqual([ppg.id, crg.id]);
+    expect((await compute.proximityPlacementGroups.get('rg-place', 'ppg')).virtualMachines?.map((v) => v.id)).toEqual([vm.id]);
+    expect((await compute.capacityReservationGroups.get('rg-place', 'crg')).virtualMachinesAssociated?.map((v) => v.id)).toEqual([vm.id]);
   });
 
   it('a Standard VM is Gen1 without a security profile', async () => {

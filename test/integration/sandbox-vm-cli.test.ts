@@ -1,5 +1,5 @@
 // `site-recovery sandbox vm create` with the shape options of DESIGN.md §6 (--size, --security-type, --tags,
-// --zone, --nics, --nsg, --disk-size in MiB or GiB) and `sandbox arm get ID`, as a user runs them against `sandbox
+// --zone, --nics, --nsg, --public-ip, --disk-size in MiB or GiB) and `sandbox arm get ID`, as a user runs them against `sandbox
 // up` (without the Kubernetes control plane). The VM is read back through the official SDK and through
 // `arm get`, whose output is ARM's own JSON (properties nested under `properties`, not the SDK's model).
 // Usage errors are refused with a message and a non-zero exit.
@@ -29,9 +29,9 @@ afterAll(async () => {
 });
 
 describe('sandbox vm create with a shape, and arm get', () => {
-  it('creates a Trusted Launch VM with its size, tags, zone, NICs with an NSG and MiB-sized data disks; arm get prints ARM\'s JSON', async () => {
+  it('creates a Trusted Launch VM with its size, tags, zone, NICs with an NSG, a public IP and MiB-sized data disks; arm get prints ARM\'s JSON', async () => {
     const out = await cli('vm', 'create', 'tl1', '-g', 'rg-shape', '-l', 'westeurope', '--disks', '2', '--disk-size', '64MiB', '--os-disk-size', '1GiB',
-      '--size', 'Standard_D4s_v5', '--security-type', 'TrustedLaunch', '--tags', 'app=web,env=prod', '--zone', '2', '--nics', '2', '--nsg');
+      '--size', 'Standard_D4s_v5', '--security-type', 'TrustedLaunch', '--tags', 'app=web,env=prod', '--zone', '2', '--nics', '2', '--nsg', '--public-ip');
     const vmId = out[out.length - 1]!;
     expect(vmId).toMatch(/\/resourceGroups\/rg-shape\/providers\/Microsoft\.Compute\/virtualMachines\/tl1$/);
 
@@ -45,6 +45,12 @@ describe('sandbox vm create with a shape, and arm get', () => {
     for (const nic of ['tl1-nic', 'tl1-nic2']) {
       expect((await c.network.networkInterfaces.get('rg-shape', nic)).networkSecurityGroup?.id).toMatch(/\/networkSecurityGroups\/tl1-nsg$/);
     }
+    const [primaryConfig] = (await c.network.networkInterfaces.get('rg-shape', 'tl1-nic')).ipConfigurations ?? [];
+    expect(primaryConfig?.publicIPAddress?.id).toMatch(/\/publicIPAddresses\/tl1-pip$/);
+    expect((await c.network.networkInterfaces.get('rg-shape', 'tl1-nic2')).ipConfigurations?.[0]?.publicIPAddress).toBeUndefined();
+    const pip = await c.network.publicIPAddresses.get('rg-shape', 'tl1-pip');
+    expect([pip.sku?.name, pip.publicIPAllocationMethod, pip.ipConfiguration?.id]).toEqual(['Standard', 'Static', primaryConfig?.id]);
+    expect(pip.ipAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const data = await Promise.all((vm.storageProfile?.dataDisks ?? []).map((d) => c.compute.disks.get('rg-shape', d.name!)));
     expect(data.map((d) => [d.diskSizeBytes, d.zones])).toEqual([[64 * 1024 * 1024, ['2']], [64 * 1024 * 1024, ['2']]]);
     const osDisk = await c.compute.disks.get('rg-shape', vm.storageProfile!.osDisk!.name!);

@@ -1,5 +1,5 @@
 // The source VM changing after enable, the pure parts: one DriftDetected line per change (old → new) of the
-// size, the properties carried over and the NICs; none when nothing changed or when the registration is
+// size, the properties carried over and the NICs (their public IPs and load balancer pools too); none when nothing changed or when the registration is
 // older than the field; and which rules of a network security group a mirror carries.
 import { describe, expect, it } from 'vitest';
 import type { SourceNetworkInterface, SourceVmProperties } from '../../src/api/types.ts';
@@ -48,6 +48,15 @@ describe('drift of the source VM besides its disks', () => {
     ]);
     expect(describeVmChanges(before, changed)).toEqual([
       'network interface nic0 changed from primary, ipconfig1 default/10.1.0.4, NSG (none), accelerated networking off to primary, ipconfig1 default/10.1.0.4, ipconfig2 default/10.1.0.20, NSG web-nsg, accelerated networking off: a failover creates it as it is now',
+    ]);
+  });
+
+  it('a public IP address, a load balancer pool or an application security group added to an IP configuration is a change of its NIC', () => {
+    const pip = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/web-pip';
+    const pool = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/web-lb/backendAddressPools/web';
+    const after = vm('Standard_D2s_v3', props, [nic('nic0', '10.1.0.4', { ipConfigurations: [{ name: 'ipconfig1', primary: true, subnetName: 'default', privateIpAddress: '10.1.0.4', publicIpAddressId: pip, loadBalancerBackendAddressPoolIds: [pool], applicationSecurityGroupIds: [`${pool.split('/providers/')[0]}/providers/Microsoft.Network/applicationSecurityGroups/web-asg`] }] })]);
+    expect(describeVmChanges(before, after)).toEqual([
+      'network interface nic0 changed from primary, ipconfig1 default/10.1.0.4, NSG (none), accelerated networking off to primary, ipconfig1 default/10.1.0.4 public IP web-pip pools web-lb/web ASGs web-asg, NSG (none), accelerated networking off: a failover creates it as it is now',
     ]);
   });
 

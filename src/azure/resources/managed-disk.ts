@@ -1,7 +1,8 @@
 /**
  * A managed disk of a failed-over VM, imported from a recovery point's replica blob snapshot, through the
  * observe / create / update / delete contract (`external-resource.ts`), with the disk type asked for and,
- * for the OS disk, the generation and (Trusted Launch) security type the VM it is attached to needs.
+ * for the OS disk, the generation and (Trusted Launch) security type the VM it is attached to needs; a disk
+ * whose source has a customer-managed key is encrypted with the target disk encryption set.
  *
  * The failover derives the disk's name (per request, so a failback beside an earlier failover's disks
  * never collides): a create re-sent after a crash is the same PUT. "Ours" means carrying the owner tag of
@@ -28,6 +29,8 @@ export interface DiskImport {
   hyperVGeneration?: 'V1' | 'V2';
   /** An OS disk of a Trusted Launch VM is imported with securityProfile.securityType TrustedLaunch. */
   trustedLaunch?: boolean;
+  /** Encrypt with this disk encryption set (a customer-managed key in the target region). */
+  diskEncryptionSetId?: string;
 }
 
 export const DISK_ROLE = 'Disk';
@@ -48,6 +51,7 @@ export function managedDiskResource(az: AzureClients, diskId: string, owner: str
         ...(from.osType ? { osType: from.osType } : {}),
         ...(from.hyperVGeneration ? { hyperVGeneration: from.hyperVGeneration } : {}),
         ...(from.trustedLaunch ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
+        ...(from.diskEncryptionSetId ? { encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: from.diskEncryptionSetId } } : {}),
         // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
         creationData: { createOption: 'Import', sourceUri: from.sourceUri, storageAccountId: from.storageAccountId },
       }),

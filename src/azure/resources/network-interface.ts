@@ -32,6 +32,12 @@ export interface NicIpConfiguration {
   subnetId: string;
   /** Keep this address when it is free in the subnet; else the next free one (unless `requireAddress`, for the primary). */
   privateIpAddress?: string;
+  /** The configuration's public IP address, if it gets one. */
+  publicIpAddressId?: string;
+  /** The load balancer backend pools the configuration joins. */
+  loadBalancerBackendAddressPoolIds?: string[];
+  /** The application security groups the configuration joins. */
+  applicationSecurityGroupIds?: string[];
 }
 
 export interface NicPlacement {
@@ -59,7 +65,16 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
         ...(p.networkSecurityGroupId ? { networkSecurityGroup: { id: p.networkSecurityGroupId } } : {}),
         ipConfigurations: p.ipConfigurations.map((c, i) => {
           const fixed = c.privateIpAddress && !dynamic.has(c.name);
-          return { name: c.name, primary: i === 0, subnet: { id: c.subnetId }, privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic', ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}) };
+          return {
+            name: c.name,
+            primary: i === 0,
+            subnet: { id: c.subnetId },
+            privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic',
+            ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}),
+            ...(c.publicIpAddressId ? { publicIPAddress: { id: c.publicIpAddressId } } : {}),
+            ...(c.loadBalancerBackendAddressPoolIds?.length ? { loadBalancerBackendAddressPools: c.loadBalancerBackendAddressPoolIds.map((id) => ({ id })) } : {}),
+            ...(c.applicationSecurityGroupIds?.length ? { applicationSecurityGroups: c.applicationSecurityGroupIds.map((id) => ({ id })) } : {}),
+          };
         }),
       }),
     );

@@ -40,6 +40,8 @@ export interface VirtualMachineSpec {
   nicIds: string[];
   availabilitySetId?: string;
   zone?: string;
+  proximityPlacementGroupId?: string;
+  capacityReservationGroupId?: string;
 }
 
 export const VIRTUAL_MACHINE_ROLE = 'VirtualMachine';
@@ -60,6 +62,8 @@ export function virtualMachineResource(az: AzureClients, vmId: string, owner: st
         tags: { ...spec.shape.tags, ...managedTags(owner) },
         ...(spec.zone ? { zones: [spec.zone] } : {}),
         ...(spec.availabilitySetId ? { availabilitySet: { id: spec.availabilitySetId } } : {}),
+        ...(spec.proximityPlacementGroupId ? { proximityPlacementGroup: { id: spec.proximityPlacementGroupId } } : {}),
+        ...(spec.capacityReservationGroupId ? { capacityReservation: { capacityReservationGroup: { id: spec.capacityReservationGroupId } } } : {}),
         ...(spec.shape.userAssignedIdentityIds ? { identity: { type: 'UserAssigned' as const, userAssignedIdentities: Object.fromEntries(spec.shape.userAssignedIdentityIds.map((id) => [id, {}])) } } : {}),
         hardwareProfile: { vmSize },
         ...(spec.shape.securityProfile ? { securityProfile: spec.shape.securityProfile } : {}),

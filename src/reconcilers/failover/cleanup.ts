@@ -1,6 +1,6 @@
 /**
  * Test cleanup (spec.cleanup: true, or deleting a Test request): removes what the test created — the VM
- * first (it holds its NICs and disks), then the NICs, then the disks — through the resource contract's
+ * first (it holds its NICs and disks), then the NICs, then their public IP addresses, then the disks — through the resource contract's
  * `removeResource`, which deletes only what carries this request's owner tag. A pass starts the deletes
  * of one kind and asks to look again while anything of it remains.
  */
@@ -9,6 +9,7 @@ import type { AzureClients } from '../../azure/clients.ts';
 import { removeResource, type ExternalResource } from '../../azure/external-resource.ts';
 import { managedDiskResource } from '../../azure/resources/managed-disk.ts';
 import { networkInterfaceResource } from '../../azure/resources/network-interface.ts';
+import { publicIpAddressResource } from '../../azure/resources/public-ip-address.ts';
 import { virtualMachineResource } from '../../azure/resources/virtual-machine.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { POLL_MS } from '../../runtime/step.ts';
@@ -22,6 +23,8 @@ function resourceOf(az: AzureClients, entry: FailoverResource, owner: string): E
       return virtualMachineResource(az, entry.id, owner);
     case 'NetworkInterface':
       return networkInterfaceResource(az, entry.id, owner);
+    case 'PublicIpAddress':
+      return publicIpAddressResource(az, entry.id, owner);
     case 'Disk':
       return managedDiskResource(az, entry.id, owner);
     default:

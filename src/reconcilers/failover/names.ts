@@ -17,6 +17,7 @@ export function failoverNames(fo: FailoverRequest, sourceVmName: string) {
     vm: test ? `${sourceVmName}-test-${hash}` : sourceVmName,
     disk: (diskName: string) => `${sourceVmName}-${diskName}-${test ? 'test' : 'asr'}-${hash}`,
     nic: (nicName: string) => `${nicName}${test ? `-test-${hash}` : '-asr'}`,
+    publicIp: (nicName: string, configName: string) => `${nicName}-${configName}-pip${test ? `-test-${hash}` : '-asr'}`,
   };
 }
 
@@ -40,6 +41,7 @@ export function failoverIds(fo: FailoverRequest, vm: ReplicatedVM) {
     vm: `${group}/providers/Microsoft.Compute/virtualMachines/${names.vm}`,
     disk: (diskName: string) => `${group}/providers/Microsoft.Compute/disks/${names.disk(diskName)}`,
     nic: (nicName: string) => `${group}/providers/Microsoft.Network/networkInterfaces/${names.nic(nicName)}`,
+    publicIp: (nicName: string, configName: string) => `${group}/providers/Microsoft.Network/publicIPAddresses/${names.publicIp(nicName, configName)}`,
   };
 }
 

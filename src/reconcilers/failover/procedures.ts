@@ -10,7 +10,7 @@
  *                         StartVirtualMachine; RTO recorded.
  *   re-protect (after commit) DeallocateSourceVirtualMachine, CreateReverseNetworkMapping,
  *                         CreateReverseReplicatedVM, WaitForReverseInitialSync.
- *   test cleanup           the VM, then its network interfaces, then its disks.
+ *   test cleanup           the VM, then its network interfaces, then their public IP addresses, then its disks.
  *
  * and which function runs each step (`steps/*.ts`).
  */
@@ -53,8 +53,8 @@ export function stepsFor(spec: FailoverRequest['spec'], options: ProcedureOption
   return [...failoverStepsFor(spec, options), ...(spec.reprotect && spec.type !== 'Test' ? REPROTECT_STEPS : [])];
 }
 
-/** Test cleanup: what goes first (a VM holds its NICs and disks until it is gone). */
-export const CLEANUP_ORDER = ['VirtualMachine', 'NetworkInterface', 'Disk'] as const;
+/** Test cleanup: what goes first (a VM holds its NICs and disks until it is gone, a NIC its public IP addresses). */
+export const CLEANUP_ORDER = ['VirtualMachine', 'NetworkInterface', 'PublicIpAddress', 'Disk'] as const;
 
 export const STEP_RUNNERS: { readonly [N in StepName]: (pass: ProcedurePass) => Promise<Step> } = {
   ShutdownSource: shutdownSource,

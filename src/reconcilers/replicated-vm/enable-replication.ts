@@ -4,7 +4,7 @@
  *      namespace's Azure scopes (../tenancy.ts); wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
- *      disks, sits in the mapped network and another region;
+ *      disks, sits in the mapped network and another region (or, zone to zone, another zone of its region);
  *   2. create or adopt the target-region resources (target-resources.ts);
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
@@ -13,7 +13,10 @@
  *      (disk-changes.ts), and its size, NICs, tags, security profile, license or identities changed
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
- *      (network-security-groups.ts).
+ *      (network-security-groups.ts); a public IP address the spec names is checked (public-ip-addresses.ts),
+ *      and so is the target of every load balancer backend pool and application security group the VM is in
+ *      (load-balancers.ts) and of every
+ *      disk encryption set its disks use (disk-encryption.ts), and the placement groups it names (placement-groups.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -32,6 +35,11 @@ import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
+import { publicIpAddressRefusal } from './public-ip-addresses.ts';
+import { moreAzureIds } from './spec-ids.ts';
+import { applicationSecurityGroupRefusal, loadBalancerRefusal } from './load-balancers.ts';
+import { diskEncryptionRefusal } from './disk-encryption.ts';
+import { placementGroupRefusal } from './placement-groups.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -42,7 +50,14 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
 
   // 0. Every Azure id in the subscription the operator manages; the policy ready.
   const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
-  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId });
+  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, {
+    sourceVirtualMachineId,
+    cacheStorageAccountId,
+    targetStorageAccountId,
+    targetAvailabilitySetId,
+    seedVirtualMachineId,
+    ...moreAzureIds(vm),
+  });
   if (foreign) return pass.stall(foreign);
   const outside = tenancyRefusal(deps.scopes, pass.namespace, replicatedVmAzureIds(vm, deps.az.subscriptionId));
   if (outside) return pass.stall(outside);
@@ -67,7 +82,14 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
-  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source));
+  const refusal =
+    placementRefusal(pass, source, mapping) ??
+    (await diskEncryptionRefusal(pass, source)) ??
+    (await placementGroupRefusal(pass)) ??
+    (await networkSecurityGroupRefusal(pass, source)) ??
+    (await publicIpAddressRefusal(pass)) ??
+    (await applicationSecurityGroupRefusal(pass, source)) ??
+    (await loadBalancerRefusal(pass, source));
   if (refusal) return pass.stall(refusal);
 
   // 2. Target-region resources, one step at a time.
@@ -80,10 +102,19 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   return register(pass, source, mapping);
 }
 
-/** Why the VM cannot replicate to where the spec says, if it cannot. */
+const sameRegion = (a: string, b: string) => a.replace(/\s/g, '').toLowerCase() === b.replace(/\s/g, '').toLowerCase();
+
+/** Why the VM cannot replicate to where the spec says, if it cannot (within one region: only zone to zone). */
 function placementRefusal(pass: VmPass, source: SourceVm, mapping: NetworkMapping): { reason: string; message: string } | undefined {
   const spec = pass.vm.spec;
-  if (source.location === spec.targetLocation) return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}; choose another target location` };
+  if (sameRegion(source.location, spec.targetLocation)) {
+    // Zone-to-zone replication (ASR's): within one region, a zonal VM into another zone of it.
+    const zone = targetZoneOf(spec, source.zone);
+    if (!source.zone) return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation} and in no availability zone; choose another target location (zone-to-zone replication needs a zonal VM)` };
+    if (!zone || zone === source.zone) {
+      return { reason: 'SameRegion', message: `the VM is already in ${spec.targetLocation}, zone ${source.zone}; for zone-to-zone replication name another target zone (spec.targetZone or spec.zoneMappings), or choose another target location` };
+    }
+  }
   if (mapping.spec.targetLocation !== spec.targetLocation) {
     return { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` };
   }
@@ -148,7 +179,15 @@ function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): So
     ...(nic.subnetName ? { subnetName: nic.subnetName } : {}),
     ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}),
     ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
-    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress }) => ({ name, primary, ...(subnetName ? { subnetName } : {}), ...(privateIpAddress ? { privateIpAddress } : {}) })),
+    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress, publicIpAddressId, loadBalancerBackendAddressPoolIds, applicationSecurityGroupIds }) => ({
+      name,
+      primary,
+      ...(subnetName ? { subnetName } : {}),
+      ...(privateIpAddress ? { privateIpAddress } : {}),
+      ...(publicIpAddressId ? { publicIpAddressId } : {}),
+      ...(loadBalancerBackendAddressPoolIds ? { loadBalancerBackendAddressPoolIds } : {}),
+      ...(applicationSecurityGroupIds ? { applicationSecurityGroupIds } : {}),
+    })),
     ...(nic.networkSecurityGroupId ? { networkSecurityGroupId: nic.networkSecurityGroupId } : {}),
     ...(targetGroup ? { targetNetworkSecurityGroupId: targetGroup } : {}),
   };

@@ -61,13 +61,13 @@ function nicChanges(before: readonly SourceNetworkInterface[], after: readonly S
 }
 
 /**
- * A NIC as a person reads it: primary or secondary, each IP configuration (subnet and address), NSG,
- * accelerated networking. Read `like` a record without IP configurations (recorded before they were, with
+ * A NIC as a person reads it: primary or secondary, each IP configuration (subnet, address, public IP, load
+ * balancer pools, application security groups), NSG, accelerated networking. Read `like` a record without IP configurations (recorded before they were, with
  * no NSG either), only what that record had is read: an upgrade is not a change of the VM.
  */
 function nicText(nic: SourceNetworkInterface, like: SourceNetworkInterface = nic): string {
   const full = Boolean(like.ipConfigurations);
-  const configs = full && nic.ipConfigurations ? nic.ipConfigurations.map((c) => `${c.name} ${c.subnetName ?? '?'}/${c.privateIpAddress ?? 'dynamic'}`) : [`${nic.subnetName ?? '?'}/${nic.privateIpAddress ?? 'dynamic'}`];
+  const configs = full && nic.ipConfigurations ? nic.ipConfigurations.map((c) => `${c.name} ${c.subnetName ?? '?'}/${c.privateIpAddress ?? 'dynamic'}${c.publicIpAddressId ? ` public IP ${lastSegment(c.publicIpAddressId)}` : ''}${c.loadBalancerBackendAddressPoolIds?.length ? ` pools ${c.loadBalancerBackendAddressPoolIds.map(poolText).join('+')}` : ''}${c.applicationSecurityGroupIds?.length ? ` ASGs ${c.applicationSecurityGroupIds.map(lastSegment).join('+')}` : ''}`) : [`${nic.subnetName ?? '?'}/${nic.privateIpAddress ?? 'dynamic'}`];
   const parts = [nic.primary ? 'primary' : 'secondary', ...configs, ...(full ? [`NSG ${nic.networkSecurityGroupId ? lastSegment(nic.networkSecurityGroupId) : '(none)'}`] : []), `accelerated networking ${nic.acceleratedNetworking ? 'on' : 'off'}`];
   return parts.join(', ');
 }
@@ -84,6 +84,12 @@ function mapText(map: Record<string, string | undefined> | undefined): string {
 
 function listText(items: string[]): string {
   return items.length ? [...items].sort().join(', ') : '(none)';
+}
+
+/** A backend pool as `<load balancer>/<pool>`. */
+function poolText(id: string): string {
+  const parts = id.split('/');
+  return `${parts[parts.length - 3] ?? '?'}/${parts[parts.length - 1] ?? '?'}`;
 }
 
 function lastSegment(id: string): string {

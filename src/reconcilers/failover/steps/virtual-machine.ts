@@ -84,6 +84,8 @@ async function desiredVm(pass: ProcedurePass): Promise<VirtualMachineSpec> {
     nicIds: primaryFirst(vm.status?.sourceNetworkInterfaces ?? []).map((n) => report.find((r) => r.sourceName === n.name)?.networkInterfaceId ?? ids.nic(n.name)),
     ...(target.availabilitySetId ? { availabilitySetId: target.availabilitySetId } : {}),
     ...(target.zone ? { zone: target.zone } : {}),
+    ...(vm.spec.targetProximityPlacementGroupId ? { proximityPlacementGroupId: vm.spec.targetProximityPlacementGroupId } : {}),
+    ...(vm.spec.targetCapacityReservationGroupId ? { capacityReservationGroupId: vm.spec.targetCapacityReservationGroupId } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lro
 import { createDiskContent, resolveCreation } from './disk-creation.ts';
 import { grantAccess, grantCompleter, revokeCompleter } from './disk-access.ts';
 import { checkedResize } from './disk-resize.ts';
+import { diskEncryption } from './disk-encryption-sets.ts';
 import { DISK, GiB, NS, SNAPSHOT, diskState, invalidZone, notAllowed, now, propertyChange, skuTier, vmOfDisk } from './shared.ts';
 
 const DISK_SKUS = ['Standard_LRS', 'Premium_LRS', 'StandardSSD_LRS', 'UltraSSD_LRS', 'Premium_ZRS', 'StandardSSD_ZRS', 'PremiumV2_LRS'];
@@ -67,6 +68,8 @@ function diskLikeHandler(type: string): TypeHandler {
           body.properties.diskSizeGB = resizeTo / GiB;
           body.properties.diskSizeBytes = resizeTo;
         }
+        // A disk's encryption set can be changed (DiskUpdate.encryption); a snapshot keeps its own.
+        if (!isSnapshot && isObj(props.encryption)) body.properties.encryption = diskEncryption(e, props, normLocation(existing.body.location));
         body.properties.provisioningState = 'Updating';
         const res: StoredResource = { ...existing, body };
         return lroPut(e, ctx, { res, created: false, kind: `${kindPrefix}.put`, ns: NS, params: { resizeTo } });
@@ -88,7 +91,7 @@ function diskLikeHandler(type: string): TypeHandler {
         uniqueId: uuid(),
         provisioningState: 'Creating',
         timeCreated: now(),
-        encryption: { type: 'EncryptionAtRestWithPlatformKey' },
+        encryption: isSnapshot ? { type: 'EncryptionAtRestWithPlatformKey' } : diskEncryption(e, props, location),
         networkAccessPolicy: props.networkAccessPolicy ?? 'AllowAll',
         publicNetworkAccess: props.publicNetworkAccess ?? 'Enabled',
       };

@@ -11,6 +11,7 @@ import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lro
 import { createDiskContent } from './disk-creation.ts';
 import { DISK, GiB, NS, VM, invalidZone, notAllowed, notFoundRef, now, propertyChange, skuTier, vmDiskIds } from './shared.ts';
 import { assertSizeOffered, shapeProperties, trustedLaunch, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
+import { placementProperties } from './placement-groups.ts';
 import { checkAvailabilitySet, checkNetworkInterfaces, planStorage, type PlannedDisk, type StoragePlan } from './vm-plan.ts';
 
 const POWER_DISPLAY: Record<string, string> = {
@@ -91,6 +92,12 @@ function vmHandler(): TypeHandler {
       if (!existing || existing.body.properties.hardwareProfile.vmSize !== vmSize) assertSizeOffered(e, vmSize, location, zones, target.id);
       const identity = vmIdentity(req, existing?.body.identity);
       const asId = checkAvailabilitySet(e, props, location, zones, existing);
+      const kept = existing?.body.properties ?? {};
+      const placement = {
+        ...(kept.proximityPlacementGroup ? { proximityPlacementGroup: kept.proximityPlacementGroup } : {}),
+        ...(kept.capacityReservation ? { capacityReservation: kept.capacityReservation } : {}),
+        ...placementProperties(e, props, location),
+      };
       const nics = checkNetworkInterfaces(e, props, location, target);
       const sp = isObj(props.storageProfile) ? props.storageProfile : {};
       const plan = planStorage(e, target, location, zones, props, sp, existing);
@@ -117,6 +124,7 @@ function vmHandler(): TypeHandler {
           })),
         },
         ...(asId ? { availabilitySet: ref(e.store.get(asId)!.id) } : {}),
+        ...placement,
         ...shapeProperties(props, existing?.body.properties),
         provisioningState: existing ? 'Updating' : 'Creating',
         timeCreated: existing?.body.properties.timeCreated ?? now(),

@@ -1,6 +1,7 @@
 // Microsoft.Network/networkInterfaces: IP configurations in subnets of the NIC's location, private IP
 // allocation (static: checked against the subnet's prefix, reserved and used addresses; dynamic: the previous
-// address when still free, else the first free one), a MAC address, and the VM using the NIC (computed).
+// address when still free, else the first free one), a public IP address, load balancer backend pools and
+// application security groups per configuration, a MAC address, and the VM using the NIC (computed).
 import type { ArmEngine, Target, TypeHandler } from '../../engine.ts';
 import { etag, normLocation } from '../../engine.ts';
 import { badRequest } from '../../errors.ts';
@@ -8,7 +9,10 @@ import { firstFree, hasIp, intToIp, ipToInt, isReserved } from '../../ipv4.ts';
 import { idKey } from '../../paths.ts';
 import type { Json } from '../../store.ts';
 import { clone, isObj, lroDelete, lroPut, newResource, putCompleter, ref, trackedBody, uuid } from '../common.ts';
-import { NIC, NS, findSubnet, invalidRef, ipConfigsInSubnet, removeCompleter, subnetCidr, vmUsingNic } from './shared.ts';
+import { applicationSecurityGroupsOf } from './application-security-groups.ts';
+import { backendPoolsOf } from './load-balancers.ts';
+import { ipConfigurationUsingPublicIp } from './public-ip-addresses.ts';
+import { NIC, NS, PIP, findSubnet, invalidRef, ipConfigsInSubnet, removeCompleter, subnetCidr, vmUsingNic } from './shared.ts';
 
 function macAddress(engine: ArmEngine): string {
   const n = engine.store.next('mac');
@@ -154,6 +158,9 @@ function ipConfiguration(
     }
   }
   mine.add(ip);
+  const publicIp = publicIpOf(e, target, location, cfgId, cp);
+  const pools = backendPoolsOf(e, target.id, location, cp);
+  const groups = applicationSecurityGroupsOf(e, target.id, location, cp);
   return {
     id: cfgId,
     name: c.name,
@@ -166,8 +173,29 @@ function ipConfiguration(
       subnet: ref(found.subnet.id),
       primary: hasPrimary ? cp.primary === true : index === 0,
       privateIPAddressVersion: 'IPv4',
+      ...(publicIp ? { publicIPAddress: ref(publicIp) } : {}),
+      ...(pools ? { loadBalancerBackendAddressPools: pools.map(ref) } : {}),
+      ...(groups ? { applicationSecurityGroups: groups.map(ref) } : {}),
     },
   };
+}
+
+/**
+ * The public IP address an IP configuration names, if any: it must exist in the NIC's region
+ * (IPConfiguration.publicIPAddress, specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/networkInterface.json;
+ * else InvalidResourceReference) and not be used by another NIC's configuration (PublicIPAddressInUse,
+ * "IP configuration <id> is referencing public IP address <id> that is already allocated to resource <id>").
+ */
+function publicIpOf(e: ArmEngine, target: Target, location: string, cfgId: string, cp: Json): string | undefined {
+  const id: unknown = cp.publicIPAddress?.id;
+  if (id === undefined) return undefined;
+  const pip = typeof id === 'string' ? e.store.get(id) : undefined;
+  if (!pip || pip.type !== PIP || normLocation(pip.body.location) !== location) throw invalidRef(String(id), target.id);
+  const holder = ipConfigurationUsingPublicIp(e, pip.id, target.id);
+  if (holder) {
+    throw badRequest('PublicIPAddressInUse', `IP configuration ${cfgId} is referencing public IP address ${pip.id} that is already allocated to resource ${holder.ipConfigId}.`);
+  }
+  return pip.id;
 }
 
 export function registerNetworkInterfaces(engine: ArmEngine): void {

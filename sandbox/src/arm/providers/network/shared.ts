@@ -12,6 +12,9 @@ export const VNET = 'Microsoft.Network/virtualNetworks';
 export const SUBNET = 'Microsoft.Network/virtualNetworks/subnets';
 export const NSG = 'Microsoft.Network/networkSecurityGroups';
 export const NIC = 'Microsoft.Network/networkInterfaces';
+export const PIP = 'Microsoft.Network/publicIPAddresses';
+export const LB = 'Microsoft.Network/loadBalancers';
+export const ASG = 'Microsoft.Network/applicationSecurityGroups';
 export const NS = 'Microsoft.Network';
 export const VM = 'Microsoft.Compute/virtualMachines';
 
