@@ -3,7 +3,7 @@
  * by field, so that one check (src/azure/scopes.ts) can refuse the object before any wait on another
  * object and before any Azure call. What the operator creates for a ReplicatedVM (cache and target
  * storage accounts, restore point collection, availability set, network security group mirrors, and at
- * failover the disks, NICs and VM) all lives in its target resource group; a NetworkMapping's networks
+ * failover the disks, NICs, public IP addresses and VM) all lives in its target resource group; a NetworkMapping's networks
  * live in its own target resource group or are the ids it names.
  *
  * Deletion is not checked: it removes only what the operator recorded as created (status.targetResources),
@@ -12,6 +12,7 @@
 import type { FailoverRequest, NetworkMapping, ReplicatedVM } from '../api/types.ts';
 import { resourceGroupId, resourceGroupNameOf } from '../azure/arm-id.ts';
 import { scopeRefusal, type ScopeSource } from '../azure/scopes.ts';
+import { moreAzureIds } from './replicated-vm/spec-ids.ts';
 
 type Ids = Record<string, string | undefined>;
 
@@ -39,7 +40,9 @@ export function replicatedVmAzureIds(vm: ReplicatedVM, subscriptionId: string): 
     'spec.targetAvailabilitySetId': spec.targetAvailabilitySetId,
     'spec.seedVirtualMachineId': spec.seedVirtualMachineId,
   };
-  for (const nic of spec.networkInterfaces ?? []) ids[`spec.networkInterfaces[${nic.sourceName}].targetNetworkSecurityGroupId`] = nic.targetNetworkSecurityGroupId;
+  // Placement groups, per-NIC overrides, load balancer, application security group and disk encryption
+  // set mappings: the same list the subscription check reads.
+  for (const [field, id] of Object.entries(moreAzureIds(vm))) ids[`spec.${field}`] = id;
   return ids;
 }
 

@@ -96,6 +96,24 @@ describe('the Azure ids of each kind', () => {
     }
   });
 
+  it('a ReplicatedVM: the ids of its placement groups, public IP overrides and load balancer, security group and encryption set mappings', () => {
+    const at = (rg: string, type: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/${type}/x`;
+    const inside = vm({
+      targetProximityPlacementGroupId: at('app-asr', 'Microsoft.Compute/proximityPlacementGroups'),
+      networkInterfaces: [{ sourceName: 'nic0', targetPublicIpAddressId: at('app-asr', 'Microsoft.Network/publicIPAddresses') }],
+      loadBalancerMappings: [{ sourceLoadBalancerId: at('app', 'Microsoft.Network/loadBalancers'), targetLoadBalancerId: at('app-asr', 'Microsoft.Network/loadBalancers') }],
+    });
+    expect(scopeRefusal('apps', scopes, replicatedVmAzureIds(inside, sub))).toBeUndefined();
+    const cases: Array<[Partial<ReplicatedVM['spec']>, string]> = [
+      [{ targetCapacityReservationGroupId: at('payroll', 'Microsoft.Compute/capacityReservationGroups') }, 'spec.targetCapacityReservationGroupId'],
+      [{ networkInterfaces: [{ sourceName: 'nic0', targetPublicIpAddressId: at('payroll', 'Microsoft.Network/publicIPAddresses') }] }, 'spec.networkInterfaces[nic0].targetPublicIpAddressId'],
+      [{ loadBalancerMappings: [{ sourceLoadBalancerId: at('app', 'Microsoft.Network/loadBalancers'), targetLoadBalancerId: at('payroll', 'Microsoft.Network/loadBalancers') }] }, 'spec.loadBalancerMappings[0].targetLoadBalancerId'],
+      [{ applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: at('payroll', 'Microsoft.Network/applicationSecurityGroups'), targetApplicationSecurityGroupId: at('app-asr', 'Microsoft.Network/applicationSecurityGroups') }] }, 'spec.applicationSecurityGroupMappings[0].sourceApplicationSecurityGroupId'],
+      [{ diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: at('app', 'Microsoft.Compute/diskEncryptionSets'), targetDiskEncryptionSetId: at('payroll', 'Microsoft.Compute/diskEncryptionSets') }] }, 'spec.diskEncryptionSetMappings[0].targetDiskEncryptionSetId'],
+    ];
+    for (const [spec, field] of cases) expect(scopeRefusal('apps', scopes, replicatedVmAzureIds(vm(spec), sub))?.message, field).toContain(field);
+  });
+
   it('a NetworkMapping: its networks and its target resource group', () => {
     const vnet = (rg: string, n: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${n}`;
     const mapping = (spec: Partial<NetworkMapping['spec']>): NetworkMapping => ({ apiVersion: 'siterecovery.io/v1alpha1', kind: 'NetworkMapping', metadata: { name: 'm', namespace: 'apps' }, spec: { sourceVirtualNetworkId: vnet('app', 'v'), targetLocation: 'westus', targetResourceGroup: 'app-asr', ...spec } });
