@@ -5,7 +5,7 @@
  * the last reconcile's writes (src/runtime/controller.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { DrillSchedule, FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
 import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
@@ -14,6 +14,7 @@ import { Informer } from '../runtime/informer.ts';
 import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
 
 export interface OperatorCache {
+  kubeConfig: KubeConfig;
   az: AzureClients;
   events: EventRecorder;
   clients: {
@@ -22,12 +23,14 @@ export interface OperatorCache {
     vms: CustomResourceClient<ReplicatedVM>;
     recoveryPoints: CustomResourceClient<RecoveryPoint>;
     failovers: CustomResourceClient<FailoverRequest>;
+    drillSchedules: CustomResourceClient<DrillSchedule>;
   };
   informers: {
     policies: Informer<ReplicationPolicy>;
     mappings: Informer<NetworkMapping>;
     vms: Informer<ReplicatedVM>;
     failovers: Informer<FailoverRequest>;
+    drillSchedules: Informer<DrillSchedule>;
   };
   /** Options every controller takes. */
   controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; classifyError: (error: unknown) => string };
@@ -45,8 +48,10 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
     vms: new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM'),
     recoveryPoints: new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint'),
     failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
+    drillSchedules: new CustomResourceClient<DrillSchedule>(kubeConfig, 'DrillSchedule'),
   };
   return {
+    kubeConfig,
     az: new AzureClients(options.azure),
     events: options.events,
     clients,
@@ -55,6 +60,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
       mappings: informerFor(kubeConfig, clients.mappings, namespace),
       vms: informerFor(kubeConfig, clients.vms, namespace),
       failovers: informerFor(kubeConfig, clients.failovers, namespace),
+      drillSchedules: informerFor(kubeConfig, clients.drillSchedules, namespace),
     },
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },
   };

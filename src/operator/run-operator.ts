@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AzureConfig } from '../azure/clients.ts';
+import { drillScheduleController } from '../controllers/drill-schedule.ts';
 import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
@@ -52,7 +53,7 @@ export function buildOperator(options: OperatorOptions): Manager {
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
   const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs });
   exportFleetMetrics(cache.informers);
-  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover)];
+  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover), drillScheduleController(cache)];
 
   const manager = new Manager({
     kubeConfig,

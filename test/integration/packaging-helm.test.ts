@@ -286,7 +286,7 @@ describe('Helm chart', () => {
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual([
-      'SiteRecoveryDatapathDown', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
+      'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
       'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
     ]);
     // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
@@ -306,6 +306,11 @@ describe('Helm chart', () => {
     expect(alerts.get('SiteRecoveryDatapathDown')?.expr).toContain(`service="site-recovery-operator-datapath-metrics",namespace="${namespace}"`);
     expect(alerts.get('SiteRecoveryFailoverFailed')?.expr).toContain('site_recovery_failover_failed');
     expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
+    // No passing drill for 8 days (the default), counted from the schedule's creation until one passed.
+    expect(selectorsOf(alerts.get('SiteRecoveryDrillOverdue')?.expr ?? '').map((x) => x.metric)).toEqual([
+      'site_recovery_drill_last_success_timestamp_seconds', 'site_recovery_drill_schedule_created_timestamp_seconds', 'site_recovery_drill_last_success_timestamp_seconds',
+    ]);
+    expect(alerts.get('SiteRecoveryDrillOverdue')?.expr).toContain('> 691200');
     for (const r of alerts.values()) {
       expect(promqlErrors(r.expr), r.alert).toEqual([]);
       // Each alert says where its runbook is, and the runbook is in the repository.
