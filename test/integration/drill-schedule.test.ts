@@ -1,19 +1,26 @@
 // DrillSchedule (issue #20, item 1) against the real operator and datapath (in this process, with the chart's
 // RBAC), the real API server and local Azure. One schedule, three runs started by the run-now annotation:
-// a run whose probe Job completes passes — verified by checksums, RPO/RTO recorded, history and nextRunAt
+// a run started by `site-recovery drill --schedule NAME --wait` (the real binary) whose probe Job completes
+// passes — verified by checksums, RPO/RTO recorded, history and nextRunAt
 // written, nothing left behind in Kubernetes or ARM; a run taken up by a restarted operator whose probe Job
 // fails is Failed and still cleaned up; a run past its timeout (its probe never finishes) is Failed and
 // cleaned up. historyLimit keeps two.
 // The probe Job's pods never run here (no kubelet): the test finishes the Job by writing its status
 // (test/support/jobs.ts).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BatchV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DrillSchedule } from '../../src/api/types.ts';
+import type { DrillRun, DrillSchedule } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { RUN_NOW_ANNOTATION } from '../../src/reconcilers/drill-schedule/reconciler.ts';
 import { diskBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { REPO_ROOT } from '../support/helm.ts';
 import { finishJob } from '../support/jobs.ts';
+import { testKubeConfig } from '../support/kube.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const MiB = 1024 * 1024;
@@ -41,10 +48,34 @@ async function armResources(): Promise<string[]> {
 
 const ref = () => ({ namespace: fx.ns, name: NAME });
 
-/** Starts a run with a new run-now value and waits until it is under way with the given step. */
-async function runNow(value: string, step: string): Promise<DrillSchedule> {
-  await schedules.mergePatch(ref(), { metadata: { annotations: { [RUN_NOW_ANNOTATION]: value } } });
-  return (await waitForObject(fx.kc, schedules, ref(), (o) => o?.status?.runNowHandled === value && o.status.currentRun?.step === step && Boolean(o.status.currentRun.jobName), `run ${value} at ${step}`, 120_000))!;
+/** Starts a run with a new run-now value (unless the CLI set one) and waits until it waits for its probe Job. */
+async function runNow(value?: string): Promise<DrillSchedule> {
+  if (value) await schedules.mergePatch(ref(), { metadata: { annotations: { [RUN_NOW_ANNOTATION]: value } } });
+  const probing = (o: DrillSchedule | undefined) => Boolean(o?.status?.runNowHandled && o.status.runNowHandled === (value ?? o.metadata.annotations?.[RUN_NOW_ANNOTATION]) && o.status.currentRun?.jobName);
+  return (await waitForObject(fx.kc, schedules, ref(), probing, `run ${value ?? '(cli)'} waiting for its probe`, 120_000))!;
+}
+
+/** `site-recovery drill --schedule NAME --wait --json` through the real binary. */
+function cliDrill(): Promise<{ code: number | null; run: DrillRun; output: string }> {
+  const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'drillsched-kubeconfig-')), 'config');
+  fs.writeFileSync(kubeconfig, testKubeConfig().exportConfig());
+  const env = { ...process.env, KUBECONFIG: kubeconfig, SITE_RECOVERY_NAMESPACE: fx.ns, LOG_LEVEL: 'error' };
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'drill', '--schedule', NAME, '--wait', '--json', '--timeout', '3m'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      fs.rmSync(path.dirname(kubeconfig), { recursive: true, force: true });
+      try {
+        resolve({ code, run: JSON.parse(stdout) as DrillRun, output: `${stdout}\n${stderr}` });
+      } catch (error) {
+        reject(new Error(`no JSON run (exit ${code}): ${stdout}\n${stderr}`, { cause: error }));
+      }
+    });
+  });
 }
 
 /** Waits until the run `value` started has finished. */
@@ -82,8 +113,9 @@ afterAll(async () => {
 });
 
 describe('DrillSchedule', () => {
-  it('a run started by annotation fails over, verifies by checksums, runs the probe with the test VM in its environment, passes and leaves nothing behind', async () => {
-    const running = await runNow('1', 'Probing');
+  it('a run started by `drill --schedule --wait` fails over, verifies by checksums, runs the probe with the test VM in its environment, passes and leaves nothing behind', async () => {
+    const cli = cliDrill();
+    const running = await runNow();
     const run = running.status!.currentRun!;
     expect(run).toMatchObject({ trigger: 'RunNow', failoverRequestName: `${NAME}-${run.id}`, verifiedBytes: DISK_BYTES });
     expect(run.message).toBe(`Checksums: os ${DISK_BYTES} bytes equal`);
@@ -95,8 +127,11 @@ describe('DrillSchedule', () => {
     expect(env.SITE_RECOVERY_RECOVERY_POINT).toBe(run.recoveryPointName);
     await finishJob(fx.kc, fx.ns, run.jobName!, 'Complete');
 
-    const done = await finished('1');
+    const { code, run: printed, output } = await cli;
+    expect(code, output).toBe(0);
+    const done = (await schedules.get(ref()))!;
     const last = done.status!.lastRun!;
+    expect(printed).toEqual(last);
     expect(last).toMatchObject({ id: run.id, trigger: 'RunNow', result: 'Passed', verifiedBytes: DISK_BYTES, targetVirtualMachineIds: run.targetVirtualMachineIds });
     expect(last.rpoSeconds).toBeGreaterThanOrEqual(0);
     expect(last.rtoSeconds).toBeGreaterThan(0);
@@ -110,7 +145,7 @@ describe('DrillSchedule', () => {
   }, 300_000);
 
   it('a run survives an operator restart; its probe Job fails: Failed, and still cleaned up', async () => {
-    const run = (await runNow('2', 'Probing')).status!.currentRun!;
+    const run = (await runNow('2')).status!.currentRun!;
     // The run's state is in status: a new operator process takes it up where the old one left it.
     await fx.stopInProcess();
     await fx.runInProcess('dp-drillsched-2');
@@ -123,7 +158,7 @@ describe('DrillSchedule', () => {
   }, 300_000);
 
   it('a run past its timeout is Failed and cleaned up; history keeps historyLimit runs', async () => {
-    const run = (await runNow('3', 'Probing')).status!.currentRun!;
+    const run = (await runNow('3')).status!.currentRun!;
     // The probe never finishes; the timeout, shortened now, ends the run.
     await schedules.mergePatch(ref(), { spec: { timeout: '1s' } });
     const done = await finished('3');
