@@ -8,6 +8,8 @@
  * - `site_recovery_replicatedvm_rpo_threshold_seconds`: each VM's warning and critical thresholds from
  *   its ReplicationPolicy, so the RPO alerts follow the policy instead of one chart-wide number;
  * - `site_recovery_failover_failed`: 1 per FailoverRequest that ended Failed;
+ * - `site_recovery_replicatedvm_capacity_at_risk`: 1 per ReplicatedVM whose CapacityAtRisk condition is
+ *   True (its failover size is not offered in the target region or zone, or the vCPU quota has no room);
  * - `site_recovery_drill_last_success_timestamp_seconds`, `site_recovery_drill_last_result` and
  *   `site_recovery_drill_schedule_created_timestamp_seconds` per DrillSchedule (with its ReplicatedVM), so
  *   "no passing drill of a VM for longer than N" is an alert — also for a schedule that never passed.
@@ -77,6 +79,20 @@ new Gauge({
     for (const fo of sources?.failovers.list() ?? []) {
       if (fo.status?.phase !== 'Failed') continue;
       this.set({ namespace: fo.metadata.namespace ?? '', name: fo.metadata.name, replicated_vm: fo.spec.replicatedVMName, type: fo.spec.type }, 1);
+    }
+  },
+});
+
+new Gauge({
+  name: 'site_recovery_replicatedvm_capacity_at_risk',
+  help: "1 per ReplicatedVM whose CapacityAtRisk condition is True, with the condition's reason (SkuNotAvailable, QuotaExceeded).",
+  labelNames: ['namespace', 'name', 'reason'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const vm of sources?.vms.list() ?? []) {
+      const risk = vm.status?.conditions?.find((c) => c.type === 'CapacityAtRisk' && c.status === 'True');
+      if (risk) this.set({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '', reason: risk.reason }, 1);
     }
   },
 });

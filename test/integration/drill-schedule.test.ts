@@ -5,6 +5,9 @@
 // written, nothing left behind in Kubernetes or ARM; a run taken up by a restarted operator whose probe Job
 // fails is Failed and still cleaned up; a run past its timeout (its probe never finishes) is Failed and
 // cleaned up. historyLimit keeps two.
+// In the same file, to share its protected VM: readiness CapacityAtRisk (item 3) turns True when the
+// failover size is no longer offered in the target region, and when the vCPU quota has no room, and False
+// again when both are back, at the drift-check cadence.
 // The probe Job's pods never run here (no kubelet): the test finishes the Job by writing its status
 // (test/support/jobs.ts).
 import { spawn } from 'node:child_process';
@@ -22,6 +25,7 @@ import { REPO_ROOT } from '../support/helm.ts';
 import { finishJob } from '../support/jobs.ts';
 import { testKubeConfig } from '../support/kube.ts';
 import { waitForObject } from '../support/wait.ts';
+import { waitForEvents } from '../support/events.ts';
 
 const MiB = 1024 * 1024;
 const DISK_BYTES = 8 * MiB;
@@ -168,4 +172,29 @@ describe('DrillSchedule', () => {
     expect(done.status!.history!.map((h) => h.result)).toEqual(['Failed', 'Failed']);
     await expectNothingLeft();
   }, 300_000);
+});
+
+describe('readiness: CapacityAtRisk', () => {
+  const SIZE = 'Standard_D2s_v3';
+  const TARGET = 'northeurope';
+  const capacity = (reason: string, status: string) => (o: { status?: { conditions?: { type: string; status: string; reason: string }[] } } | undefined) =>
+    Boolean(o?.status?.conditions?.some((c) => c.type === 'CapacityAtRisk' && c.status === status && c.reason === reason));
+  const vmRef = () => ({ namespace: fx.ns, name: fx.vmName });
+
+  it('is False while the size is offered with quota; True when it is restricted or the quota is full; False again after', async () => {
+    expect(capacity('CapacityAvailable', 'False')(await fx.clients.vms.get(vmRef()))).toBe(true);
+    // A drift check every ~2 s from here on.
+    await fx.stopInProcess();
+    await fx.runInProcess('dp-drillsched-3', { resyncMs: 2000 });
+    fx.sb.arm.skus.restrict(SIZE, TARGET);
+    const restricted = await waitForObject(fx.kc, fx.clients.vms, vmRef(), capacity('SkuNotAvailable', 'True'), 'CapacityAtRisk SkuNotAvailable', 60_000);
+    expect(restricted!.status!.conditions!.find((c) => c.type === 'CapacityAtRisk')!.message).toBe(`none of the failover sizes (${SIZE}) is offered in ${TARGET}; add one that is to spec.targetVmSizeFallbacks`);
+    await waitForEvents(fx.kc, fx.ns, fx.vmName, 'CapacityAtRisk', 1);
+    fx.sb.arm.skus.clear();
+    fx.sb.arm.skus.setQuota(TARGET, 'standardDSv3Family', 1);
+    const full = await waitForObject(fx.kc, fx.clients.vms, vmRef(), capacity('QuotaExceeded', 'True'), 'CapacityAtRisk QuotaExceeded', 60_000);
+    expect(full!.status!.conditions!.find((c) => c.type === 'CapacityAtRisk')!.message).toBe(`no vCPU quota in ${TARGET} for a failover: ${SIZE} needs 2 vCPU(s): 100 left of the regional quota, 1 of standardDSv3Family's`);
+    fx.sb.arm.skus.clear();
+    await waitForObject(fx.kc, fx.clients.vms, vmRef(), capacity('CapacityAvailable', 'False'), 'CapacityAtRisk False again', 60_000);
+  }, 120_000);
 });

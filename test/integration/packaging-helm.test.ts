@@ -289,7 +289,7 @@ describe('Helm chart', () => {
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual([
-      'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
+      'SiteRecoveryCapacityAtRisk', 'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
       'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
     ]);
     // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
@@ -314,6 +314,7 @@ describe('Helm chart', () => {
       'site_recovery_drill_last_success_timestamp_seconds', 'site_recovery_drill_schedule_created_timestamp_seconds', 'site_recovery_drill_last_success_timestamp_seconds',
     ]);
     expect(alerts.get('SiteRecoveryDrillOverdue')?.expr).toContain('> 691200');
+    expect(selectorsOf(alerts.get('SiteRecoveryCapacityAtRisk')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_capacity_at_risk']);
     for (const r of alerts.values()) {
       expect(promqlErrors(r.expr), r.alert).toEqual([]);
       // Each alert says where its runbook is, and the runbook is in the repository.

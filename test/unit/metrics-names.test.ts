@@ -78,6 +78,8 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
     ]);
     expect(await samples('site_recovery_failover_failed')).toEqual(['site_recovery_failover_failed{namespace="a",name="broken",replicated_vm="web",type="Planned"} 1']);
 
+    expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual([]);
+
     // A VM that leaves the cache leaves the gauges at the next scrape.
     exportFleetMetrics({ vms: { list: () => [] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
     expect(await samples('site_recovery_replicatedvm_protected')).toEqual([]);
@@ -101,5 +103,12 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
       `site_recovery_drill_schedule_created_timestamp_seconds{${labels('weekly')}} ${Date.parse('2026-11-01T00:00:00Z') / 1000}`,
       `site_recovery_drill_schedule_created_timestamp_seconds{${labels('new')}} ${Date.parse('2026-11-01T00:00:00Z') / 1000}`,
     ]);
+  });
+
+  it('capacity at risk: 1 per VM whose CapacityAtRisk condition is True, with its reason', async () => {
+    const withCondition = (name: string, status: string, reason: string): ReplicatedVM =>
+      ({ metadata: { namespace: 'a', name }, spec: { policyRef: { name: 'fast' } }, status: { phase: 'Protected', conditions: [{ type: 'CapacityAtRisk', status, reason }] } }) as unknown as ReplicatedVM;
+    exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True', 'QuotaExceeded'), withCondition('db', 'False', 'CapacityAvailable')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
+    expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual(['site_recovery_replicatedvm_capacity_at_risk{namespace="a",name="web",reason="QuotaExceeded"} 1']);
   });
 });

@@ -12,7 +12,8 @@
  *      (disk-changes.ts), and its size, NICs, tags, security profile, license or identities changed
  *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
  *      The NICs' network security groups are mirrored into the target resource group
- *      (network-security-groups.ts).
+ *      (network-security-groups.ts). A protected VM's failover size is checked against the target
+ *      region's offer and quotas at the drift-check cadence: condition CapacityAtRisk (capacity-check.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -30,6 +31,7 @@ import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
+import { capacityCondition } from './capacity-check.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -127,7 +129,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const wasPhase = vm.status?.phase;
   const changes = [...describeDiskChanges(vm.status?.disks, disks), ...describeVmChanges(vm.status, registered)];
   const detached = detachedDisks(vm.status?.detachedDisks, vm.status?.disks, disks, new Date().toISOString());
-  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+  const capacity = protectedNow ? await capacityCondition(pass, source.vmSize, targetZone) : undefined;
+  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` }, capacity);
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
   for (const change of changes) ctx.events.record(vm, 'Normal', 'DriftDetected', change);

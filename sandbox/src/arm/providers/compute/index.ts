@@ -1,9 +1,11 @@
 // Microsoft.Compute in the ARM emulator: availabilitySets, disks, snapshots, virtualMachines,
-// restorePointCollections, restorePoints and diskRestorePoints, one file each (disks and snapshots share one
+// restorePointCollections, restorePoints and diskRestorePoints, one file each, and the capacity APIs (skus,
+// usages) (disks and snapshots share one
 // handler). Managed disk content lives in page blobs of the storage backend (engine.disks); restore points
 // copy all included disks at one instant (storage.freezeWrites).
 import type { ArmEngine } from '../../engine.ts';
 import { registerAvailabilitySets } from './availability-sets.ts';
+import { registerCapacity } from './capacity.ts';
 import { registerDiskRestorePoints } from './disk-restore-points.ts';
 import { registerDisks, registerSnapshots } from './disks-and-snapshots.ts';
 import { registerRestorePointCollections } from './restore-point-collections.ts';
@@ -18,4 +20,5 @@ export function registerCompute(engine: ArmEngine): void {
   registerRestorePointCollections(engine);
   registerRestorePoints(engine);
   registerDiskRestorePoints(engine);
+  registerCapacity(engine);
 }
