@@ -2,9 +2,10 @@
  * The CapacityAtRisk verdicts of the VMs, in memory: each with when and for what (region, zone, sizes) it
  * was asked, so that a verdict is asked again only once per interval (the drift check's) or when what it
  * depends on changed. An operator restart forgets them: the next pass asks again. A check that throws keeps
- * the last verdict until the next interval.
+ * the last verdict until the next interval. What a region offers is read once per interval for all the VMs
+ * failing over there (on Azure the SKU list of a region is large).
  */
-import type { CapacityVerdict } from '../../azure/capacity.ts';
+import type { CapacityVerdict, RegionCapacity } from '../../azure/capacity.ts';
 
 interface Checked {
   key: string;
@@ -16,6 +17,7 @@ interface Checked {
 export class CapacityChecks {
   readonly intervalMs: number;
   private readonly byVm = new Map<string, Checked>();
+  private readonly regions = new Map<string, { at: number; read: Promise<RegionCapacity> }>();
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs;
@@ -33,5 +35,18 @@ export class CapacityChecks {
       // Kept: the last verdict stands until the next check.
     }
     return entry.verdict;
+  }
+
+  /** The region's capacity, read by `read` at most once per interval (a failed read is not kept). */
+  region(location: string, read: () => Promise<RegionCapacity>, now = Date.now()): Promise<RegionCapacity> {
+    const key = location.toLowerCase();
+    const cached = this.regions.get(key);
+    if (cached && now - cached.at < this.intervalMs) return cached.read;
+    const entry = { at: now, read: read() };
+    this.regions.set(key, entry);
+    entry.read.catch(() => {
+      if (this.regions.get(key) === entry) this.regions.delete(key);
+    });
+    return entry.read;
   }
 }

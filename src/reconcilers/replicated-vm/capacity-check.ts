@@ -7,7 +7,7 @@
  * last verdict.
  */
 import type { ReplicatedVM } from '../../api/types.ts';
-import { checkCapacity } from '../../azure/capacity.ts';
+import { judgeCapacity, readRegionCapacity } from '../../azure/capacity.ts';
 import type { ConditionInput } from '../../runtime/conditions.ts';
 import type { VmPass } from './pass.ts';
 
@@ -23,17 +23,19 @@ function failoverSizes(vm: ReplicatedVM, sourceVmSize: string | undefined): stri
 export async function capacityCondition(pass: VmPass, sourceVmSize: string | undefined, targetZone: string | undefined): Promise<ConditionInput | undefined> {
   const { vm, deps } = pass;
   const sizes = failoverSizes(vm, sourceVmSize);
-  if (!sizes.length || !deps.capacityChecks) return undefined;
+  const checks = deps.capacityChecks;
+  if (!sizes.length || !checks) return undefined;
   const request = { location: vm.spec.targetLocation, zone: targetZone, sizes };
   const ask = async () => {
     try {
-      return await checkCapacity(deps.az, request, pass.ctx.signal);
+      const region = await checks.region(request.location, () => readRegionCapacity(deps.az, request.location, pass.ctx.signal));
+      return judgeCapacity(region, request);
     } catch (error) {
       pass.ctx.log.warn('capacity check failed; the last verdict stands', { vm: pass.owner, error: error instanceof Error ? error.message : String(error) });
       throw error;
     }
   };
-  const verdict = await deps.capacityChecks.verdict(pass.owner, JSON.stringify(request), ask);
+  const verdict = await checks.verdict(pass.owner, JSON.stringify(request), ask);
   if (!verdict) return undefined;
   const wasAtRisk = vm.status?.conditions?.some((c) => c.type === CAPACITY_AT_RISK && c.status === 'True' && c.reason === verdict.reason);
   if (verdict.atRisk && !wasAtRisk) pass.ctx.events.record(vm, 'Warning', CAPACITY_AT_RISK, verdict.message);
