@@ -6,6 +6,7 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = 'siterecovery.io/v1alpha1';
 
 export const RESOURCES = {
+  DrillSchedule: { kind: 'DrillSchedule', plural: 'drillschedules', singular: 'drillschedule', shortNames: ['drill'], hasStatus: true },
   FailoverRequest: { kind: 'FailoverRequest', plural: 'failoverrequests', singular: 'failoverrequest', shortNames: ['fo'], hasStatus: true },
   NetworkMapping: { kind: 'NetworkMapping', plural: 'networkmappings', singular: 'networkmapping', shortNames: ['nmap'], hasStatus: true },
   RecoveryPoint: { kind: 'RecoveryPoint', plural: 'recoverypoints', singular: 'recoverypoint', shortNames: ['rp'], hasStatus: true },
@@ -14,6 +15,15 @@ export const RESOURCES = {
 } as const;
 
 export type KindName = keyof typeof RESOURCES;
+
+/** Proves on a schedule that a ReplicatedVM can be recovered: each run makes a Test failover, verifies the failed-over disks against the recovery point (by checksums storage computes, by sha256, or not at all), runs an optional probe Job against the test VM, and always cleans up — also after a failure or a timeout. Start a run at once by setting the annotation siterecovery.io/run-now to any new value (site-recovery drill --schedule NAME does). */
+export interface DrillSchedule {
+  apiVersion: typeof API_VERSION;
+  kind: 'DrillSchedule';
+  metadata: V1ObjectMeta;
+  spec: DrillScheduleSpec;
+  status?: DrillScheduleStatus;
+}
 
 /** Brings one ReplicatedVM up in its target region from a recovery point. Test failovers go into an isolated network and never disturb replication; deleting a Test request cleans it up. Planned and Unplanned failovers move the VM; commit, then re-protect to replicate back and fail back later. Deleting a Planned or Unplanned request never undoes the failover. */
 export interface FailoverRequest {
@@ -266,6 +276,193 @@ export interface ManagedResource {
    * True while a create was started and its outcome not yet recorded.
    */
   pending?: boolean;
+}
+/**
+ * One finished run of a DrillSchedule.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "DrillRun".
+ */
+export interface DrillRun {
+  /**
+   * The run's id (its FailoverRequest was <schedule>-<id>).
+   */
+  id: string;
+  /**
+   * What started the run.
+   */
+  trigger?: 'Schedule' | 'RunNow';
+  /**
+   * When the run started.
+   */
+  startedAt: string;
+  /**
+   * When the run had cleaned up.
+   */
+  finishedAt: string;
+  /**
+   * Passed only when the failover succeeded, every disk verified, the probe (if any) completed and cleanup finished.
+   */
+  result: 'Passed' | 'Failed';
+  /**
+   * What happened: why it failed, or what was verified.
+   */
+  message?: string;
+  /**
+   * The RecoveryPoint the failover used.
+   */
+  recoveryPointName?: string;
+  /**
+   * Age of the recovery point when the run started: the data a real failover then would have lost.
+   */
+  rpoSeconds?: number;
+  /**
+   * From the failover request to the test VM running.
+   */
+  rtoSeconds?: number;
+  /**
+   * Bytes of the failed-over disks shown equal to the recovery point (0 with verify None).
+   */
+  verifiedBytes?: number;
+  /**
+   * ARM ids of the test VMs (removed by cleanup).
+   */
+  targetVirtualMachineIds?: string[];
+}
+/**
+ * When to drill what, how to verify it, and how long a run may take.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "DrillScheduleSpec".
+ */
+export interface DrillScheduleSpec {
+  /**
+   * When runs start: a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 3 * * 0" for Sundays at 03:00. Evaluated in timeZone. A run that was due while the operator was down starts once when it is back.
+   */
+  schedule: string;
+  /**
+   * IANA time zone of the schedule, e.g. Europe/Berlin (default UTC).
+   */
+  timeZone?: string;
+  /**
+   * What each run fails over (a Test failover, in the target region's isolated test network).
+   */
+  target: {
+    /**
+     * The ReplicatedVM to drill (same namespace).
+     */
+    replicatedVMName: string;
+  };
+  /**
+   * How the failed-over disks are checked against the recovery point's replica snapshots. Checksums (default) has storage compute CRC-64s of every 4 MiB of both sides (no disk byte reaches the operator); Full reads both sides through the operator and compares sha256; None verifies nothing.
+   */
+  verify?: 'Checksums' | 'Full' | 'None';
+  /**
+   * Optional. A Kubernetes Job run once the test VM is up and verified; the run passes only if the Job completes. Its containers get SITE_RECOVERY_TARGET_VM_IDS and SITE_RECOVERY_TARGET_VM_IPS (comma-separated), SITE_RECOVERY_DRILL_SCHEDULE and SITE_RECOVERY_RECOVERY_POINT in their environment.
+   */
+  probe?: {
+    /**
+     * A batch/v1 JobTemplateSpec (metadata and spec of the Job), as in a CronJob's jobTemplate.
+     */
+    job: {};
+  };
+  /**
+   * How long a run may take from its start to the end of its probe (default 30m). A run past it is Failed and cleaned up.
+   */
+  timeout?: string;
+  /**
+   * How many finished runs status.history keeps, newest first (default 10).
+   */
+  historyLimit?: number;
+  /**
+   * True stops scheduled runs (a run under way finishes; the run-now annotation still starts one).
+   */
+  suspend?: boolean;
+}
+/**
+ * The run under way, the last runs, and when the next one starts.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "DrillScheduleStatus".
+ */
+export interface DrillScheduleStatus {
+  observedGeneration?: ObservedGeneration;
+  conditions?: Conditions;
+  /**
+   * When the next scheduled run starts (absent while suspended).
+   */
+  nextRunAt?: string;
+  /**
+   * The cron time of the last run the schedule started.
+   */
+  lastScheduleTime?: string;
+  /**
+   * The value of the siterecovery.io/run-now annotation the last run-now run answered.
+   */
+  runNowHandled?: string;
+  currentRun?: DrillCurrentRun;
+  lastRun?: DrillRun;
+  /**
+   * Finished runs, newest first, at most spec.historyLimit.
+   */
+  history?: DrillRun[];
+}
+/**
+ * The run under way; its whole state lives here, so it resumes after an operator restart.
+ */
+export interface DrillCurrentRun {
+  /**
+   * The run's id; its FailoverRequest is <schedule>-<id> and its probe Job <schedule>-<id>-probe.
+   */
+  id: string;
+  /**
+   * What started the run.
+   */
+  trigger: 'Schedule' | 'RunNow';
+  /**
+   * When the run started.
+   */
+  startedAt: string;
+  /**
+   * What the run is doing.
+   */
+  step: 'FailingOver' | 'Verifying' | 'Probing' | 'CleaningUp';
+  /**
+   * The Test FailoverRequest of the run.
+   */
+  failoverRequestName?: string;
+  /**
+   * The probe Job of the run, once created.
+   */
+  jobName?: string;
+  /**
+   * Known once the run is cleaning up.
+   */
+  result?: 'Passed' | 'Failed';
+  /**
+   * What happened (why it failed).
+   */
+  message?: string;
+  /**
+   * The RecoveryPoint the failover used.
+   */
+  recoveryPointName?: string;
+  /**
+   * Age of the recovery point when the run started.
+   */
+  rpoSeconds?: number;
+  /**
+   * From the failover request to the test VM running.
+   */
+  rtoSeconds?: number;
+  /**
+   * Bytes shown equal to the recovery point.
+   */
+  verifiedBytes?: number;
+  /**
+   * ARM ids of the test VMs.
+   */
+  targetVirtualMachineIds?: string[];
 }
 /**
  * Which VM, how, and from which point.

@@ -1,7 +1,9 @@
 // `site-recovery drill VM_NAME [--verify checksums|full|none]`: a DR drill end to end with a report (see
-// drill-run.ts; the report is drill-report.ts, printed here for a person).
+// drill-run.ts; the report is drill-report.ts, printed here for a person). `site-recovery drill --schedule
+// NAME [--wait]`: a run of a DrillSchedule now, done by the operator (drill-schedule-run.ts).
 import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
+import { formatDrillRun, runScheduledDrill } from './drill-schedule-run.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { parseDuration } from '../util/duration.ts';
 import type { VerifyMethod } from '../azure/verify/disk-verifier.ts';
@@ -19,11 +21,13 @@ interface DrillCommandOptions {
   json: boolean;
   timeout: number;
   kubeconfig?: string;
+  schedule?: string;
+  wait: boolean;
 }
 
 export function registerDrillCommand(program: Command): void {
   program
-    .command('drill <vm>')
+    .command('drill [vm]')
     .description('Run a DR drill of a ReplicatedVM: fail over, verify every disk (checksums computed by storage, or sha256), clean up, report RPO, RTO and pass/fail')
     .addOption(new Option('--type <type>', 'Test (isolated network, replication continues; cleaned up after) or Planned (source shut down; not undone)').choices(['Test', 'Planned']).default('Test'))
     .addOption(new Option('--verify <method>', 'checksums: storage computes CRC-64s of every 4 MiB of both sides (no disk byte read here); full: read both and compare sha256; none').choices(['checksums', 'full', 'none']).default('checksums'))
@@ -32,6 +36,8 @@ export function registerDrillCommand(program: Command): void {
     .addOption(new Option('--timeout <duration>', 'limit for each wait (Protected, failover, cleanup)').argParser((v) => parseDuration(v)).default(parseDuration('15m'), '15m'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--json', 'print the report as JSON (progress is not printed)', false)
+    .option('--schedule <name>', 'instead of VM: start a run of this DrillSchedule now (the operator runs it; sets the siterecovery.io/run-now annotation)')
+    .option('--wait', 'with --schedule: wait until the run finished and cleaned up; exit 0 only when it passed', false)
     .addHelpText(
       'after',
       '\nThe drill reaches disks through the public data plane: failed-over (and, for Planned, source) disks through an\n' +
@@ -41,7 +47,10 @@ export function registerDrillCommand(program: Command): void {
         'Azure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; DefaultAzureCredential or, for emulators\n' +
         'only, SITE_RECOVERY_ACCESS_TOKEN. On the sandbox: `source .sandbox/env` first.\nExit code 0 only when the drill passed.',
     )
-    .action(async (vmName: string, opts: DrillCommandOptions) => {
+    .action(async (vmName: string | undefined, opts: DrillCommandOptions, command: Command) => {
+      if (Boolean(vmName) === Boolean(opts.schedule)) command.error(`error: name a ReplicatedVM or --schedule NAME${vmName ? ', not both' : ''}`, { exitCode: 2, code: 'site-recovery.usage' });
+      if (opts.schedule) return scheduledDrill(opts.schedule, opts);
+      if (!vmName) return;
       const controller = new AbortController();
       const onSignal = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -74,6 +83,16 @@ export function registerDrillCommand(program: Command): void {
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDrillReport(report, { color: process.stdout.isTTY }));
       process.exitCode = report.pass ? 0 : 1;
     });
+}
+
+/** `drill --schedule NAME [--wait]`. */
+async function scheduledDrill(name: string, opts: DrillCommandOptions): Promise<void> {
+  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const progress = opts.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const run = await runScheduledDrill({ kubeConfig, namespace: opts.namespace ?? contextNamespace(kubeConfig), name, wait: opts.wait, timeoutMs: opts.timeout, ...(progress ? { progress } : {}) });
+  if (!run) return;
+  process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : formatDrillRun(name, run));
+  process.exitCode = run.result === 'Passed' ? 0 : 1;
 }
 
 const METHODS: Record<DrillCommandOptions['verify'], VerifyMethod> = { checksums: 'Checksums', full: 'Full', none: 'None' };

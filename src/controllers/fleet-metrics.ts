@@ -7,13 +7,18 @@
  *   alert, not silence;
  * - `site_recovery_replicatedvm_rpo_threshold_seconds`: each VM's warning and critical thresholds from
  *   its ReplicationPolicy, so the RPO alerts follow the policy instead of one chart-wide number;
- * - `site_recovery_failover_failed`: 1 per FailoverRequest that ended Failed.
+ * - `site_recovery_failover_failed`: 1 per FailoverRequest that ended Failed;
+ * - `site_recovery_replicatedvm_capacity_at_risk`: 1 per ReplicatedVM whose CapacityAtRisk condition is
+ *   True (its failover size is not offered in the target region or zone, or the vCPU quota has no room);
+ * - `site_recovery_drill_last_success_timestamp_seconds`, `site_recovery_drill_last_result` and
+ *   `site_recovery_drill_schedule_created_timestamp_seconds` per DrillSchedule (with its ReplicatedVM), so
+ *   "no passing drill of a VM for longer than N" is an alert — also for a schedule that never passed.
  *
  * Only the leader's caches are filled; the alerts take the maximum over the operator's replicas.
  */
 import { Gauge } from 'prom-client';
 import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
-import type { FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { DrillSchedule, FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { registry } from '../runtime/metrics.ts';
 
@@ -24,6 +29,7 @@ export interface FleetSources {
   vms: Pick<Informer<ReplicatedVM>, 'list'>;
   policies: Pick<Informer<ReplicationPolicy>, 'get'>;
   failovers: Pick<Informer<FailoverRequest>, 'list'>;
+  drillSchedules?: Pick<Informer<DrillSchedule>, 'list'>;
 }
 
 let sources: FleetSources | undefined;
@@ -74,6 +80,63 @@ new Gauge({
       if (fo.status?.phase !== 'Failed') continue;
       this.set({ namespace: fo.metadata.namespace ?? '', name: fo.metadata.name, replicated_vm: fo.spec.replicatedVMName, type: fo.spec.type }, 1);
     }
+  },
+});
+
+new Gauge({
+  name: 'site_recovery_replicatedvm_capacity_at_risk',
+  help: "1 per ReplicatedVM whose CapacityAtRisk condition is True, with the condition's reason (SkuNotAvailable, QuotaExceeded).",
+  labelNames: ['namespace', 'name', 'reason'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const vm of sources?.vms.list() ?? []) {
+      const risk = vm.status?.conditions?.find((c) => c.type === 'CapacityAtRisk' && c.status === 'True');
+      if (risk) this.set({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '', reason: risk.reason }, 1);
+    }
+  },
+});
+
+const drillLabels = ['namespace', 'name', 'replicated_vm'] as const;
+const drillLabelsOf = (ds: DrillSchedule) => ({ namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '', replicated_vm: ds.spec.target.replicatedVMName });
+const seconds = (iso: string) => Date.parse(iso) / 1000;
+
+new Gauge({
+  name: 'site_recovery_drill_last_success_timestamp_seconds',
+  help: 'When the newest passing run of a DrillSchedule finished (Unix time); absent until one passed.',
+  labelNames: drillLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const ds of sources?.drillSchedules?.list() ?? []) {
+      const passed = (ds.status?.history ?? []).find((r) => r.result === 'Passed') ?? (ds.status?.lastRun?.result === 'Passed' ? ds.status.lastRun : undefined);
+      if (passed) this.set(drillLabelsOf(ds), seconds(passed.finishedAt));
+    }
+  },
+});
+
+new Gauge({
+  name: 'site_recovery_drill_last_result',
+  help: "The result of a DrillSchedule's last finished run: 1 Passed, 0 Failed; absent before its first run.",
+  labelNames: drillLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const ds of sources?.drillSchedules?.list() ?? []) {
+      const last = ds.status?.lastRun;
+      if (last) this.set(drillLabelsOf(ds), last.result === 'Passed' ? 1 : 0);
+    }
+  },
+});
+
+new Gauge({
+  name: 'site_recovery_drill_schedule_created_timestamp_seconds',
+  help: 'When a DrillSchedule was created (Unix time): the start of "no passing drill yet".',
+  labelNames: drillLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const ds of sources?.drillSchedules?.list() ?? []) this.set(drillLabelsOf(ds), seconds(String(ds.metadata.creationTimestamp)));
   },
 });
 

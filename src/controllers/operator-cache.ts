@@ -5,7 +5,7 @@
  * the last reconcile's writes (src/runtime/controller.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { DrillSchedule, FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
 import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
@@ -15,6 +15,7 @@ import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
 import { namespaceScopes, type NamespaceScopes, type Tenancy } from './tenancy.ts';
 
 export interface OperatorCache {
+  kubeConfig: KubeConfig;
   az: AzureClients;
   events: EventRecorder;
   clients: {
@@ -23,12 +24,14 @@ export interface OperatorCache {
     vms: CustomResourceClient<ReplicatedVM>;
     recoveryPoints: CustomResourceClient<RecoveryPoint>;
     failovers: CustomResourceClient<FailoverRequest>;
+    drillSchedules: CustomResourceClient<DrillSchedule>;
   };
   informers: {
     policies: Informer<ReplicationPolicy>;
     mappings: Informer<NetworkMapping>;
     vms: Informer<ReplicatedVM>;
     failovers: Informer<FailoverRequest>;
+    drillSchedules: Informer<DrillSchedule>;
   };
   /** Namespaced tenancy: each namespace's Azure scopes (tenancy.ts); absent in cluster tenancy. */
   scopes?: NamespaceScopes;
@@ -48,8 +51,10 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
     vms: new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM'),
     recoveryPoints: new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint'),
     failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
+    drillSchedules: new CustomResourceClient<DrillSchedule>(kubeConfig, 'DrillSchedule'),
   };
   return {
+    kubeConfig,
     az: new AzureClients(options.azure),
     events: options.events,
     clients,
@@ -58,6 +63,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
       mappings: informerFor(kubeConfig, clients.mappings, namespace),
       vms: informerFor(kubeConfig, clients.vms, namespace),
       failovers: informerFor(kubeConfig, clients.failovers, namespace),
+      drillSchedules: informerFor(kubeConfig, clients.drillSchedules, namespace),
     },
     ...(options.tenancy === 'namespaced' ? { scopes: namespaceScopes(kubeConfig) } : {}),
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },

@@ -10,7 +10,8 @@
 import type { ReplicatedVM } from '../api/types.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.ts';
-import { Controller } from '../runtime/controller.ts';
+import { CapacityChecks } from '../reconcilers/replicated-vm/capacity-cache.ts';
+import { Controller, DEFAULT_RESYNC_MS } from '../runtime/controller.ts';
 import { cachedReader, keyFor, type OperatorCache } from './operator-cache.ts';
 import { datapathStatusOnly } from './predicates.ts';
 
@@ -29,6 +30,8 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       listAllVms: () => informers.vms.list(),
       listFailovers: (namespace) => informers.failovers.list(namespace),
       ...(cache.scopes ? { scopes: cache.scopes } : {}),
+      // Once per drift check (the resync is jittered by ±20%: a little less than the interval).
+      capacityChecks: new CapacityChecks(0.75 * (cache.controllerOptions.resyncMs ?? DEFAULT_RESYNC_MS)),
     }),
     ignoreUpdate: datapathStatusOnly,
     ...cache.controllerOptions,

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AzureConfig } from '../azure/clients.ts';
+import { drillScheduleController } from '../controllers/drill-schedule.ts';
 import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
@@ -62,7 +63,8 @@ export function buildOperator(options: OperatorOptions): Manager {
     [replicatedVmController(cache), informers.vms],
     [failoverRequestController(cache, options.failover), informers.failovers],
   ] as const;
-  const controllers = kinds.map(([controller]) => controller);
+  // DrillSchedules name no Azure id: the FailoverRequests they create are checked.
+  const controllers = [...kinds.map(([controller]) => controller), drillScheduleController(cache)];
 
   const manager = new Manager({
     kubeConfig,

@@ -181,10 +181,13 @@ describe('Helm chart', () => {
     const operator = one<Manifest & { rules: Rules }>(defaults, 'ClusterRole', 'operator');
     expect(grants(operator.rules)).toEqual(
       table({
-        ...Object.fromEntries(['replicationpolicies', 'failoverrequests'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
+        ...Object.fromEntries(['replicationpolicies', 'drillschedules'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
+        // A DrillSchedule run creates its Test FailoverRequest, deletes it to clean up, and runs a probe Job.
+        'siterecovery.io/failoverrequests': ['get', 'list', 'watch', 'patch', 'update', 'create', 'delete'],
+        'batch/jobs': ['get', 'create', 'delete'],
         // Re-protect creates the reverse NetworkMapping and ReplicatedVM.
         ...Object.fromEntries(['networkmappings', 'replicatedvms'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update', 'create']])),
-        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
+        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests', 'drillschedules'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
         'core/events': ['create', 'patch'],
         // Namespaced tenancy: each Namespace's siterecovery.io/azure-scopes annotation.
@@ -291,7 +294,7 @@ describe('Helm chart', () => {
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual([
-      'SiteRecoveryDatapathDown', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
+      'SiteRecoveryCapacityAtRisk', 'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
       'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
     ]);
     // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
@@ -311,6 +314,12 @@ describe('Helm chart', () => {
     expect(alerts.get('SiteRecoveryDatapathDown')?.expr).toContain(`service="site-recovery-operator-datapath-metrics",namespace="${namespace}"`);
     expect(alerts.get('SiteRecoveryFailoverFailed')?.expr).toContain('site_recovery_failover_failed');
     expect(alerts.get('SiteRecoveryReconcileErrors')?.expr).toContain('site_recovery_reconcile_errors_total');
+    // No passing drill for 8 days (the default), counted from the schedule's creation until one passed.
+    expect(selectorsOf(alerts.get('SiteRecoveryDrillOverdue')?.expr ?? '').map((x) => x.metric)).toEqual([
+      'site_recovery_drill_last_success_timestamp_seconds', 'site_recovery_drill_schedule_created_timestamp_seconds', 'site_recovery_drill_last_success_timestamp_seconds',
+    ]);
+    expect(alerts.get('SiteRecoveryDrillOverdue')?.expr).toContain('> 691200');
+    expect(selectorsOf(alerts.get('SiteRecoveryCapacityAtRisk')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_capacity_at_risk']);
     for (const r of alerts.values()) {
       expect(promqlErrors(r.expr), r.alert).toEqual([]);
       // Each alert says where its runbook is, and the runbook is in the repository.
@@ -438,7 +447,7 @@ describe('Helm chart', () => {
       const objects = parseManifests(rendered.stdout);
       expect(one<Deployment>(objects, 'Deployment', 'datapath').spec.replicas).toBe(3);
       expect(one<Deployment>(objects, 'Deployment', 'operator').metadata.name).toBe('platform-site-recovery-operator');
-      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(5);
+      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(6);
       const lint = await helm(['lint', umbrella, '--strict', '--with-subcharts']);
       expect(lint.code, lint.stdout + lint.stderr).toBe(0);
       // Its required values are still required when it is a dependency.

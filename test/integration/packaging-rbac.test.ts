@@ -3,7 +3,7 @@
 // project's own clients where they exist — and are refused what the code never does.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, Watch, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, Watch, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RESOURCES, type KindName } from '../../src/api/types.ts';
@@ -46,7 +46,7 @@ async function watchStatus(kc: KubeConfig, apiPath: string): Promise<number> {
 const microTime = () => new V1MicroTime();
 
 const kinds = Object.keys(RESOURCES) as KindName[];
-const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest'];
+const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest', 'DrillSchedule'];
 
 describe('chart RBAC (least privilege, proven against the API server)', () => {
   const admin = testKubeConfig();
@@ -68,6 +68,7 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       ReplicatedVM: 'replicatedvm.yaml',
       FailoverRequest: 'failoverrequest-test.yaml',
       RecoveryPoint: 'recoverypoint.yaml',
+      DrillSchedule: 'drillschedule.yaml',
     };
     for (const kind of kinds) {
       const body = example(files[kind]);
@@ -143,6 +144,18 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       expect(await points.get({ namespace: apps, name: 'to-prune' })).toBeUndefined();
     });
 
+    it('runs drills: creates and deletes a Test FailoverRequest; creates, gets and deletes the probe Job', async () => {
+      const failovers = new CustomResourceClient(asOperator, 'FailoverRequest');
+      const body = example('failoverrequest-test.yaml');
+      await failovers.create(apps, { ...body, metadata: { name: 'drill-run-1', namespace: apps } } as never, OPERATOR_FIELD_MANAGER);
+      await failovers.delete({ namespace: apps, name: 'drill-run-1' });
+      const jobs = asOperator.makeApiClient(BatchV1Api);
+      const job = { metadata: { name: 'drill-run-1-probe' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'probe', image: 'busybox' }] } } } };
+      await jobs.createNamespacedJob({ namespace: apps, body: job });
+      expect((await jobs.readNamespacedJob({ namespace: apps, name: 'drill-run-1-probe' })).metadata?.name).toBe('drill-run-1-probe');
+      await jobs.deleteNamespacedJob({ namespace: apps, name: 'drill-run-1-probe', propagationPolicy: 'Background' });
+    });
+
     it('holds the leader-election Lease in its namespace (the real LeaderElector: get, create, update, release)', async () => {
       const stop = new AbortController();
       const elector = new LeaderElector(asOperator, { namespace: home, name: 'site-recovery-operator', identity: 'operator-0', retryPeriodMs: 200 });
@@ -192,6 +205,9 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         ['delete leases', () => leases.deleteNamespacedLease({ namespace: home, name: 'site-recovery-operator' })],
         ['list leases', () => leases.listNamespacedLease({ namespace: home })],
         ['list events', () => core.listNamespacedEvent({ namespace: apps })],
+        ['list jobs', () => asOperator.makeApiClient(BatchV1Api).listJobForAllNamespaces()],
+        ['create cronjobs', () => asOperator.makeApiClient(BatchV1Api).createNamespacedCronJob({ namespace: apps, body: { metadata: { name: 'x' }, spec: { schedule: '* * * * *', jobTemplate: { spec: { template: { spec: { containers: [] } } } } } } })],
+        ['create drillschedules', () => new CustomResourceClient(asOperator, 'DrillSchedule').create(apps, { ...example('drillschedule.yaml'), metadata: { name: 'forged', namespace: apps } } as never)],
       ];
       for (const [what, request] of refused) expect(await statusOf(request()), what).toBe(403);
       expect(await watchStatus(asOperator, '/api/v1/secrets'), 'watch secrets').toBe(403);

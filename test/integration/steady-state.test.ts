@@ -33,6 +33,9 @@ let operatorKc: KubeConfig;
 /** MODIFIED events of each ReplicatedVM seen by a watch (every status write that changed the object). */
 const modified = new Map<string, number>();
 
+/** The capacity check's calls: Resource Skus - List and Usage - List. */
+const CAPACITY_CALLS = /\/providers\/Microsoft\.Compute\/(skus|locations\/[^/]+\/usages)$/i;
+
 const cycle = (o: ReplicatedVM | undefined) => o?.status?.replication?.cycle ?? 0;
 
 async function reconciles(): Promise<Record<string, number>> {
@@ -104,6 +107,8 @@ describe('a quiet steady state', () => {
         /\/providers\/Microsoft\.(Network\/virtualNetworks|Network\/networkInterfaces|Storage\/storageAccounts)\b/i.test(r.path),
     );
     expect(operatorReads.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    // Nor the target region's capacity (CapacityAtRisk is asked at the drift-check cadence; this emulator is this file's own).
+    expect(sb.arm.stats.requests({ path: CAPACITY_CALLS }).map((r) => `${r.method} ${r.path}`)).toEqual([]);
     // No reconcile of what the datapath's status writes touch.
     for (const kind of ['ReplicatedVM', 'ReplicationPolicy', 'NetworkMapping']) expect(after[kind] ?? 0, kind).toBe(before[kind] ?? 0);
     // A status write per VM per sealed point, and one more when the status check sees a cycle still pending
@@ -127,5 +132,10 @@ describe('a quiet steady state', () => {
     expect(await vmReconciles()).toBeLessThanOrEqual(before + VMS.length * (1 + Math.ceil(elapsed / 2400)));
     // A drift check reads what the operator created for each VM.
     expect(sb.arm.stats.requests({ method: 'GET', path: /\/resourcegroups\/quiet-a-rg-asr$/i }).length).toBeGreaterThanOrEqual(3);
+    // ... and asks about the target region's capacity: its SKUs and usages, read once per drift check
+    // interval for all the VMs failing over there.
+    const capacity = sb.arm.stats.requests({ path: CAPACITY_CALLS }).length;
+    expect(capacity).toBeGreaterThanOrEqual(2);
+    expect(capacity).toBeLessThanOrEqual(2 * (1 + Math.ceil(elapsed / 2250)));
   }, 120_000);
 });

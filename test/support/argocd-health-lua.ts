@@ -297,6 +297,7 @@ const SCRIPTS: Record<string, HealthScript> = {
     body: kstatusBody({ phases: REPLICATED_VM_PHASES, ready: REPLICATED_VM_READY, progress: REPLICATED_VM_PROGRESS }),
   },
   ReplicationPolicy: { summary: KSTATUS_SUMMARY, helpers: ['condition', 'describe'], body: kstatusBody() },
+  DrillSchedule: { summary: KSTATUS_SUMMARY, helpers: ['condition', 'describe'], body: kstatusBody() },
 };
 
 export const HEALTH_GROUP = 'siterecovery.io';

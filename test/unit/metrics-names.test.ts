@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
+import type { DrillSchedule, FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
 import { exportFleetMetrics } from '../../src/controllers/fleet-metrics.ts';
 import { promqlErrors, selectorsOf } from '../support/promql.ts';
 import { registry } from '../../src/runtime/metrics.ts';
@@ -78,9 +78,37 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
     ]);
     expect(await samples('site_recovery_failover_failed')).toEqual(['site_recovery_failover_failed{namespace="a",name="broken",replicated_vm="web",type="Planned"} 1']);
 
+    expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual([]);
+
     // A VM that leaves the cache leaves the gauges at the next scrape.
     exportFleetMetrics({ vms: { list: () => [] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
     expect(await samples('site_recovery_replicatedvm_protected')).toEqual([]);
     expect(await samples('site_recovery_failover_failed')).toEqual([]);
+  });
+
+  it('drill gauges: last success time (from history), last result, creation time; absent before a run', async () => {
+    const run = (id: string, result: 'Passed' | 'Failed', finishedAt: string) => ({ id, result, startedAt: finishedAt, finishedAt });
+    const schedule = (name: string, history: ReturnType<typeof run>[]): DrillSchedule =>
+      ({ metadata: { namespace: 'a', name, creationTimestamp: '2026-11-01T00:00:00Z' }, spec: { schedule: '0 3 * * 0', target: { replicatedVMName: 'web' } }, status: history.length ? { lastRun: history[0], history } : {} }) as unknown as DrillSchedule;
+    exportFleetMetrics({
+      vms: { list: () => [] },
+      policies: { get: () => undefined },
+      failovers: { list: () => [] },
+      drillSchedules: { list: () => [schedule('weekly', [run('3', 'Failed', '2026-11-15T03:10:00Z'), run('2', 'Passed', '2026-11-08T03:10:00Z')]), schedule('new', [])] },
+    });
+    const labels = (name: string) => `namespace="a",name="${name}",replicated_vm="web"`;
+    expect(await samples('site_recovery_drill_last_success_timestamp_seconds')).toEqual([`site_recovery_drill_last_success_timestamp_seconds{${labels('weekly')}} ${Date.parse('2026-11-08T03:10:00Z') / 1000}`]);
+    expect(await samples('site_recovery_drill_last_result')).toEqual([`site_recovery_drill_last_result{${labels('weekly')}} 0`]);
+    expect(await samples('site_recovery_drill_schedule_created_timestamp_seconds')).toEqual([
+      `site_recovery_drill_schedule_created_timestamp_seconds{${labels('weekly')}} ${Date.parse('2026-11-01T00:00:00Z') / 1000}`,
+      `site_recovery_drill_schedule_created_timestamp_seconds{${labels('new')}} ${Date.parse('2026-11-01T00:00:00Z') / 1000}`,
+    ]);
+  });
+
+  it('capacity at risk: 1 per VM whose CapacityAtRisk condition is True, with its reason', async () => {
+    const withCondition = (name: string, status: string, reason: string): ReplicatedVM =>
+      ({ metadata: { namespace: 'a', name }, spec: { policyRef: { name: 'fast' } }, status: { phase: 'Protected', conditions: [{ type: 'CapacityAtRisk', status, reason }] } }) as unknown as ReplicatedVM;
+    exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True', 'QuotaExceeded'), withCondition('db', 'False', 'CapacityAvailable')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
+    expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual(['site_recovery_replicatedvm_capacity_at_risk{namespace="a",name="web",reason="QuotaExceeded"} 1']);
   });
 });

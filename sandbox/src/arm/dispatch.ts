@@ -30,6 +30,12 @@ export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p:
       return dispatchResourceGroup(engine, ctx, p.rg);
     case 'subscriptionProvider':
       return dispatchSubscriptionProvider(engine, ctx, p.ns, p.segment);
+    case 'locationCollection': {
+      const list = engine.locationCollection(p.ns, p.collection);
+      if (!list) throw new ArmError(404, 'InvalidResourceType', `The resource type 'locations/${p.collection}' could not be found in the namespace '${p.ns}'.`);
+      if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
+      return list(engine, ctx, p.location);
+    }
     case 'genericResources':
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
       return listGenericResources(engine, ctx, p.rg);

@@ -72,6 +72,8 @@ export interface TypeHandler {
   purge?(engine: ArmEngine, res: StoredResource): Promise<void>;
 }
 
+export type LocationCollection = (engine: ArmEngine, ctx: RequestContext, location: string) => Promise<Reply>;
+
 export type Completer = (engine: ArmEngine, op: StoredOperation) => Promise<Json | void>;
 
 export interface LatencyConfig {
@@ -104,6 +106,7 @@ export class ArmEngine {
   readonly skus = new SkuAvailability();
   private readonly types = new Map<string, TypeHandler>();
   private readonly completers = new Map<string, Completer>();
+  private readonly locationCollections = new Map<string, LocationCollection>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
@@ -121,6 +124,15 @@ export class ArmEngine {
 
   registerType(h: TypeHandler): void {
     this.types.set(h.type.toLowerCase(), h);
+  }
+
+  /** A per-region list, `/subscriptions/{s}/providers/{ns}/locations/{loc}/{collection}` (Compute usages). */
+  registerLocationCollection(ns: string, collection: string, list: LocationCollection): void {
+    this.locationCollections.set(`${ns}/${collection}`.toLowerCase(), list);
+  }
+
+  locationCollection(ns: string, collection: string): LocationCollection | undefined {
+    return this.locationCollections.get(`${ns}/${collection}`.toLowerCase());
   }
 
   registerCompleter(kind: string, c: Completer): void {

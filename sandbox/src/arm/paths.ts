@@ -10,6 +10,8 @@ export type ParsedPath =
   | { kind: 'rgOperationResult'; sub: string; opId: string }
   /** /subscriptions/{s}/providers/{ns}/locations/{loc}/{operations|operationResults|asyncoperations}/{id} */
   | { kind: 'operation'; sub: string; ns: string; location: string; collection: string; opId: string }
+  /** /subscriptions/{s}/providers/{ns}/locations/{loc}/{collection}: a per-region list (Compute usages). */
+  | { kind: 'locationCollection'; sub: string; ns: string; location: string; collection: string }
   /** /subscriptions/{s}/providers/{ns}/{segment}: a subscription-wide list or a subscription-level action. */
   | { kind: 'subscriptionProvider'; sub: string; ns: string; segment: string }
   /** /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{t1}/{n1}/.../[{tail}] */
@@ -43,6 +45,7 @@ export function parseArmPath(pathname: string): ParsedPath {
     if (eq(rest[2], 'locations') && rest.length === 6) {
       return { kind: 'operation', sub, ns, location: rest[3]!, collection: rest[4]!, opId: rest[5]! };
     }
+    if (eq(rest[2], 'locations') && rest.length === 5) return { kind: 'locationCollection', sub, ns, location: rest[3]!, collection: rest[4]! };
     if (rest.length === 3) return { kind: 'subscriptionProvider', sub, ns, segment: rest[2]! };
   }
   return { kind: 'unknown' };

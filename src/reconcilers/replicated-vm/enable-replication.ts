@@ -17,6 +17,8 @@
  *      and so is the target of every load balancer backend pool and application security group the VM is in
  *      (load-balancers.ts) and of every
  *      disk encryption set its disks use (disk-encryption.ts), and the placement groups it names (placement-groups.ts).
+ *      A protected VM's failover size is checked against the target
+ *      region's offer and quotas at the drift-check cadence: condition CapacityAtRisk (capacity-check.ts).
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -40,6 +42,7 @@ import { moreAzureIds } from './spec-ids.ts';
 import { applicationSecurityGroupRefusal, loadBalancerRefusal } from './load-balancers.ts';
 import { diskEncryptionRefusal } from './disk-encryption.ts';
 import { placementGroupRefusal } from './placement-groups.ts';
+import { capacityCondition } from './capacity-check.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -162,7 +165,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   const wasPhase = vm.status?.phase;
   const changes = [...describeDiskChanges(vm.status?.disks, disks), ...describeVmChanges(vm.status, registered)];
   const detached = detachedDisks(vm.status?.detachedDisks, vm.status?.disks, disks, new Date().toISOString());
-  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
+  const capacity = protectedNow ? await capacityCondition(pass, source.vmSize, targetZone) : undefined;
+  await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` }, capacity);
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
   for (const change of changes) ctx.events.record(vm, 'Normal', 'DriftDetected', change);

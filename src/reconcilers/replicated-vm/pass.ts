@@ -11,6 +11,7 @@ import type { ConditionInput, Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { StatusWriter } from '../../runtime/status-writer.ts';
 import type { CustomResourceClient, ObjectReader } from '../../kube/custom-resources.ts';
+import type { CapacityChecks } from './capacity-cache.ts';
 
 export interface ReplicatedVmDeps {
   vms: CustomResourceClient<ReplicatedVM>;
@@ -25,6 +26,8 @@ export interface ReplicatedVmDeps {
   listFailovers: (namespace: string) => readonly FailoverRequest[];
   /** Namespaced tenancy: the Azure scopes of each namespace; absent in cluster tenancy. */
   scopes?: ScopeSource;
+  /** The CapacityAtRisk verdicts, asked at the drift-check cadence (capacity-cache.ts); absent: not checked. */
+  capacityChecks?: CapacityChecks;
 }
 
 export class VmPass {
@@ -56,8 +59,8 @@ export class VmPass {
     return { phase: this.vm.status?.phase ?? 'Pending', ...fields, targetResources: this.ledger.list() };
   }
 
-  async record(readiness: Readiness, fields: Partial<ReplicatedVMStatus> = {}, condition?: ConditionInput): Promise<void> {
-    await this.status.record(this.vm, readiness, this.fields(fields), ...(condition ? [condition] : []));
+  async record(readiness: Readiness, fields: Partial<ReplicatedVMStatus> = {}, ...conditions: (ConditionInput | undefined)[]): Promise<void> {
+    await this.status.record(this.vm, readiness, this.fields(fields), ...conditions.filter((c): c is ConditionInput => c !== undefined));
   }
 
   pause(waiting: { reason: string; message: string; requeueAfterMs?: number }, fields: Partial<ReplicatedVMStatus> = {}): Promise<ReconcileResult> {

@@ -1,10 +1,12 @@
 // Microsoft.Compute in the ARM emulator: availabilitySets, proximityPlacementGroups, capacityReservationGroups,
 // disks, snapshots, diskEncryptionSets, virtualMachines,
-// restorePointCollections, restorePoints and diskRestorePoints, one file each (disks and snapshots share one
+// restorePointCollections, restorePoints and diskRestorePoints, one file each, and the capacity APIs (skus,
+// usages) (disks and snapshots share one
 // handler). Managed disk content lives in page blobs of the storage backend (engine.disks); restore points
 // copy all included disks at one instant (storage.freezeWrites).
 import type { ArmEngine } from '../../engine.ts';
 import { registerAvailabilitySets } from './availability-sets.ts';
+import { registerCapacity } from './capacity.ts';
 import { registerDiskEncryptionSets } from './disk-encryption-sets.ts';
 import { registerPlacementGroups } from './placement-groups.ts';
 import { registerDiskRestorePoints } from './disk-restore-points.ts';
@@ -23,4 +25,5 @@ export function registerCompute(engine: ArmEngine): void {
   registerRestorePointCollections(engine);
   registerRestorePoints(engine);
   registerDiskRestorePoints(engine);
+  registerCapacity(engine);
 }

@@ -1,0 +1,91 @@
+/**
+ * The Verifying step of a drill run: every disk of the recovery point, its failed-over disk checked by the
+ * verification engine (src/azure/verify/disk-verifier.ts) against the point's replica snapshot. With
+ * Checksums storage computes CRC-64s of both sides, so no disk byte reaches the operator; Full reads both
+ * sides through it (sha256).
+ *
+ * A verification takes as long as the disks are large, so it runs in the background and a reconcile pass
+ * only looks at it (the work queue's workers are never held). The run's state is in the DrillSchedule's
+ * status, not here: after an operator restart the Verifying step finds no task for its run and starts the
+ * verification again (it is read-only towards the recovery point and the test disks; its export snapshots
+ * and scratch blobs are removed by the engine whatever happens). A run that times out aborts its task.
+ */
+import type { FailoverRequest, RecoveryPoint } from '../../api/types.ts';
+import type { AzureClients } from '../../azure/clients.ts';
+import { parseArmId } from '../../azure/arm-id.ts';
+import { DiskVerifier, type VerifyMethod } from '../../azure/verify/disk-verifier.ts';
+
+export interface VerificationResult {
+  pass: boolean;
+  verifiedBytes: number;
+  /** Per disk: "os: 24.0 MiB by checksums" or why it failed. */
+  message: string;
+}
+
+interface Task {
+  controller: AbortController;
+  result?: VerificationResult;
+}
+
+/** Background verifications by run key (namespace/schedule/run id). */
+export class Verifications {
+  private readonly tasks = new Map<string, Task>();
+  private readonly az: AzureClients;
+
+  constructor(az: AzureClients) {
+    this.az = az;
+  }
+
+  /** The result of the run's verification; undefined while it runs (started now if none was). */
+  poll(key: string, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint): VerificationResult | undefined {
+    const task = this.tasks.get(key);
+    if (task) return task.result;
+    const started: Task = { controller: new AbortController() };
+    this.tasks.set(key, started);
+    verifyTestFailover(this.az, method, fo, point, started.controller.signal).then(
+      (result) => (started.result = result),
+      (error: unknown) => (started.result = { pass: false, verifiedBytes: 0, message: `verification failed: ${error instanceof Error ? error.message : String(error)}` }),
+    );
+    return undefined;
+  }
+
+  /** Forgets the run's verification, aborting it if it still runs. */
+  forget(key: string): void {
+    this.tasks.get(key)?.controller.abort();
+    this.tasks.delete(key);
+  }
+}
+
+/** Verifies each disk of `point` on the test VM of `fo`; a disk that cannot be checked fails with the reason. */
+export async function verifyTestFailover(az: AzureClients, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint, signal: AbortSignal): Promise<VerificationResult> {
+  const targetDisks = await disksOf(az, fo.status?.targetVirtualMachineId, signal);
+  const verifier = new DiskVerifier(az, az.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
+  let verifiedBytes = 0;
+  const lines: string[] = [];
+  let pass = true;
+  for (const d of point.spec.disks) {
+    const diskId = targetDisks.get(d.name);
+    try {
+      if (!diskId) throw new Error('the test VM has no such disk');
+      const v = await verifier.verify({ method, diskId, expected: { kind: 'RecoveryPointSnapshot', blobUrl: d.blobUrl, snapshot: d.snapshot }, sizeBytes: d.sizeBytes, scratchBesideBlobUrl: d.blobUrl, signal });
+      verifiedBytes += v.bytesVerified;
+      pass &&= v.pass;
+      lines.push(v.pass ? `${d.name} ${v.bytesVerified} bytes equal` : `${d.name} ${v.error ?? 'differs'}`);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      pass = false;
+      lines.push(`${d.name} not verified: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return { pass, verifiedBytes, message: `${method}: ${lines.join('; ')}` };
+}
+
+/** The managed disks of a VM by name: os, lun0, ... */
+async function disksOf(az: AzureClients, vmId: string | undefined, signal: AbortSignal): Promise<Map<string, string | undefined>> {
+  if (!vmId) throw new Error('the failover reports no test VM');
+  const target = parseArmId(vmId);
+  const vm = await az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: signal });
+  const disks = new Map<string, string | undefined>([['os', vm.storageProfile?.osDisk?.managedDisk?.id]]);
+  for (const d of vm.storageProfile?.dataDisks ?? []) disks.set(`lun${d.lun}`, d.managedDisk?.id);
+  return disks;
+}
