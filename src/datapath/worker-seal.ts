@@ -14,6 +14,7 @@ import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
 import { replicasOfPoint, reusableSnapshots } from './disk-list.ts';
 import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
+import { writeGroupStamp } from './group-point.ts';
 import type { Session, VmContext } from './worker-context.ts';
 
 /** Seals `record` as a recovery point (every disk has applied it); `bytes` is what it carried. */
@@ -31,6 +32,7 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
     snapshots = taken;
   }
   const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, blobUrl);
+  if (record.group) await writeGroupStamp(ctx.deps.recoveryPoints, point, record.group);
   const summary = { name: point.metadata.name ?? recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle), time: record.time, consistency: record.consistency, cycle: record.cycle };
   const first = !journal.state.lastPoint;
   await journal.update((s) => {
