@@ -93,7 +93,7 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
     }
   });
   if (syncToken && ctx.syncWanted === syncToken) ctx.syncWanted = undefined;
-  ctx.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: cycleBytes(record), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
+  ctx.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: cycleBytes(record), ...(record.group ? { group: record.group.group, groupCycle: record.group.cycle, groupSkewMs: record.group.skewMs } : {}), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
   ctx.applyWake.notify();
   if (previousBase && previousBase !== base.restorePoint) await removeOldRestorePoints(ctx, session, base.cycle);
   // A routine capture is applied within moments: the status check writes its backlog if it lasts; the
