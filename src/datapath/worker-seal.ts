@@ -27,7 +27,7 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   let snapshots = reusableSnapshots(journal.state, described);
   if (!snapshots) {
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
-    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk));
+    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk, record.group));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }

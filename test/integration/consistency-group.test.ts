@@ -3,8 +3,10 @@
 // group cycles — every member's RecoveryPoint of a cycle carries the group's label, the same groupCycle
 // and the measured skew; the first cycle is quiesced through Run Command (the emulated guest holds the
 // VM's writes), so its points are byte-exact images of one instant across all three VMs. A member taken
-// out of the group goes on alone and the group without it. And the emulator's Run Command: a frozen
+// out of the group goes on alone and the group without it; points rebuilt from target storage keep their
+// group cycle. And the emulator's Run Command: a frozen
 // guest's writes wait for the thaw; a stopped VM and a failing script are failures the datapath sees.
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSISTENCY_GROUP_LABEL } from '../../src/api/contract.ts';
@@ -12,6 +14,8 @@ import type { RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { buildDatapath, type Datapath } from '../../src/datapath/datapath.ts';
 import { runCommandRunner } from '../../src/datapath/group-quiesce.ts';
+import { rebuildRecoveryPoints } from '../../src/datapath/point-metadata.ts';
+import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { newestGroupCycles, type SealedGroupCycle } from '../../src/reconcilers/failover/group-cycle.ts';
 import {
   createPolicy,
@@ -82,13 +86,14 @@ describe('consistency groups', () => {
     sb.arm.faults.inject({ kind: 'error', method: 'DELETE', path: /restorePoints\/sr-/i, status: 409, code: 'OperationNotAllowed', message: 'held by the test', count: 1e9 });
     // One writer over the three VMs' disks, in order: an image of one instant shows stamps that never
     // increase along db, app, web and differ by at most one.
+    let complete: Array<[number, RecoveryPoint[]]>;
     const workload: Workload = startWorkload(sb, vms.map((v) => v.diskIds[0]!), { spanBytes: 2 * MiB, pauseMs: 5 });
     datapath = buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-cgroup', namespace: ns, watchNamespace: ns, leaseDurationMs: 3000, worker: { cycleIntervalMs: 2000, statusIntervalMs: 500, retryMs: 300, groupGatherMs: 1000 } });
     running = datapath.run(stop.signal);
     try {
       await Promise.all(names.map((n) => waitSealed(ns, n, 4)));
       const cycles = byGroupCycle(await groupPoints(ns, names));
-      const complete = [...cycles.entries()].filter(([, ps]) => ps.length === 3).sort(([a], [b]) => a - b);
+      complete = [...cycles.entries()].filter(([, ps]) => ps.length === 3).sort(([a], [b]) => a - b);
       expect(complete.length).toBeGreaterThanOrEqual(3);
       for (const [cycle, points] of complete) {
         for (const p of points) {
@@ -135,6 +140,19 @@ describe('consistency groups', () => {
       stop.abort();
       await running;
     }
+
+    // A new cluster rebuilds the points from target storage alone: with their group cycle.
+    const [groupCycle, lost] = complete.at(-1)!;
+    const db = lost.find((p) => p.spec.replicatedVMName === 'db')!;
+    const points = new CustomResourceClient<RecoveryPoint>(kc, 'RecoveryPoint');
+    await points.delete({ namespace: ns, name: db.metadata.name! });
+    const account = sb.targetAccountId.split('/').pop()!;
+    const replica = new BlobServiceClient(sb.storage.blobEndpoint(account), new StorageSharedKeyCredential(account, sb.storage.accountKey(account))).getContainerClient(vms[0]!.replicaContainer);
+    const dbObject = (await replicatedVms(kc).get({ namespace: ns, name: 'db' }))!;
+    expect(await rebuildRecoveryPoints(points, dbObject, replica, 3600_000)).toContain(db.metadata.name);
+    const rebuilt = (await points.get({ namespace: ns, name: db.metadata.name! }))!;
+    expect(rebuilt.metadata.labels?.[CONSISTENCY_GROUP_LABEL]).toBe('shop');
+    expect(rebuilt.status).toMatchObject({ groupCycle, groupMembers: 3, groupSkewMilliseconds: db.status?.groupSkewMilliseconds });
   });
 
   it('Run Command: a frozen guest\'s writes wait for the thaw; a stopped VM or a failing script is a failure', { timeout: 60_000 }, async () => {

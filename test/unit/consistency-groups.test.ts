@@ -5,11 +5,21 @@ import { describe, expect, it } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { GroupRegistry, ownershipKey, type GroupMemberHandle } from '../../src/datapath/consistency-group.ts';
 import type { CommandRunner } from '../../src/datapath/group-quiesce.ts';
+import { parseSnapshotMetadata, snapshotMetadata } from '../../src/datapath/point-metadata.ts';
 import { ownerOf } from '../../src/datapath/rendezvous.ts';
 
 function vm(name: string, group?: string, uid = `uid-${name}`): ReplicatedVM {
   return { metadata: { name, namespace: 'ns', uid }, spec: { ...(group ? { consistencyGroup: group } : {}) } } as ReplicatedVM;
 }
+
+describe('group stamp in target storage', () => {
+  it('travels in the replica snapshots\' metadata, so a rebuilt point keeps its group cycle', () => {
+    const spec = { replicatedVMName: 'db', time: '2026-01-01T00:00:00.000Z', consistency: 'AppConsistent' as const, cycle: 9, disks: [{ name: 'os', role: 'OS' as const, sizeBytes: 512, blobUrl: 'u', snapshot: '' }] };
+    const stamp = { group: 'shop', cycle: 4, members: 3, skewMs: 12 };
+    expect(parseSnapshotMetadata(snapshotMetadata(spec, 'os', stamp))?.group).toEqual(stamp);
+    expect(parseSnapshotMetadata(snapshotMetadata(spec, 'os'))).not.toHaveProperty('group');
+  });
+});
 
 describe('group ownership', () => {
   it('hashes every member of a group to the same replica, other VMs by their uid', () => {
