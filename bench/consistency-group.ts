@@ -83,7 +83,7 @@ const offsets = cycles.flatMap(([, ps]) => {
   const first = Math.min(...times);
   return times.map((t) => t - first);
 }).sort((a, b) => a - b);
-const spans = cycles.map(([, ps]) => (Math.max(...ps.map((p) => Date.parse(p.metadata.creationTimestamp ?? p.spec.time))) - Math.min(...ps.map((p) => Date.parse(p.spec.time)))) / 1000).sort((a, b) => a - b);
+const spans = cycles.map(([, ps]) => (Math.max(...ps.map((p) => new Date(p.metadata.creationTimestamp ?? p.spec.time).getTime())) - Math.min(...ps.map((p) => Date.parse(p.spec.time)))) / 1000).sort((a, b) => a - b);
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const result = {
   vms: count,
