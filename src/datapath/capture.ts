@@ -63,6 +63,8 @@ export interface CaptureDeps {
   onCopied?(bytes: number): void;
   /** Seeded disks: bytes compared with the seed so far, and how many of them matched. */
   onCompared?(bytes: number, matched: number): void;
+  /** Awaited right before the VM restore point's creation is sent (a consistency group's members start together). */
+  beforeRestorePoint?(): Promise<void>;
   /** The VM restore point exists, taken at `time` (a consistency group's members report it, consistency-group.ts). */
   onRestorePoint?(time: string): void;
 }
@@ -77,7 +79,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   const { signal } = deps;
   const pointName = restorePointName(input.cycle);
   const mode = input.consistency === 'AppConsistent' && !input.quiesced ? 'ApplicationConsistent' : 'CrashConsistent';
-  const ensured = await deps.points.ensure(pointName, mode, signal);
+  const ensured = await deps.points.ensure(pointName, mode, signal, deps.beforeRestorePoint);
   let { point } = ensured;
   if (ensured.reused && input.disks.some((d) => !deps.points.find(deps.points.disksOf(point), d.sourceDiskId))) {
     // An earlier attempt's restore point, taken before a disk was attached: take it again.

@@ -6,8 +6,9 @@
  *   group cycle the members' capture loops meet here instead of each following its own timer: the first
  *               member due opens a gathering and wakes the others; once every member of the group with an
  *               open session arrived (or `gatherMs` passed: a member still busy with its previous cycles
- *               misses this one), all are released together with one group cycle number and take their
- *               restore points at once; each reports its restore point's time (or its failure), and when
+ *               misses this one), all are released together with one group cycle number; each checks
+ *               for an earlier attempt's restore point (which also opens its connection to ARM), and the
+ *               creations start together once every member is ready (READY_WAIT_MS at most); each reports its restore point's time (or its failure), and when
  *               all did, every member learns the cycle's stamp: the number, how many members it holds and
  *               the skew (latest minus earliest restore point time). The member commits the stamp with its
  *               cycle (journal.ts) and its RecoveryPoint carries it (group-point.ts).
@@ -30,6 +31,9 @@ import { createLogger } from '../util/logger.ts';
 import { freezeAll, thawAll, type CommandRunner, type QuiesceMember } from './group-quiesce.ts';
 
 const log = createLogger('datapath');
+
+/** How long a released member that is ready to create its restore point waits for the others. */
+export const READY_WAIT_MS = 3000;
 
 /** What groups its members' cycles: recorded with a member's cycle and on its RecoveryPoint. */
 export interface GroupStamp {
@@ -73,6 +77,10 @@ export class GroupTurn {
   /** AppConsistent when the members were frozen, CrashConsistent when quiescing failed, else undefined. */
   readonly consistency: 'AppConsistent' | 'CrashConsistent' | undefined;
   private readonly waiting: Set<string>;
+  /** Members not yet about to create their restore point (see ready). */
+  private readonly unready: Set<string>;
+  private readonly allReady: Promise<void>;
+  private onAllReady!: () => void;
   private readonly times = new Map<string, number>();
   private readonly done: Promise<GroupStamp>;
   private resolve!: (stamp: GroupStamp) => void;
@@ -82,12 +90,29 @@ export class GroupTurn {
     this.cycle = cycle;
     this.consistency = consistency;
     this.waiting = new Set(members);
+    this.unready = new Set(this.waiting);
     this.done = new Promise((resolve) => (this.resolve = resolve));
+    this.allReady = new Promise((resolve) => (this.onAllReady = resolve));
     this.check();
+  }
+
+  /**
+   * The member is about to create its restore point (its connection to ARM is open, its checks done):
+   * resolves once every member is, or after `READY_WAIT_MS`, so the creations start together instead of
+   * spread over the members' preparations.
+   */
+  ready(member: string): Promise<void> {
+    this.markReady(member);
+    return Promise.race([this.allReady, new Promise<void>((resolve) => setTimeout(resolve, READY_WAIT_MS).unref())]);
+  }
+
+  private markReady(member: string): void {
+    if (this.unready.delete(member) && this.unready.size === 0) this.onAllReady();
   }
 
   /** The member's restore point of this cycle was taken at `time` (ISO). */
   taken(member: string, time: string): void {
+    this.markReady(member);
     if (!this.waiting.delete(member)) return;
     this.times.set(member, Date.parse(time));
     this.check();
@@ -95,6 +120,7 @@ export class GroupTurn {
 
   /** The member will not have a restore point of this cycle (its capture failed or stopped). */
   failed(member: string): void {
+    this.markReady(member);
     if (this.waiting.delete(member)) this.check();
   }
 
@@ -117,6 +143,7 @@ export class GroupTurn {
   }
 
   private check(): void {
+    if (this.unready.size === 0) this.onAllReady();
     if (this.waiting.size > 0) return;
     const times = [...this.times.values()];
     const skewMs = times.length ? Math.max(...times) - Math.min(...times) : 0;

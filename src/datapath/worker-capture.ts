@@ -63,7 +63,7 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
         ctx.progress.applied += matched;
         ctx.progress.matched += matched;
       },
-      ...(group ? { onRestorePoint: group.taken } : {}),
+      ...(group ? { beforeRestorePoint: group.ready, onRestorePoint: group.taken } : {}),
     },
     {
       cycle,

@@ -45,6 +45,8 @@ export function groupDelay(ctx: VmContext): number | undefined {
 /** A member's place in one released group cycle. */
 export interface GroupCapture {
   turn: GroupTurn;
+  /** The member is about to create its restore point: waits for the others (GroupTurn.ready). */
+  ready(): Promise<void>;
   /** The member's restore point was taken at `time`. */
   taken(time: string): void;
   /** The capture ends without a restore point (harmless once taken). */
@@ -64,6 +66,7 @@ export async function joinGroupCycle(ctx: VmContext, session: Session): Promise<
   ctx.log.debug('group cycle released', { group: turn.group, groupCycle: turn.cycle });
   return {
     turn,
+    ready: () => turn.ready(key),
     taken: (time) => turn.taken(key, time),
     settle: () => turn.failed(key),
     stamp: () => turn.stamp(session.signal),

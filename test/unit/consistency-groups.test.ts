@@ -1,9 +1,9 @@
 // Consistency groups in the datapath: group ownership by rendezvous, and the gathering of members into
 // group cycles — a member missing a cycle, a capture that fails, a member leaving the group — and the
 // coordinated quiesce around them (a preFreeze that fails, members without commands).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
-import { GroupRegistry, ownershipKey, type GroupMemberHandle } from '../../src/datapath/consistency-group.ts';
+import { GroupRegistry, GroupTurn, ownershipKey, READY_WAIT_MS, type GroupMemberHandle } from '../../src/datapath/consistency-group.ts';
 import type { CommandRunner } from '../../src/datapath/group-quiesce.ts';
 import { parseSnapshotMetadata, snapshotMetadata } from '../../src/datapath/point-metadata.ts';
 import { ownerOf } from '../../src/datapath/rendezvous.ts';
@@ -83,6 +83,35 @@ describe('group cycles on the owning replica', () => {
     turn.taken('ns/c', '2026-01-01T00:00:00.000Z');
     turn.taken('ns/b', '2026-01-01T00:00:00.042Z');
     expect(await turn.stamp(signal)).toEqual({ group: 'g', cycle: 7, members: 3, skewMs: 42 });
+  });
+
+  it('released members start their restore point creations together: each waits until all are ready (a failed or finished member counts)', async () => {
+    const turn = new GroupTurn('g', 1, ['ns/a', 'ns/b', 'ns/c', 'ns/d']);
+    const started: string[] = [];
+    const a = turn.ready('ns/a').then(() => started.push('a'));
+    const b = turn.ready('ns/b').then(() => started.push('b'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([]);
+    turn.failed('ns/c'); // its capture failed before its restore point
+    turn.taken('ns/d', '2026-01-01T00:00:00.000Z'); // an earlier attempt's restore point, reused
+    await Promise.all([a, b]);
+    expect(started.sort()).toEqual(['a', 'b']);
+  });
+
+  it('a member that never gets ready holds the others at most READY_WAIT_MS', async () => {
+    vi.useFakeTimers();
+    try {
+      const turn = new GroupTurn('g', 1, ['ns/a', 'ns/stuck']);
+      let started = false;
+      const a = turn.ready('ns/a').then(() => (started = true));
+      await vi.advanceTimersByTimeAsync(READY_WAIT_MS - 1);
+      expect(started).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await a;
+      expect(started).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a member that does not arrive in time misses the cycle; the others go on without it', async () => {
