@@ -63,6 +63,13 @@ export function statusOwnedBy(writer: StatusWriterName, status: object | undefin
 export const REPLICATED_VM_LABEL = 'siterecovery.io/replicated-vm';
 
 /**
+ * On RecoveryPoints: the consistency group (ReplicatedVM spec.consistencyGroup) whose group cycle the point
+ * belongs to; the cycle is the point's status.groupCycle, written by the datapath with
+ * status.groupSkewMilliseconds and status.groupMembers (the one RecoveryPoint status the datapath writes).
+ */
+export const CONSISTENCY_GROUP_LABEL = 'siterecovery.io/consistency-group';
+
+/**
  * On a ReplicatedVM: a token asking the datapath to capture and apply now, then seal a point; answered in
  * status.replication.syncNow (used by Planned failovers and "Latest" recovery points).
  */

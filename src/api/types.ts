@@ -330,6 +330,25 @@ export interface DrillRun {
   targetVirtualMachineIds?: string[];
 }
 /**
+ * A command run in a VM's guest through the VM Run Command API (POST virtualMachines/{vm}/runCommand, RunCommandInput). It fails when ARM refuses it (the VM is not running, another command is running) or when the script writes to stderr.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "RunCommand".
+ */
+export interface RunCommand {
+  /**
+   * RunShellScript (Linux, default) or RunPowerShellScript (Windows).
+   */
+  commandId?: 'RunShellScript' | 'RunPowerShellScript';
+  /**
+   * The script's lines.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  script: string[];
+}
+/**
  * When to drill what, how to verify it, and how long a run may take.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -888,6 +907,18 @@ export interface RecoveryPointStatus {
   observedGeneration?: ObservedGeneration;
   conditions?: Conditions;
   /**
+   * The consistency group cycle this point belongs to (label siterecovery.io/consistency-group): the same number on every member's point of that cycle. Written by the datapath.
+   */
+  groupCycle?: number;
+  /**
+   * The spread between the earliest and the latest restore point time of the members captured in this group cycle. Restore points of different VMs are time-aligned, not one crash instant. Written by the datapath.
+   */
+  groupSkewMilliseconds?: number;
+  /**
+   * How many members of the group were captured in this group cycle.
+   */
+  groupMembers?: number;
+  /**
    * When the point is pruned under the current policy.
    */
   expiresAt?: string;
@@ -993,6 +1024,17 @@ export interface ReplicatedVMSpec {
    * A VM in the target region whose disks hold an older copy of this VM's data, typically the original source VM after a failover (re-protect sets it). The initial sync starts each replica from the seed's disk of the same LUN and copies only the blocks that differ. The seed must stay stopped (deallocated) until the initial sync is done. A failback replaces it: its VM resource is deleted (its disks are kept) and its network interfaces are reused, so the VM returns with its name and addresses. Immutable.
    */
   seedVirtualMachineId?: string;
+  /**
+   * Multi-VM consistency group (a DNS label). The VMs of this namespace naming the same group are captured together: one datapath replica owns the whole group, their restore points are taken together each group cycle, and each member's RecoveryPoint of a group cycle carries the label siterecovery.io/consistency-group=<name>, status.groupCycle and status.groupSkewMilliseconds (the spread of the members' restore point times: time-aligned, not one crash instant). Removing the field takes the VM out of the group from its next capture.
+   */
+  consistencyGroup?: string;
+  /**
+   * Coordinated quiesce of this member of a consistency group, through the VM Run Command API: on the group cycles the policy's appConsistentInterval selects, preFreeze runs on every member (in parallel), then every member's restore point is taken, then thaw runs on every member. The group cycle is recorded as AppConsistent when every member of it has a quiesce and every preFreeze succeeded; otherwise the members thaw at once and the cycle is crash-consistent (event QuiesceFailed). The commands run in the guest, so they are per VM (fsfreeze on Linux, a VSS-aware script on Windows); keep the freeze bounded inside the script too, since a datapath that stops mid-cycle cannot send the thaw.
+   */
+  quiesce?: {
+    preFreeze: RunCommand;
+    thaw: RunCommand;
+  };
   /**
    * What deleting this object does in Azure. Retain (default) disables replication and leaves every Azure resource in place (replica disks, recovery points, target resource group), so replica data is deleted only when a person asks; Delete also removes everything the operator created for this VM.
    */

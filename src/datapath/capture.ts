@@ -44,6 +44,11 @@ export interface CaptureInput {
   resync: readonly string[];
   disks: readonly CaptureDisk[];
   syncToken?: string;
+  /**
+   * The guest was frozen for this capture (a consistency group's quiesce): the restore point is taken
+   * crash-consistent (the guest must not be asked to freeze again) and recorded as `consistency` says.
+   */
+  quiesced?: boolean;
 }
 
 export interface CaptureDeps {
@@ -58,6 +63,10 @@ export interface CaptureDeps {
   onCopied?(bytes: number): void;
   /** Seeded disks: bytes compared with the seed so far, and how many of them matched. */
   onCompared?(bytes: number, matched: number): void;
+  /** Awaited right before the VM restore point's creation is sent (a consistency group's members start together). */
+  beforeRestorePoint?(): Promise<void>;
+  /** The VM restore point exists, taken at `time` (a consistency group's members report it, consistency-group.ts). */
+  onRestorePoint?(time: string): void;
 }
 
 export interface CaptureResult {
@@ -69,8 +78,8 @@ export interface CaptureResult {
 export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Promise<CaptureResult> {
   const { signal } = deps;
   const pointName = restorePointName(input.cycle);
-  const mode = input.consistency === 'AppConsistent' ? 'ApplicationConsistent' : 'CrashConsistent';
-  const ensured = await deps.points.ensure(pointName, mode, signal);
+  const mode = input.consistency === 'AppConsistent' && !input.quiesced ? 'ApplicationConsistent' : 'CrashConsistent';
+  const ensured = await deps.points.ensure(pointName, mode, signal, deps.beforeRestorePoint);
   let { point } = ensured;
   if (ensured.reused && input.disks.some((d) => !deps.points.find(deps.points.disksOf(point), d.sourceDiskId))) {
     // An earlier attempt's restore point, taken before a disk was attached: take it again.
@@ -79,6 +88,7 @@ export async function captureCycle(deps: CaptureDeps, input: CaptureInput): Prom
   }
   const captured = deps.points.disksOf(point);
   const time = point.timeCreated ? new Date(point.timeCreated).toISOString() : new Date().toISOString();
+  deps.onRestorePoint?.(time);
   const attempt = randomUUID().slice(0, 8);
   const pool = new TaskPool(deps.concurrency);
   const plans: Array<{ disk: CaptureDisk; source: PageBlobClient; sourceUrl: string; baseUrl: string | undefined; seed: CaptureDisk['seed']; sizeBytes: number; drp: string }> = [];

@@ -3,7 +3,9 @@
  *
  *   membership   every replica renews its own Lease and lists the others (membership.ts);
  *   ownership    each VM (by uid) belongs to the live member that wins rendezvous hashing (rendezvous.ts),
- *                so a joining replica takes ~1/N of the VMs and a leaving one hands over only its own;
+ *                so a joining replica takes ~1/N of the VMs and a leaving one hands over only its own; the
+ *                VMs of a consistency group hash by the group instead, so one replica owns them all and
+ *                captures their cycles together (consistency-group.ts);
  *   workers      this replica runs one VmWorker per VM it owns (vm-worker.ts) and stops the others;
  *                the blob-lease fence makes the handover safe even while views of membership differ.
  *
@@ -42,6 +44,8 @@ import { Membership } from './membership.ts';
 import { liveMembers, ownedVms } from './metrics.ts';
 import { wantsReplication } from './registration.ts';
 import { ownerOf } from './rendezvous.ts';
+import { GroupRegistry, ownershipKey } from './consistency-group.ts';
+import { runCommandRunner } from './group-quiesce.ts';
 import { sleep } from './restore-points.ts';
 import { BlobAccess } from './storage.ts';
 import { errorMessage } from './errors.ts';
@@ -117,6 +121,7 @@ export class Datapath {
       policy: (vm) => this.policyInformer.get(vm.spec.policyRef.name, vm.metadata.namespace)?.spec,
       isLiveMember: (identity) => this.membership.isLive(identity),
       config: { ...DEFAULT_WORKER_CONFIG, ...options.worker },
+      groups: new GroupRegistry(runCommandRunner(az)),
     };
     const onVm = (vm: ReplicatedVM) => {
       this.workers.get(vm.metadata.uid ?? '')?.update(vm);
@@ -190,7 +195,7 @@ export class Datapath {
     if (healthy) {
       for (const vm of this.vmInformer.list()) {
         const uid = vm.metadata.uid ?? '';
-        if (wantsReplication(vm) && ownerOf(uid, this.members) === this.identity) want.set(uid, vm);
+        if (wantsReplication(vm) && ownerOf(ownershipKey(vm), this.members) === this.identity) want.set(uid, vm);
       }
     }
     for (const [uid, worker] of this.workers) {

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ConsistencyType } from '../api/types.ts';
+import type { GroupStamp } from './consistency-group.ts';
 import { fenced } from './fence.ts';
 import { storageError } from './storage.ts';
 
@@ -43,6 +44,8 @@ export interface CycleRecord {
   disks: Record<string, DiskCycle>;
   /** The sync-now token this cycle answers, if it was captured on request. */
   syncToken?: string;
+  /** The consistency group cycle this cycle belongs to (consistency-group.ts). */
+  group?: GroupStamp;
 }
 
 interface PointSummary {
@@ -84,6 +87,8 @@ export interface JournalState {
   initialSync?: { startTime: string; completionTime?: string; bytesTotal: number; bytesMatched?: number };
   bytesReplicated: number;
   syncNow?: SyncNowRecord;
+  /** The newest consistency group cycle captured (group cycle numbers continue from it after a handover). */
+  groupCycle?: number;
 }
 
 export function freshJournal(vmUid: string, firstCycleAfter: number): JournalState {

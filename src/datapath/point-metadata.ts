@@ -7,24 +7,31 @@
  *   srpdisk         the disk's name (os, lun<N>)       srprole, srplun its role and LUN (data disks)
  *   srpsize         the disk's size in the point       srpsourcedisk   the source managed disk's ARM id
  *   srpindex        the disk's place in the point      srpdisks        how many disks the point has
+ *   srpgroup, srpgroupcycle, srpgroupmembers, srpgroupskewms   a consistency group cycle's stamp
  *
  * With the replica container's URL and the snapshot time, that is the RecoveryPoint's spec exactly, so a
  * cluster that lost its RecoveryPoint objects (a brand-new one, with the same manifests applied again)
  * rebuilds them from target storage: rebuildRecoveryPoints lists the replica blobs' snapshots with their
  * metadata, keeps the cycles every disk of which has a snapshot (a sealed point; a seal cut short leaves
- * fewer), and creates the points missing, with the names, labels and owner sealing gives them. Nothing
+ * fewer), and creates the points missing, with the names, labels, owner and group stamp sealing gives them
+ * (so a group's failover can still pick the newest cycle every member sealed). Nothing
  * of the source region (the journal, the cache account) is read, so it runs before a session opens the
  * journal and whatever the source region's state. Snapshots without this metadata (sealed by an older
  * datapath) are not rebuilt.
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ConsistencyType, DiskRole, RecoveryPoint, RecoveryPointDisk, ReplicatedVM } from '../api/types.ts';
-import { REPLICATED_VM_LABEL } from '../api/contract.ts';
+import { CONSISTENCY_GROUP_LABEL, REPLICATED_VM_LABEL } from '../api/contract.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
+import type { GroupStamp } from './consistency-group.ts';
+import { writeGroupStamp } from './group-point.ts';
 import { recordPoint, recoveryPointName } from './recovery-points.ts';
 
+/** A sealed point found in target storage: its spec, and its group cycle's stamp if it has one. */
+export type StoredPoint = RecoveryPoint['spec'] & { group?: GroupStamp };
+
 /** The metadata of the snapshot of disk `disk` sealing the point `spec` describes (its snapshots still unknown). */
-export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string): Record<string, string> {
+export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string, group?: GroupStamp): Record<string, string> {
   const index = spec.disks.findIndex((d) => d.name === disk);
   const entry = spec.disks[index];
   if (!entry) throw new Error(`disk ${disk} is not part of recovery point ${spec.cycle}`);
@@ -40,6 +47,7 @@ export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string): Rec
     ...(entry.sourceDiskId ? { srpsourcedisk: entry.sourceDiskId } : {}),
     srpindex: String(index),
     srpdisks: String(spec.disks.length),
+    ...(group ? { srpgroup: group.group, srpgroupcycle: String(group.cycle), srpgroupmembers: String(group.members), srpgroupskewms: String(Math.round(group.skewMs)) } : {}),
   };
 }
 
@@ -51,6 +59,7 @@ interface SnapshotOfPoint {
   index: number;
   count: number;
   disk: Omit<RecoveryPointDisk, 'blobUrl' | 'snapshot'>;
+  group?: GroupStamp;
 }
 
 /** Reads snapshot metadata back; undefined when it does not describe a point (an older seal, a foreign blob). */
@@ -67,7 +76,10 @@ export function parseSnapshotMetadata(metadata: Record<string, string> | undefin
   if (consistency !== 'CrashConsistent' && consistency !== 'AppConsistent') return undefined;
   if (role !== 'OS' && role !== 'Data') return undefined;
   const lun = int(m.srplun);
+  const [groupCycle, members, skewMs] = [int(m.srpgroupcycle), int(m.srpgroupmembers), int(m.srpgroupskewms)];
+  const group = m.srpgroup && groupCycle && members && skewMs !== undefined ? { group: { group: m.srpgroup, cycle: groupCycle, members, skewMs } } : {};
   return {
+    ...group,
     vm: m.srpvm,
     cycle,
     time: m.srptime,
@@ -79,7 +91,7 @@ export function parseSnapshotMetadata(metadata: Record<string, string> | undefin
 }
 
 /** The sealed points the replica container holds for `vmName`, by cycle (every disk has a snapshot). */
-export async function sealedPointsIn(replica: ContainerClient, vmName: string): Promise<Map<number, RecoveryPoint['spec']>> {
+export async function sealedPointsIn(replica: ContainerClient, vmName: string): Promise<Map<number, StoredPoint>> {
   const found = new Map<number, { head: SnapshotOfPoint; disks: Map<number, RecoveryPointDisk> }>();
   for await (const item of replica.listBlobsFlat({ includeSnapshots: true, includeMetadata: true })) {
     const of = item.snapshot ? parseSnapshotMetadata(item.metadata) : undefined;
@@ -91,11 +103,11 @@ export async function sealedPointsIn(replica: ContainerClient, vmName: string): 
     if (earlier && earlier.snapshot >= (item.snapshot ?? '')) continue;
     point.disks.set(of.index, { ...of.disk, blobUrl: replica.getBlobClient(item.name).url, snapshot: item.snapshot ?? '' });
   }
-  const sealed = new Map<number, RecoveryPoint['spec']>();
+  const sealed = new Map<number, StoredPoint>();
   for (const [cycle, { head, disks }] of found) {
     if (disks.size !== head.count) continue;
     const ordered = [...disks.entries()].sort(([a], [b]) => a - b).map(([, disk]) => disk);
-    sealed.set(cycle, { replicatedVMName: vmName, time: head.time, consistency: head.consistency, cycle, disks: ordered });
+    sealed.set(cycle, { replicatedVMName: vmName, time: head.time, consistency: head.consistency, cycle, disks: ordered, ...(head.group ? { group: head.group } : {}) });
   }
   return sealed;
 }
@@ -111,10 +123,12 @@ export async function rebuildRecoveryPoints(client: CustomResourceClient<Recover
   const sealed = await sealedPointsIn(replica, vmName);
   const newest = Math.max(0, ...sealed.keys());
   const created: string[] = [];
-  for (const [cycle, spec] of [...sealed.entries()].sort(([a], [b]) => a - b)) {
+  for (const [cycle, { group, ...spec }] of [...sealed.entries()].sort(([a], [b]) => a - b)) {
     if (existing.has(recoveryPointName(vmName, cycle))) continue;
     if (cycle !== newest && Date.parse(spec.time) < now - retentionMs) continue;
-    created.push((await recordPoint(client, vm, spec)).metadata.name ?? '');
+    const point = await recordPoint(client, vm, spec, group ? { [CONSISTENCY_GROUP_LABEL]: group.group } : {});
+    if (group) await writeGroupStamp(client, point, group);
+    created.push(point.metadata.name ?? '');
   }
   return created;
 }

@@ -4,7 +4,8 @@
  * operator removes them itself when replication is disabled). Creating one is idempotent: a retried seal
  * finds the object it created. Pruning removes points past the policy's retention — never the newest —
  * object first, snapshot after, so no object ever names a deleted snapshot; snapshots no object names
- * (a seal cut short, a pruning cut short) are removed too.
+ * (a seal cut short, a pruning cut short) are removed too. A point of a consistency group cycle is also
+ * labelled with the group, and the datapath writes the cycle's stamp into its status (group-point.ts).
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ProtectedDisk, RecoveryPoint, RecoveryPointDisk, ReplicatedVM } from '../api/types.ts';
@@ -16,7 +17,7 @@ import type { CycleRecord } from './journal.ts';
 import { storageError } from './storage.ts';
 import { targetBlobName } from './target.ts';
 
-import { DATAPATH_FIELD_MANAGER, REPLICATED_VM_LABEL } from '../api/contract.ts';
+import { CONSISTENCY_GROUP_LABEL, DATAPATH_FIELD_MANAGER, REPLICATED_VM_LABEL } from '../api/contract.ts';
 
 /** <vm>-<cycle, 6 digits>; shortened with a hash when the VM's name is long. */
 export function recoveryPointName(vmName: string, cycle: number): string {
@@ -36,7 +37,7 @@ export async function createRecoveryPoint(
   const spec = pointSpec(vm, record, snapshots, blobUrl);
   const missing = spec.disks.filter((d) => !d.snapshot).map((d) => d.name);
   if (missing.length) throw new Error(`refusing to record recovery point ${record.cycle}: no replica snapshot of disk(s) ${missing.join(', ')}`);
-  return recordPoint(client, vm, spec);
+  return recordPoint(client, vm, spec, record.group ? { [CONSISTENCY_GROUP_LABEL]: record.group.group } : {});
 }
 
 /**
@@ -60,7 +61,7 @@ export function pointSpec(vm: ReplicatedVM, record: CycleRecord, snapshots: Reco
  * Creates the RecoveryPoint `spec` describes, named, labelled and owned as every point of `vm`; a point of
  * that name and cycle already there (a retried seal, a rebuild racing a seal) is returned as it is.
  */
-export async function recordPoint(client: CustomResourceClient<RecoveryPoint>, vm: ReplicatedVM, spec: RecoveryPoint['spec']): Promise<RecoveryPoint> {
+export async function recordPoint(client: CustomResourceClient<RecoveryPoint>, vm: ReplicatedVM, spec: RecoveryPoint['spec'], labels: Record<string, string> = {}): Promise<RecoveryPoint> {
   const namespace = vm.metadata.namespace ?? 'default';
   const name = recoveryPointName(vm.metadata.name ?? '', spec.cycle ?? 0);
   try {
@@ -70,7 +71,7 @@ export async function recordPoint(client: CustomResourceClient<RecoveryPoint>, v
         metadata: {
           name,
           namespace,
-          labels: { [REPLICATED_VM_LABEL]: vm.metadata.name ?? '' },
+          labels: { ...labels, [REPLICATED_VM_LABEL]: vm.metadata.name ?? '' },
           ownerReferences: [{ apiVersion: API_VERSION, kind: 'ReplicatedVM', name: vm.metadata.name ?? '', uid: vm.metadata.uid ?? '', controller: true }],
         },
         spec,

@@ -54,12 +54,15 @@ export class RestorePoints {
     return inSourceRegion(() => withDeadline(signal, this.az.lroTimeoutMs, `${what} in ${this.collection}`, work));
   }
 
-  /** Creates restore point `name`, or reuses it when an earlier attempt created it. */
-  ensure(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
-    return this.operation(`creating restore point ${name}`, signal, (deadline) => this.create(name, consistency, deadline));
+  /**
+   * Creates restore point `name`, or reuses it when an earlier attempt created it. `beforeCreate` is
+   * awaited right before the creation is sent (a consistency group starts its members' creations together).
+   */
+  ensure(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal, beforeCreate?: () => Promise<void>): Promise<{ point: RestorePoint; reused: boolean }> {
+    return this.operation(`creating restore point ${name}`, signal, (deadline) => this.create(name, consistency, deadline, beforeCreate));
   }
 
-  private async create(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal): Promise<{ point: RestorePoint; reused: boolean }> {
+  private async create(name: string, consistency: 'CrashConsistent' | 'ApplicationConsistent', signal: AbortSignal, beforeCreate?: () => Promise<void>): Promise<{ point: RestorePoint; reused: boolean }> {
     const { restorePoints } = this.az.compute;
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
@@ -77,6 +80,7 @@ export class RestorePoints {
         continue;
       }
       try {
+        await beforeCreate?.();
         const point = await restorePoints.beginCreateAndWait(this.resourceGroup, this.collection, name, { consistencyMode: consistency }, { ...POLL, abortSignal: signal });
         return { point, reused: false };
       } catch (error) {

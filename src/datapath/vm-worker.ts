@@ -36,6 +36,7 @@ import { captureDelay, captureOnce } from './worker-capture.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
 import { inSourceRegion } from './source-call.ts';
 import { collectGarbage } from './worker-garbage.ts';
+import { registerGroupMember } from './worker-group.ts';
 import { rebuildPoints } from './worker-seal.ts';
 import { clearError, recordError, writeStatus } from './worker-status.ts';
 
@@ -152,6 +153,7 @@ export class VmWorker {
     const onStop = () => sessionAbort.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
     let renewer: NodeJS.Timeout | undefined;
+    let leaveGroup = (): void => undefined;
     try {
       const journal = await inSourceRegion(() => Journal.open(journalBlob, fence.leaseId, ctx.vm.metadata.uid ?? '', () => this.freshState()));
       ctx.journal = journal;
@@ -166,6 +168,7 @@ export class VmWorker {
       if (fresh.length) await journal.update((s) => s.resync.push(...fresh)); // a disk replaced under the same name
       const session: Session = { signal: sessionAbort.signal, registration, fence, journal, cache, replica, points: new RestorePoints(ctx.deps.az, registration.restorePointCollectionId), targets };
       ctx.session = session;
+      leaveGroup = registerGroupMember(ctx, session);
       this.followDiskList(ctx.vm); // a change seen while the session was opening
       ctx.log.info('replicating', { cycle: journal.state.sealed, pending: journal.state.pending.length, disks: targets.map((t) => `${t.name}@${t.applied}`).join(' ') });
       const token = outstandingSyncNow(ctx.vm);
@@ -193,6 +196,7 @@ export class VmWorker {
       if (failure) throw sessionAbort.signal.reason ?? failure.reason;
     } finally {
       clearInterval(renewer);
+      leaveGroup();
       stop.removeEventListener('abort', onStop);
       ctx.session = undefined;
       // Release replica blobs first, the journal last: whoever holds the journal may break the rest.

@@ -6,7 +6,7 @@
  * (only then does it exist), wake apply, and drop restore points no longer needed as a diff base.
  */
 import * as metrics from './metrics.ts';
-import { captureCycle } from './capture.ts';
+import { captureCycle, type CaptureResult } from './capture.ts';
 import { errorKind, errorMessage } from './errors.ts';
 import { cycleBytes } from './journal.ts';
 import { cycleOfRestorePoint } from './restore-points.ts';
@@ -14,6 +14,7 @@ import { holdsEarlierJournal, isSeeded, seedReplica } from './seed.ts';
 import { inSourceRegion } from './source-call.ts';
 import type { Session, VmContext } from './worker-context.ts';
 import { writeStatus } from './worker-status.ts';
+import { appConsistentDue, groupDelay, joinGroupCycle, type GroupCapture } from './worker-group.ts';
 
 /** Milliseconds until the next capture is due (0 or less: now). */
 export function captureDelay(ctx: VmContext, session: Session): number {
@@ -21,7 +22,7 @@ export function captureDelay(ctx: VmContext, session: Session): number {
   const state = session.journal.state;
   if (!state.base) return 0;
   if (state.pending.length >= ctx.deps.config.maxPendingCycles) return ctx.intervalMs;
-  return Date.parse(state.base.time) + ctx.intervalMs - Date.now();
+  return groupDelay(ctx) ?? Date.parse(state.base.time) + ctx.intervalMs - Date.now();
 }
 
 /** Captures the next cycle and commits it to the journal. */
@@ -29,8 +30,7 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
   const { journal, signal } = session;
   const state = journal.state;
   const cycle = state.captured + 1;
-  const times = ctx.times;
-  const appDue = times.appConsistentIntervalMs !== undefined && (!state.lastAppConsistentCapture || Date.now() - Date.parse(state.lastAppConsistentCapture) >= times.appConsistentIntervalMs);
+  const appDue = appConsistentDue(ctx, state);
   const syncToken = ctx.syncWanted;
   ctx.resyncWanted = false;
   const initial = !state.lastPoint;
@@ -39,12 +39,13 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
   if (syncToken) await journal.update((s) => (s.syncNow = { token: syncToken, state: 'Running', cycle }));
   const seeds = initial && state.pending.length === 0 ? await seedReplicas(ctx, session) : new Set<string>();
 
+  const group = await joinGroupCycle(ctx, session);
   const labels = ctx.labels;
   const stopTimer = metrics.cycleDuration.startTimer({ stage: 'capture' });
   // Restore points, their SAS exports and the cache account are all in the source region; a re-protect's
   // seed comparison also reads the replica, so its failures are not the source region's alone.
   const capture = seeds.size === 0 ? inSourceRegion : <T>(call: () => Promise<T>) => call();
-  const { record, base } = await capture(() => captureCycle(
+  const { record, base } = await withGroup(group, () => capture(() => captureCycle(
     {
       points: session.points,
       blobs: ctx.deps.blobs,
@@ -62,10 +63,11 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
         ctx.progress.applied += matched;
         ctx.progress.matched += matched;
       },
+      ...(group ? { beforeRestorePoint: group.ready, onRestorePoint: group.taken } : {}),
     },
     {
       cycle,
-      consistency: appDue ? 'AppConsistent' : 'CrashConsistent',
+      consistency: group?.turn.consistency ?? (appDue ? 'AppConsistent' : 'CrashConsistent'),
       base: state.base,
       resync: state.resync,
       disks: session.registration.disks.map((d) => {
@@ -73,8 +75,9 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
         return { name: d.name, sourceDiskId: d.sourceDiskId, ...(target ? { seed: { replica: target.blob, scratch: session.replica.getBlockBlobClient(`seed-compare/${d.name}`) } } : {}) };
       }),
       ...(syncToken ? { syncToken } : {}),
+      ...(group?.turn.consistency === 'AppConsistent' ? { quiesced: true } : {}),
     },
-  ));
+  )));
   stopTimer();
   const previousBase = journal.state.base?.restorePoint;
   await journal.update((s) => {
@@ -83,18 +86,34 @@ export async function captureOnce(ctx: VmContext, session: Session): Promise<voi
     s.base = base;
     s.resync = s.resync.filter((d) => !record.disks[d]?.full && !record.disks[d]?.seeded);
     if (record.consistency === 'AppConsistent') s.lastAppConsistentCapture = record.time;
+    if (record.group) s.groupCycle = record.group.cycle;
     if (initial && s.initialSync && !s.initialSync.completionTime) {
       s.initialSync.bytesTotal = ctx.progress.planned;
       if (seeds.size > 0) s.initialSync.bytesMatched = ctx.progress.matched;
     }
   });
   if (syncToken && ctx.syncWanted === syncToken) ctx.syncWanted = undefined;
-  ctx.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: cycleBytes(record), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
+  ctx.log.info('captured', { cycle: record.cycle, consistency: record.consistency, bytes: cycleBytes(record), ...(record.group ? { group: record.group.group, groupCycle: record.group.cycle, groupSkewMs: record.group.skewMs } : {}), full: Object.entries(record.disks).filter(([, d]) => d.full).map(([n]) => n).join(',') || undefined });
   ctx.applyWake.notify();
   if (previousBase && previousBase !== base.restorePoint) await removeOldRestorePoints(ctx, session, base.cycle);
   // A routine capture is applied within moments: the status check writes its backlog if it lasts; the
   // initial sync's and a sync-now's are news at once.
   await writeStatus(ctx, initial || syncToken !== undefined);
+}
+
+/**
+ * Runs a capture inside its group cycle: the member's stamp joins the record; a capture that fails tells
+ * the group it has no restore point of the cycle, so the others are not held.
+ */
+async function withGroup(group: GroupCapture | undefined, capture: () => Promise<CaptureResult>): Promise<CaptureResult> {
+  if (!group) return capture();
+  try {
+    const result = await capture();
+    result.record.group = await group.stamp();
+    return result;
+  } finally {
+    group.settle();
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import type { AzureClients } from '../azure/clients.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { BlobFence } from './fence.ts';
+import type { GroupRegistry } from './consistency-group.ts';
 import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
 import type { Journal, JournalState } from './journal.ts';
 import type { Registration } from './registration.ts';
@@ -34,6 +35,8 @@ export interface WorkerConfig {
   statusHeartbeatMs: number;
   /** Base delay of retries after an error, and of attempts to take a VM whose lease a live replica holds. */
   retryMs: number;
+  /** How long a consistency group's cycle waits for its members to arrive (at most half the interval). */
+  groupGatherMs?: number;
 }
 
 export interface WorkerDeps {
@@ -46,6 +49,8 @@ export interface WorkerDeps {
   policy(vm: ReplicatedVM): ReplicationPolicySpec | undefined;
   isLiveMember(identity: string): boolean;
   config: WorkerConfig;
+  /** The consistency groups of this replica (absent: every VM captures on its own). */
+  groups?: GroupRegistry;
 }
 
 /** What a session holds while this replica owns the VM (the fence is taken). */

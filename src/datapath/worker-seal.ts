@@ -14,6 +14,7 @@ import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
 import { replicasOfPoint, reusableSnapshots } from './disk-list.ts';
 import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
+import { writeGroupStamp } from './group-point.ts';
 import type { Session, VmContext } from './worker-context.ts';
 
 /** Seals `record` as a recovery point (every disk has applied it); `bytes` is what it carried. */
@@ -26,11 +27,12 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   let snapshots = reusableSnapshots(journal.state, described);
   if (!snapshots) {
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
-    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk));
+    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk, record.group));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }
   const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, blobUrl);
+  if (record.group) await writeGroupStamp(ctx.deps.recoveryPoints, point, record.group);
   const summary = { name: point.metadata.name ?? recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle), time: record.time, consistency: record.consistency, cycle: record.cycle };
   const first = !journal.state.lastPoint;
   await journal.update((s) => {

@@ -173,6 +173,23 @@ export class DiskData {
     });
   }
 
+  /**
+   * Holds writes to the disks until the returned function is called (an emulated guest's frozen file
+   * systems, run-command.ts): writes in flight finish first, new ones wait; snapshots still pass.
+   */
+  async holdWrites(diskIds: string[]): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let frozen!: () => void;
+    const isFrozen = new Promise<void>((resolve) => (frozen = resolve));
+    const done = this.storage.freezeWrites(diskIds.map((id) => this.url(id)), async () => {
+      frozen();
+      await held;
+    });
+    await Promise.race([isFrozen, done]);
+    return release;
+  }
+
   /** SAS URL (read, or read+write) for the blob of a disk/snapshot, valid for `seconds`. */
   async sasUrl(resourceId: string, access: 'Read' | 'Write', seconds: number): Promise<string> {
     const url = this.url(resourceId);

@@ -9,6 +9,7 @@ import { conflict, invalidParameter } from '../../errors.ts';
 import type { Json, StoredResource } from '../../store.ts';
 import { assertNotBusy, clone, deleteCompleter, isObj, lroAction, lroDelete, lroPut, putCompleter, ref, trackedBody, uuid } from '../common.ts';
 import { createDiskContent } from './disk-creation.ts';
+import { registerRunCommand, runCommand } from './run-command.ts';
 import { DISK, GiB, NS, VM, invalidZone, notAllowed, notFoundRef, now, propertyChange, skuTier, vmDiskIds } from './shared.ts';
 import { assertSizeOffered, shapeProperties, trustedLaunch, vmIdentity, vmHyperVGeneration } from './vm-shape.ts';
 import { placementProperties } from './placement-groups.ts';
@@ -145,6 +146,7 @@ function vmHandler(): TypeHandler {
       start: { method: 'POST', run: (e, ctx, res) => powerAction(e, ctx, res, 'start', 'starting') },
       restart: { method: 'POST', run: (e, ctx, res) => powerAction(e, ctx, res, 'restart', 'starting') },
       deallocate: { method: 'POST', run: (e, ctx, res) => powerAction(e, ctx, res, 'deallocate', 'deallocating') },
+      runcommand: { method: 'POST', run: (e, ctx, res) => runCommand(e, ctx, res) },
     },
   };
   return h;
@@ -238,6 +240,7 @@ async function powerAction(engine: ArmEngine, ctx: RequestContext, vm: StoredRes
 /** Registers the VM type and the completers of its long-running operations. */
 export function registerVirtualMachines(engine: ArmEngine): void {
   engine.registerType(vmHandler());
+  registerRunCommand(engine);
   engine.registerCompleter(
     'virtualMachines.put',
     putCompleter(async (e, vm, op) => {
