@@ -5,9 +5,10 @@
  * the last reconcile's writes (src/runtime/controller.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { FailoverRequest, NetworkMapping, RecoveryPlan, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
+import { KubeJobClient, type JobClient } from '../kube/jobs.ts';
 import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
@@ -22,12 +23,16 @@ export interface OperatorCache {
     vms: CustomResourceClient<ReplicatedVM>;
     recoveryPoints: CustomResourceClient<RecoveryPoint>;
     failovers: CustomResourceClient<FailoverRequest>;
+    plans: CustomResourceClient<RecoveryPlan>;
+    /** batch/v1 Jobs (a recovery plan's actions). */
+    jobs: JobClient;
   };
   informers: {
     policies: Informer<ReplicationPolicy>;
     mappings: Informer<NetworkMapping>;
     vms: Informer<ReplicatedVM>;
     failovers: Informer<FailoverRequest>;
+    plans: Informer<RecoveryPlan>;
   };
   /** Options every controller takes. */
   controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; classifyError: (error: unknown) => string };
@@ -45,16 +50,18 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
     vms: new CustomResourceClient<ReplicatedVM>(kubeConfig, 'ReplicatedVM'),
     recoveryPoints: new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint'),
     failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
+    plans: new CustomResourceClient<RecoveryPlan>(kubeConfig, 'RecoveryPlan'),
   };
   return {
     az: new AzureClients(options.azure),
     events: options.events,
-    clients,
+    clients: { ...clients, jobs: new KubeJobClient(kubeConfig) },
     informers: {
       policies: informerFor(kubeConfig, clients.policies, namespace),
       mappings: informerFor(kubeConfig, clients.mappings, namespace),
       vms: informerFor(kubeConfig, clients.vms, namespace),
       failovers: informerFor(kubeConfig, clients.failovers, namespace),
+      plans: informerFor(kubeConfig, clients.plans, namespace),
     },
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },
   };

@@ -10,6 +10,7 @@ import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
 import { buildOperatorCache } from '../controllers/operator-cache.ts';
+import { recoveryPlanController } from '../controllers/recovery-plan.ts';
 import { replicatedVmController } from '../controllers/replicated-vm.ts';
 import { replicationPolicyController } from '../controllers/replication-policy.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
@@ -52,7 +53,7 @@ export function buildOperator(options: OperatorOptions): Manager {
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
   const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs });
   exportFleetMetrics(cache.informers);
-  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover)];
+  const controllers = [replicationPolicyController(cache), networkMappingController(cache), replicatedVmController(cache), failoverRequestController(cache, options.failover), recoveryPlanController(cache)];
 
   const manager = new Manager({
     kubeConfig,

@@ -53,7 +53,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     if (phase === 'Failed' || phase === 'CleanedUp') return;
     if (phase === 'Succeeded' || phase === 'Committed') return this.afterFailover(fo, ctx);
 
-    const vm = await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName });
+    const vm = await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName ?? '' });
     if (!vm) return this.fail(this.pass(fo), 'ReplicatedVMNotFound', `ReplicatedVM ${fo.spec.replicatedVMName} does not exist`, ctx);
     const replaces = replacesSeed(vm);
     const pass = this.pass(fo, vm, replaces) as ProcedurePass;
@@ -80,7 +80,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
   /** After success: commit, and (after commit) re-protect. */
   private async afterFailover(fo: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const reprotecting = fo.spec.reprotect && (fo.spec.commit || fo.status?.phase === 'Committed') && !isTrue(fo.status?.conditions, 'Reprotected');
-    const vm = reprotecting ? await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName }) : undefined;
+    const vm = reprotecting ? await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName ?? '' }) : undefined;
     const pass = this.pass(fo, vm);
     if (fo.spec.commit && pass.status.phase === 'Succeeded') {
       pass.status.phase = 'Committed';
