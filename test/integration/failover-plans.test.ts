@@ -99,7 +99,7 @@ describe('recovery plans', () => {
 
     const jobDoneAt = new Date();
     await endJob(fx.kc, ns, migrate.metadata?.name as string, 'Complete');
-    fo = await waitFor('drill', (o) => o?.status?.groups?.[1]?.phase === 'WaitingForApproval', 'waiting for approval');
+    await waitFor('drill', (o) => o?.status?.groups?.[1]?.phase === 'WaitingForApproval', 'waiting for approval');
     expect(await failovers.get(ref(memberFailoverName('drill', 'web'))), 'no VM of group 2 before the approval').toBeUndefined();
     const approvedAt = new Date();
     const approved = cli('approve', 'drill', 'ok-from-dba');
