@@ -2,9 +2,10 @@
 // accounts) against the real API server and local Azure; two protected VMs in two groups. A Test plan
 // failover started and approved through the CLI runs group 2 only after group 1's VM runs and its post Job
 // succeeded, holds on a manual approval, and leaves nothing behind once deleted; a failed Job stops the plan
-// (onVMFailure Stop) or is recorded and passed (Continue); a Planned plan failover is byte-exact on every VM.
+// (onVMFailure Stop) or is recorded and passed (Continue), cleanup removes every member's test VM; plans
+// that cannot run are refused; a Planned plan failover is byte-exact on every VM.
 // No kubelet runs here: the test ends each Job by writing its status (test/support/jobs.ts).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,17 @@ let kubeconfigFile: string;
 let webDiskIds: string[];
 
 const ref = (name: string) => ({ namespace: ns, name });
-const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args, '-n', ns], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfigFile, LOG_LEVEL: 'error' }, timeout: 60_000 });
+const cliEnv = () => ({ ...process.env, KUBECONFIG: kubeconfigFile, LOG_LEVEL: 'error' });
+const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args, '-n', ns], { encoding: 'utf8', env: cliEnv(), timeout: 60_000 });
+/** A command that waits on the operator, which runs in this process: spawned without blocking it. */
+function cliWaiting(...args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args, '-n', ns], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (status) => resolve({ status, stderr }));
+  });
+}
 const job = { spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'migrate', image: 'busybox:1.36', command: ['true'] }] } } } };
 const dataGroup: RecoveryPlanGroup = { name: 'data', replicatedVMs: ['db'], postActions: [{ name: 'migrate', job }] };
 const actionOf = (fo: FailoverRequest | undefined, group: number, action: string) => fo?.status?.groups?.[group]?.actions?.find((a) => a.name === action);
@@ -146,8 +157,24 @@ describe('recovery plans', () => {
     expect(goneOn?.status?.groups?.map((g) => g.phase)).toEqual(['Failed', 'Succeeded']);
     expect(goneOn?.status?.members?.find((m) => m.replicatedVMName === 'web')?.phase).toBe('Succeeded');
 
+    // cleanup (through the CLI) removes every member's test VM and the Jobs, keeping the request as a record.
+    const cleanup = await cliWaiting('cleanup', 'go-on', '--wait', '--timeout', '60s');
+    expect(cleanup.status, cleanup.stderr).toBe(0);
+    expect((await failovers.get(ref('go-on')))?.status?.phase).toBe('CleanedUp');
+    expect(await jobNames(fx.kc, ns, 'siterecovery.io/plan-failover=go-on')).toEqual([]);
     await Promise.all([deletePlanFailover('stop', ['db']), deletePlanFailover('go-on', ['db', 'web'])]);
     expect(await testResourcesLeft()).toEqual([]);
+  });
+
+  it('refuses a plan that does not exist, and one that names a VM in two groups', async () => {
+    await plans.create(ns, { metadata: { name: 'twice' }, spec: { groups: [{ name: 'a', replicatedVMs: ['db'] }, { name: 'b', replicatedVMs: ['db'] }] } });
+    const stalled = await waitForObject(fx.kc, plans, ref('twice'), conditionIs('Stalled', 'True'), 'invalid plan stalled');
+    expect(stalled?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidRecoveryPlan' });
+    await failovers.create(ns, { metadata: { name: 'of-twice' }, spec: { recoveryPlanName: 'twice', type: 'Test' } });
+    await failovers.create(ns, { metadata: { name: 'of-nothing' }, spec: { recoveryPlanName: 'nothing', type: 'Test' } });
+    const reasons = await Promise.all(['of-twice', 'of-nothing'].map(async (name) => (await waitFor(name, finished, `${name} refused`))?.status?.conditions?.find((c) => c.type === 'Succeeded')));
+    expect(reasons.map((c) => [c?.status, c?.reason])).toEqual([['False', 'InvalidRecoveryPlan'], ['False', 'RecoveryPlanNotFound']]);
+    expect(reasons[0]?.message).toContain('ReplicatedVM db is named in group a and in group b');
   });
 
   it('Planned: every VM of the plan comes up with disks equal to its source disks', async () => {

@@ -52,7 +52,9 @@ export class PlanFailoverReconciler implements Reconciler<FailoverRequest> {
     }
     fo = await addFinalizer(this.deps.failovers, fo);
     const phase = fo.status?.phase ?? 'Pending';
-    if (phase === 'Failed' && !(fo.spec.type === 'Test' && fo.spec.cleanup)) return;
+    // A Test's cleanup applies whatever the phase (no further member starts); commit and re-protect after success.
+    if (fo.spec.type === 'Test' && fo.spec.cleanup) return afterPlanFailover(this.deps, this.writer, fo, ctx);
+    if (phase === 'Failed') return;
     if (phase !== 'Pending' && phase !== 'Running') return afterPlanFailover(this.deps, this.writer, fo, ctx);
     const namespace = fo.metadata.namespace ?? 'default';
     const plan = await this.deps.plans.get({ namespace, name: fo.spec.recoveryPlanName ?? '' });
