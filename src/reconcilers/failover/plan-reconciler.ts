@@ -12,6 +12,7 @@
  * requests (each cleans up its test VM) and Jobs, and waits until they are gone.
  */
 import type { FailoverRequest, FailoverRequestStatus, PlanMemberStatus, RecoveryPlan, RecoveryPlanAction } from '../../api/types.ts';
+import { isConflict } from '../../kube/errors.ts';
 import { jobOutcome } from '../../kube/jobs.ts';
 import type { ConditionInput, Readiness } from '../../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller.ts';
@@ -112,7 +113,7 @@ export class PlanFailoverReconciler implements Reconciler<FailoverRequest> {
     try {
       await this.deps.failovers.create(pass.namespace, { metadata, spec });
     } catch (error) {
-      if ((error as { code?: number }).code !== 409) throw error;
+      if (!isConflict(error)) throw error;
     }
   }
 
