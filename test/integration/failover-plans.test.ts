@@ -166,14 +166,22 @@ describe('recovery plans', () => {
     expect(await testResourcesLeft()).toEqual([]);
   });
 
-  it('refuses a plan that does not exist, and one that names a VM in two groups', async () => {
+  it('refuses a plan that does not exist, one that names a VM in two groups, and one with no VMs', async () => {
     await plans.create(ns, { metadata: { name: 'twice' }, spec: { groups: [{ name: 'a', replicatedVMs: ['db'] }, { name: 'b', replicatedVMs: ['db'] }] } });
     const stalled = await waitForObject(fx.kc, plans, ref('twice'), conditionIs('Stalled', 'True'), 'invalid plan stalled');
     expect(stalled?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidRecoveryPlan' });
+    await plans.create(ns, { metadata: { name: 'empty' }, spec: { groups: [{ name: 'a', replicatedVMSelector: { matchLabels: { tier: 'none' } } }] } });
+    const empty = await waitForObject(fx.kc, plans, ref('empty'), conditionIs('Stalled', 'True'), 'empty plan stalled');
+    expect(empty?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('NoMembers');
+    await plans.create(ns, { metadata: { name: 'ghostly' }, spec: { groups: [{ name: 'a', replicatedVMs: ['db', 'ghost'] }] } });
+    const ghostly = await waitForObject(fx.kc, plans, ref('ghostly'), conditionIs('Stalled', 'True'), 'plan with a missing VM stalled');
+    expect(ghostly?.status).toMatchObject({ memberCount: 2, missing: ['ghost'] });
+    expect(ghostly?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('MembersMissing');
     await failovers.create(ns, { metadata: { name: 'of-twice' }, spec: { recoveryPlanName: 'twice', type: 'Test' } });
     await failovers.create(ns, { metadata: { name: 'of-nothing' }, spec: { recoveryPlanName: 'nothing', type: 'Test' } });
-    const reasons = await Promise.all(['of-twice', 'of-nothing'].map(async (name) => (await waitFor(name, finished, `${name} refused`))?.status?.conditions?.find((c) => c.type === 'Succeeded')));
-    expect(reasons.map((c) => [c?.status, c?.reason])).toEqual([['False', 'InvalidRecoveryPlan'], ['False', 'RecoveryPlanNotFound']]);
+    await failovers.create(ns, { metadata: { name: 'of-empty' }, spec: { recoveryPlanName: 'empty', type: 'Test' } });
+    const reasons = await Promise.all(['of-twice', 'of-nothing', 'of-empty'].map(async (name) => (await waitFor(name, finished, `${name} refused`))?.status?.conditions?.find((c) => c.type === 'Succeeded')));
+    expect(reasons.map((c) => [c?.status, c?.reason])).toEqual([['False', 'InvalidRecoveryPlan'], ['False', 'RecoveryPlanNotFound'], ['False', 'EmptyRecoveryPlan']]);
     expect(reasons[0]?.message).toContain('ReplicatedVM db is named in group a and in group b');
   });
 
