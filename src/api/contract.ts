@@ -78,6 +78,12 @@ export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
 /** On the NetworkMapping and ReplicatedVM re-protect creates: the FailoverRequest that created them. */
 export const REPROTECT_OF_LABEL = 'siterecovery.io/reprotect-of';
 
+/** On the FailoverRequests and Jobs a plan failover creates: the plan failover's name (at most 63 characters, else its head and a hash). */
+export const PLAN_FAILOVER_LABEL = 'siterecovery.io/plan-failover';
+
+/** On a plan FailoverRequest, prefix + an action's name: approves that manual-approval action (`site-recovery approve`). */
+export const APPROVE_ANNOTATION_PREFIX = 'siterecovery.io/approve-';
+
 // ---- Resources the operator records for the datapath (ReplicatedVM status.targetResources roles) ----
 
 export const RESOURCE_ROLE = {

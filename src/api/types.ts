@@ -9,6 +9,7 @@ export const RESOURCES = {
   DrillSchedule: { kind: 'DrillSchedule', plural: 'drillschedules', singular: 'drillschedule', shortNames: ['drill'], hasStatus: true },
   FailoverRequest: { kind: 'FailoverRequest', plural: 'failoverrequests', singular: 'failoverrequest', shortNames: ['fo'], hasStatus: true },
   NetworkMapping: { kind: 'NetworkMapping', plural: 'networkmappings', singular: 'networkmapping', shortNames: ['nmap'], hasStatus: true },
+  RecoveryPlan: { kind: 'RecoveryPlan', plural: 'recoveryplans', singular: 'recoveryplan', shortNames: ['rplan'], hasStatus: true },
   RecoveryPoint: { kind: 'RecoveryPoint', plural: 'recoverypoints', singular: 'recoverypoint', shortNames: ['rp'], hasStatus: true },
   ReplicatedVM: { kind: 'ReplicatedVM', plural: 'replicatedvms', singular: 'replicatedvm', shortNames: ['rvm'], hasStatus: true },
   ReplicationPolicy: { kind: 'ReplicationPolicy', plural: 'replicationpolicies', singular: 'replicationpolicy', shortNames: ['rpol'], hasStatus: true },
@@ -25,7 +26,7 @@ export interface DrillSchedule {
   status?: DrillScheduleStatus;
 }
 
-/** Brings one ReplicatedVM up in its target region from a recovery point. Test failovers go into an isolated network and never disturb replication; deleting a Test request cleans it up. Planned and Unplanned failovers move the VM; commit, then re-protect to replicate back and fail back later. Deleting a Planned or Unplanned request never undoes the failover. */
+/** Brings one ReplicatedVM (or every VM of a RecoveryPlan, group by group) up in its target region from a recovery point. Test failovers go into an isolated network and never disturb replication; deleting a Test request cleans it up. Planned and Unplanned failovers move the VM; commit, then re-protect to replicate back and fail back later. Deleting a Planned or Unplanned request never undoes the failover. */
 export interface FailoverRequest {
   apiVersion: typeof API_VERSION;
   kind: 'FailoverRequest';
@@ -41,6 +42,15 @@ export interface NetworkMapping {
   metadata: V1ObjectMeta;
   spec: NetworkMappingSpec;
   status?: NetworkMappingStatus;
+}
+
+/** An application's failover order: groups of ReplicatedVMs failed over one group after the other (the VMs of a group in parallel), with actions before and after each group (Kubernetes Jobs, manual approvals). A FailoverRequest with spec.recoveryPlanName runs it. The plan itself only reports whether its members exist and are protected. */
+export interface RecoveryPlan {
+  apiVersion: typeof API_VERSION;
+  kind: 'RecoveryPlan';
+  metadata: V1ObjectMeta;
+  spec: RecoveryPlanSpec;
+  status?: RecoveryPlanStatus;
 }
 
 /** A sealed recovery point of one ReplicatedVM, crash-consistent across all its disks (or application-consistent): one snapshot of each replica page blob. Written by the datapath, owned by its ReplicatedVM, pruned after the policy's retention. */
@@ -349,6 +359,40 @@ export interface RunCommand {
   script: string[];
 }
 /**
+ * A step before or after a group of a RecoveryPlan - a Kubernetes Job, or a manual approval.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "RecoveryPlanAction".
+ */
+export interface RecoveryPlanAction {
+  /**
+   * Name of the action, unique in the plan; a manual approval is given by the annotation siterecovery.io/approve-<name> on the FailoverRequest (site-recovery approve FO NAME).
+   */
+  name: string;
+  /**
+   * A batch/v1 JobTemplateSpec (metadata, spec). The operator creates the Job in the plan's namespace, with SITE_RECOVERY_* environment variables (the plan, the failover, the group, and its failed-over VMs' ids and private IPs) added to every container, and waits until it completes; a failed Job is a failed action.
+   */
+  job?: {
+    /**
+     * Labels and annotations of the Job.
+     */
+    metadata?: {};
+    /**
+     * The Job's spec (batch/v1 JobSpec).
+     */
+    spec: {};
+  };
+  /**
+   * Wait until a person approves (set to {}).
+   */
+  manualApproval?: {
+    /**
+     * What the person should check before approving.
+     */
+    message?: string;
+  };
+}
+/**
  * When to drill what, how to verify it, and how long a run may take.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -491,9 +535,13 @@ export interface DrillCurrentRun {
  */
 export interface FailoverRequestSpec {
   /**
-   * The ReplicatedVM to fail over (same namespace). Immutable.
+   * The ReplicatedVM to fail over (same namespace). Immutable. Exactly one of replicatedVMName and recoveryPlanName.
    */
-  replicatedVMName: string;
+  replicatedVMName?: string;
+  /**
+   * The RecoveryPlan to fail over (same namespace), group by group; the operator creates one FailoverRequest per VM (labelled siterecovery.io/plan-failover=<this request>) and reports them in status.members. commit, reprotect and cleanup set here apply to every VM. Immutable.
+   */
+  recoveryPlanName?: string;
   /**
    * Test (isolated network, replication continues), Planned (source shut down and final changes replicated first; no data loss) or Unplanned (source region down; from a recovery point). Immutable.
    */
@@ -592,6 +640,14 @@ export interface FailoverRequestStatus {
    * The NetworkMapping re-protect uses (target network to source network), created when none existed.
    */
   reverseNetworkMappingName?: string;
+  /**
+   * Plan failovers only. The plan's groups, in order.
+   */
+  groups?: PlanGroupStatus[];
+  /**
+   * Plan failovers only. Every VM of the plan (resolved when the failover started) and its own FailoverRequest.
+   */
+  members?: PlanMemberStatus[];
   replacedVirtualMachine?: ReplacedVirtualMachine;
 }
 export interface FailoverStep {
@@ -691,6 +747,88 @@ export interface FailoverPublicIpAddress {
    * The public IPv4 address.
    */
   ipAddress?: string;
+}
+export interface PlanGroupStatus {
+  /**
+   * The group.
+   */
+  name: string;
+  /**
+   * Pending, Running (actions or VMs under way), WaitingForApproval, Succeeded, Failed.
+   */
+  phase: 'Pending' | 'Running' | 'WaitingForApproval' | 'Succeeded' | 'Failed';
+  /**
+   * When its first action or VM started.
+   */
+  startedAt?: string;
+  /**
+   * When every VM ran and its post-actions ended.
+   */
+  completedAt?: string;
+  /**
+   * What the group waits for, or why it failed.
+   */
+  message?: string;
+  /**
+   * Its pre- and post-actions.
+   */
+  actions?: PlanActionStatus[];
+}
+export interface PlanActionStatus {
+  /**
+   * The action.
+   */
+  name: string;
+  /**
+   * Before or after the group's VMs.
+   */
+  stage?: 'Pre' | 'Post';
+  /**
+   * Where it is.
+   */
+  phase: 'Pending' | 'Running' | 'WaitingForApproval' | 'Succeeded' | 'Failed';
+  /**
+   * The Job created for it.
+   */
+  jobName?: string;
+  /**
+   * Why it failed, or what it waits for.
+   */
+  message?: string;
+}
+export interface PlanMemberStatus {
+  /**
+   * The VM.
+   */
+  replicatedVMName: string;
+  /**
+   * Its group.
+   */
+  group: string;
+  /**
+   * The phase of its FailoverRequest (Pending before it is created).
+   */
+  phase: string;
+  /**
+   * Its FailoverRequest.
+   */
+  failoverRequestName?: string;
+  /**
+   * The RecoveryPoint it used.
+   */
+  recoveryPoint?: string;
+  /**
+   * ARM id of its VM in the target region.
+   */
+  targetVirtualMachineId?: string;
+  /**
+   * Private IP of its primary NIC in the target region.
+   */
+  privateIpAddress?: string;
+  /**
+   * Why it failed.
+   */
+  message?: string;
 }
 /**
  * Failback only: the original VM (the ReplicatedVM's seed) this failover replaced. Its VM resource was deleted once deallocated; its network interfaces were reused; its disks, which hold stale data, are kept and listed here: delete them once satisfied.
@@ -841,6 +979,105 @@ export interface SubnetMappingPair {
    * Subnet name in the reverse target (the original source).
    */
   target: string;
+}
+/**
+ * The groups, in failover order, and what a failed VM or action does to the rest.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "RecoveryPlanSpec".
+ */
+export interface RecoveryPlanSpec {
+  /**
+   * Failed over in order; a group starts only after every VM of the previous group runs and its post-actions succeeded.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  groups: RecoveryPlanGroup[];
+  /**
+   * Stop (default) ends the plan failover as Failed when a VM's failover or an action fails (VMs already failing over finish); Continue records the failure and goes on.
+   */
+  onVMFailure?: 'Stop' | 'Continue';
+  /**
+   * How many VMs of a group fail over at the same time (default 20).
+   */
+  parallelism?: number;
+}
+export interface RecoveryPlanGroup {
+  /**
+   * Name of the group (unique in the plan).
+   */
+  name: string;
+  /**
+   * Names of the ReplicatedVMs of this group (same namespace).
+   *
+   * @maxItems 1000
+   *
+   * Items: A ReplicatedVM name.
+   */
+  replicatedVMs?: string[];
+  replicatedVMSelector?: ReplicatedVMSelector;
+  /**
+   * Run in order before the group's VMs fail over.
+   *
+   * @maxItems 16
+   */
+  preActions?: RecoveryPlanAction[];
+  /**
+   * Run in order after every VM of the group runs.
+   *
+   * @maxItems 16
+   */
+  postActions?: RecoveryPlanAction[];
+}
+/**
+ * ReplicatedVMs of this group by label (in addition to replicatedVMs); resolved when a failover of the plan starts.
+ */
+export interface ReplicatedVMSelector {
+  /**
+   * Labels a ReplicatedVM must all carry.
+   */
+  matchLabels?: {
+    [k: string]: string | undefined;
+  };
+}
+/**
+ * Whether the plan could fail over now.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "RecoveryPlanStatus".
+ */
+export interface RecoveryPlanStatus {
+  observedGeneration?: ObservedGeneration;
+  conditions?: Conditions;
+  /**
+   * Number of groups.
+   */
+  groupCount?: number;
+  /**
+   * Number of ReplicatedVMs in the plan.
+   */
+  memberCount?: number;
+  /**
+   * Members whose ReplicatedVM is Protected.
+   */
+  protectedCount?: number;
+  /**
+   * Members named by the plan that do not exist.
+   *
+   * @maxItems 1000
+   *
+   * Items: A name.
+   */
+  missing?: string[];
+  /**
+   * Members that exist but are not Protected (name: phase).
+   *
+   * @maxItems 1000
+   *
+   * Items: A name.
+   */
+  notProtected?: string[];
 }
 /**
  * The point. Immutable.

@@ -200,7 +200,7 @@ export class LiveSources {
         return {
           ...(live.has(`${f.metadata.namespace}/${f.metadata.name}`) ? {} : { deleted: true }),
           name: f.metadata.name ?? '',
-          vm: f.spec.replicatedVMName,
+          vm: f.spec.replicatedVMName ?? `plan ${f.spec.recoveryPlanName ?? ''}`,
           type: f.spec.type,
           phase: f.status?.phase ?? 'Pending',
           ...(step ? { step } : {}),

@@ -78,7 +78,7 @@ new Gauge({
     this.reset();
     for (const fo of sources?.failovers.list() ?? []) {
       if (fo.status?.phase !== 'Failed') continue;
-      this.set({ namespace: fo.metadata.namespace ?? '', name: fo.metadata.name, replicated_vm: fo.spec.replicatedVMName, type: fo.spec.type }, 1);
+      this.set({ namespace: fo.metadata.namespace ?? '', name: fo.metadata.name, replicated_vm: fo.spec.replicatedVMName ?? '', type: fo.spec.type }, 1);
     }
   },
 });

@@ -5,9 +5,10 @@
  * the last reconcile's writes (src/runtime/controller.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { DrillSchedule, FailoverRequest, NetworkMapping, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import type { DrillSchedule, FailoverRequest, NetworkMapping, RecoveryPlan, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
+import { KubeJobClient, type JobClient } from '../kube/jobs.ts';
 import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
@@ -25,6 +26,9 @@ export interface OperatorCache {
     recoveryPoints: CustomResourceClient<RecoveryPoint>;
     failovers: CustomResourceClient<FailoverRequest>;
     drillSchedules: CustomResourceClient<DrillSchedule>;
+    plans: CustomResourceClient<RecoveryPlan>;
+    /** batch/v1 Jobs (a recovery plan's actions). */
+    jobs: JobClient;
   };
   informers: {
     policies: Informer<ReplicationPolicy>;
@@ -32,6 +36,7 @@ export interface OperatorCache {
     vms: Informer<ReplicatedVM>;
     failovers: Informer<FailoverRequest>;
     drillSchedules: Informer<DrillSchedule>;
+    plans: Informer<RecoveryPlan>;
   };
   /** Namespaced tenancy: each namespace's Azure scopes (tenancy.ts); absent in cluster tenancy. */
   scopes?: NamespaceScopes;
@@ -52,18 +57,20 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
     recoveryPoints: new CustomResourceClient<RecoveryPoint>(kubeConfig, 'RecoveryPoint'),
     failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
     drillSchedules: new CustomResourceClient<DrillSchedule>(kubeConfig, 'DrillSchedule'),
+    plans: new CustomResourceClient<RecoveryPlan>(kubeConfig, 'RecoveryPlan'),
   };
   return {
     kubeConfig,
     az: new AzureClients(options.azure),
     events: options.events,
-    clients,
+    clients: { ...clients, jobs: new KubeJobClient(kubeConfig) },
     informers: {
       policies: informerFor(kubeConfig, clients.policies, namespace),
       mappings: informerFor(kubeConfig, clients.mappings, namespace),
       vms: informerFor(kubeConfig, clients.vms, namespace),
       failovers: informerFor(kubeConfig, clients.failovers, namespace),
       drillSchedules: informerFor(kubeConfig, clients.drillSchedules, namespace),
+      plans: informerFor(kubeConfig, clients.plans, namespace),
     },
     ...(options.tenancy === 'namespaced' ? { scopes: namespaceScopes(kubeConfig) } : {}),
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },

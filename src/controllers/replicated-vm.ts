@@ -43,6 +43,6 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       .map(keyFor);
   controller.watchRelated(informers.policies, vmsUsing('policyRef'));
   controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'));
-  controller.watchRelated(informers.failovers, (fo) => [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`]);
+  controller.watchRelated(informers.failovers, (fo) => (fo.spec.replicatedVMName ? [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`] : []));
   return controller;
 }

@@ -12,6 +12,7 @@ import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
 import { buildOperatorCache, keyFor } from '../controllers/operator-cache.ts';
 import { watchScopes, type Tenancy } from '../controllers/tenancy.ts';
+import { recoveryPlanController } from '../controllers/recovery-plan.ts';
 import { replicatedVmController } from '../controllers/replicated-vm.ts';
 import { replicationPolicyController } from '../controllers/replication-policy.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
@@ -63,8 +64,8 @@ export function buildOperator(options: OperatorOptions): Manager {
     [replicatedVmController(cache), informers.vms],
     [failoverRequestController(cache, options.failover), informers.failovers],
   ] as const;
-  // DrillSchedules name no Azure id: the FailoverRequests they create are checked.
-  const controllers = [...kinds.map(([controller]) => controller), drillScheduleController(cache)];
+  // DrillSchedules and RecoveryPlans name no Azure id: the FailoverRequests they create are checked.
+  const controllers = [...kinds.map(([controller]) => controller), drillScheduleController(cache), recoveryPlanController(cache)];
 
   const manager = new Manager({
     kubeConfig,

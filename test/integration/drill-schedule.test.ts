@@ -22,7 +22,7 @@ import { RUN_NOW_ANNOTATION } from '../../src/reconcilers/drill-schedule/reconci
 import { diskBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { REPO_ROOT } from '../support/helm.ts';
-import { finishJob } from '../support/jobs.ts';
+import { endJob } from '../support/jobs.ts';
 import { testKubeConfig } from '../support/kube.ts';
 import { waitForObject } from '../support/wait.ts';
 import { waitForEvents } from '../support/events.ts';
@@ -129,7 +129,7 @@ describe('DrillSchedule', () => {
     expect(env.SITE_RECOVERY_TARGET_VM_IDS).toMatch(new RegExp(`/resourceGroups/${targetRg}/providers/Microsoft.Compute/virtualMachines/`));
     expect(env.SITE_RECOVERY_TARGET_VM_IPS).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(env.SITE_RECOVERY_RECOVERY_POINT).toBe(run.recoveryPointName);
-    await finishJob(fx.kc, fx.ns, run.jobName!, 'Complete');
+    await endJob(fx.kc, fx.ns, run.jobName!, 'Complete');
 
     const { code, run: printed, output } = await cli;
     expect(code, output).toBe(0);
@@ -153,7 +153,7 @@ describe('DrillSchedule', () => {
     // The run's state is in status: a new operator process takes it up where the old one left it.
     await fx.stopInProcess();
     await fx.runInProcess('dp-drillsched-2');
-    await finishJob(fx.kc, fx.ns, run.jobName!, 'Failed', 'the application did not answer');
+    await endJob(fx.kc, fx.ns, run.jobName!, 'Failed', 'the application did not answer');
     const done = await finished('2');
     expect(done.status!.lastRun).toMatchObject({ id: run.id, result: 'Failed' });
     expect(done.status!.lastRun!.message).toContain(`probe Job ${run.jobName} failed (BackoffLimitExceeded): the application did not answer`);

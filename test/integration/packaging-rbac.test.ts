@@ -12,6 +12,7 @@ import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
 import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { addFinalizer, removeFinalizer } from '../../src/runtime/finalizers.ts';
+import { KubeJobClient } from '../../src/kube/jobs.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT } from '../support/helm.ts';
 import { applyObjects, chartServiceAccountKubeConfig, installChartRbac, renderChartRbac, type ChartComponent, type ChartRbac } from '../support/helm-rbac.ts';
 import { impersonate, serviceAccountUsername } from '../../sandbox/src/kube/identity.ts';
@@ -46,7 +47,7 @@ async function watchStatus(kc: KubeConfig, apiPath: string): Promise<number> {
 const microTime = () => new V1MicroTime();
 
 const kinds = Object.keys(RESOURCES) as KindName[];
-const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest', 'DrillSchedule'];
+const userKinds: KindName[] = ['ReplicationPolicy', 'NetworkMapping', 'ReplicatedVM', 'FailoverRequest', 'DrillSchedule', 'RecoveryPlan'];
 
 describe('chart RBAC (least privilege, proven against the API server)', () => {
   const admin = testKubeConfig();
@@ -69,6 +70,7 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       FailoverRequest: 'failoverrequest-test.yaml',
       RecoveryPoint: 'recoverypoint.yaml',
       DrillSchedule: 'drillschedule.yaml',
+      RecoveryPlan: 'recoveryplan.yaml',
     };
     for (const kind of kinds) {
       const body = example(files[kind]);
@@ -156,6 +158,19 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       await jobs.deleteNamespacedJob({ namespace: apps, name: 'drill-run-1-probe', propagationPolicy: 'Background' });
     });
 
+    it('creates and deletes FailoverRequests (a plan failover\'s members) and creates, lists and deletes Jobs (a plan\'s actions)', async () => {
+      const failovers = new CustomResourceClient(asOperator, 'FailoverRequest');
+      const body = example('failoverrequest-test.yaml');
+      await failovers.create(apps, { ...body, metadata: { name: 'plan-member', namespace: apps } } as never, OPERATOR_FIELD_MANAGER);
+      await failovers.delete({ namespace: apps, name: 'plan-member' });
+      const jobs = new KubeJobClient(asOperator);
+      const container = { name: 'c', image: 'busybox' };
+      await jobs.create(apps, { metadata: { name: 'plan-action', labels: { 'siterecovery.io/plan-failover': 'x' } }, spec: { template: { spec: { restartPolicy: 'Never', containers: [container] } } } });
+      expect((await jobs.list(apps, 'siterecovery.io/plan-failover=x')).map((j) => j.metadata?.name)).toEqual(['plan-action']);
+      await jobs.delete(apps, 'plan-action');
+      expect(await jobs.list(apps, 'siterecovery.io/plan-failover=x')).toEqual([]);
+    });
+
     it('holds the leader-election Lease in its namespace (the real LeaderElector: get, create, update, release)', async () => {
       const stop = new AbortController();
       const elector = new LeaderElector(asOperator, { namespace: home, name: 'site-recovery-operator', identity: 'operator-0', retryPeriodMs: 200 });
@@ -205,8 +220,8 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         ['delete leases', () => leases.deleteNamespacedLease({ namespace: home, name: 'site-recovery-operator' })],
         ['list leases', () => leases.listNamespacedLease({ namespace: home })],
         ['list events', () => core.listNamespacedEvent({ namespace: apps })],
-        ['list jobs', () => asOperator.makeApiClient(BatchV1Api).listJobForAllNamespaces()],
         ['create cronjobs', () => asOperator.makeApiClient(BatchV1Api).createNamespacedCronJob({ namespace: apps, body: { metadata: { name: 'x' }, spec: { schedule: '* * * * *', jobTemplate: { spec: { template: { spec: { containers: [] } } } } } } })],
+        ['update jobs', () => asOperator.makeApiClient(BatchV1Api).patchNamespacedJobStatus({ namespace: apps, name: 'x', body: {} }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))],
         ['create drillschedules', () => new CustomResourceClient(asOperator, 'DrillSchedule').create(apps, { ...example('drillschedule.yaml'), metadata: { name: 'forged', namespace: apps } } as never)],
       ];
       for (const [what, request] of refused) expect(await statusOf(request()), what).toBe(403);

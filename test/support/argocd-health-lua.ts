@@ -284,6 +284,7 @@ const SCRIPTS: Record<string, HealthScript> = {
     body: FAILOVER_REQUEST_BODY,
   },
   NetworkMapping: { summary: KSTATUS_SUMMARY, helpers: ['condition', 'describe'], body: kstatusBody() },
+  RecoveryPlan: { summary: KSTATUS_SUMMARY, helpers: ['condition', 'describe'], body: kstatusBody() },
   RecoveryPoint: {
     summary: '-- A RecoveryPoint is created by the datapath only once it is sealed: it is Healthy as soon as it exists.',
     helpers: [],

@@ -19,7 +19,7 @@ describe('npm run generate', () => {
   it('produces structural apiextensions/v1 schemas: every node typed, no $ref, descriptions everywhere', async () => {
     const files = await generateAll(root);
     const crds = [...files].filter(([p]) => p.startsWith('crds/')).map(([, c]) => YAML.parse(c));
-    expect(crds.map((c) => c.spec.names.kind).sort()).toEqual(['DrillSchedule', 'FailoverRequest', 'NetworkMapping', 'RecoveryPoint', 'ReplicatedVM', 'ReplicationPolicy']);
+    expect(crds.map((c) => c.spec.names.kind).sort()).toEqual(['DrillSchedule', 'FailoverRequest', 'NetworkMapping', 'RecoveryPlan', 'RecoveryPoint', 'ReplicatedVM', 'ReplicationPolicy']);
     const visit = (node: Record<string, unknown>, path: string): void => {
       expect(node.$ref, path).toBeUndefined();
       expect(typeof node.type, `${path} has no type`).toBe('string');

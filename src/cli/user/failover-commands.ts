@@ -1,23 +1,35 @@
 /**
  * `site-recovery failover VM --type Test|Planned|Unplanned [--point P] [--name N] [--wait]` creates a
- * FailoverRequest; `commit FO`, `cleanup FO` and `reprotect FO` set the request's field of that name.
+ * FailoverRequest, and `failover --plan PLAN --type …` one that fails a RecoveryPlan over;
+ * `commit FO`, `cleanup FO` and `reprotect FO` set the request's field of that name; `approve FO ACTION`
+ * approves a manual-approval action of a plan failover (the annotation siterecovery.io/approve-ACTION).
  * The operator does the work; these commands only write the request (what `kubectl` would) and, with
  * --wait, follow its status to the end: exit 0 when it succeeded, 1 when it failed.
  */
 import { Option, type Command } from 'commander';
-import type { FailoverRequest } from '../../api/types.ts';
+import { APPROVE_ANNOTATION_PREFIX } from '../../api/contract.ts';
+import type { FailoverRequest, RecoveryPlan } from '../../api/types.ts';
+import { CustomResourceClient } from '../../kube/custom-resources.ts';
 import { UserContext, userOptions, type UserOptions } from './context.ts';
 
 type FailoverType = 'Test' | 'Planned' | 'Unplanned';
 
 const finished = (o: FailoverRequest | undefined) => !o || ['Succeeded', 'Failed', 'Committed', 'CleanedUp'].includes(o.status?.phase ?? '');
 
-/** One line about a request: phase, the step under way or the reason it failed. */
+/** One line about a request: phase, the step (or plan group) under way or the reason it failed. */
 export function describeFailover(fo: FailoverRequest): string {
   const s = fo.status;
   const failed = s?.conditions?.find((c) => c.type === 'Succeeded' && c.status === 'False');
   const running = s?.steps?.find((st) => st.state === 'Running');
-  const detail = failed ? `${failed.reason}: ${failed.message}` : running ? `${running.name}: ${running.message ?? ''}` : (s?.targetVirtualMachineId ?? '');
+  const group = s?.groups?.find((g) => g.phase === 'Running' || g.phase === 'WaitingForApproval');
+  const planDone = fo.spec.recoveryPlanName ? `${(s?.members ?? []).filter((m) => m.targetVirtualMachineId).length}/${s?.members?.length ?? 0} VMs failed over` : '';
+  const detail = failed
+    ? `${failed.reason}: ${failed.message}`
+    : running
+      ? `${running.name}: ${running.message ?? ''}`
+      : group
+        ? `group ${group.name}: ${group.message ?? group.phase}`
+        : planDone || (s?.targetVirtualMachineId ?? '');
   return `FailoverRequest ${fo.metadata.name}: ${s?.phase ?? 'Pending'}${detail ? ` (${detail})` : ''}`;
 }
 
@@ -34,21 +46,41 @@ function requestName(vm: string, type: FailoverType): string {
 }
 
 function registerFailover(program: Command): void {
-  userOptions(
+  const command = userOptions(
     program
-      .command('failover <vm>')
-      .description('Fail a ReplicatedVM over: creates a FailoverRequest (Test: isolated network, replication continues; Planned: no data loss; Unplanned: the source may be down)')
+      .command('failover [vm]')
+      .description('Fail a ReplicatedVM (or with --plan, a RecoveryPlan) over: creates a FailoverRequest (Test: isolated network, replication continues; Planned: no data loss; Unplanned: the source may be down)')
       .addOption(new Option('--type <type>', 'Test, Planned or Unplanned').choices(['Test', 'Planned', 'Unplanned']).makeOptionMandatory())
+      .option('--plan <plan>', 'fail over every VM of this RecoveryPlan, group by group (instead of one VM)')
       .option('--point <point>', 'LatestProcessed (default), Latest, LatestAppConsistent or a RecoveryPoint name')
-      .option('--name <name>', 'name of the FailoverRequest (default: <vm>-<type>-<time>)'),
+      .option('--name <name>', 'name of the FailoverRequest (default: <vm or plan>-<type>-<time>)'),
     true,
-  ).action(async (vm: string, o: UserOptions & { type: FailoverType; point?: string; name?: string }) => {
+  );
+  command.action(async (vm: string | undefined, o: UserOptions & { type: FailoverType; plan?: string; point?: string; name?: string }) => {
+    if (Boolean(vm) === Boolean(o.plan)) command.error(`error: name one ReplicatedVM or --plan PLAN${vm ? ', not both' : ''}`);
     const ctx = new UserContext(o);
-    await ctx.need(ctx.vms, 'ReplicatedVM', vm);
-    const name = o.name ?? requestName(vm, o.type);
-    await ctx.failovers.create(ctx.namespace, { metadata: { name }, spec: { replicatedVMName: vm, type: o.type, ...(o.point ? { recoveryPoint: o.point } : {}) } });
-    process.stdout.write(`FailoverRequest ${name} created (${o.type} failover of ${vm})\n`);
+    const target = vm ? { replicatedVMName: vm } : { recoveryPlanName: o.plan as string };
+    if (vm) await ctx.need(ctx.vms, 'ReplicatedVM', vm);
+    else await ctx.need(new CustomResourceClient<RecoveryPlan>(ctx.kubeConfig, 'RecoveryPlan'), 'RecoveryPlan', o.plan as string);
+    const subject = vm ?? (o.plan as string);
+    const name = o.name ?? requestName(subject, o.type);
+    await ctx.failovers.create(ctx.namespace, { metadata: { name }, spec: { ...target, type: o.type, ...(o.point ? { recoveryPoint: o.point } : {}) } });
+    process.stdout.write(`FailoverRequest ${name} created (${o.type} failover of ${vm ?? `plan ${o.plan}`})\n`);
     if (o.wait) await follow(ctx, name, finished, `${o.type} failover ${name}`);
+  });
+}
+
+/** `approve FO ACTION`: approves a manual-approval action of a plan failover. */
+function registerApprove(program: Command): void {
+  userOptions(program.command('approve <failover> <action>').description('Approve a manual-approval action of a plan failover, so the plan goes on')).action(async (name: string, action: string, o: UserOptions) => {
+    const ctx = new UserContext(o);
+    const fo = await ctx.need(ctx.failovers, 'FailoverRequest', name);
+    if (!fo.spec.recoveryPlanName) throw new Error(`${name} fails over one VM, not a RecoveryPlan: it has no actions to approve`);
+    const plan = await ctx.need(new CustomResourceClient<RecoveryPlan>(ctx.kubeConfig, 'RecoveryPlan'), 'RecoveryPlan', fo.spec.recoveryPlanName);
+    const approvals = plan.spec.groups.flatMap((g) => [...(g.preActions ?? []), ...(g.postActions ?? [])]).filter((a) => a.manualApproval).map((a) => a.name);
+    if (!approvals.includes(action)) throw new Error(`RecoveryPlan ${plan.metadata.name} has no manual approval named ${action}${approvals.length ? ` (it has: ${approvals.join(', ')})` : ''}`);
+    await ctx.failovers.mergePatch(ctx.ref(name), { metadata: { annotations: { [APPROVE_ANNOTATION_PREFIX + action]: new Date().toISOString() } } });
+    process.stdout.write(`FailoverRequest ${name}: ${action} approved\n`);
   });
 }
 
@@ -68,6 +100,7 @@ function registerFlag(program: Command, field: 'commit' | 'cleanup' | 'reprotect
 
 export function registerFailoverCommands(program: Command): void {
   registerFailover(program);
+  registerApprove(program);
   registerFlag(program, 'commit', 'Commit a Planned or Unplanned failover (cannot be undone)', (o) => !o || ['Committed', 'Failed'].includes(o.status?.phase ?? ''));
   registerFlag(program, 'cleanup', 'Remove everything a Test failover created', (o) => !o || ['CleanedUp', 'Failed'].includes(o.status?.phase ?? ''));
   registerFlag(program, 'reprotect', 'After commit: replicate the failed-over VM back to its original region', (o) =>

@@ -58,7 +58,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
 
     const own = this.outsideScopes(fo, undefined);
     if (own) return this.fail(this.pass(fo), own.reason, own.message, ctx);
-    const vm = await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName });
+    const vm = await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName ?? '' });
     if (!vm) return this.fail(this.pass(fo), 'ReplicatedVMNotFound', `ReplicatedVM ${fo.spec.replicatedVMName} does not exist`, ctx);
     const outside = this.outsideScopes(fo, vm);
     if (outside) return this.fail(this.pass(fo, vm), outside.reason, outside.message, ctx);
@@ -92,7 +92,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
   /** After success: commit, and (after commit) re-protect. */
   private async afterFailover(fo: FailoverRequest, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const reprotecting = fo.spec.reprotect && (fo.spec.commit || fo.status?.phase === 'Committed') && !isTrue(fo.status?.conditions, 'Reprotected');
-    const vm = reprotecting ? await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName }) : undefined;
+    const vm = reprotecting ? await this.deps.vms.get({ namespace: fo.metadata.namespace ?? 'default', name: fo.spec.replicatedVMName ?? '' }) : undefined;
     const pass = this.pass(fo, vm);
     if (fo.spec.commit && pass.status.phase === 'Succeeded') {
       pass.status.phase = 'Committed';
