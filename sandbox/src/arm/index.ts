@@ -41,7 +41,7 @@ export { ArmThrottling, ARM_BUCKETS, GLOBAL_FACTOR } from './throttling.ts';
 export type { ThrottlingConfig } from './throttling.ts';
 export { ArmError } from './errors.ts';
 export { ArmRbac, actionMatches, principalOf, requestAction, roleAllows } from './rbac.ts';
-export type { RbacConfig, RoleAssignment, RoleDefinition } from './rbac.ts';
+export type { Denial, RbacConfig, RoleAssignment, RoleDefinition } from './rbac.ts';
 export { staticTokenCredential } from './credential.ts';
 
 export interface ArmEmulatorOptions {

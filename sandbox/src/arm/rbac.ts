@@ -20,6 +20,7 @@
 // https://github.com/microsoft/foundry-dev-tools/issues/555: "The client '<appid>' with object id '<oid>' does
 // not have authorization to perform action '<action>' over scope '<scope>' or the scope is invalid. If access
 // was recently granted, please refresh your credentials."
+import { EventEmitter } from 'node:events';
 import type { ParsedPath } from './paths.ts';
 import { ArmError } from './errors.ts';
 
@@ -142,12 +143,20 @@ export function authorizationFailed(principal: Principal, a: RequestAction): Arm
 }
 
 /** Role assignments, their enforcement (when enabled) and the audit of the actions each principal used. */
+export interface Denial {
+  principalId: string;
+  action: string;
+  scope: string;
+}
+
 export class ArmRbac {
   enabled: boolean;
+  /** Emits `denied` (a Denial) for every request refused. */
+  readonly events = new EventEmitter<{ denied: [Denial] }>();
   assignments: RoleAssignment[];
   /** principal object id → action (lower-cased) → the action as first seen; in order of first use. */
   private used = new Map<string, Map<string, string>>();
-  private deniedLog: Array<{ principalId: string; action: string; scope: string }> = [];
+  private deniedLog: Denial[] = [];
 
   constructor(config: Partial<RbacConfig> = {}) {
     this.enabled = config.enabled ?? false;
@@ -167,7 +176,9 @@ export class ArmRbac {
   /** Records the action for the audit; when enforcing and not allowed, the 403 to answer. */
   check(principal: Principal, a: RequestAction): ArmError | undefined {
     if (this.enabled && !this.allows(principal.objectId, a)) {
-      this.deniedLog.push({ principalId: principal.objectId, action: a.action, scope: a.scope });
+      const denial = { principalId: principal.objectId, action: a.action, scope: a.scope };
+      this.deniedLog.push(denial);
+      this.events.emit('denied', denial);
       return authorizationFailed(principal, a);
     }
     let actions = this.used.get(principal.objectId);
@@ -181,7 +192,7 @@ export class ArmRbac {
     return Object.fromEntries([...this.used].map(([p, m]) => [p, [...m.values()]]));
   }
 
-  denied(): Array<{ principalId: string; action: string; scope: string }> {
+  denied(): Denial[] {
     return [...this.deniedLog];
   }
 

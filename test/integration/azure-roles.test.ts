@@ -1,0 +1,121 @@
+// The shipped Azure roles (deploy/azure-roles/*.json), proven against the ARM emulator enforcing role
+// assignments: the operator and the datapath call ARM as distinct principals.
+//  1. Each action of the operator role is needed, and its absence stops the step that needs it with reason
+//     AuthorizationFailed naming it: the scenario (replicate, Test failover, cleanup, Planned failover) starts
+//     with none of the operator's actions; each time ARM refuses one, the test finds the condition naming it
+//     and grants it back, so every action is removed exactly while it is first needed.
+//  2. Replicate, Test failover and cleanup of another VM pass with exactly the shipped roles, nothing refused.
+import { on } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../../src/api/types.ts';
+import type { CustomObject, CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { waitForObject as waitUntil } from '../../src/kube/wait-for-object.ts';
+import type { Denial, RoleDefinition } from '../../sandbox/src/arm/index.ts';
+import { sandboxRbac, shippedRole } from '../../sandbox/src/azure-roles.ts';
+import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
+import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { waitForObject } from '../support/wait.ts';
+
+const DISK_BYTES = 4 * 1024 * 1024;
+/** Actions only re-protect and failback use (failover-reprotect.test.ts): not part of this scenario. */
+const REPROTECT_ONLY = {
+  operator: ['Microsoft.Compute/virtualMachines/deallocate/action'],
+  datapath: ['Microsoft.Compute/disks/beginGetAccess/action', 'Microsoft.Compute/disks/endGetAccess/action'],
+};
+
+let fx: FailoverFixture;
+const operatorRole = shippedRole('operator');
+
+beforeAll(async () => {
+  fx = await startFailoverFixture({ namespacePrefix: 'azure-roles', rg: 'roles-src', disks: 1, diskBytes: DISK_BYTES, principals: true });
+  // Long-running operations answer 201/202 and are polled, as in Azure: the polls need their actions too.
+  fx.sb.arm.setLatency(20);
+});
+
+afterAll(async () => {
+  await fx?.close();
+});
+
+const operatorWith = (actions: string[]): void => {
+  fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId, { operator: { ...operatorRole, Actions: actions } satisfies RoleDefinition }));
+};
+
+/** The object of the scenario whose condition has reason AuthorizationFailed naming `action`. */
+async function conditionNaming(action: string): Promise<string> {
+  const c = fx.clients;
+  const candidates: Array<[CustomResourceClient<CustomObject>, string]> = [
+    [c.policies as never, 'fast'], [c.mappings as never, 'net'], [c.vms as never, fx.vmName], [fx.failovers as never, 'drill'], [fx.failovers as never, 'move'],
+  ];
+  const names = (o: CustomObject | undefined): Condition | undefined =>
+    ((o?.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((x) => x.reason === 'AuthorizationFailed' && (x.message ?? '').includes(`'${action}'`));
+  const stop = new AbortController();
+  try {
+    return await Promise.any(
+      candidates.map(async ([client, name]) => {
+        const o = await waitUntil(fx.kc, client, { namespace: fx.ns, name }, (x) => names(x) !== undefined, { what: `${name}: AuthorizationFailed naming ${action}`, timeoutMs: 30_000, signal: stop.signal });
+        return `${client.kind}/${name} ${names(o)!.type}`;
+      }),
+    );
+  } finally {
+    stop.abort();
+  }
+}
+
+async function scenario(): Promise<void> {
+  const ref = (name: string) => ({ namespace: fx.ns, name });
+  await fx.protect(1);
+  await fx.failovers.create(fx.ns, { metadata: { name: 'drill' }, spec: { replicatedVMName: fx.vmName, type: 'Test' } });
+  expect((await waitForObject(fx.kc, fx.failovers, ref('drill'), finished, 'test failover done', 60_000))?.status?.phase).toBe('Succeeded');
+  await fx.failovers.delete(ref('drill'));
+  await waitForObject(fx.kc, fx.failovers, ref('drill'), (o) => o === undefined, 'test failover cleaned up');
+  await fx.failovers.create(fx.ns, { metadata: { name: 'move' }, spec: { replicatedVMName: fx.vmName, type: 'Planned' } });
+  expect((await waitForObject(fx.kc, fx.failovers, ref('move'), finished, 'planned failover done', 60_000))?.status?.phase).toBe('Succeeded');
+}
+
+describe('shipped Azure roles under enforcement', () => {
+  it('stops the step that needs each operator action with reason AuthorizationFailed naming it', async () => {
+    const pending = new Set(operatorRole.Actions);
+    operatorWith([]);
+    await fx.runInProcess('dp-azure-roles', { backoff: { baseDelayMs: 100, maxDelayMs: 400, jitter: 0.2 } });
+    const proven: Record<string, string> = {};
+    const others: Denial[] = [];
+    const done = new AbortController();
+    const run = scenario().finally(() => done.abort());
+    try {
+      for await (const [d] of on(fx.sb.arm.rbac.events, 'denied', { signal: done.signal }) as AsyncIterable<[Denial]>) {
+        const action = operatorRole.Actions.find((a) => a.toLowerCase() === d.action.toLowerCase());
+        if (d.principalId !== SANDBOX_PRINCIPALS.operator || !action) others.push(d);
+        if (!action || !pending.has(action)) continue; // refused before it was granted back
+        proven[action] = await conditionNaming(action);
+        pending.delete(action);
+        operatorWith(operatorRole.Actions.filter((a) => !pending.has(a)));
+      }
+    } catch (e) {
+      if (!done.signal.aborted) throw e;
+    }
+    await run;
+    expect(others, 'refused beyond the operator role').toEqual([]);
+    expect([...pending], 'operator actions the scenario never needed').toEqual(REPROTECT_ONLY.operator);
+    // The datapath held exactly its role all along: it used every action of it the scenario can need.
+    const used = fx.sb.arm.rbac.audit()[SANDBOX_PRINCIPALS.datapath] ?? [];
+    expect(shippedRole('datapath').Actions.filter((a) => !used.includes(a)), 'datapath actions never used').toEqual(REPROTECT_ONLY.datapath);
+    console.log(`operator action → where its absence shows:\n${Object.entries(proven).map(([a, w]) => `  ${a} → ${w}`).join('\n')}`);
+  });
+
+  it('replicates, fails over for a test and cleans up another VM with exactly the shipped roles', async () => {
+    fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId));
+    fx.sb.arm.rbac.resetAudit();
+    const vm = await fx.protectVm({ rg: 'roles-two', name: 'two', location: 'westeurope', disks: 1 });
+    const ref = { namespace: fx.ns, name: 'drill-two' };
+    await fx.failovers.create(fx.ns, { metadata: { name: 'drill-two' }, spec: { replicatedVMName: 'two', type: 'Test' } });
+    const fo = await waitForObject(fx.kc, fx.failovers, ref, finished, 'test failover done', 60_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    await fx.failovers.delete(ref);
+    await waitForObject(fx.kc, fx.failovers, ref, (o) => o === undefined, 'test failover cleaned up');
+    expect(vm.sourceVmId).toContain('/roles-two/');
+    expect(fx.sb.arm.rbac.denied()).toEqual([]);
+    const audit = fx.sb.arm.rbac.audit();
+    expect(audit[SANDBOX_PRINCIPALS.operator]?.length).toBeGreaterThan(0);
+    expect(audit[SANDBOX_PRINCIPALS.datapath]?.length).toBeGreaterThan(0);
+  });
+});
