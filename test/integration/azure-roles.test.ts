@@ -5,7 +5,10 @@
 //     with none of the operator's actions; each time ARM refuses one, the test finds the condition naming it
 //     and grants it back, so every action is removed exactly while it is first needed.
 //  2. Replicate, Test failover and cleanup of another VM pass with exactly the shipped roles, nothing refused.
+//  3. `sandbox up --azure-rbac`: the env file's operator token holds the shipped role, nothing more.
 import { on } from 'node:events';
+import fs from 'node:fs';
+import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../src/api/types.ts';
 import type { CustomObject, CustomResourceClient } from '../../src/kube/custom-resources.ts';
@@ -15,6 +18,10 @@ import { sandboxRbac, shippedRole } from '../../sandbox/src/azure-roles.ts';
 import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { waitForObject } from '../support/wait.ts';
+import { staticTokenCredential } from '../../sandbox/src/arm/credential.ts';
+import { connectSandbox } from '../../sandbox/src/client.ts';
+import { envFile, parseEnvFile } from '../../sandbox/src/state.ts';
+import { startSandboxProcess } from '../support/sandbox-process.ts';
 
 const DISK_BYTES = 4 * 1024 * 1024;
 /** Actions only re-protect and failback use (failover-reprotect.test.ts): not part of this scenario. */
@@ -117,5 +124,27 @@ describe('shipped Azure roles under enforcement', () => {
     const audit = fx.sb.arm.rbac.audit();
     expect(audit[SANDBOX_PRINCIPALS.operator]?.length).toBeGreaterThan(0);
     expect(audit[SANDBOX_PRINCIPALS.datapath]?.length).toBeGreaterThan(0);
+  });
+});
+
+describe('sandbox up --azure-rbac', () => {
+  it("gives the operator's token exactly the shipped role and the sandbox's own token everything", async () => {
+    const sandbox = await startSandboxProcess('azure-roles-up', '--azure-rbac');
+    try {
+      const conn = connectSandbox(sandbox.dir);
+      const env = parseEnvFile(fs.readFileSync(envFile(sandbox.dir), 'utf8'));
+      const as = (token: string) => new ResourceManagementClient(staticTokenCredential(token), conn.subscriptionId, { endpoint: conn.endpoint });
+      const operator = as(env.SITE_RECOVERY_OPERATOR_ACCESS_TOKEN!);
+      await operator.resourceGroups.createOrUpdate('roles-up', { location: 'westeurope' });
+      await expect(operator.resourceGroups.beginDeleteAndWait('roles-up')).rejects.toMatchObject({
+        statusCode: 403,
+        code: 'AuthorizationFailed',
+        message: expect.stringContaining(`does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/delete' over scope '/subscriptions/${conn.subscriptionId}/resourceGroups/roles-up'`),
+      });
+      await expect(as(env.SITE_RECOVERY_DATAPATH_ACCESS_TOKEN!).resourceGroups.get('roles-up')).rejects.toMatchObject({ statusCode: 403 });
+      await as(conn.token).resourceGroups.beginDeleteAndWait('roles-up', { updateIntervalInMs: 50 });
+    } finally {
+      await sandbox.down();
+    }
   });
 });
