@@ -5,7 +5,7 @@
 //     with none of the operator's actions; each time ARM refuses one, the test finds the condition naming it
 //     and grants it back, so every action is removed exactly while it is first needed.
 //  2. Replicate, Test failover and cleanup of another VM pass with exactly the shipped roles, nothing refused.
-//  3. `sandbox up --azure-rbac`: the env file's operator token holds the shipped role, nothing more.
+//  3. `sandbox up --azure-rbac`: the env file's operator token holds the shipped role, nothing more; /_sandbox/rbac.
 import { on } from 'node:events';
 import fs from 'node:fs';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -146,7 +146,7 @@ describe('shipped Azure roles under enforcement', () => {
 });
 
 describe('sandbox up --azure-rbac', () => {
-  it("gives the operator's token exactly the shipped role and the sandbox's own token everything", async () => {
+  it("gives the operator's token exactly the shipped role, audits what it did, and can be turned off at run time", async () => {
     const sandbox = await startSandboxProcess('azure-roles-up', '--azure-rbac');
     try {
       const conn = connectSandbox(sandbox.dir);
@@ -160,7 +160,16 @@ describe('sandbox up --azure-rbac', () => {
         message: expect.stringContaining(`does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/delete' over scope '/subscriptions/${conn.subscriptionId}/resourceGroups/roles-up'`),
       });
       await expect(as(env.SITE_RECOVERY_DATAPATH_ACCESS_TOKEN!).resourceGroups.get('roles-up')).rejects.toMatchObject({ statusCode: 403 });
-      await as(conn.token).resourceGroups.beginDeleteAndWait('roles-up', { updateIntervalInMs: 50 });
+      // The control endpoint: the audit and the refusals; a malformed change is refused; enforcement off at run time.
+      const control = (method: string, body?: unknown) =>
+        fetch(`${conn.endpoint}/_sandbox/rbac`, { method, headers: { Authorization: `Bearer ${conn.token}`, 'Content-Type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const seen = (await (await control('GET')).json()) as { enabled: boolean; audit: Record<string, string[]>; denied: Denial[] };
+      expect(seen.enabled).toBe(true);
+      expect(seen.audit[SANDBOX_PRINCIPALS.operator]).toContain('Microsoft.Resources/subscriptions/resourceGroups/write');
+      expect(seen.denied.map((d) => `${d.principalId} ${d.action}`)).toContain(`${SANDBOX_PRINCIPALS.operator} Microsoft.Resources/subscriptions/resourceGroups/delete`);
+      expect((await control('PUT', { assignments: [{ principalId: 'x' }] })).status).toBe(400);
+      expect((await control('PUT', { enabled: false })).status).toBe(200);
+      await operator.resourceGroups.beginDeleteAndWait('roles-up', { updateIntervalInMs: 50 });
     } finally {
       await sandbox.down();
     }
