@@ -19,7 +19,10 @@ export interface SandboxState {
   dir: string;
   persist: boolean;
   caCertPath: string;
+  /** The sandbox's own principal (Owner when roles are enforced). */
   accessToken: string;
+  /** Tokens of the distinct operator and datapath principals (`sandbox up --azure-rbac` assigns their roles). */
+  principalTokens?: { operator: string; datapath: string };
   arm: { endpoint: string; port: number; subscriptionId: string };
   storage: { endpoint: string; diskAccount: string; diskAccountKey: string };
   kube?: { kubeconfig: string; server: string; pids?: { etcd: number; kubeApiserver: number } };
@@ -39,6 +42,10 @@ export function sandboxEnv(state: SandboxState): Record<string, string> {
   env.AZURE_SUBSCRIPTION_ID = state.arm.subscriptionId;
   env.AZURE_RESOURCE_MANAGER_ENDPOINT = state.arm.endpoint;
   env.SITE_RECOVERY_ACCESS_TOKEN = state.accessToken;
+  if (state.principalTokens) {
+    env.SITE_RECOVERY_OPERATOR_ACCESS_TOKEN = state.principalTokens.operator;
+    env.SITE_RECOVERY_DATAPATH_ACCESS_TOKEN = state.principalTokens.datapath;
+  }
   env.NODE_EXTRA_CA_CERTS = state.caCertPath;
   env.SITE_RECOVERY_STORAGE_ENDPOINT = state.storage.endpoint;
   env.SITE_RECOVERY_SANDBOX_DIR = state.dir;

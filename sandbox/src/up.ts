@@ -12,6 +12,7 @@ import type { SandboxState } from './state.ts';
 import { sandboxAccessToken, startLocalStorage } from './storage/index.ts';
 import type { LocalStorage } from './storage/index.ts';
 import { ensureSandboxCa } from './tls.ts';
+import { sandboxRbac } from './azure-roles.ts';
 
 const log = createLogger('sandbox');
 
@@ -26,6 +27,11 @@ export interface SandboxUpOptions {
   armLatencyMs?: number;
   /** ARM's token buckets (arm/throttling.ts) from the start; `scale` multiplies their sizes and refill rates. */
   armThrottling?: { scale?: number };
+  /**
+   * Azure RBAC in the ARM emulator: the operator and datapath principals (their tokens in the env file) hold
+   * exactly the shipped roles (deploy/azure-roles/), the sandbox's own principal is Owner; anything else 403.
+   */
+  azureRbac?: boolean;
 }
 
 export interface Sandbox {
@@ -84,6 +90,7 @@ export async function startSandbox(opts: SandboxUpOptions): Promise<Sandbox> {
       log.warn('previous ARM port is taken, using another', { port: previous });
       arm = await startArmEmulator(armOpts);
     }
+    if (opts.azureRbac) arm.rbac.configure(sandboxRbac(arm.subscriptionId));
     stops.push(() => arm.stop());
     if (persist) fs.writeFileSync(path.join(dir, 'ports.json'), JSON.stringify({ arm: arm.port }));
 
@@ -104,6 +111,7 @@ export async function startSandbox(opts: SandboxUpOptions): Promise<Sandbox> {
       persist,
       caCertPath: ca.caCertPath,
       accessToken: sandboxAccessToken(),
+      principalTokens: { operator: sandboxAccessToken('operator'), datapath: sandboxAccessToken('datapath') },
       arm: { endpoint: arm.endpoint, port: arm.port, subscriptionId: arm.subscriptionId },
       storage: { endpoint: storage.diskEndpoint, diskAccount: storage.diskAccount, diskAccountKey: storage.accountKey(storage.diskAccount) },
       ...(kube ? { kube: { kubeconfig: kube.kubeconfigPath, server: kube.server, ...(kube.pids ? { pids: kube.pids } : {}) } } : {}),
@@ -151,6 +159,7 @@ export async function runSandboxUp(opts: SandboxUpOptions, out: (line: string) =
   out(`CA           ${s.caCertPath}`);
   const t = sandbox.arm.throttling.config;
   if (t.enabled) out(`throttling   ARM token buckets at scale ${t.scale} (\`site-recovery sandbox arm-stats\` counts reads, writes, deletes, 429s)`);
+  if (sandbox.arm.rbac.enabled) out('azure rbac   operator and datapath hold exactly deploy/azure-roles/*.json (their tokens: SITE_RECOVERY_OPERATOR_ACCESS_TOKEN, SITE_RECOVERY_DATAPATH_ACCESS_TOKEN)');
   out(`environment  source ${path.relative(process.cwd(), path.join(s.dir, 'env')) || path.join(s.dir, 'env')}`);
   out('sandbox ready (Ctrl-C or `site-recovery sandbox down` stops it)');
   if (signalled === undefined) await done;

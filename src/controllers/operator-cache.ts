@@ -13,6 +13,7 @@ import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReade
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
 import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
+import type { BackoffOptions } from '../runtime/workqueue.ts';
 import { namespaceScopes, type NamespaceScopes, type Tenancy } from './tenancy.ts';
 
 export interface OperatorCache {
@@ -41,14 +42,14 @@ export interface OperatorCache {
   /** Namespaced tenancy: each namespace's Azure scopes (tenancy.ts); absent in cluster tenancy. */
   scopes?: NamespaceScopes;
   /** Options every controller takes. */
-  controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; classifyError: (error: unknown) => string };
+  controllerOptions: { events: EventRecorder; workers?: number; resyncMs?: number; backoff?: BackoffOptions; classifyError: (error: unknown) => string };
 }
 
 function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: CustomResourceClient<T>, namespace?: string): Informer<T> {
   return new Informer<T>(kubeConfig, client.path(namespace), async () => (await client.list(namespace)) as never);
 }
 
-export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number; tenancy?: Tenancy }): OperatorCache {
+export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number; backoff?: BackoffOptions; tenancy?: Tenancy }): OperatorCache {
   const { kubeConfig, namespace } = options;
   const clients = {
     policies: new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy'),
@@ -73,7 +74,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
       plans: informerFor(kubeConfig, clients.plans, namespace),
     },
     ...(options.tenancy === 'namespaced' ? { scopes: namespaceScopes(kubeConfig) } : {}),
-    controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, classifyError: classifyForMetrics },
+    controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, ...(options.backoff ? { backoff: options.backoff } : {}), classifyError: classifyForMetrics },
   };
 }
 

@@ -21,6 +21,7 @@ import { KubeEventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { Manager } from '../runtime/manager.ts';
 import { createLogger } from '../util/logger.ts';
+import type { BackoffOptions } from '../runtime/workqueue.ts';
 
 const log = createLogger('operator');
 
@@ -41,6 +42,8 @@ export interface OperatorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Retries of a failed reconcile (default: 0.5 s doubling to 5 minutes, ±20%). */
+  backoff?: BackoffOptions;
   /** cluster (default, single-tenant) or namespaced (each namespace bounded to its Azure scopes). */
   tenancy?: Tenancy;
   /** Failover settings: the final sync's deadline, the deadline of a call into the source region. */
@@ -55,7 +58,7 @@ export function buildOperator(options: OperatorOptions): Manager {
   const { kubeConfig } = options;
   const identity = options.identity ?? defaultIdentity();
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
-  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs, tenancy: options.tenancy });
+  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs, ...(options.backoff ? { backoff: options.backoff } : {}), tenancy: options.tenancy });
   exportFleetMetrics(cache.informers);
   const { informers } = cache;
   const kinds = [

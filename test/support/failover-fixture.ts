@@ -2,6 +2,7 @@
 // a policy, a network mapping and the ReplicatedVM protecting it, plus disk and point hashing helpers.
 // The operator and the datapath run in this process as the chart's service accounts (runInProcess), or
 // are started by the caller, before protect().
+import fs from 'node:fs';
 import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVMSpec } from '../../src/api/types.ts';
@@ -10,7 +11,8 @@ import { buildDatapath } from '../../src/datapath/datapath.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator, type OperatorOptions } from '../../src/operator/run-operator.ts';
 import { hashDisk } from '../../sandbox/src/workload/index.ts';
-import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
+import { SANDBOX_PRINCIPALS, sandboxAccessToken, sandboxStorageCredential, type SandboxPrincipal } from '../../sandbox/src/storage/token.ts';
+import { StaticTokenCredential } from '../../src/azure/credential.ts';
 import { createSmallVm, startDatapathSandbox, type DatapathSandbox, type SmallVmShape } from './datapath-sandbox.ts';
 import { chartServiceAccountKubeConfig } from './helm-rbac.ts';
 import { createTestNamespace, testKubeConfig } from './kube.ts';
@@ -71,6 +73,11 @@ export async function startFailoverFixture(options: {
   shape?: SmallVmShape;
   /** More fields of the ReplicatedVM's spec (size fallbacks, zone mappings, disk types, ...). */
   spec?: Partial<ReplicatedVMSpec>;
+  /**
+   * The operator and the datapath call Azure as distinct principals (the sandbox's `operator` and `datapath`
+   * tokens) rather than the sandbox's own, so that the ARM emulator's role assignments (`sb.arm.rbac`) apply.
+   */
+  principals?: boolean;
 }): Promise<FailoverFixture> {
   const sb = await startDatapathSandbox();
   const kc = testKubeConfig();
@@ -87,6 +94,9 @@ export async function startFailoverFixture(options: {
   const source = await sb.c.compute.virtualMachines.get(rg, vmName);
   const nic = await sb.c.network.networkInterfaces.get(rg, `${vmName}-nic`);
   const azure = { ...sb.azure, ...options.azure };
+  const auditFile = process.env.SITE_RECOVERY_RBAC_AUDIT;
+  const principals = options.principals === true || auditFile !== undefined;
+  const as = (principal: SandboxPrincipal): AzureConfig => (principals ? { ...azure, credential: new StaticTokenCredential(sandboxAccessToken(principal)) } : azure);
   const stop = new AbortController();
   let stopRun = new AbortController();
   let stopDatapath = new AbortController();
@@ -122,9 +132,9 @@ export async function startFailoverFixture(options: {
       const operatorKc = await chartServiceAccountKubeConfig(cluster, 'operator', ns);
       const datapathKc = await chartServiceAccountKubeConfig(cluster, 'datapath', ns);
       const run = AbortSignal.any([stop.signal, stopRun.signal]);
-      running.push(buildOperator({ kubeConfig: operatorKc, azure, namespace: ns, workers: 4, ...operator }).run(run));
+      running.push(buildOperator({ kubeConfig: operatorKc, azure: as('operator'), namespace: ns, workers: 4, ...operator }).run(run));
       const signal = AbortSignal.any([run, stopDatapath.signal]);
-      datapath = buildDatapath({ kubeConfig: datapathKc, azure, identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
+      datapath = buildDatapath({ kubeConfig: datapathKc, azure: as('datapath'), identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
       running.push(datapath);
     },
     async stopDatapath() {
@@ -141,6 +151,7 @@ export async function startFailoverFixture(options: {
     async close() {
       stop.abort();
       await Promise.allSettled(running);
+      if (auditFile) mergeRbacAudit(auditFile, sb.arm.rbac.audit());
       await sb.close();
     },
     async protect(cycles = 1) {
@@ -159,6 +170,21 @@ export async function startFailoverFixture(options: {
       return new PageBlobClient(d.blobUrl, sandboxStorageCredential()).withSnapshot(d.snapshot);
     },
   };
+}
+
+/**
+ * Audit mode (SITE_RECOVERY_RBAC_AUDIT=<file>): the operator and the datapath run as their own principals and,
+ * at close(), the ARM actions each used are added to <file> (`{ operator: [...], datapath: [...] }`, sorted):
+ * how deploy/azure-roles/*.json were derived (docs/security.md).
+ */
+function mergeRbacAudit(file: string, audit: Record<string, string[]>): void {
+  const merged = (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {}) as Record<string, string[]>;
+  for (const who of ['operator', 'datapath'] as const) {
+    const seen = new Map((merged[who] ?? []).map((a) => [a.toLowerCase(), a]));
+    for (const a of audit[SANDBOX_PRINCIPALS[who]] ?? []) if (!seen.has(a.toLowerCase())) seen.set(a.toLowerCase(), a);
+    merged[who] = [...seen.values()].sort((x, y) => x.localeCompare(y));
+  }
+  fs.writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
 }
 
 /** A FailoverRequest that reached an end (or a point where it waits for the user). */

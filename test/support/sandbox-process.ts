@@ -23,14 +23,15 @@ export interface SandboxProcess {
   down(): Promise<void>;
 }
 
-export async function startSandboxProcess(prefix: string): Promise<SandboxProcess> {
+/** `upArgs`: more options of `sandbox up` (e.g. `--azure-rbac`). */
+export async function startSandboxProcess(prefix: string, ...upArgs: string[]): Promise<SandboxProcess> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
   const dir = path.join(tmp, 'sb');
   const cli = async (...args: string[]): Promise<string[]> => {
     const { stdout } = await run(NODE, [MAIN, 'sandbox', ...args, '--dir', dir], { cwd: tmp, maxBuffer: 1 << 22 });
     return stdout.trim().split('\n');
   };
-  const child = spawn(NODE, [MAIN, 'sandbox', 'up', '--dir', dir, '--no-kube'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
+  const child = spawn(NODE, [MAIN, 'sandbox', 'up', '--dir', dir, '--no-kube', ...upArgs], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

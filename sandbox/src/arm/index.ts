@@ -25,6 +25,8 @@ import { outageLocator } from './regions.ts';
 import { createArmServer, listen } from './server.ts';
 import { ArmStats } from './stats.ts';
 import { ArmThrottling } from './throttling.ts';
+import { ArmRbac } from './rbac.ts';
+import type { RbacConfig } from './rbac.ts';
 import type { ThrottlingConfig } from './throttling.ts';
 import type { ArmStorageBackend } from './storage-backend.ts';
 import { ArmStore } from './store.ts';
@@ -38,6 +40,8 @@ export type { ArmStatsSummary, KindCounts, OperationCounts, RequestRecord } from
 export { ArmThrottling, ARM_BUCKETS, GLOBAL_FACTOR } from './throttling.ts';
 export type { ThrottlingConfig } from './throttling.ts';
 export { ArmError } from './errors.ts';
+export { ArmRbac, actionMatches, principalOf, requestAction, roleAllows } from './rbac.ts';
+export type { Denial, RbacConfig, RoleAssignment, RoleDefinition } from './rbac.ts';
 export { staticTokenCredential } from './credential.ts';
 
 export interface ArmEmulatorOptions {
@@ -65,6 +69,8 @@ export interface ArmEmulatorOptions {
   throttling?: Partial<ThrottlingConfig>;
   /** Regional outage state (default: a new one); the storage backend is given it too (useOutages). */
   outages?: RegionOutages;
+  /** Azure RBAC (rbac.ts): off by default; `{ enabled: true, assignments }` answers 403 AuthorizationFailed to what they do not allow. */
+  rbac?: Partial<RbacConfig>;
 }
 
 export interface ArmEmulator {
@@ -78,6 +84,8 @@ export interface ArmEmulator {
   stats: ArmStats;
   /** ARM's token buckets; `throttling.configure({ enabled, scale })` changes them at run time. */
   throttling: ArmThrottling;
+  /** Role assignments, their enforcement (`rbac.configure({ enabled, assignments })` at run time) and the audit of actions per principal. */
+  rbac: ArmRbac;
   setLatency(latency: number | Partial<LatencyConfig>): void;
   /** Regions down (`sandbox outage`); shared with the storage front. */
   outages: RegionOutages;
@@ -117,12 +125,13 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   for (const f of opts.faults ?? []) faults.inject(f);
   const stats = new ArmStats();
   const throttling = new ArmThrottling(opts.throttling);
+  const rbac = new ArmRbac(opts.rbac);
   const setLatency = (l: number | Partial<LatencyConfig>): void => {
     engine.config.latency = toLatency(engine.config.latency, l);
   };
   const host = opts.host ?? '127.0.0.1';
   const cert = issueServerCert(opts.ca, [host]);
-  const server = createArmServer({ engine, faults, stats, throttling, setLatency }, { cert: cert.certPem, key: cert.keyPem });
+  const server = createArmServer({ engine, faults, stats, throttling, rbac, setLatency }, { cert: cert.certPem, key: cert.keyPem });
   const port = await listen(server, opts.port ?? 0, host);
   engine.endpoint = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   engine.resumeOperations();
@@ -136,6 +145,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     faults,
     stats,
     throttling,
+    rbac,
     setLatency,
     outages: engine.outages,
     skus: engine.skus,

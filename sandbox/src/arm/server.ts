@@ -12,6 +12,8 @@ import { dispatchRequest } from './dispatch.ts';
 import type { FaultInjector, FaultRule } from './faults.ts';
 import { parseArmPath } from './paths.ts';
 import type { ParsedPath } from './paths.ts';
+import { principalOf, requestAction } from './rbac.ts';
+import type { ArmRbac, RoleAssignment } from './rbac.ts';
 import { outageFault, regionOfRequest } from './regions.ts';
 import type { ArmStats } from './stats.ts';
 import type { ArmThrottling, ThrottlingConfig } from './throttling.ts';
@@ -23,6 +25,7 @@ export interface ServerDeps {
   faults: FaultInjector;
   stats: ArmStats;
   throttling: ArmThrottling;
+  rbac: ArmRbac;
   setLatency(l: number | Partial<LatencyConfig>): void;
 }
 
@@ -127,6 +130,16 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     if ((await injectFault(fault, req, res, record)) === 'answered') return;
   }
 
+  // Azure RBAC (rbac.ts): the caller's role assignments must allow the request's action at its scope.
+  const action = requestAction(method, parsed);
+  const denied = action ? deps.rbac.check(principalOf(req.headers.authorization), action) : undefined;
+  if (denied) {
+    req.resume();
+    record(denied.status);
+    send(req, res, errorReply(denied));
+    return;
+  }
+
   // ARM's own limits come before the resource provider sees the request (throttling.ts).
   const admitted = throttling.admit({ method, subscriptionId: subscriptionOf(url.pathname), authorization: req.headers.authorization });
   if (admitted?.throttled) {
@@ -173,10 +186,11 @@ function authenticated(req: http.IncomingMessage, res: http.ServerResponse): boo
 }
 
 /**
- * `/_sandbox/{stats,faults,latency,idle,throttling}`: what tests and `sandbox arm-stats` use to observe and
+ * `/_sandbox/{stats,faults,latency,idle,throttling,rbac}`: what tests and `sandbox arm-stats` use to observe and
  * steer the emulator (GET stats[?reset=true]: ArmStatsSummary plus `operations`, calls per operation key; GET/PUT
  * throttling: `{enabled, scale, region}`, see ../throttle.ts); `/_sandbox/outages[/{region}]` (GET the list, PUT `{failures?}` takes a region down, DELETE
- * brings it back): what `sandbox outage` / `restore` and ../outage.ts use.
+ * brings it back): what `sandbox outage` / `restore` and ../outage.ts use; GET rbac[?reset=true]: `{enabled, assignments,
+ * audit, denied}` (audit: actions used per principal), PUT rbac `{enabled?, assignments?}` (rbac.ts).
  */
 async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
   const { engine, faults, stats } = deps;
@@ -191,6 +205,12 @@ async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: U
     stats.reset();
     return { status: 204 };
   }
+  if (what === 'rbac' && req.method === 'GET') {
+    const body = { enabled: deps.rbac.enabled, assignments: deps.rbac.assignments, audit: deps.rbac.audit(), denied: deps.rbac.denied() };
+    if (url.searchParams.get('reset') === 'true') deps.rbac.resetAudit();
+    return { status: 200, body };
+  }
+  if (what === 'rbac' && req.method === 'PUT') return configureRbac(deps.rbac, body);
   if (what === 'throttling' && req.method === 'GET') return { status: 200, body: deps.throttling.config };
   if (what === 'throttling' && req.method === 'PUT') return configureThrottling(deps.throttling, body);
   if (what === 'faults' && req.method === 'GET') return { status: 200, body: { value: faults.list() } };
@@ -216,6 +236,18 @@ async function handleControl(deps: ServerDeps, req: http.IncomingMessage, url: U
     return { status: 204 };
   }
   throw new ArmError(404, 'NotFound', `unknown sandbox control ${req.method} ${url.pathname}`);
+}
+
+function configureRbac(rbac: ArmRbac, body: unknown): Reply {
+  const b = (body ?? {}) as { enabled?: unknown; assignments?: unknown };
+  const assignmentOk = (a: unknown): boolean => {
+    const x = a as Partial<RoleAssignment> | null;
+    return !!x && typeof x.principalId === 'string' && typeof x.scope === 'string' && !!x.role && Array.isArray(x.role.Actions);
+  };
+  if ((b.enabled !== undefined && typeof b.enabled !== 'boolean') || (b.assignments !== undefined && !(Array.isArray(b.assignments) && b.assignments.every(assignmentOk)))) {
+    throw new ArmError(400, 'InvalidRequestContent', 'expected {enabled?: boolean, assignments?: [{principalId, scope, role: {Name, Actions, NotActions?}}]}');
+  }
+  return { status: 200, body: rbac.configure(b as { enabled?: boolean; assignments?: RoleAssignment[] }) };
 }
 
 function configureThrottling(throttling: ArmThrottling, body: unknown): Reply {

@@ -27,7 +27,8 @@ import { startAzurite, type AzuriteProcess } from './azurite.ts';
 import { StorageFront } from './front.ts';
 import { ChangeTracker, type TrackerState } from './tracker.ts';
 
-export { sandboxAccessToken, sandboxStorageCredential, STORAGE_AUDIENCE } from './token.ts';
+export { sandboxAccessToken, sandboxStorageCredential, SANDBOX_PRINCIPALS, STORAGE_AUDIENCE } from './token.ts';
+export type { SandboxPrincipal } from './token.ts';
 
 const log = createLogger('sandbox-storage');
 

@@ -21,12 +21,26 @@ function b64url(obj: object): string {
   return Buffer.from(JSON.stringify(obj)).toString('base64url');
 }
 
-let cached: { token: string; exp: number } | undefined;
+/**
+ * The identities the sandbox issues tokens for, by object id (the token's `oid` and `appid`): `sandbox` (the
+ * sandbox's own clients, the CLI and tests; Owner when the ARM emulator enforces roles), and distinct
+ * `operator` and `datapath` principals, whose role assignments `sandbox up --azure-rbac` makes.
+ */
+export const SANDBOX_PRINCIPALS = {
+  sandbox: '00000000-0000-4000-8000-00000000a11c',
+  operator: '00000000-0000-4000-8000-0000000000e1',
+  datapath: '00000000-0000-4000-8000-0000000000d1',
+} as const;
+export type SandboxPrincipal = keyof typeof SANDBOX_PRINCIPALS;
 
-/** A long-lived unsigned JWT Azurite accepts as a storage bearer token (see module comment). */
-export function sandboxAccessToken(): string {
+const cached = new Map<SandboxPrincipal, { token: string; exp: number }>();
+
+/** A long-lived unsigned JWT Azurite accepts as a storage bearer token (see module comment), naming `principal`. */
+export function sandboxAccessToken(principal: SandboxPrincipal = 'sandbox'): string {
   const now = Math.floor(Date.now() / 1000);
-  if (cached && cached.exp - now > 365 * 24 * 3600) return cached.token;
+  const hit = cached.get(principal);
+  if (hit && hit.exp - now > 365 * 24 * 3600) return hit.token;
+  const oid = SANDBOX_PRINCIPALS[principal];
   const iat = now - 300;
   const exp = now + TEN_YEARS_S;
   const payload = {
@@ -36,14 +50,14 @@ export function sandboxAccessToken(): string {
     nbf: iat,
     exp,
     tid: SANDBOX_TENANT_ID,
-    oid: '00000000-0000-4000-8000-00000000a11c',
-    sub: 'site-recovery-sandbox',
-    appid: '00000000-0000-4000-8000-00000000a11c',
+    oid,
+    sub: principal === 'sandbox' ? 'site-recovery-sandbox' : `site-recovery-${principal}`,
+    appid: oid,
     scp: 'user_impersonation',
     ver: '1.0',
   };
   const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(payload)}.`;
-  cached = { token, exp };
+  cached.set(principal, { token, exp });
   return token;
 }
 

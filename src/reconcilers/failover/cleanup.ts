@@ -6,6 +6,7 @@
  */
 import type { FailoverResource } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
+import { reconcileErrorFor } from '../../azure/errors.ts';
 import { removeResource, type ExternalResource } from '../../azure/external-resource.ts';
 import { managedDiskResource } from '../../azure/resources/managed-disk.ts';
 import { networkInterfaceResource } from '../../azure/resources/network-interface.ts';
@@ -32,15 +33,29 @@ function resourceOf(az: AzureClients, entry: FailoverResource, owner: string): E
   }
 }
 
+/**
+ * Deletes one entry (true when gone). A missing Azure role action (403 AuthorizationFailed) is shown in the
+ * Reconciling condition, naming the action, even while the request is being deleted, then retried.
+ */
+async function removeEntry(pass: FailoverPass, entry: FailoverResource): Promise<boolean> {
+  try {
+    return await removeResource(resourceOf(pass.deps.az, entry, pass.owner), { role: entry.kind, id: entry.id, created: true });
+  } catch (error) {
+    const denied = reconcileErrorFor(error, `cleanup: removing ${entry.id}`);
+    if (denied.reason === 'AuthorizationFailed') await pass.save({ state: 'progressing', reason: denied.reason, message: denied.message });
+    throw error;
+  }
+}
+
 /** Returns a requeue while anything remains; records CleaningUp / CleanedUp unless the request is being deleted. */
 export async function cleanUp(pass: FailoverPass, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
-  const { fo, deps } = pass;
+  const { fo } = pass;
   const resources = pass.status.targetResources ?? [];
   const deleting = Boolean(fo.metadata.deletionTimestamp);
   for (const kind of CLEANUP_ORDER) {
     let remaining = 0;
     for (const entry of resources.filter((r) => r.kind === kind)) {
-      if (!(await removeResource(resourceOf(deps.az, entry, pass.owner), { role: entry.kind, id: entry.id, created: true }))) remaining++;
+      if (!(await removeEntry(pass, entry))) remaining++;
     }
     if (remaining) {
       pass.status.phase = 'CleaningUp';

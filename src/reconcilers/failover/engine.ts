@@ -8,12 +8,13 @@
  *            with that reason.
  * A step may also throw: a TerminalError (a refusal of its own) or an Azure refusal (classified fatal,
  * reason AzureRequestRejected) stalls it; any other error is transient: the step is recorded Running,
- * "retrying after: …", and the error is rethrown so the work queue retries with backoff.
+ * "retrying after: …", and the error is rethrown so the work queue retries with backoff (a missing Azure role
+ * action, 403 AuthorizationFailed, also becomes the Reconciling reason, naming the step and the action).
  *
  * Every step is idempotent, so resuming from status.steps after a restart runs the unfinished one again.
  */
 import { classifyAzureError, reconcileErrorFor } from '../../azure/errors.ts';
-import type { ConditionInput } from '../../runtime/conditions.ts';
+import type { ConditionInput, Readiness } from '../../runtime/conditions.ts';
 import { TerminalError } from '../../runtime/reconcile-errors.ts';
 import { done, stalled, type Step } from '../../runtime/step.ts';
 import { STEP_RUNNERS } from './procedures.ts';
@@ -24,9 +25,9 @@ import type { StepName } from './step-log.ts';
 export type ProgressCondition = (message: string) => ConditionInput | undefined;
 
 export async function runProcedure(pass: ProcedurePass, procedure: readonly StepName[], progress: ProgressCondition = () => undefined): Promise<Step> {
-  const save = (message: string) => {
+  const save = (message: string, readiness?: Readiness) => {
     const condition = progress(message);
-    return condition ? pass.save(undefined, condition) : pass.save();
+    return condition ? pass.save(readiness, condition) : pass.save(readiness);
   };
   for (let name = pass.steps.next(procedure); name; name = pass.steps.next(procedure)) {
     let outcome: Step;
@@ -37,7 +38,9 @@ export async function runProcedure(pass: ProcedurePass, procedure: readonly Step
       if (!(reconcileError instanceof TerminalError)) {
         const retrying = `retrying after: ${classifyAzureError(error).message}`;
         pass.steps.running(name, retrying);
-        await save(`${name}: ${retrying}`);
+        // A missing role action is named in the reason, not only in the step's message (docs/security.md).
+        const denied = reconcileError.reason === 'AuthorizationFailed' ? { state: 'progressing' as const, reason: reconcileError.reason, message: `${name}: ${retrying}` } : undefined;
+        await save(`${name}: ${retrying}`, denied);
         throw error;
       }
       outcome = stalled(reconcileError.reason, reconcileError.message);
