@@ -44,8 +44,30 @@ const OUTSIDE_SCENARIO = {
     'Microsoft.Resources/subscriptions/resourceGroups/resources/read',
     'Microsoft.Storage/storageAccounts/blobServices/containers/delete',
     'Microsoft.Storage/storageAccounts/delete',
+    // A failed-over VM's public IPs, load balancer pools, application security groups, encryption sets and
+    // placement groups (failover-networks, failover-vm-shape); a scheduled drill's verification (drill-schedule).
+    'Microsoft.Compute/capacityReservationGroups/read',
+    'Microsoft.Compute/capacityReservationGroups/deploy/action', // linked: a VM in a capacity reservation group
+    'Microsoft.Compute/diskEncryptionSets/read',
+    'Microsoft.Compute/proximityPlacementGroups/read',
+    'Microsoft.Compute/snapshots/beginGetAccess/action',
+    'Microsoft.Compute/snapshots/delete',
+    'Microsoft.Compute/snapshots/endGetAccess/action',
+    'Microsoft.Compute/snapshots/write',
+    'Microsoft.Network/applicationSecurityGroups/read',
+    'Microsoft.Network/applicationSecurityGroups/joinIpConfiguration/action', // linked: a NIC in the group
+    'Microsoft.Network/loadBalancers/read',
+    'Microsoft.Network/loadBalancers/backendAddressPools/join/action', // linked: a NIC in a pool
+    'Microsoft.Network/publicIPAddresses/delete',
+    'Microsoft.Network/publicIPAddresses/read',
+    'Microsoft.Network/publicIPAddresses/write',
+    'Microsoft.Network/publicIPAddresses/join/action', // linked: a NIC using the address
   ],
-  datapath: ['Microsoft.Compute/disks/beginGetAccess/action', 'Microsoft.Compute/disks/endGetAccess/action'], // re-protect's seed disks
+  datapath: [
+    'Microsoft.Compute/disks/beginGetAccess/action', // re-protect's seed disks
+    'Microsoft.Compute/disks/endGetAccess/action',
+    'Microsoft.Compute/virtualMachines/runCommand/action', // a quiesced consistency group (consistency-group.test.ts)
+  ],
 };
 
 let fx: FailoverFixture;

@@ -33,6 +33,7 @@ describe('action derivation', () => {
     ['GET', `${SUB}/resourcegroups`, 'Microsoft.Resources/subscriptions/resourceGroups/read', SUB],
     ['GET', `${RG}/resources`, 'Microsoft.Resources/subscriptions/resourceGroups/resources/read', RG],
     ['GET', `${SUB}/providers/Microsoft.Compute/locations/westeurope/operations/op1`, 'Microsoft.Compute/locations/operations/read', SUB],
+    ['GET', `${SUB}/providers/Microsoft.Compute/locations/westeurope/usages`, 'Microsoft.Compute/locations/usages/read', SUB],
     ['GET', `${SUB}/providers/Microsoft.Compute/skus`, 'Microsoft.Compute/skus/read', SUB],
   ])('%s %s is %s over %s', (method, path, action, scope) => {
     expect(of(method, path)).toEqual({ action, scope });

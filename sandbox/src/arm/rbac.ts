@@ -74,6 +74,8 @@ export function requestAction(method: string, p: ParsedPath): RequestAction | un
       return { action: `Microsoft.Resources/subscriptions/operationresults/${verb}`, scope: sub };
     case 'operation':
       return { action: `${p.ns}/locations/${p.collection}/${verb}`, scope: sub };
+    case 'locationCollection': // a per-region list: Usage - List is Microsoft.Compute/locations/usages/read
+      return { action: `${p.ns}/locations/${p.collection}/${verb}`, scope: sub };
     case 'subscriptionProvider':
       return { action: `${p.ns}/${p.segment}/${verb}`, scope: sub };
     case 'resource':

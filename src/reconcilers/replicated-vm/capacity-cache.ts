@@ -32,7 +32,9 @@ export class CapacityChecks {
     try {
       entry.verdict = await check();
     } catch {
-      // Kept: the last verdict stands until the next check.
+      // The last verdict stands, and the check is asked again at the next pass (not an interval later).
+      if (last) this.byVm.set(vm, last);
+      else this.byVm.delete(vm);
     }
     return entry.verdict;
   }

@@ -4,10 +4,12 @@
  * not at every reconcile: the answer is kept in memory per VM and asked again only when the interval has
  * passed or what it depends on (region, zone, sizes) changed, so the quiet steady state stays quiet (a
  * restarted operator asks once more; capacity-cache.ts). A check that fails (Azure did not answer) keeps the
- * last verdict.
+ * last verdict; with none yet, the condition is Unknown with the failure's reason (AuthorizationFailed
+ * naming the missing action, when the identity may not read SKUs or usages).
  */
 import type { ReplicatedVM } from '../../api/types.ts';
 import { judgeCapacity, readRegionCapacity } from '../../azure/capacity.ts';
+import { reconcileErrorFor } from '../../azure/errors.ts';
 import type { ConditionInput } from '../../runtime/conditions.ts';
 import type { VmPass } from './pass.ts';
 
@@ -26,17 +28,20 @@ export async function capacityCondition(pass: VmPass, sourceVmSize: string | und
   const checks = deps.capacityChecks;
   if (!sizes.length || !checks) return undefined;
   const request = { location: vm.spec.targetLocation, zone: targetZone, sizes };
+  let failure: ConditionInput | undefined;
   const ask = async () => {
     try {
       const region = await checks.region(request.location, () => readRegionCapacity(deps.az, request.location, pass.ctx.signal));
       return judgeCapacity(region, request);
     } catch (error) {
       pass.ctx.log.warn('capacity check failed; the last verdict stands', { vm: pass.owner, error: error instanceof Error ? error.message : String(error) });
+      const { reason, message } = reconcileErrorFor(error, `checking capacity in ${request.location}`);
+      failure = { type: CAPACITY_AT_RISK, status: 'Unknown', reason, message };
       throw error;
     }
   };
   const verdict = await checks.verdict(pass.owner, JSON.stringify(request), ask);
-  if (!verdict) return undefined;
+  if (!verdict) return failure;
   const wasAtRisk = vm.status?.conditions?.some((c) => c.type === CAPACITY_AT_RISK && c.status === 'True' && c.reason === verdict.reason);
   if (verdict.atRisk && !wasAtRisk) pass.ctx.events.record(vm, 'Warning', CAPACITY_AT_RISK, verdict.message);
   return { type: CAPACITY_AT_RISK, status: verdict.atRisk ? 'True' : 'False', reason: verdict.reason, message: verdict.message };

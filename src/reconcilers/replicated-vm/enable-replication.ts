@@ -43,6 +43,7 @@ import { applicationSecurityGroupRefusal, loadBalancerRefusal } from './load-bal
 import { diskEncryptionRefusal } from './disk-encryption.ts';
 import { placementGroupRefusal } from './placement-groups.ts';
 import { capacityCondition } from './capacity-check.ts';
+import { RetryableError } from '../../runtime/reconcile-errors.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -170,6 +171,8 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
   for (const change of changes) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
+  // A capacity check that could not be made (no verdict yet) is retried with the controller's backoff.
+  if (capacity?.status === 'Unknown') throw new RetryableError(capacity.reason, capacity.message ?? capacity.reason);
   return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
 }
 
