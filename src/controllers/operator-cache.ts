@@ -15,6 +15,8 @@ import { RetryableError, TerminalError } from '../runtime/reconcile-errors.ts';
 
 export interface OperatorCache {
   az: AzureClients;
+  /** The configuration the ARM clients were made from (the ARM budget policies are checked against). */
+  azureConfig: AzureConfig;
   events: EventRecorder;
   clients: {
     policies: CustomResourceClient<ReplicationPolicy>;
@@ -48,6 +50,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
   };
   return {
     az: new AzureClients(options.azure),
+    azureConfig: options.azure,
     events: options.events,
     clients,
     informers: {
