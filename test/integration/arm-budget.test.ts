@@ -73,7 +73,7 @@ function startDatapath(identity: string, armBudget: ArmBudgetLimits | 'off'): vo
 async function protect(names: string[]): Promise<void> {
   // The test's own ARM calls would spend the principal's tokens behind the datapath's back: no throttling meanwhile.
   await setArmThrottling(conn(), { enabled: false });
-  for (const name of names) protectedVms.push(await createProtectedVm(sb, kc, ns, name, { dataDisks: DISKS - 1, policy: 'budget', diskBytes: 4 * 1024 * 1024, seedBytes: 512 * 1024 }));
+  for (const name of names) protectedVms.push(await createProtectedVm(sb, kc, ns, name, { dataDisks: DISKS - 1, policy: 'budget', diskBytes: 8 * 1024 * 1024, seedBytes: 512 * 1024 }));
   await setArmThrottling(conn(), { enabled: true, scale: SCALE });
 }
 
