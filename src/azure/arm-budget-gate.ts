@@ -16,12 +16,13 @@
  * It takes no AbortSignal: a request whose caller gives up while it waits stops waiting at once, and the
  * token it was queued for is spent anyway when it comes (the budget errs on the safe side).
  */
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
 import { TokenBucket } from 'limiter';
 import { armBudgetWaitSeconds } from '../runtime/metrics.ts';
 import { ARM_OPERATION_KINDS, armOperationKind, scaleBudget, type ArmBudgetLimits, type ArmOperationKind } from './arm-budget.ts';
 
-type AbortSignalLike = { aborted: boolean; reason?: unknown; addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void; removeEventListener(type: 'abort', listener: () => void): void };
+/** What a request may be cancelled by: a DOM AbortSignal, or the SDK's AbortSignalLike. */
+type AbortSignalLike = NonNullable<PipelineRequest['abortSignal']>;
 
 export class ArmBudgetGate {
   /** The whole budget (of every member together). */
@@ -104,7 +105,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignalLike | undefined):
 }
 
 function abortReason(signal: AbortSignalLike): Error {
-  const reason = signal.reason;
+  const reason = (signal as { reason?: unknown }).reason;
   if (reason instanceof Error) return reason;
   const error = new Error('The operation was aborted while waiting for an ARM budget token');
   error.name = 'AbortError';

@@ -18,7 +18,7 @@ import type { OperatorCache } from './operator-cache.ts';
 import { onlyStatusChanged, specAlreadyObserved } from './predicates.ts';
 
 /** True for a status-only update that leaves what the VM's cycles cost as it was. */
-function cycleCostUnchanged(vm: ReplicatedVM, previous: ReplicatedVM | undefined): boolean {
+export function cycleCostUnchanged(vm: ReplicatedVM, previous: ReplicatedVM | undefined): boolean {
   return onlyStatusChanged(vm, previous) && previous !== undefined && costsCycles(vm) === costsCycles(previous) && cycleDisks(vm) === cycleDisks(previous);
 }
 

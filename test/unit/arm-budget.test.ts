@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { ARM_PUBLISHED_BUCKETS, armOperationKind, budgetLimitsOf, formatArmBudget, parseArmBudget, scaleBudget } from '../../src/azure/arm-budget.ts';
 import { ArmBudgetGate, armBudgetPolicy } from '../../src/azure/arm-budget-gate.ts';
-import { azureConfigFromEnvironment } from '../../src/azure/clients.ts';
+import { AzureClients, azureConfigFromEnvironment } from '../../src/azure/clients.ts';
+import { StaticTokenCredential } from '../../src/azure/credential.ts';
+import { cycleCostUnchanged } from '../../src/controllers/replication-policy.ts';
 import { costsCycles, cycleCost, cycleDisks, demandOf, policyFeasibility, stretchOf } from '../../src/azure/cycle-cost.ts';
 import { armBudgetOption } from '../../src/cli/options.ts';
 import { Pacing } from '../../src/datapath/pacing.ts';
@@ -104,6 +106,19 @@ describe('a replica\'s share of the budget', () => {
   });
 });
 
+describe('the gate in the ARM clients', () => {
+  it('a call that cannot get a token within its deadline fails like one that got no answer, sending nothing', async () => {
+    const gate = new ArmBudgetGate(parseArmBudget('reads=1@0.01')!);
+    await gate.take('reads'); // the bucket is empty for the next 100 s
+    // Nothing listens on port 9: a request that went out would fail with a connection error instead.
+    const az = new AzureClients({ subscriptionId: 's', resourceManagerEndpoint: 'https://127.0.0.1:9', credential: new StaticTokenCredential('t'), callTimeoutMs: 300, maxRetries: 0 }, { gate });
+    const started = performance.now();
+    await expect(az.resources.resourceGroups.get('rg')).rejects.toMatchObject({ code: 'ETIMEDOUT', message: expect.stringContaining('no answer within the call deadline of 0.3s') });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(az.gate).toBe(gate);
+  });
+});
+
 describe('what a VM-cycle costs, and the fleet against the budget', () => {
   it('a cycle: three reads, a restore point plus a grant and a revoke per disk, one delete', () => {
     expect(cycleCost(1)).toEqual({ reads: 3, writes: 3, deletes: 1 });
@@ -144,6 +159,16 @@ describe('what a VM-cycle costs, and the fleet against the budget', () => {
     expect(shared.message).toContain('2 VM(s) × 3 writes per VM-cycle = 6 writes every 1m; with the other 8 VM(s) of the subscription the fleet needs 0.5 writes/s');
     expect(policyFeasibility(60_000, [], fleet, budget)).toMatchObject({ feasible: true, message: 'no ReplicatedVM uses the policy' });
     expect(policyFeasibility(60_000, own, fleet, undefined)).toMatchObject({ feasible: true, message: 'no ARM budget is configured' });
+  });
+
+  it('the policies are looked at again when a VM\'s cycle cost changes, not for the datapath\'s status writes', () => {
+    const before = vm(1, 'InitialSync');
+    const progress = { ...before, status: { ...before.status, health: 'Normal' } } as ReplicatedVM;
+    expect(cycleCostUnchanged(progress, before)).toBe(true);
+    expect(cycleCostUnchanged(vm(2, 'InitialSync'), before)).toBe(false); // a disk registered
+    expect(cycleCostUnchanged(vm(1, 'FailedOver'), before)).toBe(false); // its cycles stopped
+    expect(cycleCostUnchanged({ ...before, metadata: { ...before.metadata, generation: 2 } } as ReplicatedVM, before)).toBe(false); // spec
+    expect(cycleCostUnchanged(before, undefined)).toBe(false);
   });
 
   it("the datapath's pacing: one factor for the replica's VMs against its share", () => {
