@@ -34,7 +34,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
-import { budgetLimitsOf } from '../azure/arm-budget.ts';
+import { budgetLimitsOf, type ArmBudgetLimits } from '../azure/arm-budget.ts';
 import { ArmBudgetGate } from '../azure/arm-budget-gate.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
@@ -152,6 +152,11 @@ export class Datapath {
 
   get liveMembers(): string[] {
     return [...this.members];
+  }
+
+  /** This replica's share of the ARM budget (undefined: no budget) and the factor its VMs' intervals are stretched by. */
+  get armBudget(): { share: ArmBudgetLimits | undefined; stretch: number } {
+    return { share: this.gate?.share, stretch: this.pacing.factor };
   }
 
   /** Runs until `signal` aborts, then stops gracefully. */
