@@ -61,7 +61,7 @@ export interface ReplicationPolicy {
 }
 
 /**
- * A duration such as 30s, 5m, 1h30m or 24h (Go duration syntax; units ms, s, m, h).
+ * A duration such as 30s, 5m, 1h30m or 24h (Go duration syntax; units ms, s, m, h; at most 5 digits before a unit's decimal point).
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
  * via the `definition` "Duration".
@@ -111,6 +111,13 @@ export type StorageAccountId = string;
  * via the `definition` "AvailabilitySetId".
  */
 export type AvailabilitySetId = string;
+/**
+ * ARM id of a network security group, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/networkSecurityGroups/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "NetworkSecurityGroupId".
+ */
+export type NetworkSecurityGroupId = string;
 /**
  * An Azure Resource Manager resource id.
  *
@@ -382,6 +389,30 @@ export interface FailoverNetworkInterface {
    * ARM id of the target NIC (created, or reused from the VM a failback replaced).
    */
   networkInterfaceId?: string;
+  /**
+   * ARM id of the network security group on the target NIC, if any.
+   */
+  networkSecurityGroupId?: string;
+  /**
+   * Per IP configuration of the target NIC (primary first): the address asked for and the one assigned.
+   *
+   * @maxItems 32
+   */
+  ipConfigurations?: FailoverIpConfiguration[];
+}
+export interface FailoverIpConfiguration {
+  /**
+   * IP configuration name (the source's).
+   */
+  name: string;
+  /**
+   * The address asked for.
+   */
+  requestedPrivateIpAddress?: string;
+  /**
+   * The address assigned.
+   */
+  privateIpAddress?: string;
 }
 /**
  * Failback only: the original VM (the ReplicatedVM's seed) this failover replaced. Its VM resource was deleted once deallocated; its network interfaces were reused; its disks, which hold stale data, are kept and listed here: delete them once satisfied.
@@ -668,7 +699,7 @@ export interface ReplicatedVMSpec {
    */
   excludedDiskLuns?: number[];
   /**
-   * Per-NIC failover settings; a NIC not listed keeps its source private IP when free in the mapped subnet, else gets the next free one.
+   * Per-NIC failover settings. A NIC not listed is failed over with every IP configuration (primary and secondary), each in the mapped subnet keeping its source private IP when free there, else the next free one; a NIC with a network security group gets the mirror of it the operator keeps in the target resource group (<name>-asr, its rules copied and kept current).
    *
    * @maxItems 16
    */
@@ -733,6 +764,10 @@ export interface NetworkInterfaceOverride {
    * Static private IPv4 address in the target subnet. Failover fails with a clear condition if it is taken.
    */
   targetPrivateIpAddress?: string;
+  /**
+   * An existing network security group in the target region for the failed-over NIC, instead of the mirror of the source NIC's group (which is then not created). Replication stalls with reason NetworkSecurityGroupNotUsable if it does not exist or is in another region.
+   */
+  targetNetworkSecurityGroupId?: string;
 }
 /**
  * What the operator and the datapath observed. The operator owns phase, disks, target ids and the Ready/Reconciling/Stalled conditions; the datapath owns replication, initialSync, rpo, lastRecoveryPoint, health and the Replicating condition.
@@ -833,6 +868,38 @@ export interface SourceNetworkInterface {
    * Accelerated networking enabled on the NIC (kept on the failed-over NIC).
    */
   acceleratedNetworking?: boolean;
+  /**
+   * Every IP configuration of the NIC, primary first (each failed over into the mapped subnet, keeping its address when free).
+   *
+   * @maxItems 32
+   */
+  ipConfigurations?: SourceIpConfiguration[];
+  /**
+   * ARM id of the source NIC's network security group.
+   */
+  networkSecurityGroupId?: string;
+  /**
+   * ARM id of the network security group the failed-over NIC gets: the mirror the operator keeps in the target resource group, or the one spec.networkInterfaces names.
+   */
+  targetNetworkSecurityGroupId?: string;
+}
+export interface SourceIpConfiguration {
+  /**
+   * IP configuration name.
+   */
+  name: string;
+  /**
+   * True for the NIC's primary IP configuration.
+   */
+  primary?: boolean;
+  /**
+   * Name of the source subnet.
+   */
+  subnetName?: string;
+  /**
+   * Private IPv4 address.
+   */
+  privateIpAddress?: string;
 }
 /**
  * What the failed-over VM carries over from the source VM, recorded at enable time and kept current, so that failover needs nothing from the source region.

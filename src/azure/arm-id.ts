@@ -60,3 +60,19 @@ export function resourceGroupNameOf(id: string): string {
   if (!match) throw new Error(`no resource group in ARM id: ${id}`);
   return match[1] as string;
 }
+
+/**
+ * Why the operator refuses these ids, if it does: one names a subscription other than the one its ARM
+ * clients manage. Those clients address their own subscription whatever an id says, so without this
+ * check `/subscriptions/<other>/resourceGroups/rg/…/vnet` would silently be read, and acted on, as the
+ * `rg/vnet` of the operator's subscription (a finding of the fuzz tests, issue #16).
+ */
+export function foreignSubscriptionRefusal(subscriptionId: string, ids: Record<string, string | undefined>): { reason: string; message: string } | undefined {
+  for (const [field, id] of Object.entries(ids)) {
+    const named = id === undefined ? undefined : /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1];
+    if (named !== undefined && named.toLowerCase() !== subscriptionId.toLowerCase()) {
+      return { reason: 'SubscriptionNotManaged', message: `${field} names subscription ${named}; this operator manages subscription ${subscriptionId} only` };
+    }
+  }
+  return undefined;
+}

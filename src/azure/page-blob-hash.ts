@@ -24,6 +24,8 @@ export interface PageBlobHash {
   sha256: string;
   /** Bytes covered by the hash. */
   bytes: number;
+  /** Bytes downloaded (the allocated ranges within them): what crossed the network to this process. */
+  bytesRead: number;
 }
 
 export async function hashPageBlob(client: PageBlobClient, options: PageBlobHashOptions = {}): Promise<PageBlobHash> {
@@ -51,6 +53,7 @@ export async function hashPageBlob(client: PageBlobClient, options: PageBlobHash
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const inflight = new Map<number, Promise<Buffer>>();
   let next = 0;
+  let bytesRead = 0;
   for (let i = 0; i < pieces.length; i++) {
     while (next < pieces.length && inflight.size < concurrency) {
       const p = pieces[next] as (typeof pieces)[number];
@@ -67,9 +70,10 @@ export async function hashPageBlob(client: PageBlobClient, options: PageBlobHash
       inflight.delete(i);
       if (buf.length !== p.end - p.start) throw new Error(`short read at ${p.start}: ${buf.length} of ${p.end - p.start} bytes`);
       hash.update(buf);
+      bytesRead += buf.length;
     } else {
       for (let o = p.start; o < p.end; o += CHUNK) hash.update(ZEROS.subarray(0, Math.min(CHUNK, p.end - o)));
     }
   }
-  return { sha256: hash.digest('hex'), bytes: length };
+  return { sha256: hash.digest('hex'), bytes: length, bytesRead };
 }

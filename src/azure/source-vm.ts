@@ -4,6 +4,7 @@
  * carries over (source-vm-shape.ts), and whether it can be protected at all.
  */
 import type { Disk, VirtualMachine } from '@azure/arm-compute';
+import type { NetworkInterface } from '@azure/arm-network';
 import type { SourceVmProperties } from '../api/types.ts';
 import type { AzureClients } from './clients.ts';
 import { parseArmId } from './arm-id.ts';
@@ -21,14 +22,26 @@ interface SourceDisk {
   hyperVGeneration?: 'V1' | 'V2';
 }
 
-interface SourceNic {
-  id: string;
+interface SourceIpConfiguration {
   name: string;
   primary: boolean;
   subnetId?: string;
   subnetName?: string;
   privateIpAddress?: string;
+}
+
+interface SourceNic {
+  id: string;
+  name: string;
+  primary: boolean;
+  /** The primary IP configuration's subnet and address. */
+  subnetId?: string;
+  subnetName?: string;
+  privateIpAddress?: string;
   acceleratedNetworking?: boolean;
+  /** Every IP configuration, primary first. */
+  ipConfigurations: SourceIpConfiguration[];
+  networkSecurityGroupId?: string;
 }
 
 export interface SourceVm {
@@ -96,18 +109,36 @@ async function readNics(az: AzureClients, vm: VirtualMachine): Promise<SourceNic
     if (!ref.id) continue;
     const id = parseArmId(ref.id);
     const nic = await getOrUndefined(() => az.network.networkInterfaces.get(id.resourceGroup, id.name));
-    const ipConfig = nic?.ipConfigurations?.find((c) => c.primary) ?? nic?.ipConfigurations?.[0];
-    const subnetId = ipConfig?.subnet?.id;
+    const configs = ipConfigurationsOf(nic);
+    const primaryConfig = configs[0];
     nics.push({
       id: ref.id,
       name: id.name,
       primary: ref.primary ?? index === 0,
-      ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
-      ...(ipConfig?.privateIPAddress ? { privateIpAddress: ipConfig.privateIPAddress } : {}),
+      ...(primaryConfig?.subnetId ? { subnetId: primaryConfig.subnetId, subnetName: primaryConfig.subnetName } : {}),
+      ...(primaryConfig?.privateIpAddress ? { privateIpAddress: primaryConfig.privateIpAddress } : {}),
       ...(nic?.enableAcceleratedNetworking ? { acceleratedNetworking: true } : {}),
+      ipConfigurations: configs,
+      ...(nic?.networkSecurityGroup?.id ? { networkSecurityGroupId: nic.networkSecurityGroup.id } : {}),
     });
   }
   return nics;
+}
+
+/** A NIC's IP configurations, the primary one first (the first one when none says it is primary). */
+function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfiguration[] {
+  const all = nic?.ipConfigurations ?? [];
+  const primaryAt = Math.max(0, all.findIndex((c) => c.primary));
+  const configs = all.map((c, i) => {
+    const subnetId = c.subnet?.id;
+    return {
+      name: c.name ?? `ipconfig${i + 1}`,
+      primary: i === primaryAt,
+      ...(subnetId ? { subnetId, subnetName: parseArmId(subnetId).name } : {}),
+      ...(c.privateIPAddress ? { privateIpAddress: c.privateIPAddress } : {}),
+    };
+  });
+  return configs.sort((a, b) => Number(b.primary) - Number(a.primary));
 }
 
 async function readDisk(az: AzureClients, diskId: string): Promise<Disk> {

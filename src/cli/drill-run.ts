@@ -1,9 +1,10 @@
 /**
  * A DR drill end to end against any cluster running the operator (KUBECONFIG) and its Azure (the process's
- * Azure environment): create a FailoverRequest, follow it by watch, verify every failed-over disk byte for
- * byte (sha256) — against the recovery point's replica snapshot for a Test failover, against the source
- * disk for a Planned one — then clean up (Test: delete the request and wait until what it created is
- * gone) and return a report with RPO, RTO, bytes verified and pass/fail.
+ * Azure environment): create a FailoverRequest, follow it by watch, verify every failed-over disk
+ * (drill-verify.ts: by checksums storage computes, by sha256 read here, or not at all) — against the
+ * recovery point's replica snapshot for a Test failover, against the source disk for a Planned one — then
+ * clean up (Test: delete the request and wait until what it created is gone; also after a failure or an
+ * interruption) and return a report with RPO, RTO, bytes verified and pass/fail (drill-report.ts).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
@@ -11,9 +12,11 @@ import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 import { CustomResourceClient } from '../kube/custom-resources.ts';
 import { WaitError, waitForObject } from '../kube/wait-for-object.ts';
-import { DrillDiskReader, errorText } from './drill-verify.ts';
+import type { VerifyMethod } from '../azure/verify/disk-verifier.ts';
+import { errorText, ordered, type DrillReport, type DrillType } from './drill-report.ts';
+import { VerifyInterrupted, verifyDrillDisks } from './drill-verify.ts';
 
-export type DrillType = 'Test' | 'Planned';
+export type { DrillReport, DrillType } from './drill-report.ts';
 
 export interface DrillOptions {
   kubeConfig: KubeConfig;
@@ -21,6 +24,13 @@ export interface DrillOptions {
   namespace: string;
   vmName: string;
   type: DrillType;
+  /** How the failed-over disks are checked (default Checksums: by storage, no disk byte read here). */
+  verify?: VerifyMethod;
+  /**
+   * Runs once the failover succeeded, before the disks are verified (a probe against the test VM). Its
+   * failure fails the drill; cleanup still happens.
+   */
+  afterFailover?: (fo: FailoverRequest) => Promise<void>;
   /** LatestProcessed, Latest, LatestAppConsistent or a RecoveryPoint name; default: the operator's. */
   recoveryPoint?: string;
   /** Limit for each wait (Protected, failover, cleanup). */
@@ -28,43 +38,6 @@ export interface DrillOptions {
   signal?: AbortSignal;
   /** Progress lines for a person. */
   progress?: (line: string) => void;
-}
-
-interface DrillDiskResult {
-  /** os, lun0, ... */
-  name: string;
-  sizeBytes: number;
-  targetDiskId?: string;
-  /** What the failed-over disk must equal. */
-  expected: { kind: 'RecoveryPointSnapshot' | 'SourceDisk'; ref: string; sha256?: string };
-  sha256?: string;
-  pass: boolean;
-  error?: string;
-}
-
-export interface DrillReport {
-  vm: string;
-  namespace: string;
-  type: DrillType;
-  pass: boolean;
-  failoverRequest?: string;
-  /** Final phase of the FailoverRequest (Succeeded, Failed). */
-  phase?: string;
-  reason?: string;
-  message?: string;
-  requestTime?: string;
-  recoveryPoint?: { name: string; time: string; consistency?: string };
-  /** Data a real failover at the request time would have lost: request time − point capture time. */
-  rpoSeconds?: number;
-  /** Request → target VM running (from the FailoverRequest). */
-  rtoSeconds?: number;
-  targetVirtualMachineId?: string;
-  disks: DrillDiskResult[];
-  bytesVerified: number;
-  verifySeconds?: number;
-  cleanup: { state: 'Done' | 'Failed' | 'Skipped'; seconds?: number; resourcesRemoved?: number; message?: string };
-  error?: string;
-  durationSeconds: number;
 }
 
 class DrillFailure extends Error {}
@@ -77,7 +50,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const points = new CustomResourceClient<RecoveryPoint>(o.kubeConfig, 'RecoveryPoint');
   const az = new AzureClients(o.azure);
   const vmRef = { namespace: o.namespace, name: o.vmName };
-  const report: DrillReport = { vm: o.vmName, namespace: o.namespace, type: o.type, pass: false, disks: [], bytesVerified: 0, cleanup: { state: 'Skipped' }, durationSeconds: 0 };
+  const method = o.verify ?? 'Checksums';
+  const report: DrillReport = { vm: o.vmName, namespace: o.namespace, type: o.type, verify: method, pass: false, disks: [], bytesVerified: 0, bytesRead: 0, cleanup: { state: 'Skipped' }, durationSeconds: 0 };
   let fo: FailoverRequest | undefined;
 
   try {
@@ -134,12 +108,13 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       }
       if (status.phase === 'Succeeded') {
         if (!point) throw new DrillFailure(`RecoveryPoint ${status.recoveryPointName} is gone: nothing to verify against`);
-        await verify(o, az, final, point, vm, report, say);
+        await o.afterFailover?.(final);
+        await verifyDrillDisks({ az, credential: o.azure.credential, type: o.type, method, signal: o.signal, say }, final, point, vm, report);
       }
     }
     if (status.phase !== 'Succeeded') throw new DrillFailure(`failover ${status.phase}: ${outcome?.reason ?? ''} ${outcome?.message ?? ''}`.trim());
   } catch (error) {
-    report.error = error instanceof DrillFailure || error instanceof WaitError ? error.message : errorText(error);
+    report.error = error instanceof DrillFailure || error instanceof WaitError || error instanceof VerifyInterrupted ? error.message : errorText(error);
   } finally {
     if (fo && o.type === 'Test') report.cleanup = await cleanUp(o, az, failovers, fo, say);
     else if (fo && report.phase === 'Succeeded') report.cleanup = { state: 'Skipped', message: `a ${o.type} failover is not undone: commit it (spec.commit: true), then re-protect` };
@@ -147,64 +122,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   report.pass = !report.error && report.phase === 'Succeeded' && report.disks.length > 0 && report.disks.every((d) => d.pass) && report.cleanup.state !== 'Failed';
   report.durationSeconds = Math.round((Date.now() - started) / 100) / 10;
   return ordered(report);
-}
-
-/** The report with its fields in reading order (JSON keeps insertion order). */
-function ordered(r: DrillReport): DrillReport {
-  const { vm, namespace, type, pass, failoverRequest, phase, reason, message, requestTime, recoveryPoint, rpoSeconds, rtoSeconds, targetVirtualMachineId, bytesVerified, verifySeconds, disks, cleanup, error, durationSeconds } = r;
-  const out = { vm, namespace, type, pass, failoverRequest, phase, reason, message, requestTime, recoveryPoint, rpoSeconds, rtoSeconds, targetVirtualMachineId, bytesVerified, verifySeconds, disks: disks.map((d) => ({ name: d.name, pass: d.pass, sizeBytes: d.sizeBytes, sha256: d.sha256, expected: d.expected, targetDiskId: d.targetDiskId, error: d.error })), cleanup, error, durationSeconds };
-  return JSON.parse(JSON.stringify(out)) as DrillReport; // drops the undefined fields
-}
-
-async function verify(o: DrillOptions, az: AzureClients, fo: FailoverRequest, point: RecoveryPoint, vm: ReplicatedVM, report: DrillReport, say: (l: string) => void): Promise<void> {
-  const t0 = Date.now();
-  const targetId = fo.status?.targetVirtualMachineId;
-  if (!targetId) throw new DrillFailure('the failover reports no target VM');
-  const target = parseArmId(targetId);
-  const targetVm = await az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: o.signal });
-  const targetDisks = new Map<string, string | undefined>([['os', targetVm.storageProfile?.osDisk?.managedDisk?.id]]);
-  for (const d of targetVm.storageProfile?.dataDisks ?? []) targetDisks.set(`lun${d.lun}`, d.managedDisk?.id);
-  const reader = new DrillDiskReader(az, o.azure.credential, `${o.namespace}/${fo.metadata.name}`);
-  const against = o.type === 'Test' ? 'the recovery point replica snapshot' : 'the source disk';
-  say(`verifying ${point.spec.disks.length} disk(s) against ${against} (sha256)`);
-  for (const d of point.spec.disks) {
-    if (o.signal?.aborted) throw new DrillFailure('interrupted while verifying the disks');
-    const sourceDiskId = d.sourceDiskId ?? vm.status?.disks?.find((x) => x.name === d.name)?.sourceDiskId;
-    const result: DrillDiskResult = {
-      name: d.name,
-      sizeBytes: d.sizeBytes,
-      expected: o.type === 'Test' ? { kind: 'RecoveryPointSnapshot', ref: `${d.blobUrl}?snapshot=${d.snapshot}` } : { kind: 'SourceDisk', ref: sourceDiskId ?? '' },
-      pass: false,
-    };
-    report.disks.push(result);
-    const targetDiskId = targetDisks.get(d.name);
-    try {
-      if (!targetDiskId) throw new Error(`the target VM has no disk ${d.name}`);
-      result.targetDiskId = targetDiskId;
-      // Imported disks are rounded up to whole GiB: compare the source's size.
-      const actual = reader.hashManagedDisk(targetDiskId, d.sizeBytes, o.signal);
-      let expected: Promise<{ sha256: string }>;
-      if (o.type === 'Test') expected = reader.hashReplicaSnapshot(d.blobUrl, d.snapshot, d.sizeBytes, o.signal);
-      else if (sourceDiskId) expected = reader.hashManagedDisk(sourceDiskId, d.sizeBytes, o.signal);
-      else expected = Promise.reject(new Error(`the source disk of ${d.name} is not recorded`));
-      const [a, e] = await Promise.allSettled([actual, expected]);
-      if (e.status === 'fulfilled') result.expected.sha256 = e.value.sha256;
-      if (a.status === 'fulfilled') result.sha256 = a.value.sha256;
-      if (a.status === 'rejected') throw a.reason;
-      if (e.status === 'rejected') throw e.reason;
-      result.pass = result.sha256 === result.expected.sha256;
-      if (result.pass) report.bytesVerified += d.sizeBytes;
-      else result.error = 'content differs';
-    } catch (error) {
-      if (o.signal?.aborted) {
-        report.disks.pop();
-        throw new DrillFailure('interrupted while verifying the disks');
-      }
-      result.error = errorText(error);
-    }
-    say(`  ${d.name.padEnd(6)} ${result.pass ? 'pass' : `FAIL (${result.error})`}`);
-  }
-  report.verifySeconds = Math.round((Date.now() - t0) / 100) / 10;
 }
 
 async function cleanUp(o: DrillOptions, az: AzureClients, failovers: CustomResourceClient<FailoverRequest>, fo: FailoverRequest, say: (l: string) => void): Promise<DrillReport['cleanup']> {

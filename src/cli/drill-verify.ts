@@ -1,90 +1,89 @@
 /**
- * Reading disks for a DR drill through the public data plane only, so the same code checks a drill on
- * Azure and on the local sandbox:
- *   - a managed disk is read through an incremental snapshot of it (allowed while its VM runs, and it does
- *     not disturb the VM) exported with the ARM `beginGrantAccess` SAS, then access is revoked and the
- *     snapshot deleted;
- *   - a recovery point's replica snapshot is read with the process's own credential (Storage Blob Data
- *     Reader on the target storage account).
- * Hashes are sha256 over the first `length` bytes, unallocated pages read as zeros (only allocated ranges
- * are downloaded).
+ * The drill's verification step: every disk of the recovery point, its failed-over disk checked by the
+ * verification engine (src/azure/verify/disk-verifier.ts) with the chosen method — against the point's
+ * replica snapshot for a Test failover, against the source disk for a Planned one — one disk after another,
+ * each reported with bytes verified, bytes read, time and, on a mismatch, the first differing offset. A disk
+ * that cannot be checked fails with the reason; the others are still checked.
  */
-import crypto from 'node:crypto';
-import type { TokenCredential } from '@azure/core-auth';
-import { AnonymousCredential, PageBlobClient } from '@azure/storage-blob';
+import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
-import { hashPageBlob, type PageBlobHash } from '../azure/page-blob-hash.ts';
+import { DiskVerifier, type VerifyExpected, type VerifyMethod } from '../azure/verify/disk-verifier.ts';
+import type { TokenCredential } from '@azure/core-auth';
+import { errorText, type DrillDiskResult, type DrillReport, type DrillType } from './drill-report.ts';
+import { formatBytes } from './live-view.ts';
 
-const POLL = { updateIntervalInMs: 250 } as const;
-const SAS_SECONDS = 3600;
-const PIPELINE = { retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 } };
+export interface VerifyStep {
+  az: AzureClients;
+  credential: TokenCredential;
+  type: DrillType;
+  method: VerifyMethod;
+  signal?: AbortSignal | undefined;
+  say(line: string): void;
+}
 
-export type DiskHash = PageBlobHash;
-
-export class DrillDiskReader {
-  private readonly az: AzureClients;
-  private readonly credential: TokenCredential;
-  private readonly tag: string;
-
-  /** `tag`: a name for what the snapshots are for (the FailoverRequest), recorded as an Azure tag. */
-  constructor(az: AzureClients, credential: TokenCredential, tag: string) {
-    this.az = az;
-    this.credential = credential;
-    this.tag = tag;
-  }
-
-  /** sha256 of a recovery point's replica blob snapshot, read with the process's credential. */
-  hashReplicaSnapshot(blobUrl: string, snapshot: string, length: number, signal?: AbortSignal): Promise<DiskHash> {
-    const client = new PageBlobClient(blobUrl, this.credential, PIPELINE).withSnapshot(snapshot);
-    return hashPageBlob(client, { length, signal });
-  }
-
-  /**
-   * sha256 of a managed disk's first `length` bytes, as of now: an incremental snapshot of the disk (in its
-   * resource group and region), read through a SAS from beginGrantAccess; the snapshot is always removed.
-   */
-  async hashManagedDisk(diskId: string, length: number, signal?: AbortSignal): Promise<DiskHash> {
-    const { resourceGroup, name } = parseArmId(diskId);
-    const compute = this.az.compute;
-    const disk = await compute.disks.get(resourceGroup, name, { abortSignal: signal });
-    const snapshotName = `${name.slice(0, 60)}-drill-${crypto.randomBytes(3).toString('hex')}`;
-    let granted = false;
-    let result: DiskHash | undefined;
-    let failure: unknown;
-    try {
-      await compute.snapshots.beginCreateOrUpdateAndWait(
-        resourceGroup,
-        snapshotName,
-        {
-          location: disk.location,
-          incremental: true,
-          tags: { 'siterecovery-drill': this.tag },
-          creationData: { createOption: 'Copy', sourceResourceId: disk.id },
-        },
-        { ...POLL, abortSignal: signal },
-      );
-      granted = true;
-      const access = await compute.snapshots.beginGrantAccessAndWait(resourceGroup, snapshotName, { access: 'Read', durationInSeconds: SAS_SECONDS }, { ...POLL, abortSignal: signal });
-      if (!access.accessSAS) throw new Error(`no read SAS was granted for snapshot ${snapshotName}`);
-      result = await hashPageBlob(new PageBlobClient(access.accessSAS, new AnonymousCredential(), PIPELINE), { length, signal });
-    } catch (error) {
-      failure = error;
-    }
-    // Not under `signal`: whatever happened, the drill leaves nothing of its own behind.
-    let leftover: unknown;
-    try {
-      if (granted) await compute.snapshots.beginRevokeAccessAndWait(resourceGroup, snapshotName, POLL);
-      await compute.snapshots.beginDeleteAndWait(resourceGroup, snapshotName, POLL);
-    } catch (error) {
-      leftover = error;
-    }
-    if (failure !== undefined) throw failure;
-    if (leftover !== undefined) throw new Error(`could not remove the drill snapshot ${snapshotName}: ${errorText(leftover)}`, { cause: leftover });
-    return result!;
+/** Thrown when the drill is interrupted while verifying. */
+export class VerifyInterrupted extends Error {
+  constructor() {
+    super('interrupted while verifying the disks');
   }
 }
 
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Verifies every disk of `point` on the failed-over VM of `fo`, into `report`. */
+export async function verifyDrillDisks(s: VerifyStep, fo: FailoverRequest, point: RecoveryPoint, vm: ReplicatedVM, report: DrillReport): Promise<void> {
+  const t0 = Date.now();
+  const targetId = fo.status?.targetVirtualMachineId;
+  if (!targetId) throw new Error('the failover reports no target VM');
+  const targetDisks = await disksOf(s, targetId);
+  const verifier = new DiskVerifier(s.az, s.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
+  const against = s.type === 'Test' ? 'the recovery point replica snapshot' : 'the source disk';
+  s.say(`verifying ${point.spec.disks.length} disk(s) against ${against} (${s.method.toLowerCase()})`);
+  for (const d of point.spec.disks) {
+    if (s.signal?.aborted) throw new VerifyInterrupted();
+    const sourceDiskId = d.sourceDiskId ?? vm.status?.disks?.find((x) => x.name === d.name)?.sourceDiskId;
+    const expected: DrillDiskResult['expected'] = s.type === 'Test' ? { kind: 'RecoveryPointSnapshot', ref: `${d.blobUrl}?snapshot=${d.snapshot}` } : { kind: 'SourceDisk', ref: sourceDiskId ?? '' };
+    const result: DrillDiskResult = { name: d.name, pass: false, sizeBytes: d.sizeBytes, method: s.method, bytesVerified: 0, bytesRead: 0, expected };
+    report.disks.push(result);
+    try {
+      const diskId = targetDisks.get(d.name);
+      if (!diskId) throw new Error(`the target VM has no disk ${d.name}`);
+      result.targetDiskId = diskId;
+      let want: VerifyExpected;
+      if (s.type === 'Test') want = { kind: 'RecoveryPointSnapshot', blobUrl: d.blobUrl, snapshot: d.snapshot };
+      else if (sourceDiskId) want = { kind: 'SourceDisk', diskId: sourceDiskId };
+      else throw new Error(`the source disk of ${d.name} is not recorded`);
+      // Imported disks are rounded up to whole GiB: compare the source's size.
+      const v = await verifier.verify({ method: s.method, diskId, expected: want, sizeBytes: d.sizeBytes, scratchBesideBlobUrl: d.blobUrl, signal: s.signal });
+      Object.assign(result, {
+        pass: v.pass,
+        bytesVerified: v.bytesVerified,
+        bytesRead: v.bytesRead,
+        seconds: v.seconds,
+        ...(v.bytesCompared !== undefined ? { bytesCompared: v.bytesCompared } : {}),
+        ...(v.firstDifferingOffset !== undefined ? { firstDifferingOffset: v.firstDifferingOffset } : {}),
+        ...(v.sha256 ? { sha256: v.sha256 } : {}),
+        ...(v.error ? { error: v.error } : {}),
+      });
+      if (v.expectedSha256) result.expected.sha256 = v.expectedSha256;
+    } catch (error) {
+      if (s.signal?.aborted) {
+        report.disks.pop();
+        throw new VerifyInterrupted();
+      }
+      result.error = errorText(error);
+    }
+    report.bytesVerified += result.bytesVerified;
+    report.bytesRead += result.bytesRead;
+    s.say(`  ${d.name.padEnd(6)} ${result.pass ? `pass  ${formatBytes(result.bytesVerified)} by ${s.method.toLowerCase()} in ${result.seconds ?? 0} s, ${formatBytes(result.bytesRead)} read` : `FAIL (${result.error})`}`);
+  }
+  report.verifySeconds = Math.round((Date.now() - t0) / 100) / 10;
+}
+
+/** The managed disks of a VM by name: os, lun0, ... */
+async function disksOf(s: VerifyStep, vmId: string): Promise<Map<string, string | undefined>> {
+  const target = parseArmId(vmId);
+  const vm = await s.az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: s.signal });
+  const disks = new Map<string, string | undefined>([['os', vm.storageProfile?.osDisk?.managedDisk?.id]]);
+  for (const d of vm.storageProfile?.dataDisks ?? []) disks.set(`lun${d.lun}`, d.managedDisk?.id);
+  return disks;
 }

@@ -10,7 +10,9 @@ import { commandWord, DEVELOPMENT_COMMAND_NAMES, loadDevelopmentCommands, NOT_IN
 
 const program = new Command(programName(process.argv[1]))
   .description('Disaster recovery for Azure virtual machines, as a Kubernetes operator')
-  // A usage error (unknown option, bad value) is one line from commander and exit code 2.
+  // A usage error (unknown option, bad value) is one line from commander and exit code 2; commander's
+  // "(Did you mean …?)" suggestion joins that line instead of starting a second one.
+  .configureOutput({ outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`) })
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 registerOperatorCommand(program);
@@ -38,8 +40,10 @@ for (const command of program.commands) command.exitOverride((error) => process.
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Configuration errors (no subscription, no kubeconfig, a port in use) are one line, not a stack trace.
-  process.stderr.write(`site-recovery: ${error instanceof Error ? error.message : String(error)}\n`);
+  // Configuration errors (no subscription, no kubeconfig, a port in use) are one line, not a stack trace:
+  // the first line of the message (a kubeconfig that is not YAML adds an excerpt of the file below it).
+  const message = (error instanceof Error ? error.message : String(error)).trim().split('\n')[0];
+  process.stderr.write(`site-recovery: ${message}\n`);
   if (process.env.SITE_RECOVERY_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 }

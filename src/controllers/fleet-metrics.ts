@@ -12,15 +12,13 @@
  * Only the leader's caches are filled; the alerts take the maximum over the operator's replicas.
  */
 import { Gauge } from 'prom-client';
+import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
 import type { FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { registry } from '../runtime/metrics.ts';
-import { parseDuration } from '../util/duration.ts';
 
 /** Phases in which the datapath replicates a VM and exports its RPO. */
 const REPLICATING_PHASES = new Set(['Protected']);
-/** The API's defaults for a policy's thresholds (ReplicationPolicySpec). */
-const DEFAULT_THRESHOLDS = { warning: '15m', critical: '60m' } as const;
 
 export interface FleetSources {
   vms: Pick<Informer<ReplicatedVM>, 'list'>;
@@ -57,10 +55,10 @@ new Gauge({
   collect() {
     this.reset();
     for (const vm of sources?.vms.list() ?? []) {
-      const policy = sources?.policies.get(vm.spec.policyRef.name, vm.metadata.namespace)?.spec;
+      const times = thresholdsOf(sources?.policies.get(vm.spec.policyRef.name, vm.metadata.namespace));
       const labels = { namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
-      this.set({ ...labels, severity: 'warning' }, thresholdSeconds(policy?.rpoWarningThreshold, DEFAULT_THRESHOLDS.warning));
-      this.set({ ...labels, severity: 'critical' }, thresholdSeconds(policy?.rpoCriticalThreshold, DEFAULT_THRESHOLDS.critical));
+      this.set({ ...labels, severity: 'warning' }, times.warningMs / 1000);
+      this.set({ ...labels, severity: 'critical' }, times.criticalMs / 1000);
     }
   },
 });
@@ -79,11 +77,11 @@ new Gauge({
   },
 });
 
-/** A threshold in seconds; one the API server let through but that does not parse falls back to the default. */
-function thresholdSeconds(value: string | undefined, fallback: string): number {
+/** A policy's times; one the API server let through but that does not parse counts as the API's defaults. */
+function thresholdsOf(policy: ReplicationPolicy | undefined): PolicyTimes {
   try {
-    return parseDuration(value ?? fallback) / 1000;
+    return policyTimes(policy?.spec);
   } catch {
-    return parseDuration(fallback) / 1000;
+    return policyTimes(undefined);
   }
 }

@@ -19,11 +19,12 @@ import type { ConsistencyType } from '../api/types.ts';
 import { isAzureNotFound } from '../azure/errors.ts';
 import type { CycleRecord, DiskCycle, JournalState } from './journal.ts';
 import { ManifestWriter, SEGMENT_CHUNKS, manifestName, segmentName } from './manifest.ts';
-import { TaskPool } from './pool.ts';
-import { LIST_WINDOW, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
+import { TaskPool } from '../util/task-pool.ts';
+import { LIST_WINDOW, chunks, fromSdkRange, normalize, windows, type ByteRange } from '../util/byte-ranges.ts';
 import { restorePointName, type RestorePoints } from './restore-points.ts';
-import { differingRanges, removeScratch } from './seed.ts';
-import { stagedChecksum, storageError, type BlobAccess } from './storage.ts';
+import { removeScratch, stagedChecksum } from '../azure/storage-checksums.ts';
+import { differingRanges } from './seed.ts';
+import { storageError, type BlobAccess } from './storage.ts';
 
 interface CaptureDisk {
   name: string;

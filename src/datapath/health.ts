@@ -1,28 +1,7 @@
 /** RPO and health of a replicated VM, from the newest sealed point and the policy's thresholds. */
-import type { ReplicationPolicySpec } from '../api/types.ts';
-import { parseDuration } from '../util/duration.ts';
+import type { PolicyTimes } from '../api/policy-times.ts';
 
 export type Health = 'Normal' | 'Warning' | 'Critical';
-
-export interface PolicyTimes {
-  intervalMs: number;
-  retentionMs: number;
-  appConsistentIntervalMs: number | undefined;
-  warningMs: number;
-  criticalMs: number;
-}
-
-/** The policy's durations with the API's defaults (5m, 24h, off, 15m, 60m). */
-export function policyTimes(spec: ReplicationPolicySpec | undefined): PolicyTimes {
-  const parse = (value: string | undefined, fallback: string) => parseDuration(value ?? fallback);
-  return {
-    intervalMs: parse(spec?.recoveryPointInterval, '5m'),
-    retentionMs: parse(spec?.retention, '24h'),
-    appConsistentIntervalMs: spec?.appConsistentInterval ? parseDuration(spec.appConsistentInterval) : undefined,
-    warningMs: parse(spec?.rpoWarningThreshold, '15m'),
-    criticalMs: parse(spec?.rpoCriticalThreshold, '60m'),
-  };
-}
 
 /**
  * Health: Critical when replication is broken or the RPO is above the critical threshold, Warning above

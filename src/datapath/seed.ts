@@ -20,9 +20,10 @@ import type { AzureClients } from '../azure/clients.ts';
 import { parseArmId } from '../azure/arm-id.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import { seedComparedBytes } from './metrics.ts';
-import { TaskPool } from './pool.ts';
-import { LIST_WINDOW, MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from './ranges.ts';
-import { stagedChecksum, type BlobAccess } from './storage.ts';
+import { TaskPool } from '../util/task-pool.ts';
+import { LIST_WINDOW, MAX_CHUNK, chunks, fromSdkRange, normalize, windows, type ByteRange } from '../util/byte-ranges.ts';
+import { sameChecksums as storageSameChecksums, type CopySourceAuth } from '../azure/storage-checksums.ts';
+import type { BlobAccess } from './storage.ts';
 import type { TargetDisk } from './target.ts';
 
 /** Metadata on a replica blob: the seed disk whose content it was given. */
@@ -112,7 +113,7 @@ export interface CompareSides {
   sourceScratch: BlockBlobClient;
   replicaScratch: BlockBlobClient;
   /** Our bearer authorization, to name the replica blob as a copy source. */
-  auth: { scheme: 'Bearer'; value: string };
+  auth: CopySourceAuth;
 }
 
 /**
@@ -190,21 +191,9 @@ const CHECKSUM_CHUNK = MAX_CHUNK;
 /** ...and of its second look at a chunk that differs: only such pieces that differ too are read. */
 const REFINE_CHUNK = 512 * 1024;
 
-/** Whether storage computes the same checksum for `range` on both sides. */
-async function sameChecksums(sides: CompareSides, range: ByteRange, block: string, signal: AbortSignal): Promise<boolean> {
-  const n = range.end - range.start;
-  const [a, b] = await Promise.all([
-    sides.sourceScratch.stageBlockFromURL(block, sides.sourceUrl, range.start, n, { abortSignal: signal }),
-    sides.replicaScratch.stageBlockFromURL(block, sides.replica.url, range.start, n, { sourceAuthorization: sides.auth, abortSignal: signal }),
-  ]);
-  const [x, y] = [stagedChecksum(a), stagedChecksum(b)];
-  return x !== undefined && JSON.stringify(x) === JSON.stringify(y);
-}
-
-/** Drops what a comparison staged: an empty commit discards a scratch blob's uncommitted blocks, then it goes. */
-export async function removeScratch(scratch: BlockBlobClient): Promise<void> {
-  await scratch.commitBlockList([]).catch(() => undefined);
-  await scratch.deleteIfExists().catch(() => undefined);
+/** Whether storage computes the same checksum for `range` on both sides (src/azure/storage-checksums.ts). */
+function sameChecksums(sides: CompareSides, range: ByteRange, block: string, signal: AbortSignal): Promise<boolean> {
+  return storageSameChecksums({ url: sides.sourceUrl, scratch: sides.sourceScratch }, { url: sides.replica.url, auth: sides.auth, scratch: sides.replicaScratch }, range, block, signal);
 }
 
 /** The blocks where `source` and `replica` (both read at `offset`) differ. Pure; exported for tests. */

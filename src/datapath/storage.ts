@@ -144,13 +144,3 @@ export function storageError(error: unknown): { status: number | undefined; code
   const code = e?.details?.errorCode ?? e?.response?.headers?.get?.('x-ms-error-code') ?? (typeof e?.code === 'string' ? e.code : undefined);
   return { status: typeof e?.statusCode === 'number' ? e.statusCode : undefined, code };
 }
-
-/**
- * The checksum storage computed for a block staged from a URL, as a manifest records it: CRC-64 when the
- * service gave one ("x"), else MD5 ("m"); undefined when it gave neither.
- */
-export function stagedChecksum(staged: { xMsContentCrc64?: Uint8Array; contentMD5?: Uint8Array }): { x: string } | { m: string } | undefined {
-  if (staged.xMsContentCrc64?.length) return { x: Buffer.from(staged.xMsContentCrc64).toString('base64') };
-  if (staged.contentMD5?.length) return { m: Buffer.from(staged.contentMD5).toString('base64') };
-  return undefined;
-}

@@ -18,8 +18,8 @@ import type { ProtectedDisk } from '../api/types.ts';
 import { fenced, type BlobFence } from './fence.ts';
 import type { CycleRecord, DiskCycle } from './journal.ts';
 import { CacheDataError, manifestName, md5Of, readManifest, segmentName, type DataItem } from './manifest.ts';
-import { TaskPool, Watermark } from './pool.ts';
-import { LIST_WINDOW, fromSdkRange, windows } from './ranges.ts';
+import { TaskPool, Watermark } from '../util/task-pool.ts';
+import { LIST_WINDOW, fromSdkRange, windows } from '../util/byte-ranges.ts';
 import { storageError, type BlobAccess } from './storage.ts';
 
 const CHECKPOINT_INTERVAL_MS = 2000;

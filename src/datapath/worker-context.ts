@@ -12,7 +12,7 @@ import type { AzureClients } from '../azure/clients.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { BlobFence } from './fence.ts';
-import { policyTimes, type PolicyTimes } from './health.ts';
+import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
 import type { Journal, JournalState } from './journal.ts';
 import type { Registration } from './registration.ts';
 import type { RestorePoints } from './restore-points.ts';

@@ -6,7 +6,7 @@
 import type { Subnet, VirtualNetwork } from '@azure/arm-network';
 import type { NetworkMapping, NetworkMappingStatus, ReplicatedVM, ResolvedSubnetMapping } from '../api/types.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import { parseArmId } from '../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, parseArmId } from '../azure/arm-id.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
 import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/errors.ts';
@@ -58,7 +58,10 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     const stall = (reason: string, message: string) => this.status.stall(mapping, stalled(reason, message), ctx.events, { targetResources: ledger.list() });
     const pause = (step: Unfinished) => (step.state === 'stalled' ? stall(step.reason, step.message) : this.status.pause(mapping, step, { targetResources: ledger.list() }));
 
-    // 1. The source network.
+    // 1. The source network (and every network named: in the subscription the operator manages).
+    const { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId } = spec;
+    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId });
+    if (foreign) return stall(foreign.reason, foreign.message);
     const sourceId = parseArmId(spec.sourceVirtualNetworkId);
     let source: VirtualNetwork | undefined;
     try {

@@ -15,7 +15,8 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/c
 import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
 import { StatusWriter } from '../runtime/status-writer.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
-import { formatDuration, parseDuration } from '../util/duration.ts';
+import { formatDuration } from '../util/duration.ts';
+import { policyTimes } from '../api/policy-times.ts';
 
 export const INTERVAL_FEASIBLE_CONDITION = 'IntervalFeasible';
 export const INTERVAL_INFEASIBLE_REASON = 'IntervalInfeasible';
@@ -82,11 +83,7 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
 
 /** e.g. "crash-consistent every 5m, kept 24h; app-consistent every 4h; RPO warning 15m, critical 1h" */
 export function summarize(policy: ReplicationPolicy): string {
-  const s = policy.spec;
-  const interval = parseDuration(s.recoveryPointInterval ?? '5m');
-  const retention = parseDuration(s.retention ?? '24h');
-  const warning = parseDuration(s.rpoWarningThreshold ?? '15m');
-  const critical = parseDuration(s.rpoCriticalThreshold ?? '60m');
-  const app = s.appConsistentInterval ? `app-consistent every ${formatDuration(parseDuration(s.appConsistentInterval))}` : 'app-consistent off';
-  return `crash-consistent every ${formatDuration(interval)}, kept ${formatDuration(retention)}; ${app}; RPO warning ${formatDuration(warning)}, critical ${formatDuration(critical)}`;
+  const t = policyTimes(policy.spec);
+  const app = t.appConsistentIntervalMs !== undefined ? `app-consistent every ${formatDuration(t.appConsistentIntervalMs)}` : 'app-consistent off';
+  return `crash-consistent every ${formatDuration(t.intervalMs)}, kept ${formatDuration(t.retentionMs)}; ${app}; RPO warning ${formatDuration(t.warningMs)}, critical ${formatDuration(t.criticalMs)}`;
 }

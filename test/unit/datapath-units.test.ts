@@ -2,10 +2,11 @@
 // health from RPO and policy, manifest reading (truncation and damage detection).
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { healthOf, policyTimes } from '../../src/datapath/health.ts';
+import { policyTimes } from '../../src/api/policy-times.ts';
+import { healthOf } from '../../src/datapath/health.ts';
 import { CacheDataError, readManifest } from '../../src/datapath/manifest.ts';
-import { TaskPool, Watermark } from '../../src/datapath/pool.ts';
-import { chunks, fromSdkRange, MAX_CHUNK, normalize, windows } from '../../src/datapath/ranges.ts';
+import { TaskPool, Watermark } from '../../src/util/task-pool.ts';
+import { chunks, fromSdkRange, MAX_CHUNK, normalize, windows } from '../../src/util/byte-ranges.ts';
 import { recoveryPointName } from '../../src/datapath/recovery-points.ts';
 import { ownerOf } from '../../src/datapath/rendezvous.ts';
 import { outstandingSyncNow, wantsReplication } from '../../src/datapath/registration.ts';

@@ -158,6 +158,7 @@ describe('drill report', () => {
     vm: 'app-vm-1',
     namespace: 'default',
     type: 'Test',
+    verify: 'Full',
     pass: true,
     failoverRequest: 'app-vm-1-drill-x84bx',
     phase: 'Succeeded',
@@ -167,10 +168,11 @@ describe('drill report', () => {
     rtoSeconds: 1,
     targetVirtualMachineId: '/subscriptions/s/resourceGroups/app-rg-asr/providers/Microsoft.Compute/virtualMachines/app-vm-1-test-d987e',
     bytesVerified: 2 * 1024 ** 3,
+    bytesRead: 512 * 1024 ** 2,
     verifySeconds: 3.5,
     disks: [
-      { name: 'os', pass: true, sizeBytes: 1024 ** 3, sha256: 'a'.repeat(64), expected: { kind: 'RecoveryPointSnapshot', ref: 'x', sha256: 'a'.repeat(64) } },
-      { name: 'lun0', pass: true, sizeBytes: 1024 ** 3, sha256: 'b'.repeat(64), expected: { kind: 'RecoveryPointSnapshot', ref: 'y', sha256: 'b'.repeat(64) } },
+      { name: 'os', pass: true, sizeBytes: 1024 ** 3, method: 'Full', bytesVerified: 1024 ** 3, bytesRead: 256 * 1024 ** 2, sha256: 'a'.repeat(64), expected: { kind: 'RecoveryPointSnapshot', ref: 'x', sha256: 'a'.repeat(64) } },
+      { name: 'lun0', pass: true, sizeBytes: 1024 ** 3, method: 'Full', bytesVerified: 1024 ** 3, bytesRead: 256 * 1024 ** 2, sha256: 'b'.repeat(64), expected: { kind: 'RecoveryPointSnapshot', ref: 'y', sha256: 'b'.repeat(64) } },
     ],
     cleanup: { state: 'Done', seconds: 6.3, resourcesRemoved: 4 },
     durationSeconds: 25.9,
@@ -182,7 +184,8 @@ describe('drill report', () => {
     expect(text).toMatch(/RPO at failover\s+5 s \(requested 17:17:48, point captured 17:17:42\)/);
     expect(text).toMatch(/RTO\s+1 s/);
     expect(text).toMatch(/os\s+1\.0 GiB\s+aaaaaaaaaaaa… = aaaaaaaaaaaa…\s+PASS/);
-    expect(text).toMatch(/bytes verified\s+2\.0 GiB in 3\.5 s/);
+    expect(text).toMatch(/disks \(sha256 of the failed-over disk = sha256 of the recovery point replica snapshot\)/);
+    expect(text).toMatch(/bytes verified\s+2\.0 GiB in 3\.5 s \(full; 512 MiB of disk data read by this process\)/);
     expect(text).toMatch(/cleanup\s+4 test resource\(s\) removed in 6\.3 s/);
     expect(text).toMatch(/result\s+PASS in 25\.9 s/);
     expect(text).not.toContain('\x1b');
@@ -198,6 +201,26 @@ describe('drill report', () => {
     const text = formatDrillReport(failed);
     expect(text).toMatch(/os\s+1\.0 GiB\s+cccccccccccc… ≠ aaaaaaaaaaaa…\s+FAIL\s+content differs/);
     expect(text).toMatch(/error\s+failover Failed: DiskImportFailed/);
+    expect(text).toMatch(/result\s+FAIL/);
+  });
+
+  it('by checksums: what storage compared per disk, nothing read; a mismatch names the first differing offset', () => {
+    const checksums: DrillReport = {
+      ...report,
+      verify: 'Checksums',
+      pass: false,
+      bytesVerified: 1024 ** 3,
+      bytesRead: 0,
+      disks: [
+        { name: 'os', pass: true, sizeBytes: 1024 ** 3, method: 'Checksums', bytesVerified: 1024 ** 3, bytesRead: 0, bytesCompared: 24 * 1024 ** 2, seconds: 0.4, expected: { kind: 'RecoveryPointSnapshot', ref: 'x' } },
+        { name: 'lun0', pass: false, sizeBytes: 1024 ** 3, method: 'Checksums', bytesVerified: 0, bytesRead: 0, bytesCompared: 24 * 1024 ** 2, seconds: 0.6, firstDifferingOffset: 9438720, expected: { kind: 'RecoveryPointSnapshot', ref: 'y' }, error: 'content differs at offset 9438720 (1 differing 4 MiB chunk(s))' },
+      ],
+    };
+    const text = formatDrillReport(checksums);
+    expect(text).toMatch(/disks \(CRC-64s storage computed of each 4 MiB of the failed-over disk = those of the recovery point replica snapshot\)/);
+    expect(text).toMatch(/os\s+1\.0 GiB\s+24 MiB compared by checksums in 0\.4 s\s+PASS/);
+    expect(text).toMatch(/lun0\s+1\.0 GiB\s+24 MiB compared by checksums in 0\.6 s\s+FAIL\s+content differs at offset 9438720/);
+    expect(text).toMatch(/bytes verified\s+1\.0 GiB in 3\.5 s \(checksums; 0 B of disk data read by this process\)/);
     expect(text).toMatch(/result\s+FAIL/);
   });
 });

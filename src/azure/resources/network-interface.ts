@@ -2,10 +2,12 @@
  * Network interfaces: the NIC of a failed-over VM through the observe / create / update / delete contract
  * (`external-resource.ts`), and reads of any NIC.
  *
- * A failover NIC keeps the source VM's private IP when it can: the create asks for it as a static address
- * and, when Azure refuses it (taken, outside the subnet, reserved), asks again for a dynamic one (the next
- * free address) — unless the user named the address explicitly: that is a promise, and the refusal ends
- * the request (`PrivateIpUnavailable`) rather than silently using another address.
+ * A failover NIC has every IP configuration of its source NIC (primary first) and keeps each one's private
+ * IP when it can: the create asks for them as static addresses and, when Azure refuses one (taken, outside
+ * the subnet, reserved; Azure's message names the IP configuration), asks again with that configuration
+ * dynamic (the next free address), one configuration at a time; a refusal naming none makes them all
+ * dynamic. The user naming the primary address explicitly is a promise: its refusal ends the request
+ * (`PrivateIpUnavailable`) rather than silently using another address.
  */
 import type { NetworkInterface } from '@azure/arm-network';
 import type { AzureClients } from '../clients.ts';
@@ -25,15 +27,22 @@ export function networkOfSubnet(subnetId: string): string {
   return subnetId.replace(/\/subnets\/[^/]+$/i, '');
 }
 
+export interface NicIpConfiguration {
+  name: string;
+  subnetId: string;
+  /** Keep this address when it is free in the subnet; else the next free one (unless `requireAddress`, for the primary). */
+  privateIpAddress?: string;
+}
+
 export interface NicPlacement {
   location: string;
-  subnetId: string;
-  /** Keep this address when it is free in the subnet; else the next free one (unless `requireAddress`). */
-  privateIpAddress?: string;
-  /** The user named the address: refuse (TerminalError PrivateIpUnavailable) rather than take another. */
+  /** The IP configurations, primary first. */
+  ipConfigurations: NicIpConfiguration[];
+  /** The user named the primary address: refuse (TerminalError PrivateIpUnavailable) rather than take another. */
   requireAddress?: boolean;
   /** Accelerated networking, as the source NIC has it. */
   acceleratedNetworking?: boolean;
+  networkSecurityGroupId?: string;
 }
 
 export const NETWORK_INTERFACE_ROLE = 'NetworkInterface';
@@ -41,34 +50,36 @@ export const NETWORK_INTERFACE_ROLE = 'NetworkInterface';
 /** A NIC for `owner`; without `placement` (known only by its id, for cleanup) it can be observed and deleted. */
 export function networkInterfaceResource(az: AzureClients, nicId: string, owner: string, placement?: NicPlacement): ExternalResource<NetworkInterface> {
   const { resourceGroup, name } = parseArmId(nicId);
-  const put = (p: NicPlacement, allocation: 'Static' | 'Dynamic') =>
+  const put = (p: NicPlacement, dynamic: ReadonlySet<string>) =>
     startOperation(
       az.network.networkInterfaces.createOrUpdate(resourceGroup, name, {
         location: p.location,
         tags: managedTags(owner),
         ...(p.acceleratedNetworking ? { enableAcceleratedNetworking: true } : {}),
-        ipConfigurations: [
-          {
-            name: 'ipconfig1',
-            primary: true,
-            subnet: { id: p.subnetId },
-            privateIPAllocationMethod: allocation,
-            ...(allocation === 'Static' ? { privateIPAddress: p.privateIpAddress } : {}),
-          },
-        ],
+        ...(p.networkSecurityGroupId ? { networkSecurityGroup: { id: p.networkSecurityGroupId } } : {}),
+        ipConfigurations: p.ipConfigurations.map((c, i) => {
+          const fixed = c.privateIpAddress && !dynamic.has(c.name);
+          return { name: c.name, primary: i === 0, subnet: { id: c.subnetId }, privateIPAllocationMethod: fixed ? 'Static' : 'Dynamic', ...(fixed ? { privateIPAddress: c.privateIpAddress } : {}) };
+        }),
       }),
     );
-  /** Static with the address asked for; on a refusal, dynamic (the next free one) unless the address is required. */
+  /** Static with the addresses asked for; each one refused turns dynamic (the next free one), unless it is the required primary. */
   const create = async (p: NicPlacement) => {
-    if (!p.privateIpAddress) return put(p, 'Dynamic');
-    try {
-      await put(p, 'Static');
-    } catch (error) {
-      const c = classifyAzureError(error);
-      if (c.statusCode !== 400) throw error;
-      const refusal = `${c.code ?? 'refused'}: ${c.message}`;
-      if (p.requireAddress) throw new TerminalError('PrivateIpUnavailable', `${p.privateIpAddress} cannot be used in ${p.subnetId}: ${refusal}`, { cause: error });
-      await put(p, 'Dynamic');
+    const dynamic = new Set<string>();
+    for (;;) {
+      try {
+        return await put(p, dynamic);
+      } catch (error) {
+        const c = classifyAzureError(error);
+        const fixed = p.ipConfigurations.filter((x) => x.privateIpAddress && !dynamic.has(x.name));
+        if (c.statusCode !== 400 || fixed.length === 0) throw error;
+        const refused = fixed.find((x) => namesConfiguration(c.message, `${nicId}/ipConfigurations/${x.name}`));
+        const primary = p.ipConfigurations[0];
+        if (p.requireAddress && primary && (!refused || refused === primary)) {
+          throw new TerminalError('PrivateIpUnavailable', `${primary.privateIpAddress} cannot be used in ${primary.subnetId}: ${c.code ?? 'refused'}: ${c.message}`, { cause: error });
+        }
+        for (const x of refused ? [refused] : fixed) if (!(p.requireAddress && x === primary)) dynamic.add(x.name);
+      }
     }
   };
   return ownedResource({
@@ -79,4 +90,10 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
     ...(placement ? { create: () => create(placement) } : {}),
     remove: () => az.network.networkInterfaces.delete(resourceGroup, name),
   });
+}
+
+/** Whether Azure's message names the IP configuration `configId` (not one whose name merely starts the same). */
+function namesConfiguration(message: string, configId: string): boolean {
+  const escaped = configId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${escaped}(?![\\w-])`, 'i').test(message);
 }

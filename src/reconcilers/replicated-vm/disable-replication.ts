@@ -1,7 +1,8 @@
 /**
  * Disable replication (the ReplicatedVM is being deleted). With deletionPolicy Retain nothing in Azure is
  * touched. Otherwise the VM's recovery points go, then what the operator created for it: per-VM resources
- * first, shared ones (resource group, storage accounts, availability set) only once no other ReplicatedVM
+ * first, shared ones (resource group, storage accounts, availability set, network security group mirrors
+ * not attached to a failed-over NIC) only once no other ReplicatedVM
  * uses them, the resource group last and only when empty. Adopted resources are never deleted.
  */
 import { REPLICATED_VM_LABEL, RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -12,11 +13,12 @@ import type { ReconcileResult } from '../../runtime/controller.ts';
 import { removeFinalizer } from '../../runtime/finalizers.ts';
 import { POLL_MS } from '../../runtime/step.ts';
 import { refOf } from '../../kube/custom-resources.ts';
+import { mirrorInUse, NSG_MIRROR_ROLE } from './network-security-groups.ts';
 import type { VmPass } from './pass.ts';
 import { recordedResource, SHARED_ROLES } from './target-resources.ts';
 
-/** Per-VM resources first, then the shared ones; the resource group is handled last. */
-const DELETION_ORDER = [ROLE.cacheContainer, ROLE.replicaContainer, ROLE.restorePoints, ROLE.availabilitySet, ROLE.cache, ROLE.target];
+/** Per-VM resources first, then the shared ones (network security group mirrors among them); the resource group is handled last. */
+const deletionOrder = (mirrors: string[]) => [ROLE.cacheContainer, ROLE.replicaContainer, ROLE.restorePoints, ...mirrors, ROLE.availabilitySet, ROLE.cache, ROLE.target];
 
 export async function disableReplication(pass: VmPass): Promise<ReconcileResult | void> {
   const { vm, deps, ledger, ctx } = pass;
@@ -33,10 +35,13 @@ export async function disableReplication(pass: VmPass): Promise<ReconcileResult 
   const others = deps.listAllVms().filter((o) => o.metadata.uid !== vm.metadata.uid);
   const usedElsewhere = (id: string) => others.some((o) => (o.status?.targetResources ?? []).some((r) => sameArmId(r.id, id)));
   let allGone = true;
-  for (const role of DELETION_ORDER) {
+  const mirrors = ledger.list().map((r) => r.role).filter((role) => role.startsWith(NSG_MIRROR_ROLE));
+  for (const role of deletionOrder(mirrors)) {
     const record = ledger.get(role);
     if (!record) continue;
-    if (SHARED_ROLES.has(role) && usedElsewhere(record.id)) {
+    // A mirror a failed-over NIC uses stays (with that NIC), as do resources another VM uses.
+    const shared = SHARED_ROLES.has(role) || mirrors.includes(role);
+    if ((shared && usedElsewhere(record.id)) || (mirrors.includes(role) && (await mirrorInUse(deps.az, record.id)))) {
       ledger.remove(role);
       continue;
     }

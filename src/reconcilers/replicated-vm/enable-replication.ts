@@ -1,6 +1,6 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
- *   0. wait for the policy to be ready;
+ *   0. refuse ids in another subscription than the operator's; wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
  *      disks, sits in the mapped network and another region;
@@ -9,11 +9,14 @@
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
  *      registration is also saved in the target region (the replica container), for a new cluster.
  *      A protected VM's source is read again at every drift check: disks attached, detached or grown
- *      change the registration and are recorded as DriftDetected events (disk-changes.ts).
+ *      (disk-changes.ts), and its size, NICs, tags, security profile, license or identities changed
+ *      (vm-drift.ts), change the registration and are recorded as DriftDetected events, one per change.
+ *      The NICs' network security groups are mirrored into the target resource group
+ *      (network-security-groups.ts).
  */
-import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus } from '../../api/types.ts';
+import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
-import { sameArmId } from '../../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
 import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
 import { saveRegistration } from '../../azure/saved-registration.ts';
 import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/source-vm.ts';
@@ -25,6 +28,8 @@ import { describeDiskChanges, detachedDisks, replicaBlobName } from './disk-chan
 import { seedDisks } from './seed-disks.ts';
 import { targetZoneOf } from './zone-mapping.ts';
 import { convergeSteps, targetResourceSteps } from './target-resources.ts';
+import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
+import { describeVmChanges } from './vm-drift.ts';
 
 /** How often to look again while waiting on another object or the datapath. */
 const WAIT_MS = 30_000;
@@ -33,7 +38,10 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const { vm, deps } = pass;
   const spec = vm.spec;
 
-  // 0. The policy must be ready.
+  // 0. Every Azure id in the subscription the operator manages; the policy ready.
+  const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
+  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId });
+  if (foreign) return pass.stall(foreign);
   const policy = await deps.policies.get({ namespace: pass.namespace, name: spec.policyRef.name });
   if (!policy || !isTrue(policy.status?.conditions, 'Ready')) {
     return pass.pause({ reason: 'WaitingForPolicy', message: `ReplicationPolicy ${spec.policyRef.name} ${policy ? 'is not ready' : 'does not exist'}`, requeueAfterMs: WAIT_MS });
@@ -55,11 +63,12 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   if (!read.found) return pass.stall({ reason: 'SourceVMNotFound', message: `virtual machine ${spec.sourceVirtualMachineId} does not exist` });
   if (!read.supported) return pass.stall({ reason: read.reason, message: read.message });
   const source = read.vm;
-  const refusal = placementRefusal(pass, source, mapping);
+  const refusal = placementRefusal(pass, source, mapping) ?? (await networkSecurityGroupRefusal(pass, source));
   if (refusal) return pass.stall(refusal);
 
   // 2. Target-region resources, one step at a time.
-  const persist = () => pass.record({ state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase: 'EnablingReplication' });
+  const phase = vm.status?.phase === 'Protected' ? 'Protected' : 'EnablingReplication'; // a drift check may create a resource (an NSG mirror)
+  const persist = () => pass.record({ state: 'progressing', reason: 'EnablingReplication', message: 'creating target resources' }, { phase });
   const unfinished = await convergeSteps(pass, targetResourceSteps(pass, source, persist));
   if (unfinished) return unfinished;
 
@@ -75,8 +84,10 @@ function placementRefusal(pass: VmPass, source: SourceVm, mapping: NetworkMappin
     return { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` };
   }
   for (const nic of source.networkInterfaces) {
-    if (nic.subnetId && !sameArmId(networkOfSubnet(nic.subnetId), mapping.spec.sourceVirtualNetworkId)) {
-      return { reason: 'NetworkNotMapped', message: `network interface ${nic.name} is in ${networkOfSubnet(nic.subnetId)}, which the NetworkMapping (${mapping.spec.sourceVirtualNetworkId}) does not map` };
+    for (const config of nic.ipConfigurations) {
+      if (config.subnetId && !sameArmId(networkOfSubnet(config.subnetId), mapping.spec.sourceVirtualNetworkId)) {
+        return { reason: 'NetworkNotMapped', message: `IP configuration ${config.name} of network interface ${nic.name} is in ${networkOfSubnet(config.subnetId)}, which the NetworkMapping (${mapping.spec.sourceVirtualNetworkId}) does not map` };
+      }
     }
   }
   return undefined;
@@ -96,13 +107,7 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     sourceVmSize: source.vmSize,
     sourceOsType: source.osType,
     sourceVmProperties: source.properties,
-    sourceNetworkInterfaces: source.networkInterfaces.map(({ name, primary, subnetName, privateIpAddress, acceleratedNetworking }) => ({
-      name,
-      primary,
-      ...(subnetName ? { subnetName } : {}),
-      ...(privateIpAddress ? { privateIpAddress } : {}),
-      ...(acceleratedNetworking ? { acceleratedNetworking } : {}),
-    })),
+    sourceNetworkInterfaces: source.networkInterfaces.map((nic) => nicRecord(pass, nic)),
     targetResourceGroupId: ledger.get(ROLE.group)?.id,
     cacheStorageAccountId: ledger.get(ROLE.cache)?.id,
     targetStorageAccountId: ledger.get(ROLE.target)?.id,
@@ -120,11 +125,27 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
     ? { state: 'ready', reason: 'Protected', message: `replicating to ${vm.spec.targetLocation}` }
     : { state: 'progressing', reason: 'InitialSyncInProgress', message: `replication enabled; initial sync ${vm.status?.initialSync?.percent ?? 0}% done` };
   const wasPhase = vm.status?.phase;
-  const diskChanges = describeDiskChanges(vm.status?.disks, disks);
+  const changes = [...describeDiskChanges(vm.status?.disks, disks), ...describeVmChanges(vm.status, registered)];
   const detached = detachedDisks(vm.status?.detachedDisks, vm.status?.disks, disks, new Date().toISOString());
   await pass.record(readiness, { ...registered, ...(detached.length || vm.status?.detachedDisks ? { detachedDisks: detached } : {}), phase }, { type: 'ReplicationEnabled', status: 'True', reason: 'Registered', message: `${disks.length} disk(s) registered for the datapath` });
   if (firstTime) ctx.events.record(vm, 'Normal', 'ReplicationEnabled', `target resources ready in ${vm.spec.targetLocation}; ${disks.length} disk(s) registered for initial sync`);
   if (protectedNow && wasPhase === 'InitialSync') ctx.events.record(vm, 'Normal', 'Protected', 'initial sync complete: the first recovery point is sealed');
-  for (const change of diskChanges) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
+  for (const change of changes) ctx.events.record(vm, 'Normal', 'DriftDetected', change);
   return protectedNow ? undefined : { requeueAfterMs: WAIT_MS };
+}
+
+/** What a failover needs of a source NIC: its IP configurations (primary first), its group and the target's. */
+function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): SourceNetworkInterface {
+  const resourceGroup = resourceGroupNameOf(pass.ledger.get(ROLE.group)?.id as string);
+  const targetGroup = targetGroupOf(pass.vm, pass.deps.az.subscriptionId, resourceGroup, nic);
+  return {
+    name: nic.name,
+    primary: nic.primary,
+    ...(nic.subnetName ? { subnetName: nic.subnetName } : {}),
+    ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}),
+    ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
+    ipConfigurations: nic.ipConfigurations.map(({ name, primary, subnetName, privateIpAddress }) => ({ name, primary, ...(subnetName ? { subnetName } : {}), ...(privateIpAddress ? { privateIpAddress } : {}) })),
+    ...(nic.networkSecurityGroupId ? { networkSecurityGroupId: nic.networkSecurityGroupId } : {}),
+    ...(targetGroup ? { targetNetworkSecurityGroupId: targetGroup } : {}),
+  };
 }

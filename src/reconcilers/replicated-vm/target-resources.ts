@@ -2,7 +2,7 @@
  * The Azure resources enabling replication creates (or adopts) for one VM, in the order they are needed:
  * the target resource group, the cache storage account (source region), the target storage account
  * (target region), the target availability set matching the source's (unless a zone is chosen), the
- * restore point collection the datapath captures into, and the VM's containers in both accounts. Names
+ * mirrors of the NICs' network security groups (network-security-groups.ts), the restore point collection the datapath captures into, and the VM's containers in both accounts. Names
  * are derived deterministically, so a retried create is the same PUT.
  */
 import type { ReplicatedVM } from '../../api/types.ts';
@@ -12,6 +12,7 @@ import { parseArmId, shortHash, storageAccountName } from '../../azure/arm-id.ts
 import { convergeResource, type ExternalResource } from '../../azure/external-resource.ts';
 import { availabilitySetResource } from '../../azure/resources/availability-set.ts';
 import { blobContainerResource } from '../../azure/resources/blob-container.ts';
+import { networkSecurityGroupResource } from '../../azure/resources/network-security-group.ts';
 import { getOrUndefined } from '../../azure/resources/observe.ts';
 import { resourceGroupResource } from '../../azure/resources/resource-group.ts';
 import { restorePointCollectionResource } from '../../azure/resources/restore-point-collection.ts';
@@ -19,6 +20,7 @@ import { storageAccountResource } from '../../azure/resources/storage-account.ts
 import type { SourceVm } from '../../azure/source-vm.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import { done, type Step } from '../../runtime/step.ts';
+import { networkSecurityGroupMirrorStep, NSG_MIRROR_ROLE } from './network-security-groups.ts';
 import type { VmPass } from './pass.ts';
 
 /** Roles whose resources other ReplicatedVMs may share (deleted only when none uses them any more). */
@@ -46,6 +48,7 @@ export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () 
     () => steps.storage(ROLE.cache, pass.vm.spec.cacheStorageAccountId, steps.names.cacheAccount, source.location),
     steps.target,
     () => availabilitySetStep(pass, source, steps.names.targetResourceGroup, persist),
+    () => networkSecurityGroupMirrorStep(pass, source, steps.names.targetResourceGroup, persist),
     () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: steps.names.targetResourceGroup, name: steps.names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner: pass.owner }), pass.ledger, persist),
     () => steps.container(ROLE.cacheContainer, ROLE.cache),
     steps.replicaContainer,
@@ -92,7 +95,8 @@ export async function convergeSteps(pass: VmPass, steps: Array<() => Promise<Ste
   for (const step of steps) {
     const result = await step();
     if (result.state === 'stalled') return pass.stall(result);
-    if (result.state === 'waiting') return pass.pause(result, { phase: 'EnablingReplication' });
+    // A protected VM stays Protected while a drift check updates a target resource (an NSG mirror's rules).
+    if (result.state === 'waiting') return pass.pause(result, { phase: pass.vm.status?.phase === 'Protected' ? 'Protected' : 'EnablingReplication' });
   }
   return undefined;
 }
@@ -134,6 +138,7 @@ export function recordedResource(az: AzureClients, role: string, id: string): Ex
     case ROLE.restorePoints:
       return restorePointCollectionResource(az, role, { ...base, name: parsed.name, sourceVirtualMachineId: '' });
     default:
+      if (role.startsWith(NSG_MIRROR_ROLE)) return networkSecurityGroupResource(az, role, { ...base, name: parsed.name, rules: [] });
       return blobContainerResource(az, role, parsed.resourceGroup, parsed.names[0] as string, parsed.name);
   }
 }

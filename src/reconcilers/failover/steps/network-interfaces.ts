@@ -1,14 +1,18 @@
 /**
- * CreateNetworkInterfaces: one NIC per source NIC (primary first) in the mapped subnet — the test network
- * for a Test — through the resource contract, keeping the source private IP when it is free (else the
- * next free one, reported), or the address the user named (else the request fails: a promise).
+ * CreateNetworkInterfaces: one NIC per source NIC (primary first) with every IP configuration of it
+ * (primary first), each in the mapped subnet — the test network for a Test — through the resource
+ * contract, keeping each source private IP when it is free (else the next free one, reported), or the
+ * primary address the user named (else the request fails: a promise). A NIC whose source has a network
+ * security group gets the one the registration recorded for it (the mirror in the target resource group,
+ * or the group spec.networkInterfaces names).
  * A failback reuses the replaced VM's NICs instead (primary with primary): same names, same addresses.
  * status.networkInterfaces reports, per NIC, the address asked for and the one assigned.
  */
-import type { FailoverNetworkInterface, NetworkMapping } from '../../../api/types.ts';
+import type { NetworkInterface } from '@azure/arm-network';
+import type { FailoverNetworkInterface, NetworkMapping, SourceIpConfiguration, SourceNetworkInterface } from '../../../api/types.ts';
 import { sameArmId } from '../../../azure/arm-id.ts';
 import { convergeResource } from '../../../azure/external-resource.ts';
-import { getNetworkInterface, networkInterfaceResource } from '../../../azure/resources/network-interface.ts';
+import { getNetworkInterface, networkInterfaceResource, type NicIpConfiguration, type NicPlacement } from '../../../azure/resources/network-interface.ts';
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
@@ -25,29 +29,59 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   let pending = 0;
   for (const [index, nic] of primaryFirst(nics).entries()) {
     const override = vm.spec.networkInterfaces?.find((o) => o.sourceName === nic.name);
-    const subnetId = subnetFor(pass, mapping, nic.subnetName, override?.targetSubnetName);
-    if (!subnetId) return stalled('SubnetNotMapped', `no ${fo.spec.type === 'Test' ? 'test ' : ''}subnet is mapped for source subnet ${nic.subnetName ?? '?'} of ${nic.name}`);
-    const requested = override?.targetPrivateIpAddress ?? nic.privateIpAddress;
-    const entry = { sourceName: nic.name, targetSubnetId: subnetId, ...(requested ? { requestedPrivateIpAddress: requested } : {}) };
-    const reuse = reusable[index] ? await reusableNic(pass, reusable[index], subnetId) : undefined;
+    const configs: NicIpConfiguration[] = [];
+    for (const [at, config] of ipConfigurationsOf(nic).entries()) {
+      const subnetId = subnetFor(pass, mapping, config.subnetName, override?.targetSubnetName);
+      if (!subnetId) return stalled('SubnetNotMapped', `no ${fo.spec.type === 'Test' ? 'test ' : ''}subnet is mapped for source subnet ${config.subnetName ?? '?'} of ${nic.name} (${config.name})`);
+      const requested = (at === 0 ? override?.targetPrivateIpAddress : undefined) ?? config.privateIpAddress;
+      configs.push({ name: config.name, subnetId, ...(requested ? { privateIpAddress: requested } : {}) });
+    }
+    const primary = configs[0] as NicIpConfiguration;
+    const entry = { sourceName: nic.name, targetSubnetId: primary.subnetId, ...(primary.privateIpAddress ? { requestedPrivateIpAddress: primary.privateIpAddress } : {}) };
+    const reuse = reusable[index] ? await reusableNic(pass, reusable[index], primary.subnetId) : undefined;
     if (reuse) {
-      report(pass, entry, reuse.id ?? (reusable[index] as string), reuse.ipConfigurations?.[0]?.privateIPAddress);
+      report(pass, entry, reuse.id ?? (reusable[index] as string), reuse);
       continue;
     }
     const id = ids.nic(nic.name);
-    const placement = { location: vm.spec.targetLocation, subnetId, ...(requested ? { privateIpAddress: requested } : {}), requireAddress: Boolean(override?.targetPrivateIpAddress), ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}) };
+    const placement: NicPlacement = {
+      location: vm.spec.targetLocation,
+      ipConfigurations: configs,
+      requireAddress: Boolean(override?.targetPrivateIpAddress),
+      ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
+      ...(nic.targetNetworkSecurityGroupId ? { networkSecurityGroupId: nic.targetNetworkSecurityGroupId } : {}),
+    };
     const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
     if (step.state === 'waiting') pending++;
-    else report(pass, entry, step.value.id ?? id, step.value.ipConfigurations?.[0]?.privateIPAddress);
+    else report(pass, { ...entry, requested: configs }, step.value.id ?? id, step.value);
   }
   if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`);
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
 }
 
-/** Records one NIC in status.networkInterfaces (replacing what an earlier pass recorded of it). */
-function report(pass: FailoverPass, entry: FailoverNetworkInterface, networkInterfaceId: string, assigned: string | undefined): void {
-  const line = { ...entry, networkInterfaceId, ...(assigned ? { privateIpAddress: assigned } : {}) };
+/** The IP configurations of a recorded NIC, primary first (a registration older than them: the primary one). */
+function ipConfigurationsOf(nic: SourceNetworkInterface): SourceIpConfiguration[] {
+  if (nic.ipConfigurations?.length) return nic.ipConfigurations;
+  return [{ name: 'ipconfig1', primary: true, ...(nic.subnetName ? { subnetName: nic.subnetName } : {}), ...(nic.privateIpAddress ? { privateIpAddress: nic.privateIpAddress } : {}) }];
+}
+
+/** Records one NIC in status.networkInterfaces (replacing what an earlier pass recorded of it), with each IP configuration asked for and assigned. */
+function report(pass: FailoverPass, request: FailoverNetworkInterface & { requested?: NicIpConfiguration[] }, networkInterfaceId: string, nic: NetworkInterface): void {
+  const { requested, ...entry } = request;
+  const assigned = nic.ipConfigurations ?? [];
+  const primaryAddress = (assigned.find((c) => c.primary) ?? assigned[0])?.privateIPAddress;
+  const ipConfigurations = (requested ?? []).map((c) => {
+    const address = assigned.find((a) => a.name === c.name)?.privateIPAddress;
+    return { name: c.name, ...(c.privateIpAddress ? { requestedPrivateIpAddress: c.privateIpAddress } : {}), ...(address ? { privateIpAddress: address } : {}) };
+  });
+  const line = {
+    ...entry,
+    networkInterfaceId,
+    ...(primaryAddress ? { privateIpAddress: primaryAddress } : {}),
+    ...(nic.networkSecurityGroup?.id ? { networkSecurityGroupId: nic.networkSecurityGroup.id } : {}),
+    ...(ipConfigurations.length > 1 ? { ipConfigurations } : {}),
+  };
   const list = [...(pass.status.networkInterfaces ?? [])];
   const at = list.findIndex((r) => r.sourceName === entry.sourceName);
   if (at >= 0) list[at] = line;
@@ -56,10 +90,15 @@ function report(pass: FailoverPass, entry: FailoverNetworkInterface, networkInte
 }
 
 function summary(report: readonly FailoverNetworkInterface[], reusable: readonly string[]): string {
-  const changed = report.filter((r) => r.requestedPrivateIpAddress && r.requestedPrivateIpAddress !== r.privateIpAddress);
+  // Each NIC's primary address, then its secondary IP configurations' (named <nic>/<configuration>).
+  const addresses = report.flatMap((r) => [
+    { what: r.sourceName, requested: r.requestedPrivateIpAddress, got: r.privateIpAddress },
+    ...(r.ipConfigurations ?? []).slice(1).map((c) => ({ what: `${r.sourceName}/${c.name}`, requested: c.requestedPrivateIpAddress, got: c.privateIpAddress })),
+  ]);
+  const changed = addresses.filter((a) => a.requested && a.requested !== a.got);
   const reused = reusable.length ? `; reused ${report.filter((r) => reusable.some((id) => r.networkInterfaceId && sameArmId(id, r.networkInterfaceId))).length} of the replaced VM's` : '';
-  if (reused) return `${report.length} network interface(s)${reused}${changed.length ? `; ${changed.map((c) => `${c.sourceName} got ${c.privateIpAddress}`).join(', ')}` : ''}`;
-  return changed.length ? `kept no address for ${changed.map((c) => `${c.sourceName} (${c.requestedPrivateIpAddress} taken, got ${c.privateIpAddress})`).join(', ')}` : `${report.length} network interface(s); private IPs kept`;
+  if (reused) return `${report.length} network interface(s)${reused}${changed.length ? `; ${changed.map((c) => `${c.what} got ${c.got}`).join(', ')}` : ''}`;
+  return changed.length ? `kept no address for ${changed.map((c) => `${c.what} (${c.requested} taken, got ${c.got})`).join(', ')}` : `${report.length} network interface(s); private IPs kept`;
 }
 
 /** A NIC of the replaced VM that can serve again: still there, detached, in the subnet wanted. */

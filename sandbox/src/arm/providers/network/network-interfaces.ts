@@ -38,7 +38,10 @@ function networkInterfaceHandler(): TypeHandler {
       if (configs.length === 0) {
         throw badRequest('NetworkInterfaceMustHaveAtLeastOneIpConfiguration', `Network interface ${target.id} must have one or more IP configurations.`);
       }
-      if (props.networkSecurityGroup?.id && !e.store.get(props.networkSecurityGroup.id)) {
+      // A NIC's networkSecurityGroup must exist in the NIC's region (NetworkInterfacePropertiesFormat.networkSecurityGroup,
+      // specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/networkInterface.json): else InvalidResourceReference.
+      const nsg = props.networkSecurityGroup?.id ? e.store.get(props.networkSecurityGroup.id) : undefined;
+      if (props.networkSecurityGroup?.id && (!nsg || normLocation(nsg.body.location) !== normLocation(req.location))) {
         throw invalidRef(props.networkSecurityGroup.id, target.id);
       }
       const prevConfigs: Json[] = target.existing?.body.properties.ipConfigurations ?? [];

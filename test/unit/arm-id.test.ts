@@ -1,0 +1,21 @@
+// ARM ids as the operator reads them from specs (src/azure/arm-id.ts): an id in another subscription than
+// the one the operator's clients manage is refused, not read as the same name in the operator's own.
+import { describe, expect, it } from 'vitest';
+import { foreignSubscriptionRefusal } from '../../src/azure/arm-id.ts';
+
+const ours = '00000000-0000-4000-8000-00000000a2a0';
+const vnet = (sub: string) => `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet`;
+
+describe('foreignSubscriptionRefusal', () => {
+  it('accepts ids of the managed subscription (case-insensitively) and fields left out', () => {
+    expect(foreignSubscriptionRefusal(ours, { sourceVirtualNetworkId: vnet(ours), targetVirtualNetworkId: vnet(ours.toUpperCase()), testVirtualNetworkId: undefined })).toBeUndefined();
+  });
+
+  it('names the first field that points at another subscription', () => {
+    const other = '11111111-2222-4333-8444-555555555555';
+    expect(foreignSubscriptionRefusal(ours, { sourceVirtualNetworkId: vnet(ours), testVirtualNetworkId: vnet(other) })).toEqual({
+      reason: 'SubscriptionNotManaged',
+      message: `testVirtualNetworkId names subscription ${other}; this operator manages subscription ${ours} only`,
+    });
+  });
+});
