@@ -44,7 +44,7 @@ import { CustomResourceClient } from '../kube/custom-resources.ts';
 import { kubeErrorMessage } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 import { Membership } from './membership.ts';
-import { policyTimes } from './health.ts';
+import { policyTimes } from '../api/policy-times.ts';
 import { liveMembers, ownedVms } from './metrics.ts';
 import { Pacing } from './pacing.ts';
 import { wantsReplication } from './registration.ts';

@@ -71,7 +71,7 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
   /** IntervalFeasible from the budget and the fleet; undefined when no budget is known (nothing to say). */
   private intervalCondition(policy: ReplicationPolicy, users: readonly ReplicatedVM[]): { condition: ConditionInput; effective: string } | undefined {
     if (!this.budget) return undefined;
-    const intervalMs = parseDuration(policy.spec.recoveryPointInterval ?? '5m');
+    const { intervalMs } = policyTimes(policy.spec);
     const own = users.filter(costsCycles).map((vm) => cycleCost(cycleDisks(vm)));
     const result = policyFeasibility(intervalMs, own, this.budget.fleet(), this.budget.limits);
     const condition: ConditionInput = result.feasible
