@@ -7,7 +7,11 @@
 //               reads, writes and deletes, counted with the sandbox's request log (the README lists it);
 //   infeasible  6 VMs: IntervalFeasible=False, reason IntervalInfeasible, with the arithmetic; every VM
 //               still seals points, at most 2× the stretched interval apart; still zero 429s;
-//   no budget   the same fleet without the budget collides with ARM's buckets (429s).
+//   stop        a VM's worker stopped while its session is still opening (as when a replica stops just
+//               after taking a new VM) stops and releases the VM — it once ran on, and the replica's
+//               shutdown waited for it forever;
+//   no budget   the same fleet without the budget collides with ARM's buckets (429s; buckets 5× smaller
+//               still, so that it shows at once on a loaded machine).
 //
 // Time scale: the datapath cycles every CYCLE_MS instead of the policy's 1m (as every datapath test does);
 // the operator is given the budget on the same time scale (CYCLE_MS / 1m of it), so both do the same
@@ -15,13 +19,19 @@
 // The emulator's request log is filtered to this file's own restore point collections.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
+import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../../src/api/types.ts';
 import { ARM_PUBLISHED_BUCKETS, scaleBudget, type ArmBudgetLimits } from '../../src/azure/arm-budget.ts';
+import { AzureClients } from '../../src/azure/clients.ts';
 import { cycleCost } from '../../src/azure/cycle-cost.ts';
 import { buildOperatorCache } from '../../src/controllers/operator-cache.ts';
 import { replicationPolicyController } from '../../src/controllers/replication-policy.ts';
 import { buildDatapath, type Datapath } from '../../src/datapath/datapath.ts';
+import { JOURNAL_BLOB } from '../../src/datapath/journal.ts';
 import { cycleStretch } from '../../src/datapath/metrics.ts';
+import { registrationOf } from '../../src/datapath/registration.ts';
+import { BlobAccess } from '../../src/datapath/storage.ts';
+import { VmWorker } from '../../src/datapath/vm-worker.ts';
+import type { WorkerDeps } from '../../src/datapath/worker-context.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { KubeEventRecorder } from '../../src/runtime/events.ts';
 import { Manager } from '../../src/runtime/manager.ts';
@@ -57,6 +67,24 @@ const feasibility = (o: ReplicationPolicy | undefined) => o?.status?.conditions?
 
 let datapath: Datapath;
 
+const blobAccess = () => new BlobAccess(new AzureClients(sb.azure), sb.azure.credential);
+
+/** What a replica gives each VM's worker (src/datapath/datapath.ts), for a worker driven by hand. */
+function workerDeps(identity: string): WorkerDeps {
+  const az = new AzureClients(sb.azure);
+  return {
+    identity,
+    az,
+    blobs: new BlobAccess(az, sb.azure.credential),
+    vms: replicatedVms(kc),
+    recoveryPoints: new CustomResourceClient<RecoveryPoint>(kc, 'RecoveryPoint'),
+    events: new KubeEventRecorder(kc, 'site-recovery-datapath', identity),
+    policy: () => undefined,
+    isLiveMember: () => false,
+    config: { cycleIntervalMs: CYCLE_MS, captureConcurrency: 2, applyConcurrency: 2, maxPendingCycles: 4, statusIntervalMs: 500, statusHeartbeatMs: 60_000, retryMs: 300 },
+  };
+}
+
 function replica(identity: string, armBudget: ArmBudgetLimits | 'off'): Datapath {
   return buildDatapath({
     kubeConfig: kc,
@@ -64,7 +92,9 @@ function replica(identity: string, armBudget: ArmBudgetLimits | 'off'): Datapath
     identity,
     namespace: ns,
     watchNamespace: ns,
-    leaseDurationMs: 3000,
+    // One replica: membership is not under test, and a 3 s member lease went stale under load (every VM
+    // stopped and taken again, over and over).
+    leaseDurationMs: 15_000,
     worker: { cycleIntervalMs: CYCLE_MS, statusIntervalMs: 500, retryMs: 300 },
   });
 }
@@ -144,18 +174,14 @@ describe('the ARM budget, shared by the fleet', () => {
     expect(datapath.armBudget).toEqual({ share: DATAPATH_BUDGET, stretch: 1 });
   }, 120_000);
 
-  // Passed once on a quiet machine (figures in the README); twice since, with the machine at load 12, every
-  // VM but the last one added stopped sealing after the fleet grew — no error logged, the last VM went on
-  // at the stretched interval. Not understood yet (the gate is shared by all VMs, so it is not a token
-  // that never comes): skipped until it is, with the test that depends on its fleet.
-  it.skip('a fleet that does not fit: IntervalInfeasible with the arithmetic, every VM stretched alike and still sealing, zero 429s', async () => {
+  it('a fleet that does not fit: IntervalInfeasible with the arithmetic, every VM stretched alike and still sealing, zero 429s', async () => {
     await protect(MORE);
     const all = [...FIRST, ...MORE];
-    const policy = await waitForObject(kc, policies(), { namespace: ns, name: 'budget' }, (o) => feasibility(o)?.reason === 'IntervalInfeasible' && o?.status?.replicatedVMCount === all.length, 'the policy reported infeasible');
-    expect(feasibility(policy)).toMatchObject({
-      status: 'False',
-      message: "recoveryPointInterval 1m cannot be met: 6 VM(s) × 5 writes per VM-cycle = 30 writes every 1m; the ARM budget allows 20 writes per 1m (0.33/s); every VM's cycles are stretched to 1m30s",
-    });
+    // The policy is infeasible from the 5th VM on, and counts a VM not yet enabled at its OS disk alone:
+    // wait for the figures of the whole fleet, enabled.
+    const infeasible = "recoveryPointInterval 1m cannot be met: 6 VM(s) × 5 writes per VM-cycle = 30 writes every 1m; the ARM budget allows 20 writes per 1m (0.33/s); every VM's cycles are stretched to 1m30s";
+    const policy = await waitForObject(kc, policies(), { namespace: ns, name: 'budget' }, (o) => feasibility(o)?.message === infeasible && o?.status?.replicatedVMCount === all.length, 'the policy reported infeasible for the whole fleet', 120_000);
+    expect(feasibility(policy)).toMatchObject({ status: 'False', reason: 'IntervalInfeasible' });
     expect(policy?.status?.effectiveRecoveryPointInterval).toBe('1m30s');
     for (const name of MORE) await waitForObject(kc, replicatedVms(kc), { namespace: ns, name }, (o) => cycle(o) >= 2, `${name} replicating`, 120_000);
     // 6 VMs × 5 writes / 4 s = 7.5 writes/s against 5/s: every VM's cycles 1.5 × 4 s apart.
@@ -183,10 +209,23 @@ describe('the ARM budget, shared by the fleet', () => {
     }
   }, 300_000);
 
-  it.skip('without the budget, the same fleet collides with ARM\'s buckets', async () => {
+  it('a VM\'s worker stopped while its session is still opening stops and lets go of the VM', async () => {
     stopDatapath.abort();
     await running.at(-1);
-    await setArmThrottling(conn(), { enabled: true, scale: SCALE }); // the buckets full again
+    // Stopped before the session took the fence (the case of a replica stopped just after it took a new
+    // VM): an abort listener added after the abort never fires, so this stop() once never returned.
+    const vm = (await replicatedVms(kc).get({ namespace: ns, name: FIRST[0]! }))!;
+    const worker = new VmWorker(workerDeps('dp-brief'), vm);
+    worker.start();
+    await worker.stop();
+    const journal = (await blobAccess().container(registrationOf(vm)!.cacheContainerId)).getBlockBlobClient(JOURNAL_BLOB);
+    expect((await journal.getProperties()).leaseState, 'the journal lease released').toBe('available');
+  }, 60_000);
+
+  it('without the budget, the same fleet collides with ARM\'s buckets', async () => {
+    // ARM's buckets scaled down 5× more (writes 20 refilled at 1/s, against the fleet's 7.5/s), so that the
+    // collision shows within seconds however slowly a loaded machine runs the cycles; full again.
+    await setArmThrottling(conn(), { enabled: true, scale: SCALE / 5 });
     sb.arm.stats.reset();
     startDatapath('dp-unbudgeted', 'off');
     await vi.waitFor(() => expect(sb.arm.stats.summary().throttled).toBeGreaterThan(0), { timeout: 120_000, interval: 500 });
