@@ -22,6 +22,8 @@
  * checking the status of the asynchronous operation", https://learn.microsoft.com/en-us/azure/
  * azure-resource-manager/management/async-operations); a caller's `updateIntervalInMs` is only the wait
  * when an answer has none (test/integration/sandbox-arm-throttling.test.ts shows the datapath's polls).
+ * The operator starts an operation and returns (`followOperations`): the next reconcile polls it, after
+ * the Retry-After its last answer gave (operation-polls.ts, `operationStatus`).
  * The blob storage clients of the datapath get the same per-call deadline (`sendWithDeadline`) from
  * src/datapath/storage.ts.
  *
@@ -39,11 +41,12 @@ import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
-import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, RestError, type HttpClient, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { azureRequests } from '../runtime/metrics.ts';
 import { parseArmBudget, type ArmBudgetLimits } from './arm-budget.ts';
 import { armBudgetPolicy, type ArmBudgetGate } from './arm-budget-gate.ts';
 import { credentialFromEnvironment } from './credential.ts';
+import { OperationPolls, type OperationStatus } from './operation-polls.ts';
 
 /** Which of our processes makes the calls (see the header). */
 export type AzureComponent = 'operator' | 'datapath' | 'cli';
@@ -215,19 +218,25 @@ export class AzureClients {
   /** The process's share of the ARM budget its requests wait on (the datapath's), if any. */
   readonly gate: ArmBudgetGate | undefined;
 
-  constructor(config: AzureConfig, options: { gate?: ArmBudgetGate | undefined } = {}) {
+  /** The long-running operations started and not waited on, polled as Azure says (followOperations). */
+  readonly operations: OperationPolls | undefined;
+
+  constructor(config: AzureConfig, options: { gate?: ArmBudgetGate | undefined; followOperations?: boolean } = {}) {
     this.subscriptionId = config.subscriptionId;
     this.credential = config.credential;
     this.lroTimeoutMs = config.lroTimeoutMs ?? 600_000;
     this.storageCallTimeoutMs = config.storageCallTimeoutMs;
     this.gate = options.gate;
+    this.operations = options.followOperations ? new OperationPolls() : undefined;
     const budget = options.gate ? [{ policy: armBudgetPolicy(options.gate), position: 'perRetry' as const }] : [];
+    const follow = this.operations ? [{ policy: this.operations.policy(), position: 'perCall' as const }] : [];
     const clientOptions = {
       endpoint: config.resourceManagerEndpoint,
       ...(config.component ? { userAgentOptions: { userAgentPrefix: userAgentPrefix(config.component) } } : {}),
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },
       additionalPolicies: [
         { policy: callDeadlinePolicy(config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), position: 'perCall' as const },
+        ...follow,
         ...budget,
         { policy: attemptTimeoutPolicy(config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS), position: 'perRetry' as const },
         { policy: metricsPolicy, position: 'perRetry' as const },
@@ -238,4 +247,17 @@ export class AzureClients {
     this.resources = new ResourceManagementClient(config.credential, config.subscriptionId, clientOptions);
     this.storage = new StorageManagementClient(config.credential, config.subscriptionId, clientOptions);
   }
+
+  /**
+   * The operation this process last started on `resourceId` and has not seen finish (operation-polls.ts):
+   * polled once if its Retry-After has passed. Undefined when none is followed.
+   */
+  operationStatus(resourceId: string): Promise<OperationStatus | undefined> {
+    // Through a client's pipeline: the same credential, deadline, retries, budget and metrics as any call.
+    this.pollClient ??= createDefaultHttpClient();
+    const http = this.pollClient;
+    return this.operations?.status(resourceId, (request) => this.resources.pipeline.sendRequest(http, request)) ?? Promise.resolve(undefined);
+  }
+
+  private pollClient: HttpClient | undefined;
 }

@@ -49,7 +49,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
     failovers: new CustomResourceClient<FailoverRequest>(kubeConfig, 'FailoverRequest'),
   };
   return {
-    az: new AzureClients(options.azure),
+    az: new AzureClients(options.azure, { followOperations: true }),
     azureConfig: options.azure,
     events: options.events,
     clients,

@@ -6,7 +6,7 @@
  */
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { managedDiskResource } from '../../../azure/resources/managed-disk.ts';
-import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { done, soonest, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, targetPlacement } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 import { chosenPoint } from './recovery-point.ts';
@@ -19,6 +19,7 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
   const target = targetPlacement(vm);
   const ids = failoverIds(fo, vm);
   let pending = 0;
+  let again: number | undefined;
   for (const disk of point.spec.disks) {
     const id = ids.disk(disk.name);
     const resource = managedDiskResource(deps.az, id, pass.owner, {
@@ -31,8 +32,11 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
     });
     const step = await convergeResource(resource, pass.resources, () => pass.save());
     if (step.state === 'stalled') return stalled('DiskImportFailed', `disk ${id.split('/').pop()} could not be imported from ${point.metadata.name}`);
-    if (step.state === 'waiting') pending++;
+    if (step.state === 'waiting') {
+      pending++;
+      again = soonest(again, step.requeueAfterMs);
+    }
   }
-  if (pending) return waiting('ImportingDisks', `importing ${pending} of ${point.spec.disks.length} disk(s) from ${point.metadata.name}`);
+  if (pending) return waiting('ImportingDisks', `importing ${pending} of ${point.spec.disks.length} disk(s) from ${point.metadata.name}`, again);
   return done(`${point.spec.disks.length} disk(s) imported`);
 }

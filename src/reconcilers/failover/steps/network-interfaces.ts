@@ -13,7 +13,7 @@ import type { FailoverNetworkInterface, NetworkMapping, SourceIpConfiguration, S
 import { sameArmId } from '../../../azure/arm-id.ts';
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { getNetworkInterface, networkInterfaceResource, type NicIpConfiguration, type NicPlacement } from '../../../azure/resources/network-interface.ts';
-import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { done, soonest, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
 
@@ -27,6 +27,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   // A failback reuses the replaced VM's NICs (primary with primary), keeping their names and addresses.
   const reusable = fo.spec.type === 'Test' ? [] : (pass.status.replacedVirtualMachine?.networkInterfaceIds ?? []);
   let pending = 0;
+  let again: number | undefined;
   for (const [index, nic] of primaryFirst(nics).entries()) {
     const override = vm.spec.networkInterfaces?.find((o) => o.sourceName === nic.name);
     const configs: NicIpConfiguration[] = [];
@@ -53,10 +54,12 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
     };
     const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
-    if (step.state === 'waiting') pending++;
-    else report(pass, { ...entry, requested: configs }, step.value.id ?? id, step.value);
+    if (step.state === 'waiting') {
+      pending++;
+      again = soonest(again, step.requeueAfterMs);
+    } else report(pass, { ...entry, requested: configs }, step.value.id ?? id, step.value);
   }
-  if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`);
+  if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`, again);
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
 }
 
