@@ -12,7 +12,7 @@ import type { CustomObject } from '../kube/custom-resources.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.ts';
 import { Controller } from '../runtime/controller.ts';
 import { cachedReader, keyFor, type OperatorCache } from './operator-cache.ts';
-import { datapathStatusOnly } from './predicates.ts';
+import { datapathStatusOnly, usersSeeNoChange } from './predicates.ts';
 
 export function replicatedVmController(cache: OperatorCache): Controller<ReplicatedVM> {
   const { clients, informers } = cache;
@@ -37,8 +37,8 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       .list(o.metadata.namespace)
       .filter((vm) => vm.spec[field].name === o.metadata.name)
       .map(keyFor);
-  controller.watchRelated(informers.policies, vmsUsing('policyRef'));
-  controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'));
+  controller.watchRelated(informers.policies, vmsUsing('policyRef'), usersSeeNoChange);
+  controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'), usersSeeNoChange);
   controller.watchRelated(informers.failovers, (fo) => [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`]);
   return controller;
 }

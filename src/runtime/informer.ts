@@ -90,6 +90,9 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private emit(event: InformerEvent, object: T, source: ListWatch<T>): void {
+    // The cache holds the object it reports: managedFields (who set which field, often more than the
+    // object itself) are read by nothing here, so they are not kept for every object of a fleet.
+    if (object.metadata?.managedFields) delete object.metadata.managedFields;
     if (source !== this.current && event === 'delete') return; // a replaced cache's deletes are diffed in relist()
     const key = keyOf(object);
     const previous = this.reported.get(key);
