@@ -143,12 +143,15 @@ export class Informer<T extends KubernetesObject> {
     const previous = this.current;
     const next = this.makeListWatch();
     try {
-      this.current = next;
       await next.start();
     } catch (error) {
-      this.onError(next, error);
+      log.warn('relist failed; the watch goes on', { path: this.path, error: error instanceof Error ? error.message : String(error) });
+      await next.stop();
       return;
     }
+    // Swapped only once the fresh list is in: an empty cache in between made every object looked up
+    // meanwhile look deleted (a controller forgot those keys: 41 of 1,000 VMs never enabled).
+    this.current = next;
     await previous?.stop();
     this.reportVanished(next);
   }
