@@ -1778,6 +1778,10 @@ export interface ReplicationPolicyStatus {
   observedGeneration?: ObservedGeneration;
   conditions?: Conditions;
   /**
+   * The interval the policy's VMs get: recoveryPointInterval, or longer when the fleet's cycles need more ARM requests per second than the ARM budget refills (condition IntervalFeasible=False, reason IntervalInfeasible, with the arithmetic); every VM's cycles are then stretched alike.
+   */
+  effectiveRecoveryPointInterval?: string;
+  /**
    * How many ReplicatedVMs in this namespace use the policy; a policy in use cannot be deleted.
    */
   replicatedVMCount?: number;

@@ -22,8 +22,14 @@
  * checking the status of the asynchronous operation", https://learn.microsoft.com/en-us/azure/
  * azure-resource-manager/management/async-operations); a caller's `updateIntervalInMs` is only the wait
  * when an answer has none (test/integration/sandbox-arm-throttling.test.ts shows the datapath's polls).
+ * The operator starts an operation and returns (`followOperations`): the next reconcile polls it, after
+ * the Retry-After its last answer gave (operation-polls.ts, `operationStatus`).
  * The blob storage clients of the datapath get the same per-call deadline (`sendWithDeadline`) from
  * src/datapath/storage.ts.
+ *
+ * A process given an ARM budget gate (arm-budget-gate.ts: the datapath's share of the subscription's
+ * buckets) makes each attempt of each request wait for a token of its kind first, inside the retries and
+ * the call's deadline: a call that cannot get a token in time fails like one that got no answer.
  *
  * Each process names itself in the User-Agent of its ARM calls (`component`: `site-recovery-operator`,
  * `site-recovery-datapath`, `site-recovery-cli` before the SDK's own tokens, through the SDK's
@@ -35,9 +41,12 @@ import { NetworkManagementClient } from '@azure/arm-network';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
-import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, RestError, type HttpClient, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { azureRequests } from '../runtime/metrics.ts';
+import { parseArmBudget, type ArmBudgetLimits } from './arm-budget.ts';
+import { armBudgetPolicy, type ArmBudgetGate } from './arm-budget-gate.ts';
 import { credentialFromEnvironment } from './credential.ts';
+import { OperationPolls, type OperationStatus } from './operation-polls.ts';
 
 /** Which of our processes makes the calls (see the header). */
 export type AzureComponent = 'operator' | 'datapath' | 'cli';
@@ -65,6 +74,12 @@ export interface AzureConfig {
   storageMaxTries?: number;
   /** Blob storage (the datapath): deadline of one call, its attempts and backoff included. Default 90 s. */
   storageCallTimeoutMs?: number;
+  /**
+   * The ARM request budget of the subscription, region and principal (arm-budget.ts): the datapath's
+   * replicas share it, the operator checks policies' intervals against it. Default ARM's published
+   * buckets; `off`: none.
+   */
+  armBudget?: ArmBudgetLimits | 'off';
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -85,6 +100,7 @@ export function azureConfigFromEnvironment(component?: AzureComponent, env: Node
     storageTimeoutMs: numberFrom(env.SITE_RECOVERY_STORAGE_TIMEOUT_MS),
     storageMaxTries: numberFrom(env.SITE_RECOVERY_STORAGE_MAX_TRIES),
     storageCallTimeoutMs: numberFrom(env.SITE_RECOVERY_STORAGE_CALL_TIMEOUT_MS),
+    ...(env.SITE_RECOVERY_ARM_BUDGET ? { armBudget: parseArmBudget(env.SITE_RECOVERY_ARM_BUDGET) ?? 'off' } : {}),
   };
 }
 
@@ -199,24 +215,49 @@ export class AzureClients {
   /** Deadline of one blob storage call (the datapath's BlobAccess; configured here with the other deadlines). */
   readonly storageCallTimeoutMs: number | undefined;
 
-  constructor(config: AzureConfig) {
+  /** The process's share of the ARM budget its requests wait on (the datapath's), if any. */
+  readonly gate: ArmBudgetGate | undefined;
+
+  /** The long-running operations started and not waited on, polled as Azure says (followOperations). */
+  readonly operations: OperationPolls | undefined;
+
+  constructor(config: AzureConfig, options: { gate?: ArmBudgetGate | undefined; followOperations?: boolean } = {}) {
     this.subscriptionId = config.subscriptionId;
     this.credential = config.credential;
     this.lroTimeoutMs = config.lroTimeoutMs ?? 600_000;
     this.storageCallTimeoutMs = config.storageCallTimeoutMs;
-    const options = {
+    this.gate = options.gate;
+    this.operations = options.followOperations ? new OperationPolls() : undefined;
+    const budget = options.gate ? [{ policy: armBudgetPolicy(options.gate), position: 'perRetry' as const }] : [];
+    const follow = this.operations ? [{ policy: this.operations.policy(), position: 'perCall' as const }] : [];
+    const clientOptions = {
       endpoint: config.resourceManagerEndpoint,
       ...(config.component ? { userAgentOptions: { userAgentPrefix: userAgentPrefix(config.component) } } : {}),
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },
       additionalPolicies: [
         { policy: callDeadlinePolicy(config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), position: 'perCall' as const },
+        ...follow,
+        ...budget,
         { policy: attemptTimeoutPolicy(config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS), position: 'perRetry' as const },
         { policy: metricsPolicy, position: 'perRetry' as const },
       ],
     };
-    this.compute = new ComputeManagementClient(config.credential, config.subscriptionId, options);
-    this.network = new NetworkManagementClient(config.credential, config.subscriptionId, options);
-    this.resources = new ResourceManagementClient(config.credential, config.subscriptionId, options);
-    this.storage = new StorageManagementClient(config.credential, config.subscriptionId, options);
+    this.compute = new ComputeManagementClient(config.credential, config.subscriptionId, clientOptions);
+    this.network = new NetworkManagementClient(config.credential, config.subscriptionId, clientOptions);
+    this.resources = new ResourceManagementClient(config.credential, config.subscriptionId, clientOptions);
+    this.storage = new StorageManagementClient(config.credential, config.subscriptionId, clientOptions);
   }
+
+  /**
+   * The operation this process last started on `resourceId` and has not seen finish (operation-polls.ts):
+   * polled once if its Retry-After has passed. Undefined when none is followed.
+   */
+  operationStatus(resourceId: string): Promise<OperationStatus | undefined> {
+    // Through a client's pipeline: the same credential, deadline, retries, budget and metrics as any call.
+    this.pollClient ??= createDefaultHttpClient();
+    const http = this.pollClient;
+    return this.operations?.status(resourceId, (request) => this.resources.pipeline.sendRequest(http, request)) ?? Promise.resolve(undefined);
+  }
+
+  private pollClient: HttpClient | undefined;
 }

@@ -37,6 +37,8 @@ export type Observation<T> =
       /** Carries the operator's managed-by tag. */
       managedTag: boolean;
       resource: T;
+      /** An operation the operator started on it still runs: look again after this long (its Retry-After). */
+      retryAfterMs?: number;
     };
 
 export interface ExternalResource<T> {
@@ -71,14 +73,14 @@ export async function convergeResource<T>(resource: ExternalResource<T>, ledger:
     observation = await resource.observe();
     if (!observation.exists || !observation.ready) {
       ledger.set(record);
-      return waiting(`Creating${resource.role}`, `creating ${resource.id}`);
+      return waiting(`Creating${resource.role}`, `creating ${resource.id}`, observation.exists ? observation.retryAfterMs : undefined);
     }
     previous = record;
   }
   const created = resource.manage && (previous?.created === true || (previous === undefined && observation.managedTag) || previous?.pending === true);
   ledger.set({ role: resource.role, id: resource.id, created });
   if (observation.failed) return stalled(`${resource.role}Failed`, `${resource.role} ${resource.id} is in provisioningState Failed`);
-  if (!observation.ready) return waiting(`Creating${resource.role}`, `creating ${resource.id}`);
+  if (!observation.ready) return waiting(`Creating${resource.role}`, `creating ${resource.id}`, observation.retryAfterMs);
   if (resource.manage && created && !observation.upToDate) {
     await resource.update(observation.resource);
     return waiting(`Updating${resource.role}`, `updating ${resource.id}`);

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import type { ArmBudgetLimits } from '../azure/arm-budget.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { buildDatapath } from '../datapath/datapath.ts';
 import { parseDuration } from '../util/duration.ts';
-import { durationAtLeast, explicitMetricsPort, metricsPort, portNumber, wholeNumber, namespaceName } from './options.ts';
+import { ARM_BUDGET_HELP, armBudgetOption, durationAtLeast, explicitMetricsPort, metricsPort, namespaceName, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
 
 const env = process.env;
@@ -21,11 +22,12 @@ export function registerDatapathCommand(program: Command): void {
     .option('--status-interval <duration>', 'how often health and progress are looked at; status is written only when they changed', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
     .option('--status-heartbeat <duration>', 'an unchanged status is written again after this long', durationAtLeast(10_000), parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_HEARTBEAT ?? '10m'))
     .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', wholeNumber(1, 256), wholeNumber(1, 256)(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? '8'))
+    .option('--arm-budget <buckets>', ARM_BUDGET_HELP, armBudgetOption)
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
-    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number; armBudget?: ArmBudgetLimits | 'off' }) => {
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
-        azure: azureConfigFromEnvironment('datapath'),
+        azure: { ...azureConfigFromEnvironment('datapath'), ...(opts.armBudget ? { armBudget: opts.armBudget } : {}) },
         namespace: opts.leaseNamespace,
         ...(opts.namespace ? { watchNamespace: opts.namespace } : {}),
         port: await metricsPort(explicitMetricsPort(opts.metricsPort)),

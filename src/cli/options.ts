@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { formatDuration, parseDuration } from '../util/duration.ts';
+import { parseArmBudget, type ArmBudgetLimits } from '../azure/arm-budget.ts';
 
 export const DEFAULT_METRICS_PORT = 8080;
 
@@ -51,6 +52,19 @@ export function durationAtLeast(minMs: number): (value: string) => number {
     return ms;
   };
 }
+
+/** `--arm-budget`: reads=250@25,writes=200@10,deletes=200@10 (any subset) or off (commander argParser). */
+export function armBudgetOption(value: string): ArmBudgetLimits | 'off' {
+  try {
+    return parseArmBudget(value) ?? 'off';
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Help of `--arm-budget`, the same for the operator and the datapath. */
+export const ARM_BUDGET_HELP =
+  'ARM requests per subscription, region and principal, as token buckets (size@refill per second; a kind left out keeps ARM\'s published value) or off: the datapath replicas share it, the operator checks policies\' intervals against it (default: SITE_RECOVERY_ARM_BUDGET, else reads=250@25,writes=200@10,deletes=200@10)';
 
 /** The explicit metrics port (flag, else METRICS_PORT), or undefined when none was given. */
 export function explicitMetricsPort(flag: number | undefined, env: NodeJS.ProcessEnv = process.env): number | undefined {

@@ -1,11 +1,12 @@
 /**
  * The NetworkMapping controller.
- * Watches: NetworkMappings; ReplicatedVMs (a VM that stops using a mapping may unblock its deletion).
+ * Watches: NetworkMappings; ReplicatedVMs of a mapping being deleted (a VM that stops using it may unblock
+ * its deletion).
  * Ignores: updates whose spec it has already observed (its own status writes); status-only updates of
  * ReplicatedVMs (the datapath's).
  * Drives: NetworkMappingReconciler.
  */
-import type { NetworkMapping } from '../api/types.ts';
+import type { NetworkMapping, ReplicatedVM } from '../api/types.ts';
 import { NetworkMappingReconciler } from '../reconcilers/network-mapping.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { OperatorCache } from './operator-cache.ts';
@@ -21,6 +22,12 @@ export function networkMappingController(cache: OperatorCache): Controller<Netwo
     ignoreUpdate: specAlreadyObserved,
     ...cache.controllerOptions,
   });
-  controller.watchRelated(informers.vms, (vm) => [`${vm.metadata.namespace}/${vm.spec.networkMappingRef.name}`], onlyStatusChanged);
+  // Only a mapping being deleted waits for its VMs: any other would be reconciled (its Azure resources
+  // observed) once per VM added, for nothing.
+  const deletingMappingOf = (vm: ReplicatedVM): string[] => {
+    const mapping = informers.mappings.get(vm.spec.networkMappingRef.name, vm.metadata.namespace);
+    return mapping?.metadata.deletionTimestamp ? [`${vm.metadata.namespace}/${vm.spec.networkMappingRef.name}`] : [];
+  };
+  controller.watchRelated(informers.vms, deletingMappingOf, onlyStatusChanged);
   return controller;
 }

@@ -19,6 +19,8 @@ import { namespaceScopes, type NamespaceScopes, type Tenancy } from './tenancy.t
 export interface OperatorCache {
   kubeConfig: KubeConfig;
   az: AzureClients;
+  /** The configuration the ARM clients were made from (the ARM budget policies are checked against). */
+  azureConfig: AzureConfig;
   events: EventRecorder;
   clients: {
     policies: CustomResourceClient<ReplicationPolicy>;
@@ -62,7 +64,8 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
   };
   return {
     kubeConfig,
-    az: new AzureClients(options.azure),
+    az: new AzureClients(options.azure, { followOperations: true }),
+    azureConfig: options.azure,
     events: options.events,
     clients: { ...clients, jobs: new KubeJobClient(kubeConfig) },
     informers: {

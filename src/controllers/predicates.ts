@@ -8,7 +8,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { statusOwnedBy } from '../api/contract.ts';
-import type { ReplicatedVM } from '../api/types.ts';
+import type { Condition, ReplicatedVM } from '../api/types.ts';
+import { isTrue } from '../runtime/conditions.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 
 /** What of an object's metadata a reconciler acts on: spec (generation), deletion, labels, annotations, finalizers. */
@@ -47,4 +48,18 @@ function datapathMilestones(vm: ReplicatedVM): unknown[] {
 export function datapathStatusOnly(object: ReplicatedVM, previous: ReplicatedVM | undefined): boolean {
   if (!previous || !onlyStatusChanged(object, previous)) return false;
   return isDeepStrictEqual(statusOwnedBy('operator', object.status), statusOwnedBy('operator', previous.status)) && isDeepStrictEqual(datapathMilestones(object), datapathMilestones(previous));
+}
+
+/** What a ReplicatedVM reads of the policy or network mapping it uses, beyond spec: whether it is Ready, the target network. */
+function seenByUsers(object: CustomObject & { status?: { conditions?: Condition[]; targetVirtualNetworkId?: string } }): unknown[] {
+  return [isTrue(object.status?.conditions, 'Ready'), object.status?.targetVirtualNetworkId];
+}
+
+/**
+ * True for a status-only update of a policy or network mapping that leaves what its ReplicatedVMs read of
+ * it as it was. Their status changes with every VM that starts or stops using them (a count of users, the
+ * ARM budget's figures): requeueing every user each time made enabling N VMs cost N² reconciles.
+ */
+export function usersSeeNoChange<T extends CustomObject & { status?: { conditions?: Condition[]; targetVirtualNetworkId?: string } }>(object: T, previous: T | undefined): boolean {
+  return previous !== undefined && onlyStatusChanged(object, previous) && isDeepStrictEqual(seenByUsers(object), seenByUsers(previous));
 }

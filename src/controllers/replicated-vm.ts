@@ -13,7 +13,7 @@ import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.
 import { CapacityChecks } from '../reconcilers/replicated-vm/capacity-cache.ts';
 import { Controller, DEFAULT_RESYNC_MS } from '../runtime/controller.ts';
 import { cachedReader, keyFor, type OperatorCache } from './operator-cache.ts';
-import { datapathStatusOnly } from './predicates.ts';
+import { datapathStatusOnly, usersSeeNoChange } from './predicates.ts';
 
 export function replicatedVmController(cache: OperatorCache): Controller<ReplicatedVM> {
   const { clients, informers } = cache;
@@ -41,8 +41,8 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       .list(o.metadata.namespace)
       .filter((vm) => vm.spec[field].name === o.metadata.name)
       .map(keyFor);
-  controller.watchRelated(informers.policies, vmsUsing('policyRef'));
-  controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'));
+  controller.watchRelated(informers.policies, vmsUsing('policyRef'), usersSeeNoChange);
+  controller.watchRelated(informers.mappings, vmsUsing('networkMappingRef'), usersSeeNoChange);
   controller.watchRelated(informers.failovers, (fo) => (fo.spec.replicatedVMName ? [`${fo.metadata.namespace}/${fo.spec.replicatedVMName}`] : []));
   return controller;
 }

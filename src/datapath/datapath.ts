@@ -18,9 +18,12 @@
  *    request per chunk of at most 4 MiB. A cache account's ingress/egress and request-rate limits bound
  *    how many VMs share it; more cache accounts (per VM or per group, spec.cacheStorageAccountId) is the
  *    lever; a replica blob's write throughput bounds one disk's churn.
- *  - ARM: each VM makes a restore point, a grant per disk and a delete per cycle; subscription-level ARM
- *    write throttling (about 1200 writes/hour per principal and region for Microsoft.Compute) caps
- *    VMs × disks / interval. A 5-minute interval with 3 disks costs ~60 writes/hour per VM.
+ *  - ARM: each VM-cycle costs a restore point, a grant and a revoke per disk and a delete, plus a few reads
+ *    (src/azure/cycle-cost.ts); ARM's token buckets per subscription, region and principal (writes 200
+ *    refilled at 10/s) cap VMs × (1 + 2 × disks) / interval. The replicas share one budget: each gates its
+ *    ARM calls by a bucket of budget / live members (src/azure/arm-budget-gate.ts, renewed at every
+ *    membership tick), and spaces its VMs' cycles so they fit it (pacing.ts) — slower for every VM alike
+ *    rather than 429s for some.
  *  - Kubernetes: one member Lease per replica (renewed every leaseDuration/3, listed by every replica),
  *    and one status write per VM per status interval plus one RecoveryPoint per cycle: the API server
  *    sees about VMs / statusInterval writes per second. Rendezvous costs O(members) per VM per rebalance.
@@ -33,6 +36,8 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
+import { budgetLimitsOf, type ArmBudgetLimits } from '../azure/arm-budget.ts';
+import { ArmBudgetGate } from '../azure/arm-budget-gate.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
 import { Informer } from '../runtime/informer.ts';
@@ -41,7 +46,9 @@ import { CustomResourceClient } from '../kube/custom-resources.ts';
 import { kubeErrorMessage } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 import { Membership } from './membership.ts';
+import { policyTimes } from '../api/policy-times.ts';
 import { liveMembers, ownedVms } from './metrics.ts';
+import { Pacing } from './pacing.ts';
 import { wantsReplication } from './registration.ts';
 import { ownerOf } from './rendezvous.ts';
 import { GroupRegistry, ownershipKey } from './consistency-group.ts';
@@ -93,6 +100,9 @@ export class Datapath {
   private readonly workers = new Map<string, VmWorker>();
   private readonly stopping = new Set<Promise<void>>();
   private readonly workerDeps: ConstructorParameters<typeof VmWorker>[0];
+  /** This replica's share of the ARM budget (undefined: no budget), and the spacing of cycles within it. */
+  private readonly gate: ArmBudgetGate | undefined;
+  private readonly pacing = new Pacing();
   private members: string[] = [];
   private server: Server | undefined;
   private ready = false;
@@ -110,7 +120,9 @@ export class Datapath {
     this.vmInformer = new Informer<ReplicatedVM>(kubeConfig, vms.path(watch), async () => (await vms.list(watch)) as never);
     this.policyInformer = new Informer<ReplicationPolicy>(kubeConfig, policies.path(watch), async () => (await policies.list(watch)) as never);
     this.membership = new Membership(kubeConfig, { namespace: options.namespace, identity: this.identity, leaseDurationMs: options.leaseDurationMs });
-    const az = new AzureClients(options.azure);
+    const limits = budgetLimitsOf(options.azure);
+    this.gate = limits ? new ArmBudgetGate(limits) : undefined;
+    const az = new AzureClients(options.azure, { gate: this.gate });
     this.workerDeps = {
       identity: this.identity,
       az,
@@ -120,6 +132,7 @@ export class Datapath {
       events: new KubeEventRecorder(kubeConfig, 'site-recovery-datapath', this.identity),
       policy: (vm) => this.policyInformer.get(vm.spec.policyRef.name, vm.metadata.namespace)?.spec,
       isLiveMember: (identity) => this.membership.isLive(identity),
+      cycleStretch: () => this.pacing.factor,
       config: { ...DEFAULT_WORKER_CONFIG, ...options.worker },
       groups: new GroupRegistry(runCommandRunner(az)),
     };
@@ -144,6 +157,11 @@ export class Datapath {
 
   get liveMembers(): string[] {
     return [...this.members];
+  }
+
+  /** This replica's share of the ARM budget (undefined: no budget) and the factor its VMs' intervals are stretched by. */
+  get armBudget(): { share: ArmBudgetLimits | undefined; stretch: number } {
+    return { share: this.gate?.share, stretch: this.pacing.factor };
   }
 
   /** Runs until `signal` aborts, then stops gracefully. */
@@ -175,6 +193,7 @@ export class Datapath {
       this.members = this.membership.live();
     }
     liveMembers.set(this.members.length);
+    this.gate?.setMembers(Math.max(1, this.members.length));
     this.rebalance();
   }
 
@@ -214,6 +233,8 @@ export class Datapath {
       worker.start();
     }
     ownedVms.set(this.workers.size);
+    const { cycleIntervalMs } = this.workerDeps.config;
+    this.pacing.update(want.values(), (vm) => cycleIntervalMs ?? policyTimes(this.workerDeps.policy(vm)).intervalMs, this.gate?.share);
   }
 
   private async shutdown(): Promise<void> {

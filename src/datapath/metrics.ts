@@ -110,6 +110,12 @@ export const ownedVms = new Gauge({
   registers: [registry],
 });
 
+export const cycleStretch = new Gauge({
+  name: 'site_recovery_datapath_cycle_stretch',
+  help: 'How much this replica stretches its VMs\' recovery point intervals to stay within its share of the ARM budget (1: not at all; pacing.ts).',
+  registers: [registry],
+});
+
 export const liveMembers = new Gauge({
   name: 'site_recovery_datapath_members',
   help: 'Live datapath replicas this replica sees (itself included).',

@@ -151,10 +151,14 @@ export class VmWorker {
     const sessionAbort = new AbortController();
     this.sessionAbort = sessionAbort;
     const onStop = () => sessionAbort.abort(stop.reason);
-    stop.addEventListener('abort', onStop, { once: true });
+    // Stopped while the session was opening (the steps above wait on no signal): a listener added to an
+    // aborted signal never fires, so the loops would run on and stop() would never return.
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
     let renewer: NodeJS.Timeout | undefined;
     let leaveGroup = (): void => undefined;
     try {
+      sessionAbort.signal.throwIfAborted(); // release the journal at once (finally)
       const journal = await inSourceRegion(() => Journal.open(journalBlob, fence.leaseId, ctx.vm.metadata.uid ?? '', () => this.freshState()));
       ctx.journal = journal;
       if (journal.takenOverFrom !== undefined) ctx.log.info('resuming the journal of an earlier incarnation of the VM', { uid: journal.takenOverFrom, cycle: journal.state.sealed });

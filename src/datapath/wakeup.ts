@@ -6,24 +6,34 @@
 
 /** wait(ms) resolves on notify(), after ms, and rejects when aborted. */
 export class Wakeup {
-  private waiters: Array<() => void> = [];
+  private readonly waiters = new Set<() => void>();
   notify(): void {
-    for (const w of this.waiters.splice(0)) w();
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const w of woken) w();
+  }
+  /** How many waits are pending (each wait leaves the set when it ends, however it ends). */
+  get waiting(): number {
+    return this.waiters.size;
   }
   async wait(ms: number, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const done = () => {
+      const settle = () => {
         clearTimeout(timer);
+        this.waiters.delete(done);
         signal.removeEventListener('abort', onAbort);
+      };
+      const done = () => {
+        settle();
         resolve();
       };
       const onAbort = () => {
-        clearTimeout(timer);
+        settle();
         reject(signal.reason as Error);
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      this.waiters.push(done);
+      this.waiters.add(done);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -1,9 +1,10 @@
 /**
  * The capture side of a VM's session: when the next capture is due (the policy's interval from the
- * previous one, at once on sync-now or resync, paused while the cache holds too many cycles), and one
- * capture: seed the replica blobs on a re-protect's first cycle, capture the cycle into the cache
- * (capture.ts; its failures count as the source region's, see source-region.ts), commit it to the journal
- * (only then does it exist), wake apply, and drop restore points no longer needed as a diff base.
+ * previous one — stretched when the replica's VMs need more than its share of the ARM budget, pacing.ts —
+ * at once on sync-now or resync, paused while the cache holds too many cycles), and one capture: seed
+ * the replica blobs on a re-protect's first cycle, capture the cycle into the cache (capture.ts; its
+ * failures count as the source region's, see source-region.ts), commit it to the journal (only then does
+ * it exist), wake apply, and drop restore points no longer needed as a diff base.
  */
 import * as metrics from './metrics.ts';
 import { captureCycle, type CaptureResult } from './capture.ts';
@@ -21,8 +22,8 @@ export function captureDelay(ctx: VmContext, session: Session): number {
   if (ctx.syncWanted || ctx.resyncWanted) return 0;
   const state = session.journal.state;
   if (!state.base) return 0;
-  if (state.pending.length >= ctx.deps.config.maxPendingCycles) return ctx.intervalMs;
-  return groupDelay(ctx) ?? Date.parse(state.base.time) + ctx.intervalMs - Date.now();
+  if (state.pending.length >= ctx.deps.config.maxPendingCycles) return ctx.cycleSpacingMs;
+  return groupDelay(ctx) ?? Date.parse(state.base.time) + ctx.cycleSpacingMs - Date.now();
 }
 
 /** Captures the next cycle and commits it to the journal. */

@@ -48,6 +48,8 @@ export interface WorkerDeps {
   events: EventRecorder;
   policy(vm: ReplicatedVM): ReplicationPolicySpec | undefined;
   isLiveMember(identity: string): boolean;
+  /** How much every VM's interval is stretched to fit this replica's share of the ARM budget (pacing.ts); default 1. */
+  cycleStretch?(): number;
   config: WorkerConfig;
   /** The consistency groups of this replica (absent: every VM captures on its own). */
   groups?: GroupRegistry;
@@ -111,6 +113,11 @@ export class VmContext {
 
   get intervalMs(): number {
     return this.deps.config.cycleIntervalMs ?? this.times.intervalMs;
+  }
+
+  /** How far apart captures are: the interval, stretched to fit the ARM budget (pacing.ts). */
+  get cycleSpacingMs(): number {
+    return this.intervalMs * Math.max(1, this.deps.cycleStretch?.() ?? 1);
   }
 
   get times(): PolicyTimes {

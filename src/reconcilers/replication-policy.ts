@@ -1,9 +1,16 @@
 /**
  * ReplicationPolicy: checks the policy (the API server already refused malformed ones), reports Ready
- * with a readable summary, and keeps a policy that ReplicatedVMs still use from being deleted.
+ * with a readable summary, keeps a policy that ReplicatedVMs still use from being deleted, and says
+ * whether its interval fits the ARM budget (src/azure/cycle-cost.ts): the condition `IntervalFeasible`
+ * (True, reason WithinBudget; False, reason IntervalInfeasible, with the arithmetic — the policy's VMs ×
+ * calls per VM-cycle against the budget per interval — and the interval every VM's cycles are stretched
+ * to, which `status.effectiveRecoveryPointInterval` also shows). The fleet, counted from the informer
+ * cache, is every replicating VM of the subscription: they all share one budget.
  */
 import type { ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
-import type { Readiness } from '../runtime/conditions.ts';
+import type { ArmBudgetLimits } from '../azure/arm-budget.ts';
+import { costsCycles, cycleCost, cycleDisks, policyFeasibility, type VmDemand } from '../azure/cycle-cost.ts';
+import type { ConditionInput, Readiness } from '../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import { addFinalizer, isDeleting, removeFinalizer } from '../runtime/finalizers.ts';
 import { StatusWriter } from '../runtime/status-writer.ts';
@@ -11,14 +18,26 @@ import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { formatDuration } from '../util/duration.ts';
 import { policyTimes } from '../api/policy-times.ts';
 
+export const INTERVAL_FEASIBLE_CONDITION = 'IntervalFeasible';
+export const INTERVAL_INFEASIBLE_REASON = 'IntervalInfeasible';
+export const WITHIN_BUDGET_REASON = 'WithinBudget';
+
+/** The ARM budget and the fleet that shares it (every replicating VM, with its policy's interval). */
+export interface IntervalBudget {
+  limits: ArmBudgetLimits | undefined;
+  fleet(): VmDemand[];
+}
+
 export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy> {
   private readonly policies: CustomResourceClient<ReplicationPolicy>;
   private readonly listVms: (namespace: string) => readonly ReplicatedVM[];
+  private readonly budget: IntervalBudget | undefined;
   private readonly status: StatusWriter<ReplicationPolicy>;
 
-  constructor(policies: CustomResourceClient<ReplicationPolicy>, listVms: (namespace: string) => readonly ReplicatedVM[]) {
+  constructor(policies: CustomResourceClient<ReplicationPolicy>, listVms: (namespace: string) => readonly ReplicatedVM[], budget?: IntervalBudget) {
     this.policies = policies;
     this.listVms = listVms;
+    this.budget = budget;
     this.status = new StatusWriter(policies);
   }
 
@@ -36,12 +55,29 @@ export class ReplicationPolicyReconciler implements Reconciler<ReplicationPolicy
     policy = await addFinalizer(this.policies, policy);
 
     let readiness: Readiness;
+    let interval: { condition: ConditionInput; effective: string } | undefined;
     try {
       readiness = { state: 'ready', reason: 'Valid', message: summarize(policy) };
+      interval = this.intervalCondition(policy, users);
     } catch (error) {
       readiness = { state: 'stalled', reason: 'InvalidPolicy', message: error instanceof Error ? error.message : String(error) };
     }
-    await this.status.record(policy, readiness, { replicatedVMCount: users.length });
+    const wasInfeasible = policy.status?.conditions?.some((c) => c.type === INTERVAL_FEASIBLE_CONDITION && c.status === 'False');
+    const fields = { replicatedVMCount: users.length, ...(interval ? { effectiveRecoveryPointInterval: interval.effective } : {}) };
+    await this.status.record(policy, readiness, fields, ...(interval ? [interval.condition] : []));
+    if (interval?.condition.status === 'False' && !wasInfeasible) ctx.events.record(policy, 'Warning', INTERVAL_INFEASIBLE_REASON, interval.condition.message ?? '');
+  }
+
+  /** IntervalFeasible from the budget and the fleet; undefined when no budget is known (nothing to say). */
+  private intervalCondition(policy: ReplicationPolicy, users: readonly ReplicatedVM[]): { condition: ConditionInput; effective: string } | undefined {
+    if (!this.budget) return undefined;
+    const { intervalMs } = policyTimes(policy.spec);
+    const own = users.filter(costsCycles).map((vm) => cycleCost(cycleDisks(vm)));
+    const result = policyFeasibility(intervalMs, own, this.budget.fleet(), this.budget.limits);
+    const condition: ConditionInput = result.feasible
+      ? { type: INTERVAL_FEASIBLE_CONDITION, status: 'True', reason: WITHIN_BUDGET_REASON, message: result.message }
+      : { type: INTERVAL_FEASIBLE_CONDITION, status: 'False', reason: INTERVAL_INFEASIBLE_REASON, message: result.message };
+    return { condition, effective: formatDuration(result.effectiveIntervalMs) };
   }
 }
 

@@ -90,6 +90,9 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private emit(event: InformerEvent, object: T, source: ListWatch<T>): void {
+    // The cache holds the object it reports: managedFields (who set which field, often more than the
+    // object itself) are read by nothing here, so they are not kept for every object of a fleet.
+    if (object.metadata?.managedFields) delete object.metadata.managedFields;
     if (source !== this.current && event === 'delete') return; // a replaced cache's deletes are diffed in relist()
     const key = keyOf(object);
     const previous = this.reported.get(key);
@@ -140,12 +143,15 @@ export class Informer<T extends KubernetesObject> {
     const previous = this.current;
     const next = this.makeListWatch();
     try {
-      this.current = next;
       await next.start();
     } catch (error) {
-      this.onError(next, error);
+      log.warn('relist failed; the watch goes on', { path: this.path, error: error instanceof Error ? error.message : String(error) });
+      await next.stop();
       return;
     }
+    // Swapped only once the fresh list is in: an empty cache in between made every object looked up
+    // meanwhile look deleted (a controller forgot those keys: 41 of 1,000 VMs never enabled).
+    this.current = next;
     await previous?.stop();
     this.reportVanished(next);
   }

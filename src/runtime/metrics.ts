@@ -72,3 +72,10 @@ export const azureRequests = new Counter({
   labelNames: ['method', 'type', 'code'] as const,
   registers: [registry],
 });
+
+export const armBudgetWaitSeconds = new Counter({
+  name: 'site_recovery_arm_budget_wait_seconds_total',
+  help: 'Seconds ARM requests waited for a token of this process\'s share of the ARM budget, by kind (reads, writes, deletes).',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});

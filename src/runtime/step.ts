@@ -36,5 +36,10 @@ export function stalled(reason: string, message: string): { state: 'stalled'; re
   return { state: 'stalled', reason, message };
 }
 
+/** The sooner of two requeue delays (undefined: none asked yet). */
+export function soonest(a: number | undefined, b: number): number {
+  return a === undefined ? b : Math.min(a, b);
+}
+
 /** A step that did not finish, seen as the step of another type (its value never exists). */
 export type Unfinished = Exclude<Step<never>, { state: 'done' }>;

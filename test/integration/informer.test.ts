@@ -41,10 +41,13 @@ describe('Informer', () => {
     await vi.waitFor(() => expect(events).toEqual([{ event: 'update', name: 'changed', interval: '10m', previous: '5m' }]), { timeout: 10_000, interval: 50 });
   });
 
-  it('relists without reporting what did not change', async () => {
+  it('relists without reporting what did not change, and keeps serving its cache while the list is read', async () => {
     events.length = 0;
-    await informer.relist();
+    const relisting = informer.relist();
+    expect(informer.get('kept', ns)?.metadata.name, 'the cache while the new list is in flight').toBe('kept');
+    await relisting;
     expect(events).toEqual([]);
+    expect(informer.list(ns)).toHaveLength(3);
   });
 
   it('reports what changed while it was not watching as updates and deletes', async () => {

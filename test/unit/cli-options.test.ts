@@ -102,6 +102,13 @@ describe('site-recovery errors', () => {
     expect(out.stderr).toMatch(/--drift-check-interval <duration>.*expected at least 10s/);
   }, 60_000);
 
+  it('refuses an ARM budget that is not one, naming the form it takes', () => {
+    const out = run(['datapath', '--arm-budget', 'writes=200']);
+    expect(out.status).toBe(2);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    expect(out.stderr).toMatch(/--arm-budget <buckets>.*invalid ARM budget "writes=200" \(expected e\.g\. reads=250@25,writes=200@10,deletes=200@10/);
+  }, 60_000);
+
   it('answers a configuration error with one line and exit code 1, not a stack trace', () => {
     const out = run(['operator', '--no-leader-election'], { KUBECONFIG: path.join(import.meta.dirname, 'missing-kubeconfig') });
     expect(out.status).toBe(1);

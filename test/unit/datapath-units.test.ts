@@ -13,6 +13,7 @@ import { outstandingSyncNow, wantsReplication } from '../../src/datapath/registr
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { rpoSources } from '../../src/datapath/metrics.ts';
 import { VmWorker } from '../../src/datapath/vm-worker.ts';
+import { Wakeup } from '../../src/datapath/wakeup.ts';
 
 describe('rendezvous ownership', () => {
   const keys = Array.from({ length: 2000 }, (_, i) => `uid-${i}`);
@@ -164,5 +165,23 @@ describe('RPO metric across a VM leaving and coming back at once', () => {
     expect(rpoSources.has('ns/app')).toBe(true);
     await after.stop();
     expect(rpoSources.has('ns/app')).toBe(false);
+  });
+});
+
+describe('a worker loop\'s wake-up', () => {
+  it('resolves on notify or after its time, rejects on abort, and forgets every wait once it ends', async () => {
+    const wake = new Wakeup();
+    const stop = new AbortController();
+    const notified = wake.wait(60_000, stop.signal);
+    expect(wake.waiting).toBe(1);
+    wake.notify();
+    await notified;
+    await wake.wait(1, stop.signal); // its time passed: resolved, not left behind for the next notify
+    expect(wake.waiting).toBe(0);
+    const aborted = wake.wait(60_000, stop.signal);
+    stop.abort(new Error('stopped'));
+    await expect(aborted).rejects.toThrow('stopped');
+    expect(wake.waiting).toBe(0);
+    await expect(wake.wait(1, stop.signal)).rejects.toThrow('stopped'); // already aborted: never waits
   });
 });

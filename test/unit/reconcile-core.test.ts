@@ -11,7 +11,7 @@ import type { Informer } from '../../src/runtime/informer.ts';
 import { RetryableError, TerminalError } from '../../src/runtime/reconcile-errors.ts';
 import { statusUnchanged } from '../../src/runtime/status-writer.ts';
 import type { Condition, ReplicatedVM, ReplicatedVMStatus } from '../../src/api/types.ts';
-import { datapathStatusOnly, onlyStatusChanged } from '../../src/controllers/predicates.ts';
+import { datapathStatusOnly, onlyStatusChanged, usersSeeNoChange } from '../../src/controllers/predicates.ts';
 
 type Handler = (object: CustomObject, previous?: CustomObject) => void;
 
@@ -159,6 +159,17 @@ describe('update predicates', () => {
     expect(datapathStatusOnly(vm({ lastRecoveryPoint: point(1), phase: 'Error' }), base)).toBe(false);
     expect(datapathStatusOnly(base, undefined)).toBe(false); // not seen before: take it
     expect(onlyStatusChanged(base, undefined)).toBe(false);
+  });
+
+  it("requeues a policy's or mapping's VMs only for what they read of it: spec, Ready, the target network — not its count of users", () => {
+    const ready = (status: 'True' | 'False'): Condition => ({ type: 'Ready', status, reason: 'R', message: '', lastTransitionTime: 't' });
+    const mapping = (status: object, metadata: object = {}) => ({ metadata: { name: 'net', namespace: 'ns', generation: 1, ...metadata }, spec: {}, status: { conditions: [ready('True')], targetVirtualNetworkId: 'vnet-a', ...status } }) as CustomObject & { status: object };
+    const before = mapping({ replicatedVMCount: 1 });
+    expect(usersSeeNoChange(mapping({ replicatedVMCount: 2 }), before)).toBe(true);
+    expect(usersSeeNoChange(mapping({ conditions: [ready('False')] }), before)).toBe(false);
+    expect(usersSeeNoChange(mapping({ targetVirtualNetworkId: 'vnet-b' }), before)).toBe(false);
+    expect(usersSeeNoChange(mapping({}, { generation: 2 }), before)).toBe(false);
+    expect(usersSeeNoChange(before, undefined)).toBe(false);
   });
 });
 

@@ -64,5 +64,6 @@ export function managedDiskResource(az: AzureClients, diskId: string, owner: str
     get: () => getOrUndefined(() => az.compute.disks.get(resourceGroup, name)),
     ...(source ? { create: () => create(source) } : {}),
     remove: () => az.compute.disks.delete(resourceGroup, name),
+    operation: () => az.operationStatus(diskId),
   });
 }

@@ -104,6 +104,7 @@ export function networkInterfaceResource(az: AzureClients, nicId: string, owner:
     get: () => getOrUndefined(() => az.network.networkInterfaces.get(resourceGroup, name)),
     ...(placement ? { create: () => create(placement) } : {}),
     remove: () => az.network.networkInterfaces.delete(resourceGroup, name),
+    operation: () => az.operationStatus(nicId),
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { isAzureNotFound } from '../errors.ts';
 import { OWNER_TAG, type ExternalResource, type Observation } from '../external-resource.ts';
+import type { OperationStatus } from '../operation-polls.ts';
 
 /** GET that answers undefined for 404 instead of throwing. */
 export async function getOrUndefined<T>(get: () => Promise<T>): Promise<T | undefined> {
@@ -52,15 +53,29 @@ export function ownedResource<T extends { provisioningState?: string; tags?: Rec
   get: () => Promise<T | undefined>;
   create?: () => Promise<void>;
   remove: () => { submitted(): Promise<void> };
+  /** The operation last started on it, if one is followed (AzureClients.operationStatus). */
+  operation?: () => Promise<OperationStatus | undefined>;
 }): ExternalResource<T> {
   return {
     role: parts.role,
     id: parts.id,
     manage: true,
     async observe(): Promise<Observation<T>> {
+      // The operation first (polled only once its Retry-After has passed), then the resource it acts on.
+      const operation = await parts.operation?.();
       const resource = await parts.get();
       if (!resource) return { exists: false };
-      return { exists: true, ...provisioningReady(resource.provisioningState), upToDate: true, managedTag: taggedFor(resource.tags, parts.owner), resource };
+      const state = provisioningReady(resource.provisioningState);
+      const running = operation?.running === true && !state.failed;
+      return {
+        exists: true,
+        ...state,
+        ready: state.ready && !running,
+        upToDate: true,
+        managedTag: taggedFor(resource.tags, parts.owner),
+        resource,
+        ...(running && operation.retryAfterMs !== undefined ? { retryAfterMs: operation.retryAfterMs } : {}),
+      };
     },
     async create() {
       if (!parts.create) throw new Error(`${parts.role} ${parts.id} is known only by its id here: it cannot be created`);

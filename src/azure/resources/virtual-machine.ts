@@ -95,5 +95,6 @@ export function virtualMachineResource(az: AzureClients, vmId: string, owner: st
     get: () => getVirtualMachine(az, vmId),
     ...(desired ? { create: async () => create(await desired()) } : {}),
     remove: () => az.compute.virtualMachines.delete(resourceGroup, name),
+    operation: () => az.operationStatus(vmId),
   });
 }

@@ -7,7 +7,7 @@
  */
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { managedDiskResource } from '../../../azure/resources/managed-disk.ts';
-import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { done, soonest, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, targetPlacement } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 import { DISK_ENCRYPTION_SET_NOT_MAPPED, targetDiskEncryptionSet, unmappedSetMessage } from '../../disk-encryption-mapping.ts';
@@ -21,6 +21,7 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
   const target = targetPlacement(vm);
   const ids = failoverIds(fo, vm);
   let pending = 0;
+  let again: number | undefined;
   for (const disk of point.spec.disks) {
     const id = ids.disk(disk.name);
     const sourceSet = vm.status?.disks?.find((d) => d.name === disk.name)?.diskEncryptionSetId;
@@ -37,8 +38,11 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
     });
     const step = await convergeResource(resource, pass.resources, () => pass.save());
     if (step.state === 'stalled') return stalled('DiskImportFailed', `disk ${id.split('/').pop()} could not be imported from ${point.metadata.name}`);
-    if (step.state === 'waiting') pending++;
+    if (step.state === 'waiting') {
+      pending++;
+      again = soonest(again, step.requeueAfterMs);
+    }
   }
-  if (pending) return waiting('ImportingDisks', `importing ${pending} of ${point.spec.disks.length} disk(s) from ${point.metadata.name}`);
+  if (pending) return waiting('ImportingDisks', `importing ${pending} of ${point.spec.disks.length} disk(s) from ${point.metadata.name}`, again);
   return done(`${point.spec.disks.length} disk(s) imported`);
 }

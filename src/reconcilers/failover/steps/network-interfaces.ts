@@ -17,7 +17,7 @@ import type { FailoverNetworkInterface, NetworkInterfaceOverride, NetworkMapping
 import { sameArmId } from '../../../azure/arm-id.ts';
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { getNetworkInterface, networkInterfaceResource, type NicIpConfiguration, type NicPlacement } from '../../../azure/resources/network-interface.ts';
-import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { done, soonest, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { failoverIds, primaryFirst } from '../names.ts';
 import type { FailoverPass, ProcedurePass } from '../state.ts';
 import { publicIpAddressesOf, type NicPublicIps } from './public-ip-addresses.ts';
@@ -40,6 +40,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
   // A failback reuses the replaced VM's NICs (primary with primary), keeping their names and addresses.
   const reusable = fo.spec.type === 'Test' ? [] : (pass.status.replacedVirtualMachine?.networkInterfaceIds ?? []);
   let pending = 0;
+  let again: number | undefined;
   for (const [index, nic] of primaryFirst(nics).entries()) {
     const override = vm.spec.networkInterfaces?.find((o) => o.sourceName === nic.name);
     const configs = targetConfigurations(pass, mapping, nic, override);
@@ -67,10 +68,12 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
     };
     const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
-    if (step.state === 'waiting') pending++;
-    else report(pass, { ...entry, requested: configs, publicIps: publicIps.byConfiguration }, step.value.id ?? id, step.value);
+    if (step.state === 'waiting') {
+      pending++;
+      again = soonest(again, step.requeueAfterMs);
+    } else report(pass, { ...entry, requested: configs, publicIps: publicIps.byConfiguration }, step.value.id ?? id, step.value);
   }
-  if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`);
+  if (pending) return waiting('CreatingNetworkInterfaces', `creating ${pending} network interface(s)`, again);
   return done(summary(pass.status.networkInterfaces ?? [], reusable));
 }
 

@@ -40,7 +40,8 @@ export async function replaceSeedVm(pass: ProcedurePass): Promise<Step> {
     return stalled('ReplacedVirtualMachineRunning', `VM ${name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name; deallocate it and retry with a new FailoverRequest`);
   }
   await resource.delete();
-  return waiting('ReplacingVirtualMachine', `removing the original VM ${name} (its disks and network interfaces are kept)`);
+  const deleting = await deps.az.operationStatus(seedId);
+  return waiting('ReplacingVirtualMachine', `removing the original VM ${name} (its disks and network interfaces are kept)`, deleting?.running ? deleting.retryAfterMs : undefined);
 }
 
 /** What a replaced VM held: its NICs (primary first) and its disks (OS first). */
@@ -59,7 +60,7 @@ export async function createVirtualMachine(pass: ProcedurePass): Promise<Step> {
     return stalled('VirtualMachineNameTaken', `a VM named ${ids.vmName} that this request did not create already exists in ${group}`);
   }
   if (step.state === 'stalled') return stalled('VirtualMachineFailed', `VM ${ids.vmName} failed to provision`);
-  if (step.state === 'waiting') return waiting('CreatingVirtualMachine', `creating VM ${ids.vmName}`);
+  if (step.state === 'waiting') return waiting('CreatingVirtualMachine', `creating VM ${ids.vmName}`, step.requeueAfterMs);
   pass.status.targetVirtualMachineId = step.value.id ?? ids.vm;
   return done(`VM ${ids.vmName} created (size ${step.value.hardwareProfile?.vmSize ?? '?'})`);
 }
@@ -95,5 +96,6 @@ export async function startTargetVm({ deps, status }: ProcedurePass): Promise<St
   const state = await powerState(deps.az, targetId);
   if (state === 'running') return done('target VM running');
   if (state !== 'starting') await startVm(deps.az, targetId);
-  return waiting('StartingVirtualMachine', 'starting the target VM');
+  const starting = await deps.az.operationStatus(targetId);
+  return waiting('StartingVirtualMachine', 'starting the target VM', starting?.running ? starting.retryAfterMs : undefined);
 }
