@@ -181,13 +181,14 @@ describe('Helm chart', () => {
     const operator = one<Manifest & { rules: Rules }>(defaults, 'ClusterRole', 'operator');
     expect(grants(operator.rules)).toEqual(
       table({
-        ...Object.fromEntries(['replicationpolicies', 'drillschedules'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
-        // A DrillSchedule run creates its Test FailoverRequest, deletes it to clean up, and runs a probe Job.
+        ...Object.fromEntries(['replicationpolicies', 'drillschedules', 'recoveryplans'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update']])),
+        // A DrillSchedule run creates its Test FailoverRequest, deletes it to clean up, and runs a probe Job;
+        // a plan failover creates one FailoverRequest per VM and runs its actions as Jobs (listed by label).
         'siterecovery.io/failoverrequests': ['get', 'list', 'watch', 'patch', 'update', 'create', 'delete'],
-        'batch/jobs': ['get', 'create', 'delete'],
+        'batch/jobs': ['get', 'create', 'list', 'delete'],
         // Re-protect creates the reverse NetworkMapping and ReplicatedVM.
         ...Object.fromEntries(['networkmappings', 'replicatedvms'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update', 'create']])),
-        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests', 'drillschedules'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
+        ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests', 'drillschedules', 'recoveryplans'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
         'core/events': ['create', 'patch'],
         // Namespaced tenancy: each Namespace's siterecovery.io/azure-scopes annotation.
@@ -447,7 +448,7 @@ describe('Helm chart', () => {
       const objects = parseManifests(rendered.stdout);
       expect(one<Deployment>(objects, 'Deployment', 'datapath').spec.replicas).toBe(3);
       expect(one<Deployment>(objects, 'Deployment', 'operator').metadata.name).toBe('platform-site-recovery-operator');
-      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(6);
+      expect(find(objects, 'CustomResourceDefinition')).toHaveLength(7);
       const lint = await helm(['lint', umbrella, '--strict', '--with-subcharts']);
       expect(lint.code, lint.stdout + lint.stderr).toBe(0);
       // Its required values are still required when it is a dependency.
