@@ -3,14 +3,15 @@
 // failover started and approved through the CLI runs group 2 only after group 1's VM runs and its post Job
 // succeeded, holds on a manual approval, and leaves nothing behind once deleted; a failed Job stops the plan
 // (onVMFailure Stop) or is recorded and passed (Continue), cleanup removes every member's test VM; plans
-// that cannot run are refused; a Planned plan failover is byte-exact on every VM.
+// that cannot run are refused; members of one consistency group fail over to one group cycle; a Planned plan failover is byte-exact on every VM.
 // No kubelet runs here: the test ends each Job by writing its status (test/support/jobs.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FailoverRequest, RecoveryPlan, RecoveryPlanGroup } from '../../src/api/types.ts';
+import { CONSISTENCY_GROUP_LABEL } from '../../src/api/contract.ts';
+import type { FailoverRequest, RecoveryPlan, RecoveryPlanGroup, RecoveryPoint } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { memberFailoverName } from '../../src/reconcilers/failover/plan-members.ts';
 import { diskBlob, SOURCE_LOCATION, writeRandom } from '../support/datapath-sandbox.ts';
@@ -183,6 +184,34 @@ describe('recovery plans', () => {
     const reasons = await Promise.all(['of-twice', 'of-nothing', 'of-empty'].map(async (name) => (await waitFor(name, finished, `${name} refused`))?.status?.conditions?.find((c) => c.type === 'Succeeded')));
     expect(reasons.map((c) => [c?.status, c?.reason])).toEqual([['False', 'InvalidRecoveryPlan'], ['False', 'RecoveryPlanNotFound'], ['False', 'EmptyRecoveryPlan']]);
     expect(reasons[0]?.message).toContain('ReplicatedVM db is named in group a and in group b');
+  });
+
+  it('fails the members of a consistency group over to one group cycle, also across plan groups', async () => {
+    for (const name of ['db', 'web']) await fx.clients.vms.mergePatch(ref(name), { spec: { consistencyGroup: 'shop' } });
+    const points = new CustomResourceClient<RecoveryPoint>(fx.kc, 'RecoveryPoint');
+    const cyclesOf = async (vm: string) => (await points.list(ns, `${CONSISTENCY_GROUP_LABEL}=shop`)).items.filter((p) => p.spec.replicatedVMName === vm).map((p) => p.status?.groupCycle);
+    const commonCycle = async () => {
+      const db = new Set(await cyclesOf('db'));
+      return (await cyclesOf('web')).some((c) => c !== undefined && db.has(c));
+    };
+    await expect.poll(commonCycle, { timeout: 60_000, interval: 500 }).toBe(true);
+    // Two plan groups: web starts only after db runs, when newer group cycles are sealed; it keeps db's cycle.
+    await plans.create(ns, { metadata: { name: 'together' }, spec: { groups: [{ name: 'data', replicatedVMs: ['db'] }, { name: 'web', replicatedVMs: ['web'] }] } });
+    await failovers.create(ns, { metadata: { name: 'together' }, spec: { recoveryPlanName: 'together', type: 'Test' } });
+    const fo = await waitFor('together', finished, 'plan failover of a consistency group');
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    const chosen = await Promise.all(
+      ['db', 'web'].map(async (vm) => {
+        const member = await failovers.get(ref(memberFailoverName('together', vm)));
+        const point = await points.get(ref(member?.spec.recoveryPoint as string));
+        return { vm: point?.spec.replicatedVMName, cycle: point?.status?.groupCycle, group: point?.metadata.labels?.[CONSISTENCY_GROUP_LABEL] };
+      }),
+    );
+    expect(chosen[0]?.cycle).toBeTypeOf('number');
+    expect(chosen).toEqual([{ vm: 'db', cycle: chosen[0]?.cycle, group: 'shop' }, { vm: 'web', cycle: chosen[0]?.cycle, group: 'shop' }]);
+    expect(Math.max(...(await cyclesOf('db')).map(Number)), 'newer group cycles were sealed meanwhile').toBeGreaterThanOrEqual(chosen[0]?.cycle as number);
+    await deletePlanFailover('together', ['db', 'web']);
+    for (const name of ['db', 'web']) await fx.clients.vms.mergePatch(ref(name), { spec: { consistencyGroup: null } });
   });
 
   it('Planned: every VM of the plan comes up with disks equal to its source disks', async () => {

@@ -205,6 +205,7 @@ describe('Helm chart', () => {
         'siterecovery.io/replicationpolicies': ['get', 'list', 'watch'],
         'siterecovery.io/replicatedvms/status': ['get', 'patch'],
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'create', 'delete'],
+        'siterecovery.io/recoverypoints/status': ['get', 'patch'],
         'core/events': ['create', 'patch'],
       }),
     );

@@ -245,11 +245,13 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       expect((updated.status as { health?: string }).health).toBe('Warning');
     });
 
-    it('creates, lists and deletes RecoveryPoints', async () => {
+    it('creates, lists and deletes RecoveryPoints, and stamps a group cycle into their status', async () => {
       const points = new CustomResourceClient(asDatapath, 'RecoveryPoint');
       const rp = example('recoverypoint.yaml');
       await points.create(apps, { ...rp, metadata: { ...rp.metadata, name: 'sealed-by-datapath', namespace: apps } } as never, DATAPATH_FIELD_MANAGER);
       expect((await points.list(apps, 'siterecovery.io/replicated-vm=app-vm-1')).items.map((p) => p.metadata.name)).toContain('sealed-by-datapath');
+      const stamped = await points.applyStatus({ namespace: apps, name: 'sealed-by-datapath' }, { groupCycle: 3, groupSkewMilliseconds: 12, groupMembers: 2 }, DATAPATH_FIELD_MANAGER);
+      expect((stamped as { status?: { groupCycle?: number } }).status?.groupCycle).toBe(3);
       await points.delete({ namespace: apps, name: 'sealed-by-datapath' });
       expect(await new CustomResourceClient(admin, 'RecoveryPoint').get({ namespace: apps, name: 'sealed-by-datapath' })).toBeUndefined();
     });
