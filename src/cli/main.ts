@@ -37,6 +37,14 @@ if (word === undefined || !program.commands.some((c) => c.name() === word)) {
 // A usage error of a subcommand exits the same way as one of the program.
 for (const command of program.commands) command.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
+// `help <word>` for a word that is no command: commander would print the whole help to stderr; one line
+// instead, as for any other usage error.
+const [first, second] = process.argv.slice(2);
+if (first === 'help' && second !== undefined && !second.startsWith('-') && !program.commands.some((c) => c.name() === second || c.aliases().includes(second))) {
+  process.stderr.write(`error: unknown command '${second}' (see '${program.name()} --help')\n`);
+  process.exit(2);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

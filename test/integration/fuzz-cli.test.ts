@@ -106,8 +106,9 @@ describe('fuzzed command lines', () => {
           if (wrong) throw new Error(`site-recovery ${JSON.stringify(vectors[i])}: ${wrong}`);
         }
       }),
-      // Always tried first: what the fuzzer found (a suggestion on a second line, a YAML excerpt).
-      { examples: [[[['statu'], ['status', '--kubeconfig', path.join(REPO_ROOT, 'README.md')]]]], numRuns: RUNS, seed: SEED, ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}), interruptAfterTimeLimit: 40_000 },
+      // Always tried first: what the fuzzer found (a suggestion on a second line, a YAML excerpt, the whole
+      // help on stderr for `help <no command>`).
+      { examples: [[[['statu'], ['status', '--kubeconfig', path.join(REPO_ROOT, 'README.md')]]], [[['failover'], ['help', path.join(REPO_ROOT, 'README.md')]]]], numRuns: RUNS, seed: SEED, ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}), interruptAfterTimeLimit: 40_000 },
     );
   }, 180_000);
 });
