@@ -59,7 +59,7 @@ async function kill(child: ChildProcess): Promise<void> {
 beforeAll(async () => {
   const fx = await startFailoverFixture({ namespacePrefix: 'fo-restart', rg, disks: 2, diskBytes: 8 * 1024 * 1024 });
   ({ sb, kc, ns, clients, failovers } = fx);
-  datapathRun = buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-restart', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal);
+  datapathRun = buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-restart', namespace: ns, watchNamespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal);
   startOperator();
   await fx.protect();
 });

@@ -63,7 +63,7 @@ beforeAll(async () => {
   operator = buildOperator({ kubeConfig: operatorKc, azure: sb.azure, namespace: ns, workers: 4 }).run(AbortSignal.any([stop.signal, stopOperator.signal]));
   running.push(operator);
   running.push(
-    buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity: 'dp-quiet', namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: CYCLE_MS, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal),
+    buildDatapath({ kubeConfig: datapathKc, azure: sb.azure, identity: 'dp-quiet', namespace: ns, watchNamespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: CYCLE_MS, statusIntervalMs: 500, retryMs: 300 } }).run(stop.signal),
   );
   for (const name of VMS) {
     await waitForObject(kc, clients.vms, { namespace: ns, name }, (o) => o?.status?.phase === 'Protected' && cycle(o) >= 2, `${name} protected`, 180_000);

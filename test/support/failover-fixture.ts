@@ -134,7 +134,7 @@ export async function startFailoverFixture(options: {
       const run = AbortSignal.any([stop.signal, stopRun.signal]);
       running.push(buildOperator({ kubeConfig: operatorKc, azure: as('operator'), namespace: ns, workers: 4, ...operator }).run(run));
       const signal = AbortSignal.any([run, stopDatapath.signal]);
-      datapath = buildDatapath({ kubeConfig: datapathKc, azure: as('datapath'), identity, namespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
+      datapath = buildDatapath({ kubeConfig: datapathKc, azure: as('datapath'), identity, namespace: ns, watchNamespace: ns, port: 0, leaseDurationMs: 3000, worker: { cycleIntervalMs: 1500, statusIntervalMs: 500, retryMs: 300 } }).run(signal);
       running.push(datapath);
     },
     async stopDatapath() {
