@@ -7,8 +7,8 @@
  */
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../api/types.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import { parseArmId } from '../azure/arm-id.ts';
 import { DiskVerifier, type VerifyExpected, type VerifyMethod } from '../azure/verify/disk-verifier.ts';
+import { vmDisksByName } from '../azure/verify/vm-disks.ts';
 import type { TokenCredential } from '@azure/core-auth';
 import { errorText, type DrillDiskResult, type DrillReport, type DrillType } from './drill-report.ts';
 import { formatBytes } from './live-view.ts';
@@ -34,7 +34,7 @@ export async function verifyDrillDisks(s: VerifyStep, fo: FailoverRequest, point
   const t0 = Date.now();
   const targetId = fo.status?.targetVirtualMachineId;
   if (!targetId) throw new Error('the failover reports no target VM');
-  const targetDisks = await disksOf(s, targetId);
+  const targetDisks = await vmDisksByName(s.az, targetId, s.signal);
   const verifier = new DiskVerifier(s.az, s.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
   const against = s.type === 'Test' ? 'the recovery point replica snapshot' : 'the source disk';
   s.say(`verifying ${point.spec.disks.length} disk(s) against ${against} (${s.method.toLowerCase()})`);
@@ -77,13 +77,4 @@ export async function verifyDrillDisks(s: VerifyStep, fo: FailoverRequest, point
     s.say(`  ${d.name.padEnd(6)} ${result.pass ? `pass  ${formatBytes(result.bytesVerified)} by ${s.method.toLowerCase()} in ${result.seconds ?? 0} s, ${formatBytes(result.bytesRead)} read` : `FAIL (${result.error})`}`);
   }
   report.verifySeconds = Math.round((Date.now() - t0) / 100) / 10;
-}
-
-/** The managed disks of a VM by name: os, lun0, ... */
-async function disksOf(s: VerifyStep, vmId: string): Promise<Map<string, string | undefined>> {
-  const target = parseArmId(vmId);
-  const vm = await s.az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: s.signal });
-  const disks = new Map<string, string | undefined>([['os', vm.storageProfile?.osDisk?.managedDisk?.id]]);
-  for (const d of vm.storageProfile?.dataDisks ?? []) disks.set(`lun${d.lun}`, d.managedDisk?.id);
-  return disks;
 }

@@ -12,8 +12,8 @@
  */
 import type { FailoverRequest, RecoveryPoint } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
-import { parseArmId } from '../../azure/arm-id.ts';
 import { DiskVerifier, type VerifyMethod } from '../../azure/verify/disk-verifier.ts';
+import { vmDisksByName } from '../../azure/verify/vm-disks.ts';
 
 export interface VerificationResult {
   pass: boolean;
@@ -58,7 +58,9 @@ export class Verifications {
 
 /** Verifies each disk of `point` on the test VM of `fo`; a disk that cannot be checked fails with the reason. */
 export async function verifyTestFailover(az: AzureClients, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint, signal: AbortSignal): Promise<VerificationResult> {
-  const targetDisks = await disksOf(az, fo.status?.targetVirtualMachineId, signal);
+  const vmId = fo.status?.targetVirtualMachineId;
+  if (!vmId) throw new Error('the failover reports no test VM');
+  const targetDisks = await vmDisksByName(az, vmId, signal);
   const verifier = new DiskVerifier(az, az.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
   let verifiedBytes = 0;
   const lines: string[] = [];
@@ -78,14 +80,4 @@ export async function verifyTestFailover(az: AzureClients, method: VerifyMethod,
     }
   }
   return { pass, verifiedBytes, message: `${method}: ${lines.join('; ')}` };
-}
-
-/** The managed disks of a VM by name: os, lun0, ... */
-async function disksOf(az: AzureClients, vmId: string | undefined, signal: AbortSignal): Promise<Map<string, string | undefined>> {
-  if (!vmId) throw new Error('the failover reports no test VM');
-  const target = parseArmId(vmId);
-  const vm = await az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: signal });
-  const disks = new Map<string, string | undefined>([['os', vm.storageProfile?.osDisk?.managedDisk?.id]]);
-  for (const d of vm.storageProfile?.dataDisks ?? []) disks.set(`lun${d.lun}`, d.managedDisk?.id);
-  return disks;
 }
