@@ -3,14 +3,18 @@
 // VM deallocated and used as the seed: only what differs travels back), then a Planned failback that
 // returns the VM to its resource group with its name, its NIC and address, and the data written after
 // the failover — not the writes the original VM made after the failover's recovery point.
+// The VM's NIC is in a load balancer pool and an application security group and its data disk is encrypted
+// with a disk encryption set, all mapped to target ones: re-protect turns those mappings around by itself,
+// so the reverse replication and the failback need no mapping written by hand.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
+import type { FailoverRequest, RecoveryPoint, ReplicatedVM, ReplicatedVMSpec } from '../../src/api/types.ts';
+import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { powerState } from '../../src/azure/failover-resources.ts';
 import { seedComparedBytes } from '../../src/datapath/metrics.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
-import { diskBlob, hashBlob, writeRandom } from '../support/datapath-sandbox.ts';
+import { diskBlob, hashBlob, SOURCE_LOCATION, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -29,11 +33,59 @@ const rg = 'reprotect-src';
 let failedOverVmId: string;
 let failedOverDiskIds: string[];
 const foRef = (name: string) => ({ namespace: ns, name });
+const TARGET = 'northeurope';
+const MAPPED_RG = 'reprotect-mapped';
+const poll = { updateIntervalInMs: 20 };
+/** The source and target load balancer, application security group and disk encryption set. */
+const mapped = { sourceLb: '', targetLb: '', sourceAsg: '', targetAsg: '', sourceDes: '', targetDes: '' };
+
+/**
+ * Puts the source VM's NIC into pool `web` of a source load balancer and into an application security
+ * group, encrypts its data disk with a disk encryption set, and maps each to one in the target region.
+ */
+async function mapNetworkAndKeys(spec: Partial<ReplicatedVMSpec>): Promise<void> {
+  const { network, compute, resources } = fx.sb.c;
+  await resources.resourceGroups.createOrUpdate(MAPPED_RG, { location: TARGET });
+  const des = async (group: string, name: string, location: string) =>
+    (await compute.diskEncryptionSets.beginCreateOrUpdateAndWait(group, name, { location, identity: { type: 'SystemAssigned' }, encryptionType: 'EncryptionAtRestWithCustomerKey', activeKey: { keyUrl: 'https://vault.example/keys/disks/0123456789abcdef' } }, poll)).id as string;
+  mapped.sourceDes = await des(rg, 'source-des', SOURCE_LOCATION);
+  mapped.targetDes = await des(MAPPED_RG, 'target-des', TARGET);
+  const disk = await compute.disks.get(rg, `${vmName}-disk1`);
+  await compute.disks.beginCreateOrUpdateAndWait(rg, `${vmName}-disk1`, { location: disk.location, sku: disk.sku, creationData: disk.creationData, encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: mapped.sourceDes } }, poll);
+  const lb = (group: string, name: string, location: string) => network.loadBalancers.beginCreateOrUpdateAndWait(group, name, { location, sku: { name: 'Standard' }, backendAddressPools: [{ name: 'web' }] }, poll);
+  mapped.sourceLb = (await lb(rg, 'app-lb', SOURCE_LOCATION)).id as string;
+  mapped.targetLb = (await lb(MAPPED_RG, 'target-lb', TARGET)).id as string;
+  mapped.sourceAsg = (await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(rg, 'app-asg', { location: SOURCE_LOCATION }, poll)).id as string;
+  mapped.targetAsg = (await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(MAPPED_RG, 'target-asg', { location: TARGET }, poll)).id as string;
+  const nic = await network.networkInterfaces.get(rg, `${vmName}-nic`);
+  const config = { ...nic.ipConfigurations?.[0], loadBalancerBackendAddressPools: [{ id: `${mapped.sourceLb}/backendAddressPools/web` }], applicationSecurityGroups: [{ id: mapped.sourceAsg }] };
+  await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${vmName}-nic`, { ...nic, ipConfigurations: [config] }, poll);
+  spec.loadBalancerMappings = [{ sourceLoadBalancerId: mapped.sourceLb, targetLoadBalancerId: mapped.targetLb }];
+  spec.applicationSecurityGroupMappings = [{ sourceApplicationSecurityGroupId: mapped.sourceAsg, targetApplicationSecurityGroupId: mapped.targetAsg }];
+  spec.diskEncryptionSetMappings = [{ sourceDiskEncryptionSetId: mapped.sourceDes, targetDiskEncryptionSetId: mapped.targetDes }];
+}
+
+/** The pools and groups of a VM's primary NIC, and the encryption set of its data disk. */
+async function mappedOf(vmId: string) {
+  const { resourceGroup, name } = parseArmId(vmId);
+  const vm = await fx.sb.c.compute.virtualMachines.get(resourceGroup, name);
+  const nicId = parseArmId(vm.networkProfile?.networkInterfaces?.[0]?.id as string);
+  const config = (await fx.sb.c.network.networkInterfaces.get(nicId.resourceGroup, nicId.name)).ipConfigurations?.[0];
+  const diskId = parseArmId(vm.storageProfile?.dataDisks?.[0]?.managedDisk?.id as string);
+  return {
+    pools: config?.loadBalancerBackendAddressPools?.map((p) => p.id?.toLowerCase()),
+    groups: config?.applicationSecurityGroups?.map((g) => g.id?.toLowerCase()),
+    diskEncryptionSetId: (await fx.sb.c.compute.disks.get(diskId.resourceGroup, diskId.name)).encryption?.diskEncryptionSetId?.toLowerCase(),
+  };
+}
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
+  // The fixture reads `spec` when protect() applies the ReplicatedVM: the mappings are added once the sandbox is up.
+  const spec: Partial<ReplicatedVMSpec> = {};
+  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES, spec });
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
+  await mapNetworkAndKeys(spec);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 4 * MiB, MiB * (1 + i));
 
   await fx.runInProcess('dp-reprotect');
@@ -61,6 +113,7 @@ describe('unplanned failover, re-protect, failback', () => {
     failedOverDiskIds = await fx.diskIdsOf(`${rg}-asr`, vmName);
     for (const [i, name] of ['os', 'lun0'].entries()) expect(await fx.diskHash(failedOverDiskIds[i] as string), name).toBe(await hashBlob(fx.pointSnapshot(point as RecoveryPoint, name)));
     await waitForObject(kc, clients.vms, { namespace: ns, name: vmName }, (o) => o?.status?.phase === 'FailedOver', 'ReplicatedVM FailedOver');
+    expect(await mappedOf(failedOverVmId)).toEqual({ pools: [`${mapped.targetLb}/backendAddressPools/web`.toLowerCase()], groups: [mapped.targetAsg.toLowerCase()], diskEncryptionSetId: mapped.targetDes.toLowerCase() });
   });
 
   it('re-protects from the original disks: the reverse initial sync copies only what differs', async () => {
@@ -83,6 +136,10 @@ describe('unplanned failover, re-protect, failback', () => {
     const reverse = (await clients.vms.get({ namespace: ns, name: fo?.status?.reverseReplicatedVMName as string })) as ReplicatedVM;
     expect(reverse.metadata.name).toBe(`${vmName}-reverse`);
     expect(reverse.spec).toMatchObject({ sourceVirtualMachineId: failedOverVmId, targetLocation: 'westeurope', targetResourceGroup: rg, seedVirtualMachineId: fx.sourceVmId });
+    // The mappings turned around (target to source), which the reverse replication needed to reach Protected.
+    expect(reverse.spec.loadBalancerMappings).toEqual([{ sourceLoadBalancerId: mapped.targetLb, targetLoadBalancerId: mapped.sourceLb }]);
+    expect(reverse.spec.applicationSecurityGroupMappings).toEqual([{ sourceApplicationSecurityGroupId: mapped.targetAsg, targetApplicationSecurityGroupId: mapped.sourceAsg }]);
+    expect(reverse.spec.diskEncryptionSetMappings).toEqual([{ sourceDiskEncryptionSetId: mapped.targetDes, targetDiskEncryptionSetId: mapped.sourceDes }]);
     expect(reverse.status?.disks?.map((d) => d.seedDiskId?.toLowerCase())).toEqual(fx.sourceDiskIds.map((d) => d.toLowerCase()));
     const sync = reverse.status?.initialSync;
     expect(sync?.bytesMatched, JSON.stringify(sync)).toBeGreaterThan(0);
@@ -125,6 +182,8 @@ describe('unplanned failover, re-protect, failback', () => {
     // The data is the failed-over VM's (with its writes), byte for byte.
     const backDisks = await fx.diskIdsOf(rg, vmName);
     for (const [i, id] of failedOverDiskIds.entries()) expect(await fx.diskHash(backDisks[i] as string), `disk ${i}`).toBe(await fx.diskHash(id));
+    // Back in the source pool and group (the reused NIC), the data disk encrypted with the source set.
+    expect(await mappedOf(fx.sourceVmId)).toEqual({ pools: [`${mapped.sourceLb}/backendAddressPools/web`.toLowerCase()], groups: [mapped.sourceAsg.toLowerCase()], diskEncryptionSetId: mapped.sourceDes.toLowerCase() });
     await waitForObject(kc, clients.vms, { namespace: ns, name: `${vmName}-reverse` }, (o) => o?.status?.phase === 'FailedOver', 'reverse ReplicatedVM FailedOver');
   });
 });

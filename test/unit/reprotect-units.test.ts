@@ -6,6 +6,7 @@ import { canApply, type TargetDisk } from '../../src/datapath/target.ts';
 import { compareBlocks, COMPARE_BLOCK, isSeeded, SEED_METADATA } from '../../src/datapath/seed.ts';
 import { failoverStepsFor, stepsFor } from '../../src/reconcilers/failover/procedures.ts';
 import { failoverNames, replacesSeed, reverseName } from '../../src/reconcilers/failover/names.ts';
+import { reverseMappings } from '../../src/reconcilers/reverse-mappings.ts';
 
 const B = COMPARE_BLOCK;
 
@@ -86,5 +87,35 @@ describe('failback and re-protect', () => {
     expect(a.vm).toBe('app');
     expect(a.disk('os')).not.toBe(b.disk('os'));
     expect(a.disk('os')).toMatch(/^app-os-asr-[0-9a-f]{5}$/);
+  });
+});
+
+describe('reverse mappings for re-protect', () => {
+  const id = (type: string, name: string) => `/subscriptions/s/resourceGroups/rg/providers/${type}/${name}`;
+  const lb = (n: string) => id('Microsoft.Network/loadBalancers', n);
+  const asg = (n: string) => id('Microsoft.Network/applicationSecurityGroups', n);
+  const des = (n: string) => id('Microsoft.Compute/diskEncryptionSets', n);
+  const spec = (more: Partial<ReplicatedVM['spec']>) => ({ sourceVirtualMachineId: 'x', targetLocation: 'l', policyRef: { name: 'p' }, networkMappingRef: { name: 'n' }, ...more });
+
+  it('turns each forward mapping around (target to source)', () => {
+    expect(reverseMappings(spec({
+      loadBalancerMappings: [{ sourceLoadBalancerId: lb('a'), targetLoadBalancerId: lb('a-t') }],
+      applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg('g'), targetApplicationSecurityGroupId: asg('g-t') }],
+      diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: des('d'), targetDiskEncryptionSetId: des('d-t') }],
+    }))).toEqual({
+      loadBalancerMappings: [{ sourceLoadBalancerId: lb('a-t'), targetLoadBalancerId: lb('a') }],
+      applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg('g-t'), targetApplicationSecurityGroupId: asg('g') }],
+      diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: des('d-t'), targetDiskEncryptionSetId: des('d') }],
+    });
+  });
+
+  it('leaves out a target several sources share (no single way back) and adds no empty list', () => {
+    expect(reverseMappings(spec({
+      loadBalancerMappings: [{ sourceLoadBalancerId: lb('a'), targetLoadBalancerId: lb('t') }, { sourceLoadBalancerId: lb('b'), targetLoadBalancerId: lb('T') }],
+      diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: des('d'), targetDiskEncryptionSetId: des('d-t') }, { sourceDiskEncryptionSetId: des('e'), targetDiskEncryptionSetId: des('e-t') }],
+    }))).toEqual({
+      diskEncryptionSetMappings: [{ sourceDiskEncryptionSetId: des('d-t'), targetDiskEncryptionSetId: des('d') }, { sourceDiskEncryptionSetId: des('e-t'), targetDiskEncryptionSetId: des('e') }],
+    });
+    expect(reverseMappings(spec({}))).toEqual({});
   });
 });

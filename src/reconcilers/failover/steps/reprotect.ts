@@ -13,6 +13,7 @@ import { powerState, startDeallocate } from '../../../azure/failover-resources.t
 import { readSourceVm } from '../../../azure/source-vm.ts';
 import { isTrue } from '../../../runtime/conditions.ts';
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
+import { reverseMappings } from '../../reverse-mappings.ts';
 import { reverseName } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './source.ts';
@@ -72,7 +73,9 @@ export async function createReverseMapping(pass: ProcedurePass): Promise<Step> {
 
 /**
  * The ReplicatedVM back to the original region: source the failed-over VM, target the original resource
- * group, placement and size, seeded from the original VM's disks. An existing one for the same VM is used.
+ * group, placement and size, seeded from the original VM's disks, with the load balancer, application
+ * security group and disk encryption set mappings turned around (target → source). An existing one for the
+ * same VM is used as it is: its mappings are the ones the user wrote.
  */
 export async function createReverseVm(pass: ProcedurePass): Promise<Step> {
   const { deps, vm, namespace } = pass;
@@ -106,6 +109,7 @@ async function reverseVmOf({ deps, fo, vm }: ProcedurePass, name: string, failed
       ...(vm.status?.sourceVmSize ? { targetVmSize: vm.status.sourceVmSize } : {}),
       ...(seed ? { seedVirtualMachineId: seed.id } : {}),
       ...(seed?.availabilitySetId ? { targetAvailabilitySetId: seed.availabilitySetId } : seed?.zone ? { targetZone: seed.zone as '1' | '2' | '3' } : {}),
+      ...reverseMappings(vm.spec),
       deletionPolicy: vm.spec.deletionPolicy ?? 'Retain',
     },
   };
