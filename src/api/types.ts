@@ -617,6 +617,10 @@ export interface FailoverRequestStatus {
    */
   targetVirtualMachineId?: string;
   /**
+   * Principal id of the system-assigned managed identity of the VM created in the target region, when the source VM has one: a new principal, which has none of the role assignments of the source principal.
+   */
+  targetPrincipalId?: string;
+  /**
    * Every resource the failover created (disks, NICs, VM), for cleanup and audit.
    */
   targetResources?: FailoverResource[];
@@ -1549,6 +1553,10 @@ export interface SourceVmProperties {
    * ARM ids of the user-assigned managed identities of the source VM.
    */
   userAssignedIdentityIds?: string[];
+  /**
+   * The source VM has a system-assigned managed identity: the failed-over VM gets one of its own (a new principal; the role assignments of the source principal are not copied).
+   */
+  systemAssignedIdentity?: boolean;
   bootDiagnostics?: BootDiagnostics;
 }
 /**

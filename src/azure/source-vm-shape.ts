@@ -1,7 +1,7 @@
 /**
  * What a failed-over VM carries over from its source VM besides disks and NICs: generation, security type
- * (Trusted Launch with its secure boot and vTPM settings), license type, tags, user-assigned identities
- * and boot diagnostics. Read at enable time (and on every pass while the source answers), recorded in
+ * (Trusted Launch with its secure boot and vTPM settings), license type, tags, user-assigned identities,
+ * whether it has a system-assigned identity, and boot diagnostics. Read at enable time (and on every pass while the source answers), recorded in
  * status and saved in the target region, so a failover never reads the source VM.
  *
  * A Confidential VM is refused here, before anything is created: its disks are encrypted with keys bound
@@ -32,6 +32,8 @@ export function sourceVmProperties(vm: VirtualMachine, osDisk: Disk | undefined)
   const security = vm.securityProfile;
   const trusted = security?.securityType === 'TrustedLaunch';
   const identities = Object.keys(vm.identity?.userAssignedIdentities ?? {});
+  // identity.type: SystemAssigned | UserAssigned | 'SystemAssigned, UserAssigned' | None (VirtualMachineIdentity).
+  const systemAssigned = vm.identity?.type?.includes('SystemAssigned') ?? false;
   const boot = vm.diagnosticsProfile?.bootDiagnostics;
   const generation = osDisk?.hyperVGeneration;
   return {
@@ -41,6 +43,7 @@ export function sourceVmProperties(vm: VirtualMachine, osDisk: Disk | undefined)
     ...(vm.licenseType ? { licenseType: vm.licenseType } : {}),
     ...(vm.tags && Object.keys(vm.tags).length ? { tags: { ...vm.tags } } : {}),
     ...(identities.length ? { userAssignedIdentityIds: identities } : {}),
+    systemAssignedIdentity: systemAssigned,
     ...(boot ? { bootDiagnostics: { enabled: boot.enabled ?? false } } : {}),
   };
 }

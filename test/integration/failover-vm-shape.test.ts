@@ -1,5 +1,6 @@
 // A production-shaped VM fails over as it is (issue 18): a Trusted Launch Gen2 VM (secure boot, vTPM) with
-// tags, a zone, a non-default size, a license type, a user-assigned identity, boot diagnostics, accelerated
+// tags, a zone, a non-default size, a license type, a system-assigned and a user-assigned identity (the
+// target gets a new principal, named in an event), boot diagnostics, accelerated
 // networking and Standard_LRS disks, its data disk encrypted with a customer-managed key (a disk encryption
 // set), fails over (Test, then Planned) and the target read back through the SDK has all of them, in the
 // mapped zone, with the disk types the spec and the source say and the data disk encrypted with the mapped
@@ -22,6 +23,7 @@ import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { waitForEvents } from '../support/events.ts';
 import { conditionIs, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
@@ -40,6 +42,7 @@ let clients: Clients;
 let failovers: CustomResourceClient<FailoverRequest>;
 let az: AzureClients;
 let identityId: string;
+let sourcePrincipal: string;
 let targetSetId: string;
 let ppgId: string;
 let crgId: string;
@@ -83,7 +86,7 @@ beforeAll(async () => {
         securityProfile: { securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },
         licenseType: 'RHEL_BYOS',
         tags: TAGS,
-        identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId]: {} } },
+        identity: { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [identityId]: {} } },
         diagnosticsProfile: { bootDiagnostics: { enabled: true } },
       },
     },
@@ -91,6 +94,7 @@ beforeAll(async () => {
   });
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
+  sourcePrincipal = (await az.compute.virtualMachines.get(rg, vmName)).identity?.principalId as string;
   // The data disk is encrypted with a customer-managed key; the mapping names a set in the target region
   // (the fixture reads `spec` when protect() applies the ReplicatedVM).
   const sourceSetId = await diskEncryptionSet(rg, 'source-des', SOURCE_LOCATION);
@@ -121,6 +125,11 @@ async function expectShaped(vmId: string, size: string): Promise<void> {
   expect(target.licenseType).toBe('RHEL_BYOS');
   expect(target.tags).toMatchObject(TAGS);
   expect(Object.keys(target.identity?.userAssignedIdentities ?? {})).toEqual([identityId]);
+  // A system-assigned identity of its own: a new principal, not the source VM's.
+  expect(target.identity?.type).toBe('SystemAssigned, UserAssigned');
+  expect(sourcePrincipal).toMatch(/^[0-9a-f-]{36}$/);
+  expect(target.identity?.principalId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(target.identity?.principalId).not.toBe(sourcePrincipal);
   expect(target.diagnosticsProfile?.bootDiagnostics?.enabled).toBe(true);
   expect(target.proximityPlacementGroup?.id).toBe(ppgId);
   expect(target.capacityReservation?.capacityReservationGroup?.id).toBe(crgId);
@@ -154,6 +163,7 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
       licenseType: 'RHEL_BYOS',
       tags: TAGS,
       userAssignedIdentityIds: [identityId],
+      systemAssignedIdentity: true,
       bootDiagnostics: { enabled: true },
     };
     expect(vm?.status?.sourceVmProperties).toEqual(expected);
@@ -180,6 +190,12 @@ describe('a Trusted Launch Gen2 VM with tags, a zone, a size, a license and Stan
     const fo = await waitForObject(kc, failovers, foRef('drill'), finished, 'test failover done', 120_000);
     expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
     await expectShaped(fo?.status?.targetVirtualMachineId as string, SIZE);
+    // The new principal is reported in status and in an event, with what it lacks.
+    const { resourceGroup, name } = parseArmId(fo?.status?.targetVirtualMachineId as string);
+    const principal = (await az.compute.virtualMachines.get(resourceGroup, name)).identity?.principalId as string;
+    expect(fo?.status?.targetPrincipalId).toBe(principal);
+    const [event] = await waitForEvents(kc, ns, 'drill', 'SystemAssignedIdentityCreated', 1);
+    expect(event?.message).toBe(`the failed-over VM has a new system-assigned identity, principal ${principal}: the role assignments of the source VM's principal are not copied; grant this principal what the VM needs`);
   });
 
   it('with the source region down, a Test failover builds the same VM from the registration alone', async () => {

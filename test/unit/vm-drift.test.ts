@@ -26,6 +26,14 @@ describe('drift of the source VM besides its disks', () => {
     expect(describeVmChanges({}, before)).toEqual([]);
   });
 
+  it('a system-assigned identity added or removed; nothing against a registration older than the field', () => {
+    const on = vm('Standard_D2s_v3', { ...props, systemAssignedIdentity: true }, before.sourceNetworkInterfaces);
+    const off = vm('Standard_D2s_v3', { ...props, systemAssignedIdentity: false }, before.sourceNetworkInterfaces);
+    expect(describeVmChanges(off, on)).toEqual(['system-assigned identity changed from off to on: a failover gives the VM a system-assigned identity (a new principal)']);
+    expect(describeVmChanges(on, off)).toEqual(['system-assigned identity changed from on to off: a failover gives the VM none']);
+    expect(describeVmChanges(before, on)).toEqual([]);
+  });
+
   it('one line per change, old → new: size, tags, security type, license, identities, boot diagnostics', () => {
     const after = vm('Standard_D4s_v5', { ...props, securityType: 'Standard', secureBootEnabled: undefined, vTpmEnabled: undefined, tags: { app: 'billing', owner: 'team-a' }, licenseType: 'RHEL_BYOS', userAssignedIdentityIds: ['/subscriptions/s/resourceGroups/i/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-id'], bootDiagnostics: { enabled: false } }, before.sourceNetworkInterfaces);
     expect(describeVmChanges(before, after)).toEqual([

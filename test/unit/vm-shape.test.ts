@@ -55,6 +55,7 @@ describe('sizes and disk types at failover', () => {
     });
     expect(osDiskShape(vm)).toEqual({ hyperVGeneration: 'V2', trustedLaunch: true });
     expect(vmShape(rvm({}, { sourceVmProperties: { securityType: 'Standard' } }))).toEqual({});
+    expect(vmShape(rvm({}, { sourceVmProperties: { securityType: 'Standard', systemAssignedIdentity: true } }))).toEqual({ systemAssignedIdentity: true });
   });
 });
 
@@ -66,12 +67,14 @@ describe('reading a source VM', () => {
   });
 
   it('records generation from the OS disk, and only what the VM has', () => {
-    expect(sourceVmProperties({ location: 'westeurope' }, { location: 'westeurope', hyperVGeneration: 'V1' })).toEqual({ hyperVGeneration: 'V1', securityType: 'Standard' });
+    expect(sourceVmProperties({ location: 'westeurope' }, { location: 'westeurope', hyperVGeneration: 'V1' })).toEqual({ hyperVGeneration: 'V1', securityType: 'Standard', systemAssignedIdentity: false });
     expect(
       sourceVmProperties(
         { location: 'westeurope', securityProfile: { securityType: 'TrustedLaunch', uefiSettings: { secureBootEnabled: true } }, tags: { env: 'prod' }, identity: { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { id1: {} } } },
         { location: 'westeurope', hyperVGeneration: 'V2' },
       ),
-    ).toEqual({ hyperVGeneration: 'V2', securityType: 'TrustedLaunch', secureBootEnabled: true, vTpmEnabled: false, tags: { env: 'prod' }, userAssignedIdentityIds: ['id1'] });
+    ).toEqual({ hyperVGeneration: 'V2', securityType: 'TrustedLaunch', secureBootEnabled: true, vTpmEnabled: false, tags: { env: 'prod' }, userAssignedIdentityIds: ['id1'], systemAssignedIdentity: true });
+    expect(sourceVmProperties({ location: 'westeurope', identity: { type: 'SystemAssigned' } }, undefined)).toEqual({ securityType: 'Standard', systemAssignedIdentity: true });
+    expect(sourceVmProperties({ location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { id1: {} } } }, undefined)).toEqual({ securityType: 'Standard', userAssignedIdentityIds: ['id1'], systemAssignedIdentity: false });
   });
 });

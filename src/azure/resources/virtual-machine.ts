@@ -24,6 +24,8 @@ export interface VmShape {
   /** The source VM's tags (the managed-by tags are added). */
   tags?: Record<string, string>;
   userAssignedIdentityIds?: string[];
+  /** A system-assigned identity (Azure makes a new principal for the new VM). */
+  systemAssignedIdentity?: boolean;
   /** Boot diagnostics on, with managed storage. */
   bootDiagnostics?: boolean;
 }
@@ -42,6 +44,16 @@ export interface VirtualMachineSpec {
   zone?: string;
   proximityPlacementGroupId?: string;
   capacityReservationGroupId?: string;
+}
+
+/**
+ * The VM's `identity` (VirtualMachineIdentity in the Compute REST spec, virtualMachine.json: type
+ * SystemAssigned | UserAssigned | 'SystemAssigned, UserAssigned'); none when the shape has no identity.
+ */
+function identityOf(shape: VmShape): Pick<VirtualMachine, 'identity'> {
+  const users = shape.userAssignedIdentityIds?.length ? { userAssignedIdentities: Object.fromEntries(shape.userAssignedIdentityIds.map((id) => [id, {}])) } : undefined;
+  if (shape.systemAssignedIdentity) return { identity: users ? { type: 'SystemAssigned, UserAssigned', ...users } : { type: 'SystemAssigned' } };
+  return users ? { identity: { type: 'UserAssigned', ...users } } : {};
 }
 
 export const VIRTUAL_MACHINE_ROLE = 'VirtualMachine';
@@ -64,7 +76,7 @@ export function virtualMachineResource(az: AzureClients, vmId: string, owner: st
         ...(spec.availabilitySetId ? { availabilitySet: { id: spec.availabilitySetId } } : {}),
         ...(spec.proximityPlacementGroupId ? { proximityPlacementGroup: { id: spec.proximityPlacementGroupId } } : {}),
         ...(spec.capacityReservationGroupId ? { capacityReservation: { capacityReservationGroup: { id: spec.capacityReservationGroupId } } } : {}),
-        ...(spec.shape.userAssignedIdentityIds ? { identity: { type: 'UserAssigned' as const, userAssignedIdentities: Object.fromEntries(spec.shape.userAssignedIdentityIds.map((id) => [id, {}])) } } : {}),
+        ...identityOf(spec.shape),
         hardwareProfile: { vmSize },
         ...(spec.shape.securityProfile ? { securityProfile: spec.shape.securityProfile } : {}),
         ...(spec.shape.licenseType ? { licenseType: spec.shape.licenseType } : {}),

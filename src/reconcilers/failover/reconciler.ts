@@ -30,6 +30,14 @@ import { FailoverPass, hasVm, type FailoverDeps, type ProcedurePass } from './st
 import { validate } from './validate.ts';
 import { failoverAzureIds, tenancyRefusal } from '../tenancy.ts';
 
+/**
+ * A source VM with a system-assigned identity fails over to a VM with a new one: Azure ties that identity
+ * to the VM resource, so its principal (and every role assignment made to it) stays with the source VM.
+ */
+export const NEW_PRINCIPAL = 'SystemAssignedIdentityCreated';
+const newPrincipalMessage = (principalId: string) =>
+  `the failed-over VM has a new system-assigned identity, principal ${principalId}: the role assignments of the source VM's principal are not copied; grant this principal what the VM needs`;
+
 export { DEFAULT_FAILOVER_OPTIONS, type FailoverDeps, type FailoverOptions } from './state.ts';
 
 export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
@@ -148,6 +156,7 @@ export class FailoverRequestReconciler implements Reconciler<FailoverRequest> {
     const message = `${status.targetVirtualMachineId} is running`;
     await pass.save({ state: 'ready', reason: 'Succeeded', message }, { type: 'Succeeded', status: 'True', reason: 'Succeeded', message });
     ctx.events.record(fo, 'Normal', 'Succeeded', `${vm.metadata.name} is running in ${vm.spec.targetLocation} from ${status.recoveryPointName} (RTO ${formatDuration(rtoSeconds * 1000)})`);
+    if (status.targetPrincipalId) ctx.events.record(fo, 'Normal', NEW_PRINCIPAL, newPrincipalMessage(status.targetPrincipalId));
   }
 
   private async fail(pass: FailoverPass, reason: string, message: string, ctx: ReconcileContext): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The source VM changing after enable, besides its disks (disk-changes.ts): its size, network interfaces
  * (added, removed, or with another subnet, address, IP configuration, NSG or accelerated networking), tags,
- * security profile, generation, license type, user-assigned identities and boot diagnostics. Each pass
+ * security profile, generation, license type, user-assigned identities, system-assigned identity and boot
+ * diagnostics. Each pass
  * re-reads the source VM and records what a failover needs (status.sourceVmSize, sourceVmProperties,
  * sourceNetworkInterfaces, and the registration saved in the target region), so a failover after the change
  * creates the VM as the source is now. This file says what changed since the registration recorded, one
@@ -43,6 +44,11 @@ function propertyChanges(before: SourceVmProperties, after: SourceVmProperties):
   for (const [what, text] of PROPERTIES) {
     const [old, now] = [text(before), text(after)];
     if (old !== now) changes.push(`${what} changed from ${old} to ${now}: a failover carries the new ${what} over`);
+  }
+  // Recorded as a boolean since it was added: a registration without it is older, not a VM that changed.
+  if (typeof before.systemAssignedIdentity === 'boolean' && before.systemAssignedIdentity !== Boolean(after.systemAssignedIdentity)) {
+    const [old, now] = before.systemAssignedIdentity ? ['on', 'off'] : ['off', 'on'];
+    changes.push(`system-assigned identity changed from ${old} to ${now}: a failover ${now === 'on' ? 'gives the VM a system-assigned identity (a new principal)' : 'gives the VM none'}`);
   }
   return changes;
 }

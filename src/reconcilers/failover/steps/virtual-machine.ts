@@ -62,7 +62,10 @@ export async function createVirtualMachine(pass: ProcedurePass): Promise<Step> {
   if (step.state === 'stalled') return stalled('VirtualMachineFailed', `VM ${ids.vmName} failed to provision`);
   if (step.state === 'waiting') return waiting('CreatingVirtualMachine', `creating VM ${ids.vmName}`, step.requeueAfterMs);
   pass.status.targetVirtualMachineId = step.value.id ?? ids.vm;
-  return done(`VM ${ids.vmName} created (size ${step.value.hardwareProfile?.vmSize ?? '?'})`);
+  const principal = step.value.identity?.principalId;
+  if (principal) pass.status.targetPrincipalId = principal;
+  const identity = principal ? `, system-assigned identity ${principal} (a new principal)` : '';
+  return done(`VM ${ids.vmName} created (size ${step.value.hardwareProfile?.vmSize ?? '?'}${identity})`);
 }
 
 /** The VM to create: the imported disks (OS, then data by LUN), the NICs (primary first), the placement. */

@@ -7,8 +7,9 @@
  *   securityType TrustedLaunch under a Trusted Launch VM);
  * - the sizes to try in order: spec.targetVmSize (else the source size), then spec.targetVmSizeFallbacks;
  * - security profile (secure boot and vTPM as the source has them), license type, tags, user-assigned
- *   identities (the same ones: identities are global) and boot diagnostics (managed storage: the source's
- *   storage account is in the source region).
+ *   identities (the same ones: identities are global), a system-assigned identity when the source has one
+ *   (a new principal: Azure creates it with the VM; the source principal's role assignments stay with it),
+ *   and boot diagnostics (managed storage: the source's storage account is in the source region).
  */
 import type { ReplicatedVM } from '../../../api/types.ts';
 import type { VmShape } from '../../../azure/resources/virtual-machine.ts';
@@ -45,6 +46,7 @@ export function vmShape(vm: ReplicatedVM): VmShape {
     ...(props.licenseType ? { licenseType: props.licenseType } : {}),
     ...(props.tags ? { tags: Object.fromEntries(Object.entries(props.tags).filter((e): e is [string, string] => e[1] !== undefined)) } : {}),
     ...(props.userAssignedIdentityIds?.length ? { userAssignedIdentityIds: props.userAssignedIdentityIds } : {}),
+    ...(props.systemAssignedIdentity ? { systemAssignedIdentity: true } : {}),
     ...(props.bootDiagnostics ? { bootDiagnostics: props.bootDiagnostics.enabled ?? false } : {}),
   };
 }
