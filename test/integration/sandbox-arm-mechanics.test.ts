@@ -1,15 +1,17 @@
 // ARM protocol mechanics of the emulator, through the official SDK clients: long-running operation
 // headers and pollers, error bodies, fault injection (429 + Retry-After, 500, dropped connections, hangs)
-// against the SDK's retry policies, per-operation call statistics, and persistence across a restart.
+// against the SDK's retry policies, per-operation call statistics, persistence across a restart, and a
+// second subscription served beside the first (its own resource groups, lists and operation URLs).
 import type { PipelineResponse } from '@azure/core-rest-pipeline';
 import { PageBlobClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fast, network, startHarness } from './sandbox-arm-support.ts';
+import { fast, makeClients, network, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
 
 let h: Harness;
+const OTHER = '00000000-0000-4000-8000-0000000000b2';
 beforeAll(async () => {
-  h = await startHarness({ persist: true });
+  h = await startHarness({ persist: true, moreSubscriptionIds: [OTHER] });
 });
 afterAll(async () => {
   await h?.close();
@@ -163,6 +165,40 @@ describe('out-of-process control (/_sandbox)', () => {
   });
 });
 
+describe('a second subscription', () => {
+  it('has resource groups, resources and lists of its own; operation URLs name it; an unknown one is SubscriptionNotFound', async () => {
+    const other = makeClients({ endpoint: h.arm.endpoint, subscriptionId: OTHER });
+    // The same resource group name in both subscriptions: two groups (ARM's names are unique per subscription).
+    await h.c.resources.resourceGroups.createOrUpdate('rg-two', { location: loc });
+    const net = await network(other, 'rg-two', 'northeurope');
+    expect(net.subnetId).toBe(`/subscriptions/${OTHER}/resourceGroups/rg-two/providers/Microsoft.Network/virtualNetworks/rg-two-vnet/subnets/default`);
+    expect((await h.c.resources.resourceGroups.get('rg-two')).location).toBe(loc);
+    expect((await other.resources.resourceGroups.get('rg-two')).id).toBe(`/subscriptions/${OTHER}/resourceGroups/rg-two`);
+    await expect(h.c.network.virtualNetworks.get('rg-two', 'rg-two-vnet')).rejects.toMatchObject({ statusCode: 404 });
+
+    const names = async <T extends { name?: string }>(items: AsyncIterable<T>) => {
+      const out: (string | undefined)[] = [];
+      for await (const i of items) out.push(i.name);
+      return out;
+    };
+    expect(await names(other.resources.resourceGroups.list())).toEqual(['rg-two']);
+    expect((await names(h.c.resources.resourceGroups.list())).filter((n) => n === 'rg-two')).toHaveLength(1);
+    expect(await names(other.network.virtualNetworks.listAll())).toEqual(['rg-two-vnet']);
+    expect(await names(h.c.network.virtualNetworks.listAll())).not.toContain('rg-two-vnet');
+    expect(await names(h.c.network.virtualNetworks.list('rg-two'))).toEqual([]);
+    expect(await names(other.resources.resources.listByResourceGroup('rg-two'))).toEqual(['rg-two-vnet']);
+
+    let put: PipelineResponse | undefined;
+    h.arm.setLatency({ operations: { 'disks.put': 50 } }); // a running operation: answered with its status URL
+    const disk = await other.compute.disks.createOrUpdate('rg-two', 'd', { location: 'northeurope', creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, { ...fast, onResponse: (r) => (put ??= r) }).finally(() => h.arm.setLatency({ operations: { 'disks.put': 0 } }));
+    expect(disk.id).toBe(`/subscriptions/${OTHER}/resourceGroups/rg-two/providers/Microsoft.Compute/disks/d`);
+    expect(put?.headers.get('azure-asyncoperation')).toContain(`/subscriptions/${OTHER}/providers/Microsoft.Compute/locations/northeurope/operations/`);
+
+    const unknown = makeClients({ endpoint: h.arm.endpoint, subscriptionId: '00000000-0000-4000-8000-0000000000ff' });
+    await expect(unknown.resources.resourceGroups.get('rg-two')).rejects.toMatchObject({ statusCode: 404, code: 'SubscriptionNotFound' });
+  });
+});
+
 describe('persistence', () => {
   it('keeps every resource, IP allocation and in-flight operation across a restart', async () => {
     const { c } = h;
@@ -185,8 +221,9 @@ describe('persistence', () => {
     await pending.submitted();
     const sub = h.arm.subscriptionId;
 
-    await h.restartArm({ port: h.arm.port, latency: 0 });
+    await h.restartArm({ port: h.arm.port, latency: 0, moreSubscriptionIds: [] });
     expect(h.arm.subscriptionId).toBe(sub);
+    expect(h.arm.moreSubscriptionIds).toEqual([OTHER]);
     // The poller started before the restart finishes against the restarted emulator.
     expect((await pending).provisioningState).toBe('Succeeded');
     const c2 = h.c;

@@ -3,11 +3,16 @@
 // the resource chain /{type}/{name}[/{childType}/{childName}...] with its item, list and action shapes
 // and the checks ARM makes before a handler runs (parent exists, location required and unchanged, resource
 // group not being deleted). PATCH without a handler of its own is a JSON merge patch applied as a PUT.
+// Every subscription the store serves is a separate namespace of resource groups, as in ARM, where
+// resource group names are unique per subscription: a request's resource group, and every list, is the
+// one of the subscription in its path; any other subscription is 404 SubscriptionNotFound.
+// ("Resource group names must be unique within a subscription": Microsoft.Resources/resourcegroups, scope
+// subscription, in https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules.)
 import type { ArmEngine, Reply, RequestContext, Target, TypeHandler } from './engine.ts';
 import { normLocation } from './engine.ts';
 import { ArmError, resourceGroupNotFound, resourceNotFound } from './errors.ts';
 import type { ParsedPath } from './paths.ts';
-import { rgId } from './paths.ts';
+import { inSubscription, rgId } from './paths.ts';
 import { withoutDownRegions } from './regions.ts';
 import type { Json, StoredResource } from './store.ts';
 
@@ -15,7 +20,7 @@ export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p:
   if (p.kind === 'unknown') {
     throw new ArmError(404, 'InvalidResourceType', `The resource path '${ctx.path}' is not supported by this endpoint.`);
   }
-  if (p.sub.toLowerCase() !== engine.subscriptionId.toLowerCase()) {
+  if (!engine.store.serves(p.sub)) {
     throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${p.sub}' could not be found.`);
   }
   switch (p.kind) {
@@ -25,11 +30,11 @@ export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p:
       return engine.getOperation(ctx, p);
     case 'resourceGroups':
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
-      return engine.page(ctx, (await rgHandler(engine).list!(engine, ctx, undefined)).map((r) => rgHandler(engine).render(engine, r)));
+      return engine.page(ctx, (await rgHandler(engine).list!(engine, ctx, undefined)).filter((r) => inSubscription(r.id, p.sub)).map((r) => rgHandler(engine).render(engine, r)));
     case 'resourceGroup':
-      return dispatchResourceGroup(engine, ctx, p.rg);
+      return dispatchResourceGroup(engine, ctx, p.sub, p.rg);
     case 'subscriptionProvider':
-      return dispatchSubscriptionProvider(engine, ctx, p.ns, p.segment);
+      return dispatchSubscriptionProvider(engine, ctx, p.sub, p.ns, p.segment);
     case 'locationCollection': {
       const list = engine.locationCollection(p.ns, p.collection);
       if (!list) throw new ArmError(404, 'InvalidResourceType', `The resource type 'locations/${p.collection}' could not be found in the namespace '${p.ns}'.`);
@@ -38,7 +43,7 @@ export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p:
     }
     case 'genericResources':
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
-      return listGenericResources(engine, ctx, p.rg);
+      return listGenericResources(engine, ctx, p.sub, p.rg);
     case 'resource':
       return dispatchResource(engine, ctx, p);
   }
@@ -49,8 +54,8 @@ export async function dispatchRequest(engine: ArmEngine, ctx: RequestContext, p:
  * `$filter` with `resourceType eq '...'` and `name eq '...'` (joined by `and`), `$top`, and
  * `$expand=provisioningState` / `createdTime`.
  */
-function listGenericResources(engine: ArmEngine, ctx: RequestContext, rg: string | undefined): Reply {
-  if (rg !== undefined && !engine.store.get(rgId(engine.subscriptionId, rg))) throw resourceGroupNotFound(rg);
+function listGenericResources(engine: ArmEngine, ctx: RequestContext, sub: string, rg: string | undefined): Reply {
+  if (rg !== undefined && !engine.store.get(rgId(sub, rg))) throw resourceGroupNotFound(rg);
   const filters: [string, string][] = [];
   const filter = ctx.query.get('$filter');
   if (filter) {
@@ -62,7 +67,7 @@ function listGenericResources(engine: ArmEngine, ctx: RequestContext, rg: string
   }
   const expand = (ctx.query.get('$expand') ?? '').toLowerCase();
   const items = withoutDownRegions(engine, engine.store.all())
-    .filter((r) => r.type !== 'Microsoft.Resources/resourceGroups' && (r.type.match(/\//g) ?? []).length === 1 && r.body.location)
+    .filter((r) => inSubscription(r.id, sub) && r.type !== 'Microsoft.Resources/resourceGroups' && (r.type.match(/\//g) ?? []).length === 1 && r.body.location)
     .filter((r) => rg === undefined || r.resourceGroup.toLowerCase() === rg.toLowerCase())
     .filter((r) => filters.every(([k, v]) => (k === 'resourcetype' ? r.type.toLowerCase() === v : String(r.body.name).toLowerCase() === v)))
     .map((r) => {
@@ -82,9 +87,9 @@ function rgHandler(engine: ArmEngine): TypeHandler {
   return engine.handler('Microsoft.Resources/resourceGroups')!;
 }
 
-async function dispatchResourceGroup(engine: ArmEngine, ctx: RequestContext, rg: string): Promise<Reply> {
+async function dispatchResourceGroup(engine: ArmEngine, ctx: RequestContext, sub: string, rg: string): Promise<Reply> {
   const h = rgHandler(engine);
-  const id = rgId(engine.subscriptionId, rg);
+  const id = rgId(sub, rg);
   const existing = engine.store.get(id);
   switch (ctx.method) {
     case 'HEAD':
@@ -105,10 +110,10 @@ async function dispatchResourceGroup(engine: ArmEngine, ctx: RequestContext, rg:
   }
 }
 
-async function dispatchSubscriptionProvider(engine: ArmEngine, ctx: RequestContext, ns: string, segment: string): Promise<Reply> {
+async function dispatchSubscriptionProvider(engine: ArmEngine, ctx: RequestContext, sub: string, ns: string, segment: string): Promise<Reply> {
   const h = engine.handler(`${ns}/${segment}`);
   if (h?.subscriptionList && ctx.method === 'GET') {
-    const items = withoutDownRegions(engine, engine.store.ofType(h.type)).map((r) => h.render(engine, r, ctx));
+    const items = withoutDownRegions(engine, engine.store.ofType(h.type).filter((r) => inSubscription(r.id, sub))).map((r) => h.render(engine, r, ctx));
     return engine.page(ctx, items);
   }
   const action = engine.handler(`${ns}/*`)?.actions?.[segment.toLowerCase()];
@@ -117,12 +122,11 @@ async function dispatchSubscriptionProvider(engine: ArmEngine, ctx: RequestConte
 }
 
 async function dispatchResource(engine: ArmEngine, ctx: RequestContext, p: Extract<ParsedPath, { kind: 'resource' }>): Promise<Reply> {
-  const rgRes = engine.store.get(rgId(engine.subscriptionId, p.rg));
+  const rgRes = engine.store.get(rgId(p.sub, p.rg));
   if (!rgRes) throw resourceGroupNotFound(p.rg);
-  const rgName: string = rgRes.body.name;
   const shape = resourceShape(engine, p);
-  const { parent, target, handler } = await walkChain(engine, ctx, shape, rgName);
-  if (shape.mode === 'list') return listResources(engine, ctx, shape, parent, rgName);
+  const { parent, target, handler } = await walkChain(engine, ctx, shape, rgRes);
+  if (shape.mode === 'list') return listResources(engine, ctx, shape, parent, rgRes);
   if (shape.mode === 'action') return runAction(engine, ctx, shape, handler!, target!);
   return itemRequest(engine, ctx, handler!, target!, rgRes);
 }
@@ -163,13 +167,14 @@ async function walkChain(
   engine: ArmEngine,
   ctx: RequestContext,
   shape: ResourceShape,
-  rgName: string,
+  rgRes: StoredResource,
 ): Promise<{ parent?: StoredResource; target?: Target; handler?: TypeHandler }> {
   const { pairs, mode, chain, nameAt } = shape;
   let parent: StoredResource | undefined;
   let target: Target | undefined;
   let handler: TypeHandler | undefined;
-  const rgCanonical = rgId(engine.subscriptionId, rgName);
+  const rgName: string = rgRes.body.name;
+  const rgCanonical = rgRes.id;
   for (let i = 0; i < pairs; i++) {
     const h = engine.handler(chain(i + 1));
     if (!h) throw invalidType(shape.ns, chain(i + 1));
@@ -200,7 +205,7 @@ async function walkChain(
   return { ...(parent ? { parent } : {}), ...(target ? { target } : {}), ...(handler ? { handler } : {}) };
 }
 
-async function listResources(engine: ArmEngine, ctx: RequestContext, shape: ResourceShape, parent: StoredResource | undefined, rgName: string): Promise<Reply> {
+async function listResources(engine: ArmEngine, ctx: RequestContext, shape: ResourceShape, parent: StoredResource | undefined, rgRes: StoredResource): Promise<Reply> {
   const { ns, pairs, tail, chain } = shape;
   const h = engine.handler(pairs === 0 ? `${ns}/${tail}` : `${chain(pairs)}/${tail}`);
   if (!h) throw invalidType(ns, `${chain(pairs)}/${tail}`);
@@ -209,7 +214,7 @@ async function listResources(engine: ArmEngine, ctx: RequestContext, shape: Reso
     ? await h.list(engine, ctx, parent)
     : parent
       ? engine.store.children(parent.id, h.type)
-      : engine.store.ofType(h.type).filter((r) => r.resourceGroup.toLowerCase() === rgName.toLowerCase());
+      : engine.store.ofType(h.type).filter((r) => r.id.toLowerCase().startsWith(`${rgRes.id.toLowerCase()}/`));
   // A resource-group-wide list of a type; a child list is a request on its (down or up) parent.
   if (!parent) items = withoutDownRegions(engine, items);
   return engine.page(ctx, items.map((r) => h.render(engine, r, ctx)));

@@ -268,7 +268,8 @@ export class ArmEngine {
   }
 
   private opUrl(op: StoredOperation, apiVersion: string, monitor: boolean): string {
-    const base = `${this.endpoint}/subscriptions/${this.subscriptionId}`;
+    // Under the subscription of the resource it acts on, as ARM's status URLs are (several may be served).
+    const base = `${this.endpoint}/subscriptions/${/^\/subscriptions\/([^/]+)/i.exec(op.resourceId)?.[1] ?? this.subscriptionId}`;
     const v = encodeURIComponent(apiVersion);
     switch (op.ns.toLowerCase()) {
       case 'microsoft.resources':

@@ -57,6 +57,8 @@ export interface ArmEmulatorOptions {
   host?: string;
   /** Subscription served (default: a fixed GUID; a persisted state keeps its own). */
   subscriptionId?: string;
+  /** More subscriptions served beside it, each with resource groups of its own (a persisted state adds its own). */
+  moreSubscriptionIds?: string[];
   /** LRO duration in ms: one number for all operations, or a default plus per-operation-kind values. */
   latency?: number | Partial<LatencyConfig>;
   /** Retry-After (seconds) on async operation responses and polls (default 1). */
@@ -78,6 +80,8 @@ export interface ArmEmulator {
   endpoint: string;
   port: number;
   subscriptionId: string;
+  /** The other subscriptions served. */
+  moreSubscriptionIds: string[];
   /** Runtime fault injection. */
   faults: FaultInjector;
   /** Calls per operation key (`PUT Microsoft.Compute/virtualMachines`, `LIST ...`, `POST .../beginGetAccess`), reads/writes/deletes/throttled by operation and client. */
@@ -107,7 +111,7 @@ function toLatency(current: LatencyConfig, l: number | Partial<LatencyConfig> | 
 export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmulator> {
   trustSandboxCa(opts.ca);
   const file = opts.persist && opts.dir ? path.join(path.resolve(opts.dir), 'arm', 'state.json') : undefined;
-  const store = new ArmStore(opts.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID, file);
+  const store = new ArmStore(opts.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID, file, opts.moreSubscriptionIds);
   const engine = new ArmEngine(store, opts.storage, new DiskData(opts.storage), {
     pageSize: opts.pageSize ?? 100,
     retryAfterSeconds: opts.retryAfterSeconds ?? 1,
@@ -142,6 +146,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     endpoint: engine.endpoint,
     port,
     subscriptionId: store.subscriptionId,
+    moreSubscriptionIds: store.moreSubscriptionIds,
     faults,
     stats,
     throttling,

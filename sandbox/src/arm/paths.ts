@@ -84,6 +84,11 @@ export function rgId(sub: string, rg: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}`;
 }
 
+/** Whether the resource with id `id` is in subscription `sub` (ids and subscriptions are case-insensitive). */
+export function inSubscription(id: string, sub: string): boolean {
+  return id.toLowerCase().startsWith(`/subscriptions/${sub.toLowerCase()}/`);
+}
+
 /** Parent resource id of a child resource id (drops the last type/name pair). */
 export function parentId(id: string): string | undefined {
   const parts = id.split('/');

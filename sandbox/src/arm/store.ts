@@ -45,6 +45,8 @@ export interface StoredOperation {
 interface PersistedState {
   version: 1;
   subscriptionId: string;
+  /** More subscriptions served beside the first (absent in a state saved before there could be more). */
+  moreSubscriptionIds?: string[];
   resources: StoredResource[];
   operations: StoredOperation[];
   counters: Record<string, number>;
@@ -52,22 +54,34 @@ interface PersistedState {
 
 export class ArmStore {
   readonly subscriptionId: string;
+  /** Subscriptions served beside `subscriptionId` (a target subscription other than the source's). */
+  readonly moreSubscriptionIds: string[];
   private readonly resources = new Map<string, StoredResource>();
   readonly operations = new Map<string, StoredOperation>();
   private readonly counters: Record<string, number> = {};
   private readonly file: string | undefined;
 
-  constructor(subscriptionId: string, file?: string) {
+  constructor(subscriptionId: string, file?: string, moreSubscriptionIds: readonly string[] = []) {
     this.file = file;
     let sub = subscriptionId;
+    const more = new Set(moreSubscriptionIds.map((s) => s.toLowerCase()));
     if (file && fs.existsSync(file)) {
       const state = JSON.parse(fs.readFileSync(file, 'utf8')) as PersistedState;
       sub = state.subscriptionId;
+      for (const s of state.moreSubscriptionIds ?? []) more.add(s.toLowerCase());
       for (const r of state.resources) this.resources.set(idKey(r.id), r);
       for (const o of state.operations) this.operations.set(o.id, o);
       Object.assign(this.counters, state.counters);
     }
     this.subscriptionId = sub;
+    more.delete(sub.toLowerCase());
+    this.moreSubscriptionIds = [...more];
+  }
+
+  /** Whether subscription `sub` is served (ARM answers 404 SubscriptionNotFound for any other). */
+  serves(sub: string): boolean {
+    const s = sub.toLowerCase();
+    return s === this.subscriptionId.toLowerCase() || this.moreSubscriptionIds.includes(s);
   }
 
   get(id: string): StoredResource | undefined {
@@ -117,6 +131,7 @@ export class ArmStore {
     const state: PersistedState = {
       version: 1,
       subscriptionId: this.subscriptionId,
+      ...(this.moreSubscriptionIds.length ? { moreSubscriptionIds: this.moreSubscriptionIds } : {}),
       resources: this.all(),
       operations: [...this.operations.values()],
       counters: this.counters,

@@ -66,7 +66,7 @@ export function shapeProperties(props: Json, existing: Json | undefined): Json {
 
 /** A VM PUT's size must be offered where the VM goes. */
 export function assertSizeOffered(e: ArmEngine, vmSize: string, location: string, zones: string[] | undefined, vmId: string): void {
-  e.skus.assertOffered(vmSize, location, zones?.[0], vmId, e.subscriptionId);
+  e.skus.assertOffered(vmSize, location, zones?.[0], vmId, /^\/subscriptions\/([^/]+)/i.exec(vmId)?.[1] ?? e.subscriptionId);
 }
 
 /** The OS disk's generation: what the VM's instance view reports. */
