@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SUSPECT_LABEL } from '../../src/api/contract.ts';
 import type { RecoveryPoint, ReplicatedVM, ReplicationPolicySpec } from '../../src/api/types.ts';
 import type { CycleRecord, JournalState } from '../../src/datapath/journal.ts';
+import { rebuildRecoveryPoints, snapshotMetadata } from '../../src/datapath/point-metadata.ts';
 import { prune } from '../../src/datapath/recovery-points.ts';
 import type { VmContext } from '../../src/datapath/worker-context.ts';
 import { judgeSeal, retainedPoints } from '../../src/datapath/worker-churn.ts';
@@ -73,6 +74,30 @@ describe('retention during an anomaly', () => {
     const result = await prune(pointsClient(points, deleted), vm, replica, 60_000, new Set(['app-000004', 'app-000002']), new Set(), now);
     expect(result.deletedPoints).toEqual(['app-000001', 'app-000003']);
     expect(deleted).toEqual(['app-000001', 'app-000003']);
+  });
+});
+
+describe('points rebuilt from target storage (a new cluster)', () => {
+  it('keep their suspect mark, and the newest clean point before them is rebuilt even past the retention', async () => {
+    const stored = [point(1), point(2), point(3), point(4)];
+    const suspectOf = (cycle: number) => (cycle >= 3 ? `cycle 3: disk os changed a lot` : undefined);
+    const replica = {
+      getBlobClient: (name: string) => ({ url: `https://x/c/${name}` }),
+      async *listBlobsFlat() {
+        yield* stored.map((p) => ({ name: 'os', snapshot: p.spec.disks[0]?.snapshot, metadata: snapshotMetadata(p.spec, 'os', undefined, suspectOf(p.spec.cycle ?? 0)) }));
+      },
+    } as unknown as ContainerClient;
+    const created: RecoveryPoint[] = [];
+    const statuses: Array<{ name: string; status: unknown }> = [];
+    const client = {
+      list: async () => ({ items: [] }),
+      create: async (_ns: string, body: RecoveryPoint) => (created.push(body), body),
+      applyStatus: async ({ name }: { name: string }, status: unknown) => (statuses.push({ name, status }), {}),
+    } as unknown as CustomResourceClient<RecoveryPoint>;
+    const names = await rebuildRecoveryPoints(client, vm, replica, 60_000, Date.UTC(2026, 11, 2));
+    expect(names).toEqual(['app-000002', 'app-000004']); // 1 and 3 are past the retention; 2 is the last clean one
+    expect(created.map((p) => p.metadata.labels?.[SUSPECT_LABEL])).toEqual([undefined, 'true']);
+    expect(statuses).toEqual([{ name: 'app-000004', status: { suspect: true, suspectReason: 'cycle 3: disk os changed a lot' } }]);
   });
 });
 
