@@ -71,9 +71,9 @@ export async function honourClear(ctx: VmContext, session: Session): Promise<boo
   if (!token) return false;
   const ended = journal.state.churn?.anomaly;
   await journal.update((s) => (s.churn = { samples: {}, cleared: token }));
-  ctx.log.info('churn anomaly cleared; the baseline starts again', { request: token, cycle: ended?.cycle });
-  const what = ended ? `churn anomaly of cycle ${ended.cycle} cleared` : 'no churn anomaly was in force';
-  ctx.deps.events.record(ctx.vm, 'Normal', 'ChurnAnomalyCleared', `${what} (request ${token}); the baseline is learnt again from the next cycles`.slice(0, 1000));
+  ctx.log.info('churn baseline reset on request', { request: token, cycle: ended?.cycle });
+  // A request with no anomaly in force (or an old annotation met by a fresh journal) only resets the baseline.
+  if (ended) ctx.deps.events.record(ctx.vm, 'Normal', 'ChurnAnomalyCleared', `churn anomaly of cycle ${ended.cycle} cleared (request ${token}); new points are clean, the baseline is learnt again from the next cycles`.slice(0, 1000));
   return true;
 }
 
