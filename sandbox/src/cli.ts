@@ -179,7 +179,7 @@ function registerWorkload(sandbox: Command): void {
     .description('write to all disks of a sandbox VM at a given rate')
     .requiredOption('--rate <rate>', 'write rate, e.g. 5MiB/s')
     .requiredOption('--duration <duration>', 'how long, e.g. 60s')
-    .addOption(new Option('--pattern <pattern>', 'write pattern').choices(['random', 'sequential', 'hotset', 'trim']).default('random'))
+    .addOption(new Option('--pattern <pattern>', 'write pattern').choices(['random', 'sequential', 'hotset', 'trim', 'encrypt']).default('random'))
     .addOption(dirOption())
     .action(workload);
 }

@@ -27,12 +27,18 @@ export type StatusWriterName = 'operator' | 'datapath';
 export const SOURCE_REGION_UNAVAILABLE_CONDITION = 'SourceRegionUnavailable';
 
 /**
+ * The datapath's condition on a ReplicatedVM while a churn anomaly is in force (True, reason ChurnAnomaly;
+ * False, reason ChurnNormal), with status.churnAnomaly. The rule: src/datapath/churn-baseline.ts.
+ */
+export const CHURN_ANOMALY_CONDITION = 'ChurnAnomaly';
+
+/**
  * What the datapath writes on a ReplicatedVM's status: replication progress, health, the newest
  * points, and its own conditions. Everything else on every kind belongs to the operator.
  */
 const DATAPATH_OWNS = {
-  fields: new Set(['replication', 'initialSync', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health']),
-  conditions: new Set(['Replicating', SOURCE_REGION_UNAVAILABLE_CONDITION]),
+  fields: new Set(['replication', 'initialSync', 'lastRecoveryPoint', 'lastAppConsistentRecoveryPoint', 'health', 'churnAnomaly']),
+  conditions: new Set(['Replicating', SOURCE_REGION_UNAVAILABLE_CONDITION, CHURN_ANOMALY_CONDITION]),
 };
 
 function ownedBy(writer: StatusWriterName, kind: 'field' | 'condition', name: string): boolean {
@@ -74,6 +80,18 @@ export const CONSISTENCY_GROUP_LABEL = 'siterecovery.io/consistency-group';
  * status.replication.syncNow (used by Planned failovers and "Latest" recovery points).
  */
 export const SYNC_NOW_ANNOTATION = 'siterecovery.io/sync-now';
+
+/**
+ * On RecoveryPoints: set to "true" when the point is created suspect (a churn anomaly was in force when it
+ * was sealed; status.suspect and status.suspectReason follow at once). recoveryPoint LatestClean skips it.
+ */
+export const SUSPECT_LABEL = 'siterecovery.io/suspect';
+
+/**
+ * On a ReplicatedVM: a token (any new value) asking the datapath to end the churn anomaly in force and
+ * learn the baseline again (`site-recovery clear-anomaly`); honoured once per value.
+ */
+export const CLEAR_CHURN_ANOMALY_ANNOTATION = 'siterecovery.io/clear-churn-anomaly';
 
 /** On the NetworkMapping and ReplicatedVM re-protect creates: the FailoverRequest that created them. */
 export const REPROTECT_OF_LABEL = 'siterecovery.io/reprotect-of';

@@ -547,7 +547,7 @@ export interface FailoverRequestSpec {
    */
   type: 'Test' | 'Planned' | 'Unplanned';
   /**
-   * LatestProcessed (default; newest sealed point, lowest RTO), Latest (capture and apply what is pending first, lowest RPO), LatestAppConsistent, or the name of a RecoveryPoint of this VM. Immutable.
+   * LatestProcessed (default; newest sealed point, lowest RTO), Latest (capture and apply what is pending first, lowest RPO), LatestAppConsistent, LatestClean (the newest point not marked suspect by a churn anomaly, that is the newest before the first suspect one; refused when there is none), or the name of a RecoveryPoint of this VM. Immutable.
    */
   recoveryPoint?: string;
   /**
@@ -1163,6 +1163,14 @@ export interface RecoveryPointStatus {
    * When the point is pruned under the current policy.
    */
   expiresAt?: string;
+  /**
+   * True when the point was sealed during a churn anomaly (ReplicationPolicy spec.churnAnomaly): its cycle or an earlier one since the last clean point changed far more than usual, as ransomware encrypting the disks would. recoveryPoint LatestClean never picks it. Also the label siterecovery.io/suspect=true, set when the point is created. Written by the datapath.
+   */
+  suspect?: boolean;
+  /**
+   * Why the point is suspect: the cycle and disk that set off the anomaly, its changed bytes and baseline.
+   */
+  suspectReason?: string;
 }
 /**
  * The VM to protect and where it fails over to.
@@ -1444,6 +1452,7 @@ export interface ReplicatedVMStatus {
   initialSync?: InitialSyncProgress;
   lastRecoveryPoint?: RecoveryPointSummary;
   lastAppConsistentRecoveryPoint?: AppConsistentPointSummary;
+  churnAnomaly?: ChurnAnomalyStatus;
   /**
    * Normal, Warning (RPO above the policy's warning threshold) or Critical (above the critical threshold, or replication broken).
    */
@@ -1749,6 +1758,31 @@ export interface AppConsistentPointSummary {
   time: string;
 }
 /**
+ * The churn anomaly in force (ReplicationPolicy spec.churnAnomaly), absent when there is none: from cycle `cycle` on, every recovery point is suspect until a person clears it (annotation siterecovery.io/clear-churn-anomaly). Also the condition ChurnAnomaly. Written by the datapath.
+ */
+export interface ChurnAnomalyStatus {
+  /**
+   * The first anomalous cycle.
+   */
+  cycle: number;
+  /**
+   * Capture time of that cycle.
+   */
+  since: string;
+  /**
+   * The disk, its changed bytes and its baseline.
+   */
+  reason: string;
+  /**
+   * The RecoveryPoint of the first anomalous cycle.
+   */
+  firstSuspectPoint?: string;
+  /**
+   * The newest point before it (what LatestClean picks), kept past the retention until cleared.
+   */
+  lastCleanPoint?: string;
+}
+/**
  * What the policy asks for.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -1775,6 +1809,28 @@ export interface ReplicationPolicySpec {
    * RPO above which a replicated VM's health is Critical. Default 60m.
    */
   rpoCriticalThreshold?: string;
+  churnAnomaly?: ChurnAnomalyRule;
+}
+/**
+ * Ransomware detection: a cycle is anomalous when some disk changed more than `factor` times its baseline (the median of its changed bytes over the last `baselineCycles` incremental cycles) and more than `minBytes`. Its recovery point and every later one are marked suspect (status.suspect) until a person clears the anomaly (annotation siterecovery.io/clear-churn-anomaly or `site-recovery clear-anomaly`), and the newest point before it is kept past the retention meanwhile. On by default; `enabled: false` turns it off.
+ */
+export interface ChurnAnomalyRule {
+  /**
+   * Whether cycles are judged at all. Default true.
+   */
+  enabled?: boolean;
+  /**
+   * How many times the baseline a disk must change to be anomalous. Default 10.
+   */
+  factor?: number;
+  /**
+   * A disk changing less than this (bytes, or with a Ki/Mi/Gi/Ti suffix) in one cycle is never anomalous, whatever its baseline. Default 64Mi.
+   */
+  minBytes?: string;
+  /**
+   * How many recent incremental cycles per disk the baseline is the median of; judging starts once 3 are known. Default 30.
+   */
+  baselineCycles?: number;
 }
 /**
  * What the operator observed.

@@ -10,6 +10,8 @@
  * - `site_recovery_failover_failed`: 1 per FailoverRequest that ended Failed;
  * - `site_recovery_replicatedvm_capacity_at_risk`: 1 per ReplicatedVM whose CapacityAtRisk condition is
  *   True (its failover size is not offered in the target region or zone, or the vCPU quota has no room);
+ * - `site_recovery_replicatedvm_churn_anomaly`: 1 per ReplicatedVM whose ChurnAnomaly condition is True (the
+ *   datapath saw a cycle change far above the VM's baseline; its points are suspect until cleared);
  * - `site_recovery_drill_last_success_timestamp_seconds`, `site_recovery_drill_last_result` and
  *   `site_recovery_drill_schedule_created_timestamp_seconds` per DrillSchedule (with its ReplicatedVM), so
  *   "no passing drill of a VM for longer than N" is an alert — also for a schedule that never passed.
@@ -17,6 +19,7 @@
  * Only the leader's caches are filled; the alerts take the maximum over the operator's replicas.
  */
 import { Gauge } from 'prom-client';
+import { CHURN_ANOMALY_CONDITION } from '../api/contract.ts';
 import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
 import type { DrillSchedule, FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -93,6 +96,19 @@ new Gauge({
     for (const vm of sources?.vms.list() ?? []) {
       const risk = vm.status?.conditions?.find((c) => c.type === 'CapacityAtRisk' && c.status === 'True');
       if (risk) this.set({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '', reason: risk.reason }, 1);
+    }
+  },
+});
+
+new Gauge({
+  name: 'site_recovery_replicatedvm_churn_anomaly',
+  help: '1 per ReplicatedVM whose ChurnAnomaly condition is True: a cycle changed far above its baseline (ReplicationPolicy spec.churnAnomaly), so its recovery points are suspect until the anomaly is cleared.',
+  labelNames: ['namespace', 'name'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const vm of sources?.vms.list() ?? []) {
+      if (vm.status?.conditions?.some((c) => c.type === CHURN_ANOMALY_CONDITION && c.status === 'True')) this.set({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '' }, 1);
     }
   },
 });

@@ -13,6 +13,7 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 import type { ConsistencyType } from '../api/types.ts';
 import type { GroupStamp } from './consistency-group.ts';
 import { fenced } from './fence.ts';
+import type { ChurnState } from './churn-baseline.ts';
 import { storageError } from './storage.ts';
 
 export const JOURNAL_BLOB = 'journal.json';
@@ -89,6 +90,8 @@ export interface JournalState {
   syncNow?: SyncNowRecord;
   /** The newest consistency group cycle captured (group cycle numbers continue from it after a handover). */
   groupCycle?: number;
+  /** The churn baseline and the anomaly in force, if any (worker-churn.ts). */
+  churn?: ChurnState;
 }
 
 export function freshJournal(vmUid: string, firstCycleAfter: number): JournalState {

@@ -33,6 +33,13 @@ export const sourceRegionUnavailable = new Gauge({
   registers: [registry],
 });
 
+export const churnAnomalies = new Counter({
+  name: 'site_recovery_datapath_churn_anomalies_total',
+  help: 'Churn anomalies detected (a cycle changing far more than the VM\'s baseline: ReplicationPolicy spec.churnAnomaly).',
+  labelNames: vmLabels,
+  registers: [registry],
+});
+
 export const capturedBytes = new Counter({
   name: 'site_recovery_datapath_captured_bytes_total',
   help: 'Bytes copied from source disk restore points into the cache.',
@@ -125,7 +132,7 @@ export const liveMembers = new Gauge({
 /** Drops a VM's series when this replica stops owning it. */
 export function forgetVm(namespace: string, name: string): void {
   const labels = { namespace, name };
-  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints, rebuiltPoints, sourceRegionUnavailable]) {
+  for (const metric of [capturedBytes, appliedBytes, backlogBytes, backlogCycles, initialSyncPercent, resyncs, sealedPoints, rebuiltPoints, sourceRegionUnavailable, churnAnomalies]) {
     metric.remove(labels);
   }
   rpoSources.delete(`${namespace}/${name}`);

@@ -8,30 +8,32 @@
  *   srpsize         the disk's size in the point       srpsourcedisk   the source managed disk's ARM id
  *   srpindex        the disk's place in the point      srpdisks        how many disks the point has
  *   srpgroup, srpgroupcycle, srpgroupmembers, srpgroupskewms   a consistency group cycle's stamp
+ *   srpsuspect      why the point is suspect (sealed during a churn anomaly, worker-churn.ts)
  *
  * With the replica container's URL and the snapshot time, that is the RecoveryPoint's spec exactly, so a
  * cluster that lost its RecoveryPoint objects (a brand-new one, with the same manifests applied again)
  * rebuilds them from target storage: rebuildRecoveryPoints lists the replica blobs' snapshots with their
  * metadata, keeps the cycles every disk of which has a snapshot (a sealed point; a seal cut short leaves
  * fewer), and creates the points missing, with the names, labels, owner and group stamp sealing gives them
- * (so a group's failover can still pick the newest cycle every member sealed). Nothing
+ * (so a group's failover can still pick the newest cycle every member sealed) and suspect marks (so
+ * LatestClean in a new cluster still skips points sealed during a churn anomaly). Nothing
  * of the source region (the journal, the cache account) is read, so it runs before a session opens the
  * journal and whatever the source region's state. Snapshots without this metadata (sealed by an older
  * datapath) are not rebuilt.
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ConsistencyType, DiskRole, RecoveryPoint, RecoveryPointDisk, ReplicatedVM } from '../api/types.ts';
-import { CONSISTENCY_GROUP_LABEL, REPLICATED_VM_LABEL } from '../api/contract.ts';
+import { REPLICATED_VM_LABEL } from '../api/contract.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import type { GroupStamp } from './consistency-group.ts';
-import { writeGroupStamp } from './group-point.ts';
-import { recordPoint, recoveryPointName } from './recovery-points.ts';
+import { writePointStatus } from './group-point.ts';
+import { pointLabels, recordPoint, recoveryPointName } from './recovery-points.ts';
 
 /** A sealed point found in target storage: its spec, and its group cycle's stamp if it has one. */
-export type StoredPoint = RecoveryPoint['spec'] & { group?: GroupStamp };
+export type StoredPoint = RecoveryPoint['spec'] & { group?: GroupStamp; suspect?: string };
 
 /** The metadata of the snapshot of disk `disk` sealing the point `spec` describes (its snapshots still unknown). */
-export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string, group?: GroupStamp): Record<string, string> {
+export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string, group?: GroupStamp, suspect?: string): Record<string, string> {
   const index = spec.disks.findIndex((d) => d.name === disk);
   const entry = spec.disks[index];
   if (!entry) throw new Error(`disk ${disk} is not part of recovery point ${spec.cycle}`);
@@ -48,6 +50,8 @@ export function snapshotMetadata(spec: RecoveryPoint['spec'], disk: string, grou
     srpindex: String(index),
     srpdisks: String(spec.disks.length),
     ...(group ? { srpgroup: group.group, srpgroupcycle: String(group.cycle), srpgroupmembers: String(group.members), srpgroupskewms: String(Math.round(group.skewMs)) } : {}),
+    // Metadata values are HTTP headers: printable ASCII only.
+    ...(suspect !== undefined ? { srpsuspect: suspect.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024) } : {}),
   };
 }
 
@@ -60,6 +64,7 @@ interface SnapshotOfPoint {
   count: number;
   disk: Omit<RecoveryPointDisk, 'blobUrl' | 'snapshot'>;
   group?: GroupStamp;
+  suspect?: string;
 }
 
 /** Reads snapshot metadata back; undefined when it does not describe a point (an older seal, a foreign blob). */
@@ -80,6 +85,7 @@ export function parseSnapshotMetadata(metadata: Record<string, string> | undefin
   const group = m.srpgroup && groupCycle && members && skewMs !== undefined ? { group: { group: m.srpgroup, cycle: groupCycle, members, skewMs } } : {};
   return {
     ...group,
+    ...(m.srpsuspect !== undefined ? { suspect: m.srpsuspect } : {}),
     vm: m.srpvm,
     cycle,
     time: m.srptime,
@@ -107,14 +113,22 @@ export async function sealedPointsIn(replica: ContainerClient, vmName: string): 
   for (const [cycle, { head, disks }] of found) {
     if (disks.size !== head.count) continue;
     const ordered = [...disks.entries()].sort(([a], [b]) => a - b).map(([, disk]) => disk);
-    sealed.set(cycle, { replicatedVMName: vmName, time: head.time, consistency: head.consistency, cycle, disks: ordered, ...(head.group ? { group: head.group } : {}) });
+    sealed.set(cycle, { replicatedVMName: vmName, time: head.time, consistency: head.consistency, cycle, disks: ordered, ...(head.group ? { group: head.group } : {}), ...(head.suspect !== undefined ? { suspect: head.suspect } : {}) });
   }
   return sealed;
 }
 
+/** While storage holds suspect points: the newest point before the first of them (kept past the retention). */
+function lastCleanCycle(sealed: ReadonlyMap<number, StoredPoint>): number | undefined {
+  const cycles = [...sealed.keys()].sort((a, b) => a - b);
+  const firstSuspect = cycles.find((c) => sealed.get(c)?.suspect !== undefined);
+  return firstSuspect === undefined ? undefined : cycles.filter((c) => c < firstSuspect).at(-1);
+}
+
 /**
  * Creates the RecoveryPoint objects missing for the sealed points target storage holds. Points past
- * `retentionMs` are left for pruning (their snapshots go with it), except the newest. Returns the names created.
+ * `retentionMs` are left for pruning (their snapshots go with it), except the newest and, while suspect
+ * points are stored, the newest before them. Returns the names created.
  */
 export async function rebuildRecoveryPoints(client: CustomResourceClient<RecoveryPoint>, vm: ReplicatedVM, replica: ContainerClient, retentionMs: number, now = Date.now()): Promise<string[]> {
   const namespace = vm.metadata.namespace ?? 'default';
@@ -123,11 +137,12 @@ export async function rebuildRecoveryPoints(client: CustomResourceClient<Recover
   const sealed = await sealedPointsIn(replica, vmName);
   const newest = Math.max(0, ...sealed.keys());
   const created: string[] = [];
-  for (const [cycle, { group, ...spec }] of [...sealed.entries()].sort(([a], [b]) => a - b)) {
+  const clean = lastCleanCycle(sealed);
+  for (const [cycle, { group, suspect, ...spec }] of [...sealed.entries()].sort(([a], [b]) => a - b)) {
     if (existing.has(recoveryPointName(vmName, cycle))) continue;
-    if (cycle !== newest && Date.parse(spec.time) < now - retentionMs) continue;
-    const point = await recordPoint(client, vm, spec, group ? { [CONSISTENCY_GROUP_LABEL]: group.group } : {});
-    if (group) await writeGroupStamp(client, point, group);
+    if (cycle !== newest && cycle !== clean && Date.parse(spec.time) < now - retentionMs) continue;
+    const point = await recordPoint(client, vm, spec, pointLabels(group?.group, suspect !== undefined));
+    await writePointStatus(client, point, { ...(group ? { group } : {}), ...(suspect !== undefined ? { suspect } : {}) });
     created.push(point.metadata.name ?? '');
   }
   return created;

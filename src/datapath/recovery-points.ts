@@ -17,7 +17,7 @@ import type { CycleRecord } from './journal.ts';
 import { storageError } from './storage.ts';
 import { targetBlobName } from './target.ts';
 
-import { CONSISTENCY_GROUP_LABEL, DATAPATH_FIELD_MANAGER, REPLICATED_VM_LABEL } from '../api/contract.ts';
+import { CONSISTENCY_GROUP_LABEL, DATAPATH_FIELD_MANAGER, REPLICATED_VM_LABEL, SUSPECT_LABEL } from '../api/contract.ts';
 
 /** <vm>-<cycle, 6 digits>; shortened with a hash when the VM's name is long. */
 export function recoveryPointName(vmName: string, cycle: number): string {
@@ -33,11 +33,17 @@ export async function createRecoveryPoint(
   record: CycleRecord,
   snapshots: Record<string, string>,
   blobUrl: (disk: ProtectedDisk) => string,
+  suspect = false,
 ): Promise<RecoveryPoint> {
   const spec = pointSpec(vm, record, snapshots, blobUrl);
   const missing = spec.disks.filter((d) => !d.snapshot).map((d) => d.name);
   if (missing.length) throw new Error(`refusing to record recovery point ${record.cycle}: no replica snapshot of disk(s) ${missing.join(', ')}`);
-  return recordPoint(client, vm, spec, record.group ? { [CONSISTENCY_GROUP_LABEL]: record.group.group } : {});
+  return recordPoint(client, vm, spec, pointLabels(record.group?.group, suspect));
+}
+
+/** The labels a point gets besides its VM's: its consistency group, and siterecovery.io/suspect when suspect. */
+export function pointLabels(group: string | undefined, suspect: boolean): Record<string, string> {
+  return { ...(group ? { [CONSISTENCY_GROUP_LABEL]: group } : {}), ...(suspect ? { [SUSPECT_LABEL]: 'true' } : {}) };
 }
 
 /**
@@ -92,15 +98,16 @@ export interface PruneResult {
 }
 
 /**
- * Deletes points captured before `now - retentionMs` (keeping `keep`, the newest sealed point), then
- * every snapshot of the VM's replica blobs that no remaining point names (except those in `inFlight`).
+ * Deletes points captured before `now - retentionMs` (keeping those named in `keep`: the newest sealed point,
+ * and the last clean point while a churn anomaly is in force), then every snapshot of the VM's replica blobs
+ * that no remaining point names (except those in `inFlight`).
  */
 export async function prune(
   client: CustomResourceClient<RecoveryPoint>,
   vm: ReplicatedVM,
   replica: ContainerClient,
   retentionMs: number,
-  keep: string | undefined,
+  keep: ReadonlySet<string>,
   inFlight: ReadonlySet<string>,
   now = Date.now(),
 ): Promise<PruneResult> {
@@ -109,7 +116,7 @@ export async function prune(
   const deletedPoints: string[] = [];
   const referenced = new Set<string>(inFlight);
   for (const point of points) {
-    const expired = Date.parse(point.spec.time) < now - retentionMs && point.metadata.name !== keep;
+    const expired = Date.parse(point.spec.time) < now - retentionMs && !keep.has(point.metadata.name ?? '');
     if (expired) {
       await client.delete({ namespace, name: point.metadata.name ?? '' });
       deletedPoints.push(point.metadata.name ?? '');

@@ -8,7 +8,8 @@
  *   capture loop   every interval (or at once on sync-now / resync): capture cycle n+1 into the cache,
  *                  commit it to the journal, drop the restore point no longer needed as a diff base;
  *   apply loop     oldest committed cycle first: apply it to every disk that can take it, seal it when
- *                  all disks reached it (snapshots + RecoveryPoint), prune, delete its cache data.
+ *                  all disks reached it (snapshots + RecoveryPoint), prune, delete its cache data; also
+ *                  where a request to clear a churn anomaly is honoured (worker-churn.ts).
  *
  * Errors inside a loop are recorded (status, metrics, events) and retried with backoff; losing the fence
  * ends the session. Stopping (ownership moved, VM deleted or failed over, shutdown) aborts the loops,
@@ -35,6 +36,7 @@ import { applyOnce } from './worker-apply.ts';
 import { captureDelay, captureOnce } from './worker-capture.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
 import { inSourceRegion } from './source-call.ts';
+import { clearRequested, honourClear } from './worker-churn.ts';
 import { collectGarbage } from './worker-garbage.ts';
 import { registerGroupMember } from './worker-group.ts';
 import { rebuildPoints } from './worker-seal.ts';
@@ -78,6 +80,7 @@ export class VmWorker {
       ctx.log.info('sync-now requested', { request: token });
       ctx.captureWake.notify();
     }
+    if (clearRequested(ctx)) ctx.applyWake.notify(); // the apply loop honours it (worker-churn.ts)
   }
 
   /** A disk added or removed: the session opened the old list, so it ends and the next opens the new one. */
@@ -246,6 +249,7 @@ export class VmWorker {
 
   private applyLoop(session: Session): Promise<void> {
     return this.retryLoop('apply', session.signal, async () => {
+      if (await honourClear(this.ctx, session)) await writeStatus(this.ctx, true);
       const record = session.journal.state.pending[0];
       if (!record) {
         await this.ctx.applyWake.wait(this.ctx.deps.config.statusIntervalMs, session.signal);

@@ -3,7 +3,8 @@
  * snapshot carrying what rebuilding the point needs (point-metadata.ts), recorded in the journal first
  * so a seal cut short reuses its snapshots instead of leaking new ones; record the RecoveryPoint, mark the
  * cycle sealed in the journal (initial sync and sync-now requests complete here), then prune points past
- * the policy's retention. A half-applied cycle is never sealed.
+ * the policy's retention. A half-applied cycle is never sealed. Each cycle is judged for a churn anomaly
+ * first (worker-churn.ts): a suspect point says so in its snapshots' metadata, its label and its status.
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import * as metrics from './metrics.ts';
@@ -14,7 +15,8 @@ import { rebuildRecoveryPoints, snapshotMetadata } from './point-metadata.ts';
 import { replicasOfPoint, reusableSnapshots } from './disk-list.ts';
 import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './recovery-points.ts';
 import { snapshotAll, targetBlobName } from './target.ts';
-import { writeGroupStamp } from './group-point.ts';
+import { writePointStatus } from './group-point.ts';
+import { judgeSeal, reportDetected, retainedPoints } from './worker-churn.ts';
 import type { Session, VmContext } from './worker-context.ts';
 
 /** Seals `record` as a recovery point (every disk has applied it); `bytes` is what it carried. */
@@ -24,18 +26,20 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   const blobUrl = (disk: ProtectedDisk) => replica.getBlobClient(targetBlobName(disk)).url;
   // The point covers the registered disks the cycle captured, each of which must have a replica here.
   const described = pointSpec(ctx.vm, record, {}, blobUrl);
+  const churn = judgeSeal(ctx, journal.state, record, recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle));
   let snapshots = reusableSnapshots(journal.state, described);
   if (!snapshots) {
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
-    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk, record.group));
+    const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk, record.group, churn.suspect));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));
     snapshots = taken;
   }
-  const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, blobUrl);
-  if (record.group) await writeGroupStamp(ctx.deps.recoveryPoints, point, record.group);
+  const point = await createRecoveryPoint(ctx.deps.recoveryPoints, ctx.vm, record, snapshots, blobUrl, churn.suspect !== undefined);
+  await writePointStatus(ctx.deps.recoveryPoints, point, { ...(record.group ? { group: record.group } : {}), ...(churn.suspect !== undefined ? { suspect: churn.suspect } : {}) });
   const summary = { name: point.metadata.name ?? recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle), time: record.time, consistency: record.consistency, cycle: record.cycle };
   const first = !journal.state.lastPoint;
   await journal.update((s) => {
+    s.churn = churn.next;
     s.sealed = record.cycle;
     delete s.sealing;
     s.lastPoint = summary;
@@ -52,8 +56,10 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   ctx.log.info('sealed', { cycle: record.cycle, recoveryPoint: summary.name, time: record.time });
   if (first) ctx.deps.events.record(ctx.vm, 'Normal', 'InitialSyncCompleted', `initial sync complete: recovery point ${summary.name} sealed`);
   if (record.syncToken) ctx.deps.events.record(ctx.vm, 'Normal', 'SyncNowCompleted', `recovery point ${summary.name} sealed for sync-now request ${record.syncToken}`);
+  reportDetected(ctx, churn.detected);
   try {
-    const result = await prune(ctx.deps.recoveryPoints, ctx.vm, replica, ctx.times.retentionMs, summary.name, new Set());
+    const keep = new Set([summary.name, ...retainedPoints(journal.state)]);
+    const result = await prune(ctx.deps.recoveryPoints, ctx.vm, replica, ctx.times.retentionMs, keep, new Set());
     if (result.deletedPoints.length) ctx.log.info('pruned recovery points past retention', { points: result.deletedPoints.length, snapshots: result.deletedSnapshots });
   } catch (error) {
     metrics.datapathErrors.inc({ stage: 'prune', kind: errorKind(error) });

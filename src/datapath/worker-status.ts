@@ -2,7 +2,8 @@
  * Status and health of one replicated VM as this replica sees it, written to the ReplicatedVM with
  * server-side apply under the datapath's own field manager (the operator owns the other fields): owner,
  * cycle, backlog, the newest points, health, initial-sync progress, the Replicating condition and, in a source-region
- * outage, SourceRegionUnavailable (source-region.ts), plus the matching metrics. Also where the worker's
+ * outage, SourceRegionUnavailable (source-region.ts), the churn anomaly and its condition (worker-churn.ts),
+ * plus the matching metrics. Also where the worker's
  * loops record an error they will retry (metric, log, event, and the health turning Critical once a stage
  * keeps failing — unless the source region is unavailable: then the RPO thresholds decide) and clear it
  * once the stage succeeds.
@@ -21,6 +22,7 @@ import { cycleBytes, type JournalState } from './journal.ts';
 import * as metrics from './metrics.ts';
 import { DATAPATH_FIELD_MANAGER } from '../api/contract.ts';
 import { noteSourceFailure, noteSourceReachable, outageMessage, reportedOutage, sourceRegionCondition } from './source-region.ts';
+import { churnStatus } from './worker-churn.ts';
 import type { VmContext } from './worker-context.ts';
 
 /** The fields the datapath owns, written with server-side apply under its own field manager. */
@@ -71,7 +73,9 @@ function statusFields(ctx: VmContext, now = Date.now()): Partial<ReplicatedVMSta
   if (lastPoint) fields.lastRecoveryPoint = { name: lastPoint.name, time: lastPoint.time, consistency: lastPoint.consistency };
   if (state?.lastAppConsistentPoint) fields.lastAppConsistentRecoveryPoint = { name: state.lastAppConsistentPoint.name, time: state.lastAppConsistentPoint.time };
   const source = sourceRegionCondition(ctx, outage);
-  fields.conditions = [conditionOf(ctx, replicatingCondition(ctx, state, fields, broken, outage)), ...(source ? [conditionOf(ctx, source)] : [])];
+  const churn = churnStatus(state);
+  if (churn.field) fields.churnAnomaly = churn.field;
+  fields.conditions = [conditionOf(ctx, replicatingCondition(ctx, state, fields, broken, outage)), ...(source ? [conditionOf(ctx, source)] : []), conditionOf(ctx, churn.condition)];
   return fields;
 }
 

@@ -296,7 +296,7 @@ describe('Helm chart', () => {
     const rule = one<Manifest & { spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }>(full, 'PrometheusRule');
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual([
-      'SiteRecoveryCapacityAtRisk', 'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
+      'SiteRecoveryCapacityAtRisk', 'SiteRecoveryChurnAnomaly', 'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
       'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
     ]);
     // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
@@ -322,6 +322,7 @@ describe('Helm chart', () => {
     ]);
     expect(alerts.get('SiteRecoveryDrillOverdue')?.expr).toContain('> 691200');
     expect(selectorsOf(alerts.get('SiteRecoveryCapacityAtRisk')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_capacity_at_risk']);
+    expect(selectorsOf(alerts.get('SiteRecoveryChurnAnomaly')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_churn_anomaly']);
     for (const r of alerts.values()) {
       expect(promqlErrors(r.expr), r.alert).toEqual([]);
       // Each alert says where its runbook is, and the runbook is in the repository.

@@ -111,4 +111,11 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
     exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True', 'QuotaExceeded'), withCondition('db', 'False', 'CapacityAvailable')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
     expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual(['site_recovery_replicatedvm_capacity_at_risk{namespace="a",name="web",reason="QuotaExceeded"} 1']);
   });
+
+  it('churn anomaly: 1 per VM whose ChurnAnomaly condition is True', async () => {
+    const withCondition = (name: string, status: string): ReplicatedVM =>
+      ({ metadata: { namespace: 'a', name }, spec: { policyRef: { name: 'fast' } }, status: { phase: 'Protected', conditions: [{ type: 'ChurnAnomaly', status, reason: status === 'True' ? 'ChurnAnomaly' : 'ChurnNormal' }] } }) as unknown as ReplicatedVM;
+    exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True'), withCondition('db', 'False')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
+    expect(await samples('site_recovery_replicatedvm_churn_anomaly')).toEqual(['site_recovery_replicatedvm_churn_anomaly{namespace="a",name="web"} 1']);
+  });
 });

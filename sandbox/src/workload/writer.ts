@@ -1,6 +1,8 @@
 // A workload inside a sandbox VM: writes to the VM's disks at a chosen rate and pattern through the
 // managed-disk front (Put Page / Clear Pages), as an application would, so that replication, RPO and
-// byte-exact recovery can be measured. Also fills disks with initial content.
+// byte-exact recovery can be measured. Also fills disks with initial content. Pattern `encrypt` plays
+// ransomware: it rewrites every allocated block of every disk once with random data (the allocated ranges
+// listed with Get Page Ranges first), then stops — what the datapath's churn anomaly rule must catch.
 import crypto from 'node:crypto';
 import type { PageBlobClient } from '@azure/storage-blob';
 import { createLogger } from '../../../src/util/logger.ts';
@@ -8,7 +10,7 @@ import { pageBlobClient, redactUrl, type DiskCredential } from './clients.ts';
 
 const log = createLogger('sandbox-workload');
 
-export type WorkloadPattern = 'random' | 'sequential' | 'hotset' | 'trim';
+export type WorkloadPattern = 'random' | 'sequential' | 'hotset' | 'trim' | 'encrypt';
 
 export const MAX_WRITE = 4 * 1024 * 1024;
 
@@ -22,7 +24,10 @@ export interface WorkloadOptions {
   /** Average bytes written per second, over all disks. */
   rateBytesPerSec: number;
   durationMs: number;
-  /** random (default), sequential (wrapping per disk), hotset (80% of writes to a 10% region), trim (30% clears). */
+  /**
+   * random (default), sequential (wrapping per disk), hotset (80% of writes to a 10% region), trim (30% clears),
+   * encrypt (every allocated block rewritten once, disks in turn; ends early when all are).
+   */
   pattern?: WorkloadPattern;
   /** Bytes per write, a multiple of 512 up to 4 MiB (default 64 KiB). */
   writeSize?: number;
@@ -61,6 +66,8 @@ export function seededRandom(seed: number): () => number {
 
 interface Disk {
   url: string;
+  /** encrypt: the allocated ranges still to rewrite, as [offset, length] pieces of at most one write. */
+  allocated: Array<[number, number]>;
   client: PageBlobClient;
   size: number;
   cursor: number;
@@ -110,7 +117,8 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
       const slots = Math.floor(size / writeSize);
       const hotSlots = Math.max(1, Math.floor(slots / 10));
       const hotStart = Math.floor(rand() * (slots - hotSlots + 1)) * writeSize;
-      return { url, client, size, cursor: 0, hotStart, hotLength: hotSlots * writeSize, bytesWritten: 0, bytesCleared: 0 };
+      const allocated = pattern === 'encrypt' ? await allocatedPieces(client, size, writeSize, opts.signal) : [];
+      return { url, client, size, allocated, cursor: 0, hotStart, hotLength: hotSlots * writeSize, bytesWritten: 0, bytesCleared: 0 };
     }),
   );
 
@@ -120,7 +128,8 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
   let issued = 0; // bytes scheduled so far (writes and clears alike count against the rate)
   let diskTurn = 0;
 
-  const nextOp = (): { disk: Disk; offset: number; clear: boolean } => {
+  const nextOp = (): { disk: Disk; offset: number; length: number; clear: boolean } | undefined => {
+    if (pattern === 'encrypt') return nextEncrypt();
     const disk = disks[diskTurn++ % disks.length]!;
     const slots = Math.floor(disk.size / writeSize);
     let offset: number;
@@ -139,7 +148,16 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
       default:
         offset = Math.floor(rand() * slots) * writeSize;
     }
-    return { disk, offset, clear: pattern === 'trim' && rand() < 0.3 };
+    return { disk, offset, length: writeSize, clear: pattern === 'trim' && rand() < 0.3 };
+  };
+  // Disks in turn, each one's allocated pieces in order; undefined once every piece was taken.
+  const nextEncrypt = (): { disk: Disk; offset: number; length: number; clear: boolean } | undefined => {
+    for (let tried = 0; tried < disks.length; tried++) {
+      const disk = disks[diskTurn++ % disks.length]!;
+      const piece = disk.allocated.shift();
+      if (piece) return { disk, offset: piece[0], length: piece[1], clear: false };
+    }
+    return undefined;
   };
 
   let lastReport = 0;
@@ -149,20 +167,22 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
       if (opts.signal?.aborted) return;
       const at = started + (issued / opts.rateBytesPerSec) * 1000;
       if (at >= deadline) return;
-      issued += writeSize;
+      const op = nextOp();
+      if (!op) return;
+      issued += op.length;
       await abortableDelay(at - performance.now(), opts.signal);
       if (opts.signal?.aborted) return;
-      const op = nextOp();
       if (op.clear) {
-        await op.disk.client.clearPages(op.offset, writeSize, { abortSignal: opts.signal });
-        op.disk.bytesCleared += writeSize;
-        progress.bytesCleared += writeSize;
+        await op.disk.client.clearPages(op.offset, op.length, { abortSignal: opts.signal });
+        op.disk.bytesCleared += op.length;
+        progress.bytesCleared += op.length;
         progress.clears++;
       } else {
-        crypto.randomFillSync(buf);
-        await op.disk.client.uploadPages(buf, op.offset, writeSize, { abortSignal: opts.signal });
-        op.disk.bytesWritten += writeSize;
-        progress.bytesWritten += writeSize;
+        const data = buf.subarray(0, op.length);
+        crypto.randomFillSync(data);
+        await op.disk.client.uploadPages(data, op.offset, op.length, { abortSignal: opts.signal });
+        op.disk.bytesWritten += op.length;
+        progress.bytesWritten += op.length;
         progress.writes++;
       }
       const now = performance.now();
@@ -188,6 +208,18 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadResult
     ...progress,
     perDisk: disks.map((d) => ({ url: redactUrl(d.url), bytesWritten: d.bytesWritten, bytesCleared: d.bytesCleared })),
   };
+}
+
+/** The allocated ranges of a page blob (Get Page Ranges), cut into pieces of at most `pieceBytes`, in offset order. */
+async function allocatedPieces(client: PageBlobClient, size: number, pieceBytes: number, signal?: AbortSignal): Promise<Array<[number, number]>> {
+  const ranges: Array<[number, number]> = [];
+  for await (const page of client.listPageRanges(0, size, { abortSignal: signal }).byPage()) {
+    for (const r of page.pageRange ?? []) ranges.push([r.start, r.end + 1]);
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  const pieces: Array<[number, number]> = [];
+  for (const [start, end] of ranges) for (let o = start; o < end; o += pieceBytes) pieces.push([o, Math.min(end, o + pieceBytes) - o]);
+  return pieces;
 }
 
 export interface FillDiskOptions {

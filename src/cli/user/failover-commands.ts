@@ -52,7 +52,7 @@ function registerFailover(program: Command): void {
       .description('Fail a ReplicatedVM (or with --plan, a RecoveryPlan) over: creates a FailoverRequest (Test: isolated network, replication continues; Planned: no data loss; Unplanned: the source may be down)')
       .addOption(new Option('--type <type>', 'Test, Planned or Unplanned').choices(['Test', 'Planned', 'Unplanned']).makeOptionMandatory())
       .option('--plan <plan>', 'fail over every VM of this RecoveryPlan, group by group (instead of one VM)')
-      .option('--point <point>', 'LatestProcessed (default), Latest, LatestAppConsistent or a RecoveryPoint name')
+      .option('--point <point>', 'LatestProcessed (default), Latest, LatestAppConsistent, LatestClean or a RecoveryPoint name')
       .option('--name <name>', 'name of the FailoverRequest (default: <vm or plan>-<type>-<time>)'),
     true,
   );

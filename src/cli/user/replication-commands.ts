@@ -2,11 +2,13 @@
  * `site-recovery sync-now VM [--wait]` asks the datapath to capture, apply and seal a point now (the
  * sync-now annotation of src/api/contract.ts; answered in status.replication.syncNow);
  * `status [VM]` prints the protected VMs as a table (what a person checks first: phase, initial sync,
- * RPO, health, newest point); `points VM` lists a VM's recovery points, newest first.
+ * RPO, health, newest point); `points VM` lists a VM's recovery points, newest first (with a SUSPECT
+ * column once a churn anomaly marked some); `clear-anomaly VM [--wait]` ends a churn anomaly (the
+ * clear-churn-anomaly annotation, honoured by the datapath: src/datapath/worker-churn.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { REPLICATED_VM_LABEL, SYNC_NOW_ANNOTATION } from '../../api/contract.ts';
+import { CHURN_ANOMALY_CONDITION, CLEAR_CHURN_ANOMALY_ANNOTATION, REPLICATED_VM_LABEL, SYNC_NOW_ANNOTATION } from '../../api/contract.ts';
 import type { RecoveryPoint, ReplicatedVM } from '../../api/types.ts';
 import { formatSeconds } from '../live-view.ts';
 import { UserContext, userOptions, type UserOptions } from './context.ts';
@@ -35,7 +37,27 @@ export function statusTable(vms: readonly ReplicatedVM[], now = Date.now()): str
 
 export function pointsTable(points: readonly RecoveryPoint[]): string {
   const sorted = [...points].sort((a, b) => b.spec.time.localeCompare(a.spec.time));
-  return table(['NAME', 'TIME', 'CONSISTENCY', 'DISKS'], sorted.map((p) => [p.metadata.name ?? '', p.spec.time, p.spec.consistency, String(p.spec.disks.length)]));
+  const suspect = sorted.some((p) => p.status?.suspect === true);
+  const row = (p: RecoveryPoint) => [p.metadata.name ?? '', p.spec.time, p.spec.consistency, String(p.spec.disks.length), ...(suspect ? [p.status?.suspect ? 'yes' : '-'] : [])];
+  return table(['NAME', 'TIME', 'CONSISTENCY', 'DISKS', ...(suspect ? ['SUSPECT'] : [])], sorted.map(row));
+}
+
+function registerClearAnomaly(program: Command): void {
+  userOptions(program.command('clear-anomaly <vm>').description("End a ReplicatedVM's churn anomaly: new points are clean again, the baseline is learnt again"), true).action(async (vm: string, o: UserOptions) => {
+    const ctx = new UserContext(o);
+    const before = await ctx.need(ctx.vms, 'ReplicatedVM', vm);
+    const token = randomUUID();
+    await ctx.vms.mergePatch(ctx.ref(vm), { metadata: { annotations: { [CLEAR_CHURN_ANOMALY_ANNOTATION]: token } } });
+    const anomaly = before.status?.churnAnomaly;
+    process.stdout.write(`clear-anomaly ${token} requested for ${vm}${anomaly ? ` (anomaly of cycle ${anomaly.cycle})` : ' (no churn anomaly in force)'}\n`);
+    if (!o.wait) return;
+    const cleared = await ctx.wait(ctx.vms, vm, `clear-anomaly of ${vm}`, (v) => !v || (!v.status?.churnAnomaly && !v.status?.conditions?.some((c) => c.type === CHURN_ANOMALY_CONDITION && c.status === 'True')));
+    if (cleared) process.stdout.write('cleared\n');
+    else {
+      process.stdout.write(`${vm} was deleted\n`);
+      process.exitCode = 1;
+    }
+  });
 }
 
 function registerSyncNow(program: Command): void {
@@ -61,6 +83,7 @@ function registerSyncNow(program: Command): void {
 
 export function registerReplicationCommands(program: Command): void {
   registerSyncNow(program);
+  registerClearAnomaly(program);
   userOptions(program.command('status [vm]').description('The protected VMs: phase, initial sync, RPO, health, newest recovery point')).action(async (vm: string | undefined, o: UserOptions) => {
     const ctx = new UserContext(o);
     const vms = vm ? [await ctx.need(ctx.vms, 'ReplicatedVM', vm)] : (await ctx.vms.list(ctx.namespace)).items;
