@@ -29,8 +29,8 @@ import { startSandboxProcess } from '../support/sandbox-process.ts';
 
 const DISK_BYTES = 4 * 1024 * 1024;
 /**
- * Role actions this scenario does not need: used by other suites (their audit, SITE_RECOVERY_RBAC_AUDIT:
- * re-protect deallocates, VM shapes use availability sets, networks use NSGs, removing a VM's replication
+ * Role actions this scenario does not need: used by other suites (their audit, SITE_RECOVERY_RBAC_AUDIT;
+ * failover-reprotect.test.ts runs under enforcement with the shipped roles: re-protect deallocates, VM shapes use availability sets, networks use NSGs, removing a VM's replication
  * deletes what it created), or asked for by ARM's linked checks, which the emulator does not make.
  */
 const OUTSIDE_SCENARIO = {

@@ -3,6 +3,9 @@
 // VM deallocated and used as the seed: only what differs travels back), then a Planned failback that
 // returns the VM to its resource group with its name, its NIC and address, and the data written after
 // the failover — not the writes the original VM made after the failover's recovery point.
+// All of it under Azure RBAC enforcement, the ARM emulator's and the storage front's (`sandbox up
+// --azure-rbac`): the operator and the datapath hold exactly the shipped roles (deploy/azure-roles/*.json),
+// and nothing they do is refused.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM } from '../../src/api/types.ts';
@@ -14,6 +17,8 @@ import { diskBlob, hashBlob, writeRandom } from '../support/datapath-sandbox.ts'
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
+import { sandboxRbac } from '../../sandbox/src/azure-roles.ts';
+import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
 
 const DISK_BYTES = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -31,7 +36,8 @@ let failedOverDiskIds: string[];
 const foRef = (name: string) => ({ namespace: ns, name });
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES, principals: true });
+  fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId));
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 4 * MiB, MiB * (1 + i));
@@ -126,5 +132,13 @@ describe('unplanned failover, re-protect, failback', () => {
     const backDisks = await fx.diskIdsOf(rg, vmName);
     for (const [i, id] of failedOverDiskIds.entries()) expect(await fx.diskHash(backDisks[i] as string), `disk ${i}`).toBe(await fx.diskHash(id));
     await waitForObject(kc, clients.vms, { namespace: ns, name: `${vmName}-reverse` }, (o) => o?.status?.phase === 'FailedOver', 'reverse ReplicatedVM FailedOver');
+  });
+
+  it('did all of it with exactly the shipped roles: nothing refused, ARM actions or blob data actions', () => {
+    expect(fx.sb.arm.rbac.denied()).toEqual([]);
+    // Enforced, not bypassed: the operator and the datapath called as their own principals, re-protect's actions too.
+    const used = fx.sb.arm.rbac.audit();
+    expect(used[SANDBOX_PRINCIPALS.operator]).toContain('Microsoft.Compute/virtualMachines/deallocate/action');
+    expect(used[SANDBOX_PRINCIPALS.datapath]).toEqual(expect.arrayContaining(['Microsoft.Compute/disks/beginGetAccess/action', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write']));
   });
 });
