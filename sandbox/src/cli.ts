@@ -68,7 +68,7 @@ function registerUp(sandbox: Command): void {
     .option('--arm-latency <ms>', 'duration of ARM long-running operations in ms', int('--arm-latency'), 0)
     .option('--arm-throttling', "enforce ARM's token buckets per subscription, region and principal (429 + Retry-After)", false)
     .option('--arm-throttling-scale <factor>', 'multiply bucket sizes and refill rates (e.g. 0.01 for small tests)', positive('--arm-throttling-scale'))
-    .option('--azure-rbac', 'enforce Azure role assignments: the operator and datapath principals hold exactly deploy/azure-roles/*.json (403 AuthorizationFailed otherwise)', false)
+    .option('--azure-rbac', 'enforce Azure role assignments: the operator and datapath principals hold exactly deploy/azure-roles/*.json (ARM: 403 AuthorizationFailed otherwise; blob storage: 403 AuthorizationPermissionMismatch without the data action)', false)
     .action(async (o: { dir: string; persist: boolean; kube: boolean; armPort?: number; storagePort?: number; armLatency: number; armThrottling: boolean; armThrottlingScale?: number; azureRbac: boolean }) => {
       if (o.armThrottlingScale !== undefined && !o.armThrottling) throw new Error('--arm-throttling-scale needs --arm-throttling');
       await runSandboxUp({

@@ -28,8 +28,9 @@ export interface SandboxUpOptions {
   /** ARM's token buckets (arm/throttling.ts) from the start; `scale` multiplies their sizes and refill rates. */
   armThrottling?: { scale?: number };
   /**
-   * Azure RBAC in the ARM emulator: the operator and datapath principals (their tokens in the env file) hold
-   * exactly the shipped roles (deploy/azure-roles/), the sandbox's own principal is Owner; anything else 403.
+   * Azure RBAC in the ARM emulator and the storage front: the operator and datapath principals (their tokens in
+   * the env file) hold exactly the shipped roles (deploy/azure-roles/), the sandbox's own principal is Owner and
+   * Storage Blob Data Owner; anything else 403 (blob data actions: storage/front-rbac.ts).
    */
   azureRbac?: boolean;
 }

@@ -10,7 +10,6 @@
  * verdict with a reason and a message for a condition; it changes nothing in Azure.
  */
 import type { AzureClients } from './clients.ts';
-import { RetryableError } from '../runtime/reconcile-errors.ts';
 
 export interface CapacityRequest {
   location: string;
@@ -37,26 +36,11 @@ export interface RegionCapacity {
   room: Map<string, number>;
 }
 
-/**
- * The items of a list call. The SDK's pager answers a refused page with "Pagination failed with unexpected
- * statusCode 403" and no body, so a 403 here becomes AuthorizationFailed naming the action the list needs
- * (the actions of Resource Skus - List and Usage - List: https://learn.microsoft.com/azure/role-based-access-control/permissions/compute).
- */
-async function* listing<T>(items: AsyncIterable<T>, action: string, what: string): AsyncIterable<T> {
-  try {
-    yield* items;
-  } catch (error) {
-    const status = (error as { statusCode?: number } | undefined)?.statusCode ?? Number(/statusCode (\d+)/.exec(error instanceof Error ? error.message : '')?.[1]);
-    if (status === 403) throw new RetryableError('AuthorizationFailed', `reading ${what} was refused (403): the identity needs action '${action}'`, { cause: error });
-    throw error;
-  }
-}
-
 /** Reads Resource Skus - List and Usage - List of one region. */
 export async function readRegionCapacity(az: AzureClients, location: string, signal?: AbortSignal): Promise<RegionCapacity> {
   const loc = location.toLowerCase();
   const skus = new Map<string, SkuInfo>();
-  for await (const sku of listing(az.compute.resourceSkus.list({ filter: `location eq '${loc}'`, abortSignal: signal }), 'Microsoft.Compute/skus/read', `the resource SKUs of ${loc}`)) {
+  for await (const sku of az.compute.resourceSkus.list({ filter: `location eq '${loc}'`, abortSignal: signal })) {
     if (sku.resourceType !== 'virtualMachines' || !sku.name) continue;
     const restrictions = sku.restrictions ?? [];
     const restricted: SkuInfo['restricted'] = restrictions.some((x) => x.type === 'Location') ? 'all' : restrictions.filter((x) => x.type === 'Zone').flatMap((x) => x.restrictionInfo?.zones ?? []);
@@ -64,7 +48,7 @@ export async function readRegionCapacity(az: AzureClients, location: string, sig
     skus.set(sku.name.toLowerCase(), { restricted, vCPUs, ...(sku.family ? { family: sku.family } : {}) });
   }
   const room = new Map<string, number>();
-  for await (const u of listing(az.compute.usage.list(loc, { abortSignal: signal }), 'Microsoft.Compute/locations/usages/read', `the Compute usages of ${loc}`)) {
+  for await (const u of az.compute.usage.list(loc, { abortSignal: signal })) {
     if (u.name?.value) room.set(u.name.value.toLowerCase(), Number(u.limit) - Number(u.currentValue));
   }
   return { location: loc, skus, room };

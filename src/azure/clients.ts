@@ -45,6 +45,7 @@ import { createDefaultHttpClient, RestError, type HttpClient, type PipelinePolic
 import { azureRequests } from '../runtime/metrics.ts';
 import { parseArmBudget, type ArmBudgetLimits } from './arm-budget.ts';
 import { armBudgetPolicy, type ArmBudgetGate } from './arm-budget-gate.ts';
+import { armRefusalPolicy, responseOfRefusal } from './arm-error-body.ts';
 import { credentialFromEnvironment } from './credential.ts';
 import { OperationPolls, type OperationStatus } from './operation-polls.ts';
 
@@ -236,6 +237,7 @@ export class AzureClients {
       retryOptions: { maxRetries: config.maxRetries ?? 6, retryDelayInMs: 800, maxRetryDelayInMs: 60_000 },
       additionalPolicies: [
         { policy: callDeadlinePolicy(config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), position: 'perCall' as const },
+        { policy: armRefusalPolicy, position: 'perCall' as const }, // a 403 keeps ARM's message, list pages too (arm-error-body.ts)
         ...follow,
         ...budget,
         { policy: attemptTimeoutPolicy(config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS), position: 'perRetry' as const },
@@ -256,7 +258,7 @@ export class AzureClients {
     // Through a client's pipeline: the same credential, deadline, retries, budget and metrics as any call.
     this.pollClient ??= createDefaultHttpClient();
     const http = this.pollClient;
-    return this.operations?.status(resourceId, (request) => this.resources.pipeline.sendRequest(http, request)) ?? Promise.resolve(undefined);
+    return this.operations?.status(resourceId, (request) => this.resources.pipeline.sendRequest(http, request).catch(responseOfRefusal)) ?? Promise.resolve(undefined);
   }
 
   private pollClient: HttpClient | undefined;

@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { DrillSchedule, FailoverRequest, NetworkMapping, RecoveryPlan, RecoveryPoint, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import { AzureClients, type AzureConfig } from '../azure/clients.ts';
 import { classifyAzureError } from '../azure/errors.ts';
+import { perNamespaceClients, type CredentialFor } from '../azure/namespace-clients.ts';
 import { KubeJobClient, type JobClient } from '../kube/jobs.ts';
 import { CustomResourceClient, keyOf, refOf, type CustomObject, type ObjectReader, type ObjectRef } from '../kube/custom-resources.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -51,8 +52,11 @@ function informerFor<T extends CustomObject>(kubeConfig: KubeConfig, client: Cus
   return new Informer<T>(kubeConfig, client.path(namespace), async () => (await client.list(namespace)) as never);
 }
 
-export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number; backoff?: BackoffOptions; tenancy?: Tenancy }): OperatorCache {
+export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: AzureConfig; events: EventRecorder; namespace?: string; workers?: number; resyncMs?: number; backoff?: BackoffOptions; tenancy?: Tenancy; credentialFor?: CredentialFor }): OperatorCache {
   const { kubeConfig, namespace } = options;
+  const scopes = options.tenancy === 'namespaced' ? namespaceScopes(kubeConfig) : undefined;
+  // Namespaced tenancy: a namespace may name its own Azure identity, used for its objects (namespace-clients.ts).
+  const az = scopes ? perNamespaceClients(options.azure, { followOperations: true }, (ns) => scopes.clientIdOf(ns), options.credentialFor) : new AzureClients(options.azure, { followOperations: true });
   const clients = {
     policies: new CustomResourceClient<ReplicationPolicy>(kubeConfig, 'ReplicationPolicy'),
     mappings: new CustomResourceClient<NetworkMapping>(kubeConfig, 'NetworkMapping'),
@@ -64,7 +68,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
   };
   return {
     kubeConfig,
-    az: new AzureClients(options.azure, { followOperations: true }),
+    az,
     azureConfig: options.azure,
     events: options.events,
     clients: { ...clients, jobs: new KubeJobClient(kubeConfig) },
@@ -76,7 +80,7 @@ export function buildOperatorCache(options: { kubeConfig: KubeConfig; azure: Azu
       drillSchedules: informerFor(kubeConfig, clients.drillSchedules, namespace),
       plans: informerFor(kubeConfig, clients.plans, namespace),
     },
-    ...(options.tenancy === 'namespaced' ? { scopes: namespaceScopes(kubeConfig) } : {}),
+    ...(scopes ? { scopes } : {}),
     controllerOptions: { events: options.events, workers: options.workers, resyncMs: options.resyncMs, ...(options.backoff ? { backoff: options.backoff } : {}), classifyError: classifyForMetrics },
   };
 }

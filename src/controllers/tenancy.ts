@@ -6,9 +6,12 @@
  *               `siterecovery.io/azure-scopes` annotation lists (src/azure/scopes.ts). The Namespaces are
  *               read from an informer (get, list, watch on namespaces), and a change of the annotation
  *               reconciles the namespace's objects again.
+ *               Optionally a namespace names its own Azure workload identity (siterecovery.io/azure-client-id):
+ *               the operator then calls Azure as it for that namespace's objects (src/azure/namespace-clients.ts).
  * Only cluster admins can edit a Namespace, so a namespace editor cannot widen their own scopes.
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { AZURE_CLIENT_ID_ANNOTATION } from '../azure/namespace-clients.ts';
 import { AZURE_SCOPES_ANNOTATION, parseScopes, type ScopeSource, type TenantScopes } from '../azure/scopes.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 import type { Controller } from '../runtime/controller.ts';
@@ -19,6 +22,8 @@ export type Tenancy = (typeof TENANCY_MODES)[number];
 
 export interface NamespaceScopes extends ScopeSource {
   informer: Informer<V1Namespace>;
+  /** The workload identity a namespace's objects use in Azure (its siterecovery.io/azure-client-id annotation), if any. */
+  clientIdOf(namespace: string): string | undefined;
 }
 
 /** The scope source of namespaced tenancy: the Namespaces' annotations, from an informer. */
@@ -32,12 +37,15 @@ export function namespaceScopes(kubeConfig: KubeConfig): NamespaceScopes {
       if (!object) return { none: `namespace ${namespace} is not known to the operator (yet)` };
       return parseScopes(namespace, object.metadata?.annotations?.[AZURE_SCOPES_ANNOTATION]);
     },
+    clientIdOf(namespace: string): string | undefined {
+      return informer.get(namespace)?.metadata?.annotations?.[AZURE_CLIENT_ID_ANNOTATION];
+    },
   };
 }
 
-/** Reconciles every object of a namespace again when its scopes annotation changes. */
+/** Reconciles every object of a namespace again when its scopes or its Azure identity annotation changes. */
 export function watchScopes(informer: Informer<V1Namespace>, controller: Controller<CustomObject>, keysIn: (namespace: string) => string[]): void {
-  const scopesOf = (ns: V1Namespace) => ns.metadata?.annotations?.[AZURE_SCOPES_ANNOTATION];
+  const scopesOf = (ns: V1Namespace) => `${ns.metadata?.annotations?.[AZURE_SCOPES_ANNOTATION]} ${ns.metadata?.annotations?.[AZURE_CLIENT_ID_ANNOTATION]}`;
   informer.on('update', (ns, previous) => {
     if (previous && scopesOf(previous) === scopesOf(ns)) return;
     for (const key of keysIn(ns.metadata?.name ?? '')) controller.enqueue(key);

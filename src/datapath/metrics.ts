@@ -85,7 +85,7 @@ export const cycleDuration = new Histogram({
 
 export const datapathErrors = new Counter({
   name: 'site_recovery_datapath_errors_total',
-  help: 'Failures, by stage (acquire, capture, apply, seal, prune, status) and kind (fence, cache, azure, other).',
+  help: 'Failures, by stage (acquire, capture, apply, seal, prune, cleanup, status) and kind (fence, cache, azure, other).',
   labelNames: ['stage', 'kind'] as const,
   registers: [registry],
 });

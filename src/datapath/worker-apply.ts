@@ -10,7 +10,7 @@ import type { CycleRecord } from './journal.ts';
 import { CacheDataError, cyclePrefix } from './manifest.ts';
 import { applyDisk, canApply } from './target.ts';
 import { targetsOfCycle } from './disk-list.ts';
-import { errorMessage } from './errors.ts';
+import { errorKind, errorMessage } from './errors.ts';
 import { deletePrefix } from './worker-garbage.ts';
 import type { Session, VmContext } from './worker-context.ts';
 import { seal } from './worker-seal.ts';
@@ -82,6 +82,17 @@ export async function applyOnce(ctx: VmContext, session: Session, record: CycleR
       s.bytesReplicated += bytes;
     });
   }
-  await deletePrefix(session.cache, cyclePrefix(record.cycle)).catch((error: unknown) => ctx.log.warn('deleting applied cache data failed; garbage collection will retry', { cycle: record.cycle, error: errorMessage(error) }));
+  await deletePrefix(session.cache, cyclePrefix(record.cycle)).catch((error: unknown) => cleanupFailed(ctx, record.cycle, error));
   await writeStatus(ctx, true);
+}
+/**
+ * Applied cache data could not be deleted: garbage collection retries it later, replication goes on, but the
+ * cache grows until it succeeds (a role without the blob delete data action, for one), so it is shown as
+ * an event of the ReplicatedVM and counted, not only logged.
+ */
+function cleanupFailed(ctx: VmContext, cycle: number, error: unknown): void {
+  const message = errorMessage(error);
+  metrics.datapathErrors.inc({ stage: 'cleanup', kind: errorKind(error) });
+  ctx.log.warn('deleting applied cache data failed; garbage collection will retry', { cycle, error: message });
+  ctx.deps.events.record(ctx.vm, 'Warning', 'ReplicationError', `cache cleanup: ${message}`.slice(0, 500));
 }

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AzureConfig } from '../azure/clients.ts';
+import type { CredentialFor } from '../azure/namespace-clients.ts';
 import { drillScheduleController } from '../controllers/drill-schedule.ts';
 import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
@@ -46,6 +47,8 @@ export interface OperatorOptions {
   backoff?: BackoffOptions;
   /** cluster (default, single-tenant) or namespaced (each namespace bounded to its Azure scopes). */
   tenancy?: Tenancy;
+  /** Namespaced tenancy: the credential of a namespace's own Azure identity, by client id (default: workload identity). */
+  credentialFor?: CredentialFor;
   /** Failover settings: the final sync's deadline, the deadline of a call into the source region. */
   failover?: Partial<FailoverOptions>;
 }
@@ -58,7 +61,7 @@ export function buildOperator(options: OperatorOptions): Manager {
   const { kubeConfig } = options;
   const identity = options.identity ?? defaultIdentity();
   const events = new KubeEventRecorder(kubeConfig, 'site-recovery-operator', identity);
-  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs, ...(options.backoff ? { backoff: options.backoff } : {}), tenancy: options.tenancy });
+  const cache = buildOperatorCache({ kubeConfig, azure: options.azure, events, namespace: options.namespace, workers: options.workers, resyncMs: options.resyncMs, ...(options.backoff ? { backoff: options.backoff } : {}), tenancy: options.tenancy, ...(options.credentialFor ? { credentialFor: options.credentialFor } : {}) });
   exportFleetMetrics(cache.informers);
   const { informers } = cache;
   const kinds = [

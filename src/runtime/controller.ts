@@ -16,6 +16,7 @@ import type { EventRecorder } from './events.ts';
 import type { Informer } from './informer.ts';
 import { queueDepth, queueRetries, reconcileDuration, reconcileErrors, reconcileTotal } from './metrics.ts';
 import { isTerminal } from './reconcile-errors.ts';
+import { inNamespace } from './reconcile-scope.ts';
 import { WorkQueue, type BackoffOptions } from './workqueue.ts';
 
 export interface ReconcileContext {
@@ -136,7 +137,8 @@ export class Controller<T extends CustomObject> {
         reconcileTotal.inc({ kind, result: 'gone' });
         return;
       }
-      const result = (await this.options.reconciler.reconcile(object, { log, events: this.options.events, signal })) ?? {};
+      // In the object's namespace: a namespace's own Azure identity is chosen by it (reconcile-scope.ts).
+      const result = (await inNamespace(object.metadata.namespace, () => this.options.reconciler.reconcile(object, { log, events: this.options.events, signal }))) ?? {};
       this.queue.forget(key);
       if (signal.aborted) return;
       if (result.requeueAfterMs !== undefined) {

@@ -3,7 +3,10 @@
 //  1. Each action of the operator role is needed, and its absence stops the step that needs it with reason
 //     AuthorizationFailed naming it: the scenario (replicate, Test failover, cleanup, Planned failover) starts
 //     with none of the operator's actions; each time ARM refuses one, the test finds the condition naming it
-//     and grants it back, so every action is removed exactly while it is first needed.
+//     and grants it back, so every action is removed exactly while it is first needed. The datapath starts
+//     with none of its data actions likewise: each blob operation the storage front refuses (403
+//     AuthorizationPermissionMismatch) shows as a ReplicationError event of the ReplicatedVM naming the data
+//     action, and is granted back.
 //  2. Replicate, Test failover and cleanup of another VM pass with exactly the shipped roles, nothing refused.
 //  3. `sandbox up --azure-rbac`: the env file's operator token holds the shipped role, nothing more; /_sandbox/rbac.
 import { on } from 'node:events';
@@ -16,6 +19,7 @@ import { waitForObject as waitUntil } from '../../src/kube/wait-for-object.ts';
 import type { Denial, RoleDefinition } from '../../sandbox/src/arm/index.ts';
 import { sandboxRbac, shippedRole } from '../../sandbox/src/azure-roles.ts';
 import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
+import { CoreV1Api, Watch, type CoreV1Event } from '@kubernetes/client-node';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { waitForObject } from '../support/wait.ts';
 import { staticTokenCredential } from '../../sandbox/src/arm/credential.ts';
@@ -25,8 +29,8 @@ import { startSandboxProcess } from '../support/sandbox-process.ts';
 
 const DISK_BYTES = 4 * 1024 * 1024;
 /**
- * Role actions this scenario does not need: used by other suites (their audit, SITE_RECOVERY_RBAC_AUDIT:
- * re-protect deallocates, VM shapes use availability sets, networks use NSGs, removing a VM's replication
+ * Role actions this scenario does not need: used by other suites (their audit, SITE_RECOVERY_RBAC_AUDIT;
+ * failover-reprotect.test.ts runs under enforcement with the shipped roles: re-protect deallocates, VM shapes use availability sets, networks use NSGs, removing a VM's replication
  * deletes what it created), or asked for by ARM's linked checks, which the emulator does not make.
  */
 const OUTSIDE_SCENARIO = {
@@ -76,8 +80,22 @@ const OUTSIDE_SCENARIO = {
  */
 const OPERATION_POLLS = ['Microsoft.Compute/locations/operations/read', 'Microsoft.Network/locations/operations/read'];
 
+/**
+ * Data actions of the roles this scenario does not need: the operator's are a scheduled drill's verification
+ * (drill-schedule.test.ts: it reads a replica snapshot and stages, then deletes, scratch blobs beside it).
+ */
+const DATA_OUTSIDE_SCENARIO = {
+  operator: [
+    'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+    'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+    'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete',
+  ],
+  datapath: [] as string[],
+};
+
 let fx: FailoverFixture;
 const operatorRole = shippedRole('operator');
+const datapathRole = shippedRole('datapath');
 
 beforeAll(async () => {
   fx = await startFailoverFixture({ namespacePrefix: 'azure-roles', rg: 'roles-src', disks: 1, diskBytes: DISK_BYTES, principals: true });
@@ -89,9 +107,38 @@ afterAll(async () => {
   await fx?.close();
 });
 
-const operatorWith = (actions: string[]): void => {
-  fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId, { operator: { ...operatorRole, Actions: actions } satisfies RoleDefinition }));
+const rolesWith = (actions: string[], dataActions: string[] = datapathRole.DataActions ?? []): void => {
+  fx.sb.arm.rbac.configure(
+    sandboxRbac(fx.sb.arm.subscriptionId, {
+      operator: { ...operatorRole, Actions: actions } satisfies RoleDefinition,
+      datapath: { ...datapathRole, DataActions: dataActions } satisfies RoleDefinition,
+    }),
+  );
 };
+
+/** The ReplicationError event of the ReplicatedVM naming data action `action` (a watch from the current list). */
+async function eventNaming(action: string): Promise<string> {
+  const selector = `involvedObject.name=${fx.vmName},reason=ReplicationError`;
+  const names = (e: CoreV1Event) => (e.message ?? '').includes(`'${action}'`);
+  const list = await fx.kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: fx.ns, fieldSelector: selector });
+  const hit = list.items.find(names);
+  if (hit) return `ReplicatedVM/${fx.vmName} event ${hit.reason}: ${hit.message}`;
+  return new Promise((resolve, reject) => {
+    let request: { abort(): void } | undefined;
+    const timer = setTimeout(() => finish(new Error(`no ReplicationError event naming ${action}`)), 30_000);
+    const finish = (error?: Error, e?: CoreV1Event) => {
+      clearTimeout(timer);
+      request?.abort();
+      if (error) reject(error);
+      else resolve(`ReplicatedVM/${fx.vmName} event ${e!.reason}: ${e!.message}`);
+    };
+    void new Watch(fx.kc)
+      .watch(`/api/v1/namespaces/${fx.ns}/events`, { fieldSelector: selector, resourceVersion: list.metadata?.resourceVersion }, (phase: string, e: CoreV1Event) => {
+        if (phase !== 'DELETED' && names(e)) finish(undefined, e);
+      }, (error?: unknown) => finish(new Error(`event watch ended: ${String(error)}`)))
+      .then((r) => (request = r), (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))));
+  });
+}
 
 /** The object of the scenario whose condition has reason AuthorizationFailed naming `action`. */
 async function conditionNaming(action: string): Promise<string> {
@@ -126,9 +173,11 @@ async function scenario(): Promise<void> {
 }
 
 describe('shipped Azure roles under enforcement', () => {
-  it('stops the step that needs each operator action with reason AuthorizationFailed naming it', async () => {
+  it('stops the step that needs each operator action and each datapath data action, naming it', async () => {
     const pending = new Set(operatorRole.Actions.filter((a) => !OPERATION_POLLS.includes(a)));
-    operatorWith(OPERATION_POLLS);
+    const pendingData = new Set(datapathRole.DataActions ?? []);
+    const grant = () => rolesWith(operatorRole.Actions.filter((a) => !pending.has(a)), (datapathRole.DataActions ?? []).filter((a) => !pendingData.has(a)));
+    rolesWith(OPERATION_POLLS, []);
     await fx.runInProcess('dp-azure-roles', { backoff: { baseDelayMs: 100, maxDelayMs: 400, jitter: 0.2 } });
     const proven: Record<string, string> = {};
     const others: Denial[] = [];
@@ -136,12 +185,19 @@ describe('shipped Azure roles under enforcement', () => {
     const run = scenario().finally(() => done.abort());
     try {
       for await (const [d] of on(fx.sb.arm.rbac.events, 'denied', { signal: done.signal }) as AsyncIterable<[Denial]>) {
-        const action = operatorRole.Actions.find((a) => a.toLowerCase() === d.action.toLowerCase());
-        if (d.principalId !== SANDBOX_PRINCIPALS.operator || !action) others.push(d);
+        const same = (a: string) => a.toLowerCase() === d.action.toLowerCase();
+        const dataAction = d.dataAction && d.principalId === SANDBOX_PRINCIPALS.datapath ? (datapathRole.DataActions ?? []).find(same) : undefined;
+        const action = !d.dataAction && d.principalId === SANDBOX_PRINCIPALS.operator ? operatorRole.Actions.find(same) : undefined;
+        if (!action && !dataAction) others.push(d);
+        if (dataAction && pendingData.has(dataAction)) {
+          proven[dataAction] = await eventNaming(dataAction);
+          pendingData.delete(dataAction);
+          grant();
+        }
         if (!action || !pending.has(action)) continue; // refused before it was granted back
         proven[action] = await conditionNaming(action);
         pending.delete(action);
-        operatorWith(operatorRole.Actions.filter((a) => !pending.has(a)));
+        grant();
       }
     } catch (e) {
       if (!done.signal.aborted) throw e;
@@ -149,10 +205,14 @@ describe('shipped Azure roles under enforcement', () => {
     await run;
     expect(others, 'refused beyond the operator role').toEqual([]);
     expect([...pending].sort(), 'operator actions the scenario never needed').toEqual([...OUTSIDE_SCENARIO.operator].sort());
+    expect([...pendingData].sort(), 'datapath data actions the scenario never needed').toEqual(DATA_OUTSIDE_SCENARIO.datapath);
+    // The operator used none of its data actions here: they are a scheduled drill's verification.
+    const operatorUsed = fx.sb.arm.rbac.audit()[SANDBOX_PRINCIPALS.operator] ?? [];
+    expect((operatorRole.DataActions ?? []).filter((a) => !operatorUsed.includes(a))).toEqual(DATA_OUTSIDE_SCENARIO.operator);
     // The datapath held exactly its role all along: it used every action of it the scenario can need.
     const used = fx.sb.arm.rbac.audit()[SANDBOX_PRINCIPALS.datapath] ?? [];
     expect(shippedRole('datapath').Actions.filter((a) => !used.includes(a)), 'datapath actions never used').toEqual(OUTSIDE_SCENARIO.datapath);
-    console.log(`operator action → where its absence shows:\n${Object.entries(proven).map(([a, w]) => `  ${a} → ${w}`).join('\n')}`);
+    console.log(`operator action or datapath data action → where its absence shows:\n${Object.entries(proven).map(([a, w]) => `  ${a} → ${w}`).join('\n')}`);
   });
 
   it('replicates, fails over for a test and cleans up another VM with exactly the shipped roles', async () => {

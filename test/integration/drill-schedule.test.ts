@@ -8,6 +8,8 @@
 // In the same file, to share its protected VM: readiness CapacityAtRisk (item 3) turns True when the
 // failover size is no longer offered in the target region, and when the vCPU quota has no room, and False
 // again when both are back, at the drift-check cadence.
+// All of it under Azure RBAC enforcement (the ARM emulator's and the storage front's): the operator and the
+// datapath hold exactly the shipped roles; nothing is refused, and the verification uses the operator's data actions.
 // The probe Job's pods never run here (no kubelet): the test finishes the Job by writing its status
 // (test/support/jobs.ts).
 import { spawn } from 'node:child_process';
@@ -21,6 +23,8 @@ import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { RUN_NOW_ANNOTATION } from '../../src/reconcilers/drill-schedule/reconciler.ts';
 import { diskBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { sandboxRbac } from '../../sandbox/src/azure-roles.ts';
+import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
 import { REPO_ROOT } from '../support/helm.ts';
 import { endJob } from '../support/jobs.ts';
 import { testKubeConfig } from '../support/kube.ts';
@@ -95,7 +99,8 @@ async function expectNothingLeft(): Promise<void> {
 }
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'drillsched', rg, disks: 1, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ namespacePrefix: 'drillsched', rg, disks: 1, diskBytes: DISK_BYTES, principals: true });
+  fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId));
   for (const id of fx.sourceDiskIds) await writeRandom(diskBlob(fx.sb, id), 2 * MiB, MiB);
   await fx.runInProcess('dp-drillsched');
   await fx.protect(1);
@@ -197,4 +202,13 @@ describe('readiness: CapacityAtRisk', () => {
     fx.sb.arm.skus.clear();
     await waitForObject(fx.kc, fx.clients.vms, vmRef(), capacity('CapacityAvailable', 'False'), 'CapacityAtRisk False again', 60_000);
   }, 120_000);
+});
+
+describe('under the shipped Azure roles', () => {
+  it('did all of the above with exactly them, ARM and blob data enforced: nothing refused; the verification used the operator role\'s data actions', () => {
+    expect(fx.sb.arm.rbac.denied()).toEqual([]);
+    // By checksums: it read the replica snapshot, and wrote and deleted its scratch blobs, as the operator.
+    const used = fx.sb.arm.rbac.audit()[SANDBOX_PRINCIPALS.operator];
+    expect(used).toEqual(expect.arrayContaining(['read', 'write', 'delete'].map((v) => `Microsoft.Storage/storageAccounts/blobServices/containers/blobs/${v}`)));
+  });
 });

@@ -6,6 +6,9 @@
 // The VM's NIC is in a load balancer pool and an application security group and its data disk is encrypted
 // with a disk encryption set, all mapped to target ones: re-protect turns those mappings around by itself,
 // so the reverse replication and the failback need no mapping written by hand.
+// All of it under Azure RBAC enforcement, the ARM emulator's and the storage front's (`sandbox up
+// --azure-rbac`): the operator and the datapath hold exactly the shipped roles (deploy/azure-roles/*.json),
+// and nothing they do is refused.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest, RecoveryPoint, ReplicatedVM, ReplicatedVMSpec } from '../../src/api/types.ts';
@@ -18,6 +21,8 @@ import { diskBlob, hashBlob, SOURCE_LOCATION, writeRandom } from '../support/dat
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
+import { sandboxRbac } from '../../sandbox/src/azure-roles.ts';
+import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
 
 const DISK_BYTES = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -82,7 +87,8 @@ async function mappedOf(vmId: string) {
 beforeAll(async () => {
   // The fixture reads `spec` when protect() applies the ReplicatedVM: the mappings are added once the sandbox is up.
   const spec: Partial<ReplicatedVMSpec> = {};
-  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES, spec });
+  fx = await startFailoverFixture({ namespacePrefix: 'reprotect', rg, vmName, disks: 2, diskBytes: DISK_BYTES, spec, principals: true });
+  fx.sb.arm.rbac.configure(sandboxRbac(fx.sb.arm.subscriptionId));
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
   await mapNetworkAndKeys(spec);
@@ -185,5 +191,13 @@ describe('unplanned failover, re-protect, failback', () => {
     // Back in the source pool and group (the reused NIC), the data disk encrypted with the source set.
     expect(await mappedOf(fx.sourceVmId)).toEqual({ pools: [`${mapped.sourceLb}/backendAddressPools/web`.toLowerCase()], groups: [mapped.sourceAsg.toLowerCase()], diskEncryptionSetId: mapped.sourceDes.toLowerCase() });
     await waitForObject(kc, clients.vms, { namespace: ns, name: `${vmName}-reverse` }, (o) => o?.status?.phase === 'FailedOver', 'reverse ReplicatedVM FailedOver');
+  });
+
+  it('did all of it with exactly the shipped roles: nothing refused, ARM actions or blob data actions', () => {
+    expect(fx.sb.arm.rbac.denied()).toEqual([]);
+    // Enforced, not bypassed: the operator and the datapath called as their own principals, re-protect's actions too.
+    const used = fx.sb.arm.rbac.audit();
+    expect(used[SANDBOX_PRINCIPALS.operator]).toContain('Microsoft.Compute/virtualMachines/deallocate/action');
+    expect(used[SANDBOX_PRINCIPALS.datapath]).toEqual(expect.arrayContaining(['Microsoft.Compute/disks/beginGetAccess/action', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write']));
   });
 });

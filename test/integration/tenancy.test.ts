@@ -4,10 +4,20 @@
 // there proceed; those naming another group stop at once with Stalled/ScopeNotAllowed and an event, and
 // local Azure records no request at all for the other group — neither a write nor a read. Widening the
 // annotation reconciles the namespace's objects again.
+// Per-namespace Azure identity: the Namespace also names a workload identity (siterecovery.io/azure-client-id)
+// and local Azure enforces role assignments: only that identity holds a role (the shipped operator role), the
+// operator's own holds none. Everything the namespace's objects do in Azure succeeds, so it was done as the
+// namespace's identity; removing the annotation makes the next call go as the operator's own, which is refused.
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverRequest } from '../../src/api/types.ts';
 import { AZURE_SCOPES_ANNOTATION } from '../../src/azure/scopes.ts';
+import { AZURE_CLIENT_ID_ANNOTATION } from '../../src/azure/namespace-clients.ts';
+import { StaticTokenCredential } from '../../src/azure/credential.ts';
+import { OWNER, shippedRole } from '../../sandbox/src/azure-roles.ts';
+import type { Denial } from '../../sandbox/src/arm/index.ts';
+import { SANDBOX_PRINCIPALS, sandboxAccessToken, sandboxTokenForObjectId } from '../../sandbox/src/storage/token.ts';
+import { on } from 'node:events';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { buildOperator } from '../../src/operator/run-operator.ts';
 import { waitForEvents } from '../support/events.ts';
@@ -25,6 +35,8 @@ let failovers: CustomResourceClient<FailoverRequest>;
 const stop = new AbortController();
 let operator: Promise<void> | undefined;
 const inside = randomName('tnin');
+/** The namespace's own Azure identity (client id = object id in the sandbox's tokens). */
+const tenantIdentity = '00000000-0000-4000-8000-00000000fe11';
 const outside = randomName('tnout');
 
 const group = (rg: string) => `/subscriptions/${azure.arm.subscriptionId}/resourceGroups/${rg}`;
@@ -34,8 +46,9 @@ const stalledFor = (reason: string) => (o: { status?: { conditions?: Array<{ typ
 /** Every ARM request local Azure recorded for a resource group (and its -asr target group). */
 const requestsFor = (rg: string) => azure.arm.stats.requests({ path: new RegExp(`/resourceGroups/${rg}(-asr)?(/|$)`, 'i') }).map((r) => `${r.method} ${r.path}`);
 
-async function annotate(scopes: string[]): Promise<void> {
-  await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { annotations: { [AZURE_SCOPES_ANNOTATION]: scopes.join(',') } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+async function annotate(scopes: string[], clientId: string | null = tenantIdentity): Promise<void> {
+  const annotations = { [AZURE_SCOPES_ANNOTATION]: scopes.join(','), [AZURE_CLIENT_ID_ANNOTATION]: clientId };
+  await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 async function protect(rg: string, name: string): Promise<void> {
@@ -57,8 +70,13 @@ beforeAll(async () => {
   await failovers.create(ns, { metadata: { name: 'out-test' }, spec: { replicatedVMName: 'in-vm', type: 'Test', testVirtualNetworkId: vnetOf(outside) } });
   await azure.arm.idle();
   azure.arm.stats.reset(); // the fixture's own requests (creating the VMs) do not count
+  const subscription = `/subscriptions/${azure.arm.subscriptionId}`;
+  azure.arm.rbac.configure({ enabled: true, assignments: [{ principalId: SANDBOX_PRINCIPALS.sandbox, role: OWNER, scope: subscription }, { principalId: tenantIdentity, role: shippedRole('operator'), scope: subscription }] });
   const operatorKc = await chartServiceAccountKubeConfig(kc, 'operator', ns);
-  operator = buildOperator({ kubeConfig: operatorKc, azure: azure.azureConfig(), namespace: ns, tenancy: 'namespaced', workers: 2 }).run(stop.signal);
+  // The operator's own identity (no role); a namespace's identity by its client id (the sandbox's token for it).
+  const own = azure.azureConfig({ credential: new StaticTokenCredential(sandboxAccessToken('operator')) });
+  const credentialFor = (clientId: string) => new StaticTokenCredential(sandboxTokenForObjectId(clientId));
+  operator = buildOperator({ kubeConfig: operatorKc, azure: own, namespace: ns, tenancy: 'namespaced', workers: 2, credentialFor }).run(stop.signal);
 }, 120_000);
 
 afterAll(async () => {
@@ -87,5 +105,22 @@ describe('namespaced tenancy', () => {
     await annotate([group(inside), group(`${inside}-asr`), group(outside), group(`${outside}-asr`)]);
     await waitForObject(kc, clients.mappings, { namespace: ns, name: 'out-vm-net' }, conditionIs('Ready', 'True'), 'out-vm-net Ready once allowed');
     await waitForObject(kc, clients.vms, { namespace: ns, name: 'out-vm' }, conditionIs('ReplicationEnabled', 'True'), 'out-vm ReplicationEnabled once allowed');
+  });
+
+  it("called Azure as the namespace's own identity; without the annotation, as the operator's own", async () => {
+    expect(azure.arm.rbac.denied()).toEqual([]);
+    expect(azure.arm.rbac.audit()[tenantIdentity]).toEqual(expect.arrayContaining(['Microsoft.Compute/virtualMachines/read', 'Microsoft.Resources/subscriptions/resourceGroups/write']));
+    expect(azure.arm.rbac.audit()[SANDBOX_PRINCIPALS.operator]).toBeUndefined();
+    const stopWaiting = new AbortController();
+    const refused = (async () => {
+      for await (const [d] of on(azure.arm.rbac.events, 'denied', { signal: stopWaiting.signal }) as AsyncIterable<[Denial]>) if (d.principalId === SANDBOX_PRINCIPALS.operator) return d;
+      return undefined;
+    })();
+    await annotate([group(inside), group(`${inside}-asr`), group(outside), group(`${outside}-asr`)], null);
+    try {
+      expect((await refused)?.principalId).toBe(SANDBOX_PRINCIPALS.operator);
+    } finally {
+      stopWaiting.abort();
+    }
   });
 });

@@ -130,6 +130,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   const stats = new ArmStats();
   const throttling = new ArmThrottling(opts.throttling);
   const rbac = new ArmRbac(opts.rbac);
+  opts.storage.useRbac?.({ rbac, accountId: (name) => engine.store.ofType(STORAGE_ACCOUNT).find((a) => a.body.name === name)?.id });
   const setLatency = (l: number | Partial<LatencyConfig>): void => {
     engine.config.latency = toLatency(engine.config.latency, l);
   };

@@ -112,6 +112,15 @@ export function roleAllows(role: RoleDefinition, action: string): boolean {
   return role.Actions.some((a) => actionMatches(a, action)) && !(role.NotActions ?? []).some((a) => actionMatches(a, action));
 }
 
+/**
+ * DataActions minus NotDataActions of one role: what a data operation (blob read, write, delete) needs. Kept
+ * apart from Actions as in Azure: `"Actions": ["*"]` (Owner) grants no data access
+ * (https://learn.microsoft.com/en-us/azure/role-based-access-control/role-definitions#dataactions).
+ */
+export function roleAllowsData(role: RoleDefinition, dataAction: string): boolean {
+  return (role.DataActions ?? []).some((a) => actionMatches(a, dataAction)) && !(role.NotDataActions ?? []).some((a) => actionMatches(a, dataAction));
+}
+
 /** Whether `scope` is `assigned` or beneath it (case-insensitive, on segment boundaries). */
 export function scopeCovers(assigned: string, scope: string): boolean {
   const a = assigned.replace(/\/+$/, '').toLowerCase();
@@ -149,6 +158,8 @@ export interface Denial {
   principalId: string;
   action: string;
   scope: string;
+  /** A data action (checked against DataActions, by the storage front) rather than an ARM action. */
+  dataAction?: true;
 }
 
 export class ArmRbac {
@@ -171,22 +182,35 @@ export class ArmRbac {
     return { enabled: this.enabled, assignments: this.assignments };
   }
 
-  allows(principalId: string, a: RequestAction): boolean {
-    return this.assignments.some((x) => x.principalId.toLowerCase() === principalId.toLowerCase() && scopeCovers(x.scope, a.scope) && roleAllows(x.role, a.action));
+  allows(principalId: string, a: RequestAction, data = false): boolean {
+    const grants = data ? roleAllowsData : roleAllows;
+    return this.assignments.some((x) => x.principalId.toLowerCase() === principalId.toLowerCase() && scopeCovers(x.scope, a.scope) && grants(x.role, a.action));
   }
 
   /** Records the action for the audit; when enforcing and not allowed, the 403 to answer. */
   check(principal: Principal, a: RequestAction): ArmError | undefined {
-    if (this.enabled && !this.allows(principal.objectId, a)) {
-      const denial = { principalId: principal.objectId, action: a.action, scope: a.scope };
+    return this.refused(principal, a, false) ? authorizationFailed(principal, a) : undefined;
+  }
+
+  /**
+   * A data action (the storage front's blob operations): recorded for the audit like an action; true when
+   * enforcing and no assignment's DataActions allow it at the scope (the front answers its own 403).
+   */
+  refusesData(principal: Principal, a: RequestAction): boolean {
+    return this.refused(principal, a, true);
+  }
+
+  private refused(principal: Principal, a: RequestAction, data: boolean): boolean {
+    if (this.enabled && !this.allows(principal.objectId, a, data)) {
+      const denial: Denial = { principalId: principal.objectId, action: a.action, scope: a.scope, ...(data ? { dataAction: true as const } : {}) };
       this.deniedLog.push(denial);
       this.events.emit('denied', denial);
-      return authorizationFailed(principal, a);
+      return true;
     }
     let actions = this.used.get(principal.objectId);
     if (!actions) this.used.set(principal.objectId, (actions = new Map()));
     if (!actions.has(a.action.toLowerCase())) actions.set(a.action.toLowerCase(), a.action);
-    return undefined;
+    return false;
   }
 
   /** The actions each principal was allowed, in order of first use. */

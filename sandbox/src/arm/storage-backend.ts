@@ -1,6 +1,7 @@
 // What the ARM emulator needs from the sandbox's local storage (sandbox/src/storage). Declared here as a
 // structural type so the emulator depends only on this contract; the real LocalStorage satisfies it.
 import type { RegionOutages } from '../outages.ts';
+import type { ArmRbac } from './rbac.ts';
 
 export interface ArmStorageBackend {
   /** Blob endpoint of an account: HTTPS, path-style, ends with `/`. */
@@ -21,4 +22,6 @@ export interface ArmStorageBackend {
   freezeWrites<T>(blobUrls: string[], fn: () => Promise<T>): Promise<T>;
   /** Makes the storage refuse accounts and disks of the regions down in `outages` (sandbox outage). */
   useOutages?(outages: RegionOutages): void;
+  /** Makes the storage check Entra ID requests against the role assignments (DataActions), given each account's ARM id. */
+  useRbac?(rbac: { rbac: ArmRbac; accountId(account: string): string | undefined }): void;
 }

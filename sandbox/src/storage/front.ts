@@ -23,7 +23,9 @@
 // the client's request unchanged to Azurite, which authenticates it (SAS, shared key or bearer) and then
 // answers 200 (diff: it ignores prevsnapshot) or 501 APINotImplemented (from URL, for a source not on
 // this sandbox); any other answer (403, 404, ...) goes back to the client as is. The front's own
-// follow-up calls to Azurite use a bearer token.
+// follow-up calls to Azurite use a bearer token. Before all that, a request signed with the key of an account
+// that refuses it (front-shared-key.ts), or a bearer token whose roles lack the operation's data action when
+// role assignments are enforced (front-rbac.ts), gets Azure's 403.
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -41,6 +43,7 @@ import {
   MAX_PUT_PAGE_BYTES, header, isSuccess, parseBlobPath, parseRange, queryMap, redactPath,
 } from './front-upstream.ts';
 import { SharedKeyAccess } from './front-shared-key.ts';
+import { rbacRefusal, type StorageRbac } from './front-rbac.ts';
 
 
 const log = createLogger('sandbox-storage-front');
@@ -54,6 +57,8 @@ export class StorageFront extends FrontUpstream {
   outages: FrontOutages | undefined;
   /** Accounts with `allowSharedKeyAccess: false`: requests signed with their key are refused (front-shared-key.ts). */
   readonly sharedKey = new SharedKeyAccess();
+  /** The ARM emulator's role assignments, which Entra ID requests must satisfy when enforced (front-rbac.ts). */
+  rbac: StorageRbac | undefined;
 
   constructor(opts: StorageFrontOptions) {
     super(opts);
@@ -63,10 +68,10 @@ export class StorageFront extends FrontUpstream {
   async start(): Promise<void> {
     const server = https.createServer({ cert: this.opts.certPem, key: this.opts.keyPem, requestTimeout: 0 }, (req, res) => {
       if (this.outages && stoppedByOutage(this.outages, req, (e) => this.sendError(res, req, e))) return;
-      const keyRefused = this.sharedKey.refusal(req);
-      if (keyRefused) {
+      const refused = this.sharedKey.refusal(req) ?? rbacRefusal(this.rbac, req);
+      if (refused) {
         req.resume();
-        this.sendError(res, req, keyRefused);
+        this.sendError(res, req, refused);
         return;
       }
       this.handle(req, res).catch((err: unknown) => {

@@ -12,7 +12,8 @@
 //
 // Authentication, as in Azure: account key (SharedKey, and SAS made from it: accountKey()), or a bearer
 // token for https://storage.azure.com (see token.ts: sandboxAccessToken()). An account created through ARM
-// with allowSharedKeyAccess false refuses the key (front-shared-key.ts).
+// with allowSharedKeyAccess false refuses the key (front-shared-key.ts). When the ARM emulator enforces role
+// assignments, a bearer token's roles must allow the blob operation (DataActions, front-rbac.ts).
 //
 // Managed disks live as page blobs in a hidden account (`diskAccount`), container `disks`, blob name =
 // sha256 of the lowercased ARM resource id (diskBlobUrl()).
@@ -25,6 +26,7 @@ import type { SandboxCa } from '../tls.ts';
 import { issueServerCert } from '../tls.ts';
 import { startAzurite, type AzuriteProcess } from './azurite.ts';
 import { StorageFront } from './front.ts';
+import type { StorageRbac } from './front-rbac.ts';
 import { ChangeTracker, type TrackerState } from './tracker.ts';
 
 export { sandboxAccessToken, sandboxStorageCredential, SANDBOX_PRINCIPALS, STORAGE_AUDIENCE } from './token.ts';
@@ -74,6 +76,8 @@ export interface LocalStorage {
   freezeWrites<T>(blobUrls: string[], fn: () => Promise<T>): Promise<T>;
   /** Refuses the accounts and disks of the regions down in `outages` (the ARM emulator knows where they are). */
   useOutages(outages: RegionOutages): void;
+  /** Checks Entra ID requests against the ARM emulator's role assignments (front-rbac.ts). */
+  useRbac(rbac: StorageRbac): void;
   stop(): Promise<void>;
 }
 
@@ -288,6 +292,9 @@ function localStorage(opts: LocalStorageOptions, azurite: AzuriteProcess, front:
     },
     useOutages(outages) {
       front.outages = { state: outages, diskAccount: DISK_ACCOUNT };
+    },
+    useRbac(rbac) {
+      front.rbac = rbac;
     },
     async stop() {
       if (stopped) return;

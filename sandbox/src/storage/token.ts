@@ -40,7 +40,21 @@ export function sandboxAccessToken(principal: SandboxPrincipal = 'sandbox'): str
   const now = Math.floor(Date.now() / 1000);
   const hit = cached.get(principal);
   if (hit && hit.exp - now > 365 * 24 * 3600) return hit.token;
-  const oid = SANDBOX_PRINCIPALS[principal];
+  const { token, exp } = tokenForObjectId(SANDBOX_PRINCIPALS[principal], principal === 'sandbox' ? 'site-recovery-sandbox' : `site-recovery-${principal}`);
+  cached.set(principal, { token, exp });
+  return token;
+}
+
+/**
+ * A token like sandboxAccessToken()'s for any object id (its `oid` and `appid`): another identity, such as a
+ * namespace's own workload identity in tests of per-namespace identities.
+ */
+export function sandboxTokenForObjectId(oid: string): string {
+  return tokenForObjectId(oid, `site-recovery-${oid}`).token;
+}
+
+function tokenForObjectId(oid: string, sub: string): { token: string; exp: number } {
+  const now = Math.floor(Date.now() / 1000);
   const iat = now - 300;
   const exp = now + TEN_YEARS_S;
   const payload = {
@@ -51,14 +65,12 @@ export function sandboxAccessToken(principal: SandboxPrincipal = 'sandbox'): str
     exp,
     tid: SANDBOX_TENANT_ID,
     oid,
-    sub: principal === 'sandbox' ? 'site-recovery-sandbox' : `site-recovery-${principal}`,
+    sub,
     appid: oid,
     scp: 'user_impersonation',
     ver: '1.0',
   };
-  const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(payload)}.`;
-  cached.set(principal, { token, exp });
-  return token;
+  return { token: `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(payload)}.`, exp };
 }
 
 /** TokenCredential returning sandboxAccessToken() for any scope (use for storage clients only). */
