@@ -17,7 +17,7 @@
 // network mapping mirrors both into the target resource group and associates them with the target and test
 // subnets, where the failed-over NICs land; a rule naming an application security group is mirrored naming the
 // mapped target group (refused while unmapped), a group or route table named for a subnet is used instead, and
-// deleting the mapping removes the mirrors.
+// deleting the mapping removes the mirrors. The VM fails over into zone 1: its new public IPs are zonal there.
 // Real operator and datapath (in this process), real API server, local Azure.
 import type { NetworkInterface } from '@azure/arm-network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,7 @@ const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/
 
 beforeAll(async () => {
   // The fixture reads `spec` when protect() applies the ReplicatedVM: the load balancer mapping is added once the sandbox (its subscription) is up.
-  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] };
+  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }], targetZone: '1' };
   fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
   az = new AzureClients(fx.sb.azure);
   const { network, compute, resources } = fx.sb.c;
@@ -122,7 +122,7 @@ const publicIpsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfiguration
 async function publicIp(id: string) {
   const { resourceGroup, name } = parseArmId(id);
   const p = await az.network.publicIPAddresses.get(resourceGroup, name);
-  return { resourceGroup, location: p.location, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
+  return { resourceGroup, location: p.location, zones: p.zones, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
 }
 
 describe('a VM with two NICs, one with a secondary IP configuration and a network security group', () => {
@@ -195,7 +195,7 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups).toBeUndefined(); // nor an application security group
     testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
     const created = await publicIp(testPublicIpId);
-    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
+    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, zones: ['1'], sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
     expect(created.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(fo?.status?.networkInterfaces?.[0]?.publicIpAddresses).toEqual([{ ipConfiguration: 'ipconfig1', publicIpAddressId: testPublicIpId, ipAddress: created.address }]);
     expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => r.id)).toEqual([testPublicIpId]);
@@ -393,7 +393,7 @@ describe('Planned failover', () => {
     expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-asr`]);
     expect(publicIpsOf(second)).toEqual(['kept-pip', `${vmName}-nic2-ipconfig2-pip-asr`]);
     const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
-    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
+    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, zones: ['1'], sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
     expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
     expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([targetAsgId]);
     // The second NIC's primary configuration is in the target load balancer's pool of the same name.
