@@ -1,11 +1,12 @@
 /**
  * What a NetworkMapping's target subnets carry besides their address prefix (issue 18, item 4): the network
- * security group and the route table of each source subnet. A network the mapping creates (the target
- * `<source>-asr`, the test network `<source>-asr-test`) gets, per subnet, a mirror of the source subnet's group
- * (`<source group>-subnet-asr`, rules copied, application security groups mapped through
+ * security group and the route table of each source subnet. When the mapping creates the target network
+ * (`<source>-asr`), it and the test network it creates (`<source>-asr-test`) get, per subnet, a mirror of the
+ * source subnet's group (`<source group>-subnet-asr`, rules copied, application security groups mapped through
  * spec.applicationSecurityGroupMappings) and of its route table (`<source table>-asr`, routes copied), both in
- * the target resource group, or the existing group / table spec.subnetMappings[] names for that subnet. An
- * adopted network is left as it is. The mirrors are kept current as the source changes (each pass compares).
+ * the target resource group, or the existing group / table spec.subnetMappings[] names for that subnet. With an
+ * adopted target network nothing is associated (nor with an adopted test network). The mirrors are kept
+ * current as the source changes (each pass compares).
  *
  *   plan       reads the source groups and tables and decides, before anything is created; or refuses
  *              (a named group/table absent or in another region, a rule naming an unmapped or unusable
@@ -52,7 +53,9 @@ const sameLocation = (a: string | undefined, b: string) => (a ?? '').replace(/\s
 export async function planSubnetSecurity(az: AzureClients, mapping: NetworkMapping, subnets: readonly SourceSubnet[]): Promise<SubnetSecurityPlan | Refusal> {
   const plan: SubnetSecurityPlan = { bySubnet: new Map(), mirrors: [] };
   const spec = mapping.spec;
-  if (spec.targetVirtualNetworkId && spec.testVirtualNetworkId) return plan; // both adopted: nothing to associate
+  // An adopted target network is the user's (so is its test network then): a reverse mapping after re-protect,
+  // which adopts the original network, must not mirror the mirrors back (nor need their groups mapped back).
+  if (spec.targetVirtualNetworkId) return plan;
   const mirrored = new Map<string, string>(); // source id (lower case) -> mirror id
   const owner = `${mapping.metadata.namespace}/${mapping.metadata.name}`;
   for (const subnet of subnets) {

@@ -305,7 +305,7 @@ describe('network security groups, public IP addresses, application security gro
 });
 
 describe('a network mapping whose subnets have groups (one rule naming an application security group) and route tables', () => {
-  it('refuses an unmapped or unusable application security group before anything is created, then mirrors the rule naming the target group; uses the group and route table named for a subnet; deleting the mapping removes the mirrors', async () => {
+  it('refuses an unmapped or unusable application security group before anything is created, then mirrors the rule naming the target group; uses the group and route table named for a subnet; a mapping adopting the target network mirrors nothing; deleting the mapping removes the mirrors', async () => {
     const srcRg = 'nets-subnets';
     const ownRg = 'nets-subnets-own';
     const { network, resources } = fx.sb.c;
@@ -320,8 +320,8 @@ describe('a network mapping whose subnets have groups (one rule naming an applic
     const ownNsg = (await network.networkSecurityGroups.beginCreateOrUpdateAndWait(ownRg, 'own-nsg', { location: TARGET }, poll)).id as string;
     const ownRt = (await network.routeTables.beginCreateOrUpdateAndWait(ownRg, 'own-rt', { location: TARGET }, poll)).id as string;
     const spec = { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${srcRg}-asr`, subnetMappings: [{ source: 'data', target: 'data', targetNetworkSecurityGroupId: ownNsg, targetRouteTableId: ownRt }] };
-    const adopted = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${ownRg}/providers/Microsoft.Network/virtualNetworks/theirs`;
-    await expect(fx.clients.mappings.create(fx.ns, { metadata: { name: 'adopting' }, spec: { ...spec, targetVirtualNetworkId: adopted } })).rejects.toThrow(/not to an adopted targetVirtualNetworkId/);
+    const theirs = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${ownRg}/providers/Microsoft.Network/virtualNetworks/theirs`;
+    await expect(fx.clients.mappings.create(fx.ns, { metadata: { name: 'adopting' }, spec: { ...spec, targetVirtualNetworkId: theirs } })).rejects.toThrow(/not to an adopted targetVirtualNetworkId/);
     const ref = { namespace: fx.ns, name: 'subnets-net' };
     const stalledWith = (reason: string) => (o: NetworkMapping | undefined) => (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
     const stalledMessage = (o: NetworkMapping | undefined) => o?.status?.conditions?.find((c) => c.type === 'Stalled')?.message;
@@ -346,6 +346,14 @@ describe('a network mapping whose subnets have groups (one rule naming an applic
     ]);
     await expect(az.network.routeTables.get(`${srcRg}-asr`, 'data-rt-asr')).rejects.toMatchObject({ statusCode: 404 });
     expect((await az.network.routeTables.get(ownRg, 'own-rt')).subnets?.map((x) => parseArmId(x.id as string).names[0]).sort()).toEqual([`${vnet}-asr`, `${vnet}-asr-test`]);
+    // A mapping adopting that target network (as a reverse mapping after re-protect does): nothing mirrored, nothing refused.
+    const adopting = { namespace: fx.ns, name: 'subnets-adopting' };
+    await fx.clients.mappings.create(fx.ns, { metadata: { name: adopting.name }, spec: { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${srcRg}-adopt`, targetVirtualNetworkId: ready?.status?.targetVirtualNetworkId as string } });
+    const adopted = await waitForObject(fx.kc, fx.clients.mappings, adopting, conditionIs('Ready', 'True'), 'adopting mapping ready', 60_000);
+    expect(adopted?.status?.targetResources?.map((r) => r.role).sort()).toEqual(['TargetResourceGroup', 'TargetVirtualNetwork', 'TestVirtualNetwork']);
+    expect((await az.network.subnets.get(`${srcRg}-adopt`, `${vnet}-asr-test`, 'app')).networkSecurityGroup).toBeUndefined();
+    await fx.clients.mappings.delete(adopting);
+    await waitForObject(fx.kc, fx.clients.mappings, adopting, (o) => o === undefined, 'adopting mapping deleted', 60_000);
     // Deleting the mapping: the networks, then the mirrors; the named group and route table stay.
     await fx.clients.mappings.delete(ref);
     await waitForObject(fx.kc, fx.clients.mappings, ref, (o) => o === undefined, 'mapping deleted', 60_000);
