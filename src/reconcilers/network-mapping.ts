@@ -16,7 +16,7 @@ import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/er
 import { mappingFromTarget } from './network-mapping-from-target.ts';
 import { convergeSubnetSecurity, planSubnetSecurity, removeSubnetSecurity } from './network-mapping-subnets.ts';
 import type { ScopeSource } from '../azure/scopes.ts';
-import { networkMappingAzureIds, tenancyRefusal } from './tenancy.ts';
+import { networkMappingAzureIds, networkMappingSecurityIds, tenancyRefusal } from './tenancy.ts';
 import { convergeResource, removeResource } from '../azure/external-resource.ts';
 import { ResourceLedger } from '../azure/resource-ledger.ts';
 import type { Readiness } from '../runtime/conditions.ts';
@@ -69,7 +69,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
 
     // 1. The source network (and every network named: in the subscription the operator manages).
     const { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId } = spec;
-    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId });
+    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId, ...networkMappingSecurityIds(mapping) });
     if (foreign) return stall(foreign.reason, foreign.message);
     const outside = tenancyRefusal(this.scopes, mapping.metadata.namespace ?? 'default', networkMappingAzureIds(mapping, this.az.subscriptionId));
     if (outside) return stall(outside.reason, outside.message);

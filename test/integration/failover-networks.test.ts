@@ -331,6 +331,10 @@ describe('a network mapping whose subnets have groups (one rule naming an applic
       `rule to-web of network security group app-nsg names application security group ${web}, which spec.applicationSecurityGroupMappings does not map to a target group; map it, or name an existing group for subnet app in spec.subnetMappings[].targetNetworkSecurityGroupId`,
     );
     expect(unmapped?.status?.targetResources ?? []).toEqual([]);
+    const elsewhere = targetAsgId.replace(fx.sb.arm.subscriptionId, '00000000-0000-0000-0000-0000000000ff');
+    await fx.clients.mappings.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: web, targetApplicationSecurityGroupId: elsewhere }] } });
+    const foreign = await waitForObject(fx.kc, fx.clients.mappings, ref, stalledWith('SubscriptionNotManaged'), 'group in another subscription refused', 60_000);
+    expect(stalledMessage(foreign)).toMatch(/^spec\.applicationSecurityGroupMappings\[0\]\.targetApplicationSecurityGroupId names subscription 0{8}-0{4}-0{4}-0{4}-0{10}ff;/);
     await fx.clients.mappings.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: web, targetApplicationSecurityGroupId: web }] } });
     const unusable = await waitForObject(fx.kc, fx.clients.mappings, ref, stalledWith('ApplicationSecurityGroupNotUsable'), 'group in the source region refused', 60_000);
     expect(stalledMessage(unusable)).toBe(`target application security group ${web} (for network security group app-nsg of subnet app) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
