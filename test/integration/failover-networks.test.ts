@@ -295,6 +295,9 @@ describe('network security groups, public IP addresses, application security gro
     expect(ruleRefused?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(
       `rule to-group of network security group bad-nsg names application security group ${ruleAsg.id}, which spec.applicationSecurityGroupMappings does not map to a target group; name an existing group in ${TARGET} for the NIC in spec.networkInterfaces[].targetNetworkSecurityGroupId`,
     );
+    await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }, { sourceApplicationSecurityGroupId: ruleAsg.id, targetApplicationSecurityGroupId: ruleAsg.id }] } });
+    const ruleUnusable = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('ApplicationSecurityGroupNotUsable'), 'rule group mapped into the source region refused', 60_000);
+    expect(ruleUnusable?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target application security group ${ruleAsg.id} (for a rule of network security group bad-nsg) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
     await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }, { sourceApplicationSecurityGroupId: ruleAsg.id, targetApplicationSecurityGroupId: targetAsgId }] } });
     await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotMapped'), 'the group mapped, the pool refused again', 60_000);
     // The mapping made the target network (its resource group); the VM's own resources were not created.
