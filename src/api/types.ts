@@ -139,6 +139,13 @@ export type AvailabilitySetId = string;
  */
 export type NetworkSecurityGroupId = string;
 /**
+ * ARM id of a route table, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/routeTables/<name>.
+ *
+ * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
+ * via the `definition` "RouteTableId".
+ */
+export type RouteTableId = string;
+/**
  * ARM id of a public IP address, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/publicIPAddresses/<name>.
  *
  * This interface was referenced by `SiteRecoveryApiSchemas`'s JSON-Schema
@@ -884,6 +891,12 @@ export interface NetworkMappingSpec {
    * Network for test failovers. Default is an isolated network created beside the target (<source>-asr-test), peered with nothing.
    */
   testVirtualNetworkId?: string;
+  /**
+   * Source application security group to target application security group, for the rules of mirrored subnet network security groups that name application security groups: each mirrored rule names the target groups mapped from its source groups. The mapping stalls before anything is created with reason ApplicationSecurityGroupNotMapped when a source group is not listed, and ApplicationSecurityGroupNotUsable when the target group does not exist or is in another region.
+   *
+   * @maxItems 32
+   */
+  applicationSecurityGroupMappings?: NetworkApplicationSecurityGroupMapping[];
 }
 export interface SubnetMapping {
   /**
@@ -894,6 +907,24 @@ export interface SubnetMapping {
    * Name of a subnet of the target network.
    */
   target: string;
+  /**
+   * An existing network security group in the target region for the target subnet, instead of the mirror of the source subnet's group (<source group>-subnet-asr). Only for a target network the operator creates.
+   */
+  targetNetworkSecurityGroupId?: string;
+  /**
+   * An existing route table in the target region for the target subnet, instead of the mirror of the source subnet's route table (<source route table>-asr). Only for a target network the operator creates.
+   */
+  targetRouteTableId?: string;
+}
+export interface NetworkApplicationSecurityGroupMapping {
+  /**
+   * An application security group of the source region a subnet group's rule names.
+   */
+  sourceApplicationSecurityGroupId: string;
+  /**
+   * An existing application security group in the target region.
+   */
+  targetApplicationSecurityGroupId: string;
 }
 /**
  * What the operator resolved.
@@ -952,6 +983,14 @@ export interface ResolvedSubnetMapping {
    * ARM id of the matching subnet in the test network.
    */
   testSubnetId?: string;
+  /**
+   * ARM id of the network security group of the target (and test) subnet: the mirror or the one named.
+   */
+  networkSecurityGroupId?: string;
+  /**
+   * ARM id of the route table of the target (and test) subnet: the mirror or the one named.
+   */
+  routeTableId?: string;
 }
 /**
  * The mapping the other way (target to source), used after re-protect and for failback.

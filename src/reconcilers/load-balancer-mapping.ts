@@ -32,7 +32,7 @@ export function unmappedPoolMessage(nicName: string, configName: string, poolId:
 export const LOAD_BALANCER_NOT_MAPPED = 'LoadBalancerNotMapped';
 export const LOAD_BALANCER_NOT_USABLE = 'LoadBalancerNotUsable';
 
-export const APPLICATION_SECURITY_GROUP_NOT_MAPPED = 'ApplicationSecurityGroupNotMapped';
+export { APPLICATION_SECURITY_GROUP_NOT_MAPPED } from '../azure/resources/network-security-group.ts';
 export const APPLICATION_SECURITY_GROUP_NOT_USABLE = 'ApplicationSecurityGroupNotUsable';
 
 /** The target group of source application security group `groupId` (undefined when no mapping names it). */

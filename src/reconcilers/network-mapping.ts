@@ -1,8 +1,10 @@
 /**
  * NetworkMapping: resolves (or creates) the target network mirroring the source network's address space
  * and subnets (named <source>-asr, as Azure Site Recovery does), the isolated test-failover network, the
- * subnet mapping by name with overrides, and the reverse mapping used after re-protect. In namespaced
- * tenancy every network and group it names must be inside its namespace's Azure scopes (./tenancy.ts).
+ * subnet mapping by name with overrides, and the reverse mapping used after re-protect. A network it creates
+ * carries each source subnet's network security group and route table, mirrored into the target resource
+ * group or named per subnet (./network-mapping-subnets.ts). In namespaced tenancy every network and group it
+ * names must be inside its namespace's Azure scopes (./tenancy.ts).
  */
 import type { Subnet, VirtualNetwork } from '@azure/arm-network';
 import type { NetworkMapping, NetworkMappingStatus, ReplicatedVM, ResolvedSubnetMapping } from '../api/types.ts';
@@ -12,8 +14,9 @@ import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
 import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/errors.ts';
 import { mappingFromTarget } from './network-mapping-from-target.ts';
+import { convergeSubnetSecurity, planSubnetSecurity, removeSubnetSecurity } from './network-mapping-subnets.ts';
 import type { ScopeSource } from '../azure/scopes.ts';
-import { networkMappingAzureIds, tenancyRefusal } from './tenancy.ts';
+import { networkMappingAzureIds, networkMappingSecurityIds, tenancyRefusal } from './tenancy.ts';
 import { convergeResource, removeResource } from '../azure/external-resource.ts';
 import { ResourceLedger } from '../azure/resource-ledger.ts';
 import type { Readiness } from '../runtime/conditions.ts';
@@ -66,7 +69,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
 
     // 1. The source network (and every network named: in the subscription the operator manages).
     const { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId } = spec;
-    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId });
+    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId, ...networkMappingSecurityIds(mapping) });
     if (foreign) return stall(foreign.reason, foreign.message);
     const outside = tenancyRefusal(this.scopes, mapping.metadata.namespace ?? 'default', networkMappingAzureIds(mapping, this.az.subscriptionId));
     if (outside) return stall(outside.reason, outside.message);
@@ -82,10 +85,15 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     // A mapping within one region serves zone-to-zone replication: each ReplicatedVM using it must then be
     // zonal and fail over into another zone (enable-replication.ts refuses it otherwise, SameRegion).
     const sourceSubnets = (source.subnets ?? []).filter((s): s is Subnet & { name: string } => Boolean(s.name));
+    // Each subnet's network security group and route table, decided (or refused) before anything is created.
+    const security = await planSubnetSecurity(this.az, mapping, sourceSubnets);
+    if ('reason' in security) return stall(security.reason, security.message);
 
-    // 2. The target resource group.
+    // 2. The target resource group, then the mirrors of the source subnets' groups and route tables.
     const group = await convergeResource(resourceGroupResource(this.az, ROLE_RG, spec.targetResourceGroup, spec.targetLocation, owner), ledger, persist);
     if (group.state !== 'done') return pause(group);
+    const mirrors = await convergeSubnetSecurity(security, ledger, persist);
+    if (mirrors.state !== 'done') return pause(mirrors);
 
     // 3. The target network: adopted when named, else a mirror of the source.
     const mirror = (name: string): VirtualNetworkSpec => ({
@@ -94,7 +102,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
       location: spec.targetLocation,
       owner,
       addressPrefixes: source.addressSpace?.addressPrefixes ?? [],
-      subnets: sourceSubnets.map((s) => ({ name: s.name, addressPrefix: s.addressPrefix ?? s.addressPrefixes?.[0] ?? '' })),
+      subnets: sourceSubnets.map((s) => ({ name: s.name, addressPrefix: s.addressPrefix ?? s.addressPrefixes?.[0] ?? '', ...security.bySubnet.get(s.name) })),
     });
     const target = await this.network(spec.targetVirtualNetworkId, ROLE_TARGET, mirror(`${sourceId.name}-asr`), ledger, persist);
     if (target.state !== 'done') return pause(target);
@@ -114,7 +122,15 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
         return stall('SubnetNotMapped', `source subnet "${s.name}" maps to "${targetName}", which target network ${target.value.name} does not have; add it or set subnetMappings`);
       }
       const testSubnet = test.value.subnets?.find((t) => t.name === targetName) ?? test.value.subnets?.find((t) => t.name === s.name);
-      resolved.push({ source: s.name, target: targetName, sourceSubnetId: s.id, targetSubnetId: targetSubnet.id, ...(testSubnet?.id ? { testSubnetId: testSubnet.id } : {}) });
+      resolved.push({
+        source: s.name,
+        target: targetName,
+        sourceSubnetId: s.id,
+        targetSubnetId: targetSubnet.id,
+        ...(testSubnet?.id ? { testSubnetId: testSubnet.id } : {}),
+        ...(targetSubnet.networkSecurityGroup?.id ? { networkSecurityGroupId: targetSubnet.networkSecurityGroup.id } : {}),
+        ...(targetSubnet.routeTable?.id ? { routeTableId: targetSubnet.routeTable.id } : {}),
+      });
     }
 
     // 5. Record it all, with the reverse mapping.
@@ -180,8 +196,10 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     const stub = (name: string): VirtualNetworkSpec => ({ resourceGroup: spec.targetResourceGroup, name, location: spec.targetLocation, owner, addressPrefixes: [], subnets: [] });
     let gone = await removeResource(virtualNetworkResource(this.az, ROLE_TEST, stub(`${sourceName}-asr-test`)), ledger.get(ROLE_TEST));
     gone = (await removeResource(virtualNetworkResource(this.az, ROLE_TARGET, stub(`${sourceName}-asr`)), ledger.get(ROLE_TARGET))) && gone;
+    // The subnets' groups and route tables once no network uses them (Azure refuses to delete them before).
+    if (gone) gone = await removeSubnetSecurity(this.az, mapping, ledger);
     if (!gone) {
-      await this.record(mapping, ledger, { state: 'progressing', reason: 'Deleting', message: 'deleting the networks the operator created' }, {});
+      await this.record(mapping, ledger, { state: 'progressing', reason: 'Deleting', message: 'deleting the networks, network security groups and route tables the operator created' }, {});
       return { requeueAfterMs: POLL_MS };
     }
     const group = ledger.get(ROLE_RG);

@@ -53,7 +53,22 @@ export function networkMappingAzureIds(mapping: NetworkMapping, subscriptionId: 
     'spec.targetResourceGroup': resourceGroupId(subscriptionId, spec.targetResourceGroup),
     'spec.targetVirtualNetworkId': spec.targetVirtualNetworkId,
     'spec.testVirtualNetworkId': spec.testVirtualNetworkId,
+    ...networkMappingSecurityIds(mapping),
   };
+}
+
+/** The groups and route tables a mapping names for its subnets, and its application security group mappings. */
+export function networkMappingSecurityIds(mapping: NetworkMapping): Ids {
+  const ids: Ids = {};
+  for (const m of mapping.spec.subnetMappings ?? []) {
+    ids[`spec.subnetMappings[${m.source}].targetNetworkSecurityGroupId`] = m.targetNetworkSecurityGroupId;
+    ids[`spec.subnetMappings[${m.source}].targetRouteTableId`] = m.targetRouteTableId;
+  }
+  for (const [i, m] of (mapping.spec.applicationSecurityGroupMappings ?? []).entries()) {
+    ids[`spec.applicationSecurityGroupMappings[${i}].sourceApplicationSecurityGroupId`] = m.sourceApplicationSecurityGroupId;
+    ids[`spec.applicationSecurityGroupMappings[${i}].targetApplicationSecurityGroupId`] = m.targetApplicationSecurityGroupId;
+  }
+  return ids;
 }
 
 /** A request's own ids, and (once read) those of the ReplicatedVM it fails over, which it acts on. */

@@ -62,6 +62,11 @@ const OUTSIDE_SCENARIO = {
     'Microsoft.Network/applicationSecurityGroups/joinIpConfiguration/action', // linked: a NIC in the group
     'Microsoft.Network/loadBalancers/read',
     'Microsoft.Network/loadBalancers/backendAddressPools/join/action', // linked: a NIC in a pool
+    // A network mapping's mirrors of its source subnets' route tables (failover-networks).
+    'Microsoft.Network/routeTables/delete',
+    'Microsoft.Network/routeTables/join/action', // linked: a subnet with a route table
+    'Microsoft.Network/routeTables/read',
+    'Microsoft.Network/routeTables/write',
     'Microsoft.Network/publicIPAddresses/delete',
     'Microsoft.Network/publicIPAddresses/read',
     'Microsoft.Network/publicIPAddresses/write',

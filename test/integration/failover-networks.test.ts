@@ -13,11 +13,15 @@
 // both IP configurations with their addresses, and the second NIC in the mirrored group, read back through
 // the SDK, and so does a Planned failover into the target network; an address taken in the target subnet is replaced by the next free one for that configuration
 // only; a rule added to the source group reaches the mirror at the next drift check (one DriftDetected event). A group named for a NIC that is not usable in the target region, and a malformed group id, are
-// refused before anything is created. Real operator and datapath (in this process), real API server, local
-// Azure.
+// refused before anything is created. The source subnet has a network security group and a route table: the
+// network mapping mirrors both into the target resource group and associates them with the target and test
+// subnets, where the failed-over NICs land; a rule naming an application security group is mirrored naming the
+// mapped target group (refused while unmapped), a group or route table named for a subnet is used instead, and
+// deleting the mapping removes the mirrors. The VM fails over into zone 1: its new public IPs are zonal there.
+// Real operator and datapath (in this process), real API server, local Azure.
 import type { NetworkInterface } from '@azure/arm-network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReplicatedVMSpec } from '../../src/api/types.ts';
+import type { NetworkMapping, ReplicatedVMSpec } from '../../src/api/types.ts';
 import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
@@ -45,7 +49,7 @@ const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/
 
 beforeAll(async () => {
   // The fixture reads `spec` when protect() applies the ReplicatedVM: the load balancer mapping is added once the sandbox (its subscription) is up.
-  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }] };
+  const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }], targetZone: '1' };
   fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
   az = new AzureClients(fx.sb.azure);
   const { network, compute, resources } = fx.sb.c;
@@ -76,6 +80,8 @@ beforeAll(async () => {
     poll,
   );
   await compute.virtualMachines.beginUpdateAndWait(rg, vmName, { networkProfile: { networkInterfaces: [{ id: fx.sourceNicId, primary: true }, { id: nic2.id as string, primary: false }] } }, poll);
+  // The source subnet's own network security group and route table, which the network mapping mirrors.
+  await withSubnetSecurity(rg, `${rg}-vnet`, 'default', `${rg}-subnet-nsg`, `${rg}-rt`);
   // A short drift check: a rule added to the source group reaches the mirror within seconds.
   await fx.runInProcess('dp-nets', { resyncMs: 2_000 });
   await fx.protect(1);
@@ -84,6 +90,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await fx?.close();
 });
+
+const ROUTE = { addressPrefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIpAddress: '10.1.0.250' } as const;
+const SUBNET_RULE = { ...RULE, destinationPortRange: '8443', priority: 400 } as const;
+
+/** Gives subnet `subnet` of `group`/`vnet` a network security group (one rule, plus `rule` when given) and a route table (one route). */
+async function withSubnetSecurity(group: string, vnet: string, subnet: string, nsgName: string, tableName: string, rule?: Record<string, unknown>) {
+  const { network } = fx.sb.c;
+  const nsg = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(group, nsgName, { location: SOURCE_LOCATION, securityRules: [{ name: 'allow-8443', ...SUBNET_RULE }, ...(rule ? [rule] : [])] }, poll);
+  const table = await network.routeTables.beginCreateOrUpdateAndWait(group, tableName, { location: SOURCE_LOCATION, routes: [{ name: 'to-firewall', ...ROUTE }] }, poll);
+  const current = await network.subnets.get(group, vnet, subnet);
+  await network.subnets.beginCreateOrUpdateAndWait(group, vnet, subnet, { ...current, networkSecurityGroup: { id: nsg.id as string }, routeTable: { id: table.id as string } }, poll);
+}
 
 /** The NICs of a failed-over VM, read back through the SDK, primary first. */
 async function targetNics(vmId: string): Promise<NetworkInterface[]> {
@@ -104,7 +122,7 @@ const publicIpsOf = (nic: NetworkInterface | undefined) => (nic?.ipConfiguration
 async function publicIp(id: string) {
   const { resourceGroup, name } = parseArmId(id);
   const p = await az.network.publicIPAddresses.get(resourceGroup, name);
-  return { resourceGroup, location: p.location, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
+  return { resourceGroup, location: p.location, zones: p.zones, sku: p.sku?.name, allocation: p.publicIPAllocationMethod, address: p.ipAddress, usedBy: p.ipConfiguration?.id };
 }
 
 describe('a VM with two NICs, one with a secondary IP configuration and a network security group', () => {
@@ -131,6 +149,30 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(mirror.securityRules?.map((r) => ({ name: r.name, ...Object.fromEntries(Object.keys(RULE).map((k) => [k, r[k as keyof typeof RULE]])) }))).toEqual([{ name: 'allow-https', ...RULE }]);
   });
 
+  it("the network mapping mirrors the source subnet's group and route table and associates them with the target and test subnets", async () => {
+    const mapping = await fx.clients.mappings.get({ namespace: fx.ns, name: 'net' });
+    const [entry] = mapping?.status?.subnetMappings ?? [];
+    expect(parseArmId(entry?.networkSecurityGroupId as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${rg}-subnet-nsg-subnet-asr` });
+    expect(parseArmId(entry?.routeTableId as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${rg}-rt-asr` });
+    expect(mapping?.status?.targetResources?.filter((r) => /^(SubnetNetworkSecurityGroup|RouteTable)\//.test(r.role)).map((r) => [r.role, r.created])).toEqual([
+      [`RouteTable/${rg}-rt-asr`, true],
+      [`SubnetNetworkSecurityGroup/${rg}-subnet-nsg-subnet-asr`, true],
+    ]);
+    const group = await az.network.networkSecurityGroups.get(`${rg}-asr`, `${rg}-subnet-nsg-subnet-asr`);
+    expect(group.location).toBe(TARGET);
+    expect(group.securityRules?.map((r) => [r.name, r.destinationPortRange, r.priority, r.access])).toEqual([['allow-8443', '8443', 400, 'Allow']]);
+    const table = await az.network.routeTables.get(`${rg}-asr`, `${rg}-rt-asr`);
+    expect(table.location).toBe(TARGET);
+    expect(table.routes?.map((r) => [r.name, r.addressPrefix, r.nextHopType, r.nextHopIpAddress])).toEqual([['to-firewall', ROUTE.addressPrefix, ROUTE.nextHopType, ROUTE.nextHopIpAddress]]);
+    // Both networks the mapping created: their subnet carries the two mirrors, which list it back.
+    for (const network of [`${rg}-vnet-asr`, `${rg}-vnet-asr-test`]) {
+      const subnet = await az.network.subnets.get(`${rg}-asr`, network, 'default');
+      expect(subnet.networkSecurityGroup?.id?.toLowerCase()).toBe(group.id?.toLowerCase());
+      expect(subnet.routeTable?.id?.toLowerCase()).toBe(table.id?.toLowerCase());
+    }
+    expect(table.subnets?.map((x) => parseArmId(x.id as string).names[0]).sort()).toEqual([`${rg}-vnet-asr`, `${rg}-vnet-asr-test`]);
+  });
+
   it('Test failover: both NICs, both IP configurations with their addresses, the second NIC in the mirrored group', async () => {
     await fx.failovers.create(fx.ns, { metadata: { name: 'drill' }, spec: { replicatedVMName: vmName, type: 'Test' } });
     const fo = await waitForObject(fx.kc, fx.failovers, foRef('drill'), finished, 'test failover done', 120_000);
@@ -153,10 +195,17 @@ describe('a VM with two NICs, one with a secondary IP configuration and a networ
     expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups).toBeUndefined(); // nor an application security group
     testPublicIpId = first?.ipConfigurations?.[0]?.publicIPAddress?.id as string;
     const created = await publicIp(testPublicIpId);
-    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
+    expect(created).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, zones: ['1'], sku: 'Standard', allocation: 'Static', usedBy: first?.ipConfigurations?.[0]?.id });
     expect(created.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(fo?.status?.networkInterfaces?.[0]?.publicIpAddresses).toEqual([{ ipConfiguration: 'ipconfig1', publicIpAddressId: testPublicIpId, ipAddress: created.address }]);
     expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => r.id)).toEqual([testPublicIpId]);
+    // The NICs landed in the test subnet, which carries the mirrors of the source subnet's group and route table.
+    const subnet = parseArmId(first?.ipConfigurations?.[0]?.subnet?.id as string);
+    const testSubnet = await az.network.subnets.get(subnet.resourceGroup, subnet.names[0] as string, subnet.name);
+    expect(subnet.names[0]).toBe(`${rg}-vnet-asr-test`);
+    expect(testSubnet.name).toBe('default');
+    expect(parseArmId(testSubnet.networkSecurityGroup?.id as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${rg}-subnet-nsg-subnet-asr` });
+    expect(parseArmId(testSubnet.routeTable?.id as string)).toMatchObject({ resourceGroup: `${rg}-asr`, name: `${rg}-rt-asr` });
   });
 
   it('an address taken in the target subnet: that IP configuration gets the next free one, the others keep theirs', async () => {
@@ -236,10 +285,88 @@ describe('network security groups, public IP addresses, application security gro
     const noPool = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotUsable'), 'target without the pool refused', 60_000);
     expect(noPool?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target load balancer ${targetLbId} (for bad-nic/ipconfig1) has no backend pool app`);
     expect(noPool?.status?.targetResources ?? []).toEqual([]);
+    // The NIC's group has a rule naming an application security group: refused until mapped, then mirrored with it (the pool still refused).
+    const ruleAsg = await fx.sb.c.network.applicationSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'rule-asg', { location: SOURCE_LOCATION }, poll);
+    const toGroup = { name: 'to-group', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '22', sourceAddressPrefix: '*', destinationApplicationSecurityGroups: [{ id: ruleAsg.id as string }], access: 'Allow', priority: 320, direction: 'Inbound' };
+    const badNsg = await fx.sb.c.network.networkSecurityGroups.beginCreateOrUpdateAndWait(badRg, 'bad-nsg', { location: SOURCE_LOCATION, securityRules: [toGroup] }, poll);
+    await fx.sb.c.network.networkInterfaces.beginCreateOrUpdateAndWait(badRg, 'bad-nic', { ...badNic, ipConfigurations: [inPool], networkSecurityGroup: { id: badNsg.id as string } }, poll);
+    await fx.clients.vms.mergePatch(ref, { spec: { loadBalancerMappings: null } });
+    const ruleRefused = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('ApplicationSecurityGroupNotMapped'), 'rule naming an unmapped group refused', 60_000);
+    expect(ruleRefused?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(
+      `rule to-group of network security group bad-nsg names application security group ${ruleAsg.id}, which spec.applicationSecurityGroupMappings does not map to a target group; name an existing group in ${TARGET} for the NIC in spec.networkInterfaces[].targetNetworkSecurityGroupId`,
+    );
+    await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }, { sourceApplicationSecurityGroupId: ruleAsg.id, targetApplicationSecurityGroupId: ruleAsg.id }] } });
+    const ruleUnusable = await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('ApplicationSecurityGroupNotUsable'), 'rule group mapped into the source region refused', 60_000);
+    expect(ruleUnusable?.status?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(`target application security group ${ruleAsg.id} (for a rule of network security group bad-nsg) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    await fx.clients.vms.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: asg.id, targetApplicationSecurityGroupId: targetAsgId }, { sourceApplicationSecurityGroupId: ruleAsg.id, targetApplicationSecurityGroupId: targetAsgId }] } });
+    await waitForObject(fx.kc, fx.clients.vms, ref, stalledWith('LoadBalancerNotMapped'), 'the group mapped, the pool refused again', 60_000);
     // The mapping made the target network (its resource group); the VM's own resources were not created.
     const accounts: string[] = [];
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${badRg}-asr`)) accounts.push(a.name as string);
     expect(accounts).toEqual([]);
+  });
+});
+
+describe('a network mapping whose subnets have groups (one rule naming an application security group) and route tables', () => {
+  it('refuses an unmapped or unusable application security group before anything is created, then mirrors the rule naming the target group; uses the group and route table named for a subnet; a mapping adopting the target network mirrors nothing; deleting the mapping removes the mirrors', async () => {
+    const srcRg = 'nets-subnets';
+    const ownRg = 'nets-subnets-own';
+    const { network, resources } = fx.sb.c;
+    await resources.resourceGroups.createOrUpdate(srcRg, { location: SOURCE_LOCATION });
+    const vnet = `${srcRg}-vnet`;
+    const sourceVirtualNetworkId = (await network.virtualNetworks.beginCreateOrUpdateAndWait(srcRg, vnet, { location: SOURCE_LOCATION, addressSpace: { addressPrefixes: ['10.2.0.0/16'] }, subnets: [{ name: 'app', addressPrefix: '10.2.0.0/24' }, { name: 'data', addressPrefix: '10.2.1.0/24' }] }, poll)).id as string;
+    const web = (await network.applicationSecurityGroups.beginCreateOrUpdateAndWait(srcRg, 'web', { location: SOURCE_LOCATION }, poll)).id as string;
+    const toWeb = { name: 'to-web', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '80', sourceAddressPrefix: '*', destinationApplicationSecurityGroups: [{ id: web }], access: 'Allow', priority: 500, direction: 'Inbound' };
+    await withSubnetSecurity(srcRg, vnet, 'app', 'app-nsg', 'app-rt', toWeb);
+    await withSubnetSecurity(srcRg, vnet, 'data', 'data-nsg', 'data-rt');
+    await resources.resourceGroups.createOrUpdate(ownRg, { location: TARGET });
+    const ownNsg = (await network.networkSecurityGroups.beginCreateOrUpdateAndWait(ownRg, 'own-nsg', { location: TARGET }, poll)).id as string;
+    const ownRt = (await network.routeTables.beginCreateOrUpdateAndWait(ownRg, 'own-rt', { location: TARGET }, poll)).id as string;
+    const spec = { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${srcRg}-asr`, subnetMappings: [{ source: 'data', target: 'data', targetNetworkSecurityGroupId: ownNsg, targetRouteTableId: ownRt }] };
+    const theirs = `/subscriptions/${fx.sb.arm.subscriptionId}/resourceGroups/${ownRg}/providers/Microsoft.Network/virtualNetworks/theirs`;
+    await expect(fx.clients.mappings.create(fx.ns, { metadata: { name: 'adopting' }, spec: { ...spec, targetVirtualNetworkId: theirs } })).rejects.toThrow(/not to an adopted targetVirtualNetworkId/);
+    const ref = { namespace: fx.ns, name: 'subnets-net' };
+    const stalledWith = (reason: string) => (o: NetworkMapping | undefined) => (o?.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True' && c.reason === reason);
+    const stalledMessage = (o: NetworkMapping | undefined) => o?.status?.conditions?.find((c) => c.type === 'Stalled')?.message;
+    await fx.clients.mappings.create(fx.ns, { metadata: { name: ref.name }, spec });
+    const unmapped = await waitForObject(fx.kc, fx.clients.mappings, ref, stalledWith('ApplicationSecurityGroupNotMapped'), 'unmapped group refused', 60_000);
+    expect(stalledMessage(unmapped)).toBe(
+      `rule to-web of network security group app-nsg names application security group ${web}, which spec.applicationSecurityGroupMappings does not map to a target group; map it, or name an existing group for subnet app in spec.subnetMappings[].targetNetworkSecurityGroupId`,
+    );
+    expect(unmapped?.status?.targetResources ?? []).toEqual([]);
+    const elsewhere = targetAsgId.replace(fx.sb.arm.subscriptionId, '00000000-0000-0000-0000-0000000000ff');
+    await fx.clients.mappings.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: web, targetApplicationSecurityGroupId: elsewhere }] } });
+    const foreign = await waitForObject(fx.kc, fx.clients.mappings, ref, stalledWith('SubscriptionNotManaged'), 'group in another subscription refused', 60_000);
+    expect(stalledMessage(foreign)).toMatch(/^spec\.applicationSecurityGroupMappings\[0\]\.targetApplicationSecurityGroupId names subscription 0{8}-0{4}-0{4}-0{4}-0{10}ff;/);
+    await fx.clients.mappings.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: web, targetApplicationSecurityGroupId: web }] } });
+    const unusable = await waitForObject(fx.kc, fx.clients.mappings, ref, stalledWith('ApplicationSecurityGroupNotUsable'), 'group in the source region refused', 60_000);
+    expect(stalledMessage(unusable)).toBe(`target application security group ${web} (for network security group app-nsg of subnet app) is in ${SOURCE_LOCATION}, not in the target region ${TARGET}`);
+    expect(unusable?.status?.targetResources ?? []).toEqual([]);
+    await fx.clients.mappings.mergePatch(ref, { spec: { applicationSecurityGroupMappings: [{ sourceApplicationSecurityGroupId: web, targetApplicationSecurityGroupId: targetAsgId }] } });
+    const ready = await waitForObject(fx.kc, fx.clients.mappings, ref, conditionIs('Ready', 'True'), 'mapped', 60_000);
+    const mirror = await az.network.networkSecurityGroups.get(`${srcRg}-asr`, 'app-nsg-subnet-asr');
+    expect(mirror.securityRules?.find((r) => r.name === 'to-web')?.destinationApplicationSecurityGroups?.map((g) => g.id)).toEqual([targetAsgId]);
+    // Subnet app: the mirrors; subnet data: the group and route table named for it (its source ones are not mirrored).
+    expect((ready?.status?.subnetMappings ?? []).map((m) => [m.source, parseArmId(m.networkSecurityGroupId as string).name, parseArmId(m.routeTableId as string).name])).toEqual([
+      ['app', 'app-nsg-subnet-asr', 'app-rt-asr'],
+      ['data', 'own-nsg', 'own-rt'],
+    ]);
+    await expect(az.network.routeTables.get(`${srcRg}-asr`, 'data-rt-asr')).rejects.toMatchObject({ statusCode: 404 });
+    expect((await az.network.routeTables.get(ownRg, 'own-rt')).subnets?.map((x) => parseArmId(x.id as string).names[0]).sort()).toEqual([`${vnet}-asr`, `${vnet}-asr-test`]);
+    // A mapping adopting that target network (as a reverse mapping after re-protect does): nothing mirrored, nothing refused.
+    const adopting = { namespace: fx.ns, name: 'subnets-adopting' };
+    await fx.clients.mappings.create(fx.ns, { metadata: { name: adopting.name }, spec: { sourceVirtualNetworkId, targetLocation: TARGET, targetResourceGroup: `${srcRg}-adopt`, targetVirtualNetworkId: ready?.status?.targetVirtualNetworkId as string } });
+    const adopted = await waitForObject(fx.kc, fx.clients.mappings, adopting, conditionIs('Ready', 'True'), 'adopting mapping ready', 60_000);
+    expect(adopted?.status?.targetResources?.map((r) => r.role).sort()).toEqual(['TargetResourceGroup', 'TargetVirtualNetwork', 'TestVirtualNetwork']);
+    expect((await az.network.subnets.get(`${srcRg}-adopt`, `${vnet}-asr-test`, 'app')).networkSecurityGroup).toBeUndefined();
+    await fx.clients.mappings.delete(adopting);
+    await waitForObject(fx.kc, fx.clients.mappings, adopting, (o) => o === undefined, 'adopting mapping deleted', 60_000);
+    // Deleting the mapping: the networks, then the mirrors; the named group and route table stay.
+    await fx.clients.mappings.delete(ref);
+    await waitForObject(fx.kc, fx.clients.mappings, ref, (o) => o === undefined, 'mapping deleted', 60_000);
+    await expect(az.network.networkSecurityGroups.get(`${srcRg}-asr`, 'app-nsg-subnet-asr')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(az.network.routeTables.get(`${srcRg}-asr`, 'app-rt-asr')).rejects.toMatchObject({ statusCode: 404 });
+    expect((await az.network.routeTables.get(ownRg, 'own-rt')).subnets).toBeUndefined();
   });
 });
 
@@ -281,7 +408,7 @@ describe('Planned failover', () => {
     expect(publicIpsOf(first)).toEqual([`${vmName}-nic-ipconfig1-pip-asr`]);
     expect(publicIpsOf(second)).toEqual(['kept-pip', `${vmName}-nic2-ipconfig2-pip-asr`]);
     const made = await publicIp(second?.ipConfigurations?.[1]?.publicIPAddress?.id as string);
-    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
+    expect(made).toMatchObject({ resourceGroup: `${rg}-asr`, location: TARGET, zones: ['1'], sku: 'Standard', allocation: 'Static', usedBy: second?.ipConfigurations?.[1]?.id });
     expect((await publicIp(kept)).usedBy).toBe(second?.ipConfigurations?.[0]?.id);
     expect(first?.ipConfigurations?.[0]?.applicationSecurityGroups?.map((g) => g.id)).toEqual([targetAsgId]);
     // The second NIC's primary configuration is in the target load balancer's pool of the same name.

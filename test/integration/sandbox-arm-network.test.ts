@@ -1,5 +1,5 @@
 // ARM emulator through the official SDK clients: resource groups, virtual networks and subnets, network
-// security groups, network interfaces (IP allocation), public IP addresses, load balancers, application security groups, availability sets, protocol errors and paging.
+// security groups, route tables, network interfaces (IP allocation), public IP addresses, load balancers, application security groups, availability sets, protocol errors and paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fast, startHarness } from './sandbox-arm-support.ts';
 import type { Harness } from './sandbox-arm-support.ts';
@@ -253,6 +253,39 @@ describe('network security groups', () => {
       statusCode: 400,
       code: 'InUseNetworkSecurityGroupCannotBeDeleted',
     });
+  });
+});
+
+describe('route tables', () => {
+  it('keeps routes, lists the subnets using a table, refuses bad routes, a missing table and deleting one in use', async () => {
+    const { resources, network } = h.c;
+    await resources.resourceGroups.createOrUpdate('rg-rt', { location: loc });
+    const hop = { addressPrefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIpAddress: '10.8.0.4' };
+    const table = await network.routeTables.createOrUpdate('rg-rt', 'rt1', { location: loc, routes: [{ name: 'fw', ...hop }] }, fast);
+    expect(table.routes?.[0]).toMatchObject({ name: 'fw', id: `${table.id}/routes/fw`, ...hop, provisioningState: 'Succeeded' });
+    expect(table.disableBgpRoutePropagation).toBe(false);
+    await expect(network.routeTables.createOrUpdate('rg-rt', 'rt2', { location: loc, routes: [{ name: 'x', addressPrefix: '10.0.0.0/8', nextHopType: 'Internet', nextHopIpAddress: '10.8.0.4' }] }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'RouteNextHopIpAddressNotAllowed',
+    });
+    await expect(network.routeTables.createOrUpdate('rg-rt', 'rt2', { location: loc, routes: [{ name: 'x', addressPrefix: '10.0.0.0/8', nextHopType: 'VirtualAppliance' }] }, fast)).rejects.toMatchObject({ statusCode: 400 });
+    const subnet = { name: 'default', addressPrefix: '10.8.0.0/24' };
+    const missing = table.id!.replace(/rt1$/, 'nope');
+    await expect(network.virtualNetworks.createOrUpdate('rg-rt', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.8.0.0/16'] }, subnets: [{ ...subnet, routeTable: { id: missing } }] }, fast)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'InvalidResourceReference',
+    });
+    const vnet = await network.virtualNetworks.createOrUpdate('rg-rt', 'vnet', { location: loc, addressSpace: { addressPrefixes: ['10.8.0.0/16'] }, subnets: [{ ...subnet, routeTable: { id: table.id! } }] }, fast);
+    expect(vnet.subnets?.[0]?.routeTable?.id).toBe(table.id);
+    expect((await network.routeTables.get('rg-rt', 'rt1')).subnets?.map((s) => s.id)).toEqual([vnet.subnets![0]!.id]);
+    await expect(network.routeTables.delete('rg-rt', 'rt1', fast)).rejects.toMatchObject({ statusCode: 400, code: 'InUseRouteTableCannotBeDeleted' });
+    // A security rule may name application security groups of its group's region only.
+    const far = await network.applicationSecurityGroups.createOrUpdate('rg-rt', 'far', { location: 'northeurope' }, fast);
+    const rule = { name: 'to-far', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '80', sourceAddressPrefix: '*', destinationApplicationSecurityGroups: [{ id: far.id! }], access: 'Allow', priority: 200, direction: 'Inbound' };
+    await expect(network.networkSecurityGroups.createOrUpdate('rg-rt', 'nsg', { location: loc, securityRules: [rule] }, fast)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidResourceReference' });
+    const near = await network.applicationSecurityGroups.createOrUpdate('rg-rt', 'near', { location: loc }, fast);
+    const nsg = await network.networkSecurityGroups.createOrUpdate('rg-rt', 'nsg', { location: loc, securityRules: [{ ...rule, destinationApplicationSecurityGroups: [{ id: near.id! }] }] }, fast);
+    expect(nsg.securityRules?.[0]?.destinationApplicationSecurityGroups?.map((g) => g.id)).toEqual([near.id]);
   });
 });
 

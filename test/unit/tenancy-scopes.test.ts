@@ -114,13 +114,20 @@ describe('the Azure ids of each kind', () => {
     for (const [spec, field] of cases) expect(scopeRefusal('apps', scopes, replicatedVmAzureIds(vm(spec), sub))?.message, field).toContain(field);
   });
 
-  it('a NetworkMapping: its networks and its target resource group', () => {
+  it('a NetworkMapping: its networks, its target resource group, and the groups and route tables it names', () => {
     const vnet = (rg: string, n: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/${n}`;
     const mapping = (spec: Partial<NetworkMapping['spec']>): NetworkMapping => ({ apiVersion: 'siterecovery.io/v1alpha1', kind: 'NetworkMapping', metadata: { name: 'm', namespace: 'apps' }, spec: { sourceVirtualNetworkId: vnet('app', 'v'), targetLocation: 'westus', targetResourceGroup: 'app-asr', ...spec } });
     expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({}), sub))).toBeUndefined();
     expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ targetResourceGroup: 'other' }), sub))?.message).toContain('spec.targetResourceGroup');
     expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ testVirtualNetworkId: vnet('shared', 't') }), sub))?.message).toContain('spec.testVirtualNetworkId');
     expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ targetVirtualNetworkId: vnet('shared', 't') }), sub))?.message).toContain('spec.targetVirtualNetworkId');
+    // The groups and route tables named for its subnets, and its application security group mappings.
+    const at = (rg: string, type: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Network/${type}/x`;
+    const named = { source: 'app', target: 'app', targetNetworkSecurityGroupId: at('app-asr', 'networkSecurityGroups'), targetRouteTableId: at('app-asr', 'routeTables') };
+    const groups = (target: string) => [{ sourceApplicationSecurityGroupId: at('app', 'applicationSecurityGroups'), targetApplicationSecurityGroupId: at(target, 'applicationSecurityGroups') }];
+    expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ subnetMappings: [named], applicationSecurityGroupMappings: groups('app-asr') }), sub))).toBeUndefined();
+    expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ subnetMappings: [{ ...named, targetRouteTableId: at('shared', 'routeTables') }] }), sub))?.message).toContain('spec.subnetMappings[app].targetRouteTableId');
+    expect(scopeRefusal('apps', scopes, networkMappingAzureIds(mapping({ applicationSecurityGroupMappings: groups('shared') }), sub))?.message).toContain('spec.applicationSecurityGroupMappings[0].targetApplicationSecurityGroupId');
   });
 
   it('a FailoverRequest: its test network, then the ReplicatedVM it acts on', () => {

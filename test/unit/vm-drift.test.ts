@@ -77,17 +77,23 @@ describe('drift of the source VM besides its disks', () => {
 });
 
 describe('the rules a network security group mirror carries', () => {
-  it('copies what each rule does, sorted by name; refuses rules naming application security groups', () => {
+  it('copies what each rule does, sorted by name; maps the application security groups a rule names, refusing one not mapped', () => {
     const rule = { name: 'ssh', id: '/x/securityRules/ssh', etag: 'e', provisioningState: 'Succeeded' as const, protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '22', sourceAddressPrefix: '10.0.0.0/8', destinationAddressPrefix: '*', access: 'Allow', priority: 200, direction: 'Inbound', sourcePortRanges: [] };
     const web = { ...rule, name: 'https', destinationPortRange: '443', priority: 300 };
-    expect(mirrorableRules({ name: 'g', securityRules: [rule, web] })).toEqual({
+    const none = () => undefined;
+    expect(mirrorableRules({ name: 'g', securityRules: [rule, web] }, none, 'm')).toEqual({
       rules: [
         { name: 'https', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '443', sourceAddressPrefix: '10.0.0.0/8', destinationAddressPrefix: '*', access: 'Allow', priority: 300, direction: 'Inbound' },
         { name: 'ssh', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: '22', sourceAddressPrefix: '10.0.0.0/8', destinationAddressPrefix: '*', access: 'Allow', priority: 200, direction: 'Inbound' },
       ],
     });
-    expect(mirrorableRules({ name: 'g', securityRules: [{ ...rule, sourceApplicationSecurityGroups: [{ id: '/x/applicationSecurityGroups/web' }] }] })).toEqual({
-      refusal: 'rule ssh of network security group g names application security groups, which live in the source region',
+    const named = { ...rule, sourceApplicationSecurityGroups: [{ id: '/x/applicationSecurityGroups/web', location: 'westeurope' }], destinationApplicationSecurityGroups: [] };
+    expect(mirrorableRules({ name: 'g', securityRules: [named] }, none, 'spec.applicationSecurityGroupMappings')).toEqual({
+      reason: 'ApplicationSecurityGroupNotMapped',
+      refusal: 'rule ssh of network security group g names application security group /x/applicationSecurityGroups/web, which spec.applicationSecurityGroupMappings does not map to a target group',
     });
+    const mapped = mirrorableRules({ name: 'g', securityRules: [named] }, (id) => (id.endsWith('/web') ? '/y/applicationSecurityGroups/web-dr' : undefined), 'm');
+    expect(mapped).toEqual({ rules: [expect.objectContaining({ name: 'ssh', sourceApplicationSecurityGroups: [{ id: '/y/applicationSecurityGroups/web-dr' }] })] });
+    expect('rules' in mapped && mapped.rules[0]).not.toHaveProperty('destinationApplicationSecurityGroups');
   });
 });

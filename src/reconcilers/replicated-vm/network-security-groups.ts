@@ -7,7 +7,9 @@
  * because the source rules changed is recorded as one DriftDetected event, old rules → new.
  *
  *   refusal        before anything is created: a named group that does not exist or is in another region,
- *                  a source group whose rules cannot be mirrored (application security groups);
+ *                  a source group whose rules name an application security group that
+ *                  spec.applicationSecurityGroupMappings does not map, or maps to a group absent from the target
+ *                  region (the mirror's rules name the mapped ones);
  *   mirror step    one target resource per source group (role TargetNetworkSecurityGroup/<mirror name>);
  *   targetGroupOf  the group recorded for each NIC (status.sourceNetworkInterfaces[].targetNetworkSecurityGroupId).
  */
@@ -15,11 +17,12 @@ import type { NetworkSecurityGroup, SecurityRule } from '@azure/arm-network';
 import type { ReplicatedVM } from '../../api/types.ts';
 import { parseArmId, resourceId } from '../../azure/arm-id.ts';
 import { convergeResource } from '../../azure/external-resource.ts';
-import { getNetworkSecurityGroup, inUse, mirrorableRules, networkSecurityGroupResource } from '../../azure/resources/network-security-group.ts';
+import { applicationSecurityGroupProblem, getNetworkSecurityGroup, groupsNamed, inUse, mirrorableRules, networkSecurityGroupResource } from '../../azure/resources/network-security-group.ts';
 import type { AzureClients } from '../../azure/clients.ts';
 import type { SourceVm } from '../../azure/source-vm.ts';
 import { done, type Step } from '../../runtime/step.ts';
 import type { VmPass } from './pass.ts';
+import { APPLICATION_SECURITY_GROUP_NOT_USABLE, targetApplicationSecurityGroup } from '../load-balancer-mapping.ts';
 
 /** Ledger roles of the mirrors start with this (one role per mirror). */
 export const NSG_MIRROR_ROLE = 'TargetNetworkSecurityGroup/';
@@ -67,10 +70,19 @@ export async function networkSecurityGroupRefusal(pass: VmPass, source: SourceVm
   }
   for (const id of mirroredGroups(vm, source.networkInterfaces)) {
     const group = await readGroup(pass, id);
-    const rules = group ? mirrorableRules(group) : { refusal: `network security group ${id} of the source VM's network interfaces does not exist` };
-    if ('refusal' in rules) return { reason: 'NetworkSecurityGroupNotMirrorable', message: `${rules.refusal}; name an existing group in ${vm.spec.targetLocation} for the NIC in spec.networkInterfaces[].targetNetworkSecurityGroupId` };
+    const rules = group ? rulesOf(vm, group) : { reason: 'NetworkSecurityGroupNotMirrorable', refusal: `network security group ${id} of the source VM's network interfaces does not exist` };
+    if ('refusal' in rules) return { reason: rules.reason, message: `${rules.refusal}; name an existing group in ${vm.spec.targetLocation} for the NIC in spec.networkInterfaces[].targetNetworkSecurityGroupId` };
+    for (const target of groupsNamed(rules.rules)) {
+      const why = await applicationSecurityGroupProblem(pass.deps.az, target, vm.spec.targetLocation);
+      if (why) return { reason: APPLICATION_SECURITY_GROUP_NOT_USABLE, message: `target application security group ${target} (for a rule of network security group ${group?.name}) ${why}` };
+    }
   }
   return undefined;
+}
+
+/** A source group's rules as its mirror carries them, application security groups mapped by the ReplicatedVM. */
+function rulesOf(vm: ReplicatedVM, group: NetworkSecurityGroup) {
+  return mirrorableRules(group, (id) => targetApplicationSecurityGroup(vm.spec.applicationSecurityGroupMappings, id), 'spec.applicationSecurityGroupMappings');
 }
 
 /** Converges the mirror of every source group (one per pass while one is being created or updated). */
@@ -78,7 +90,7 @@ export async function networkSecurityGroupMirrorStep(pass: VmPass, source: Sourc
   const { vm, deps } = pass;
   for (const id of mirroredGroups(vm, source.networkInterfaces)) {
     const group = await readGroup(pass, id);
-    const rules = group ? mirrorableRules(group) : undefined;
+    const rules = group ? rulesOf(vm, group) : undefined;
     if (!rules || 'refusal' in rules) continue; // refused before anything was created
     const name = mirrorName(id);
     const resource = networkSecurityGroupResource(deps.az, `${NSG_MIRROR_ROLE}${name}`, { resourceGroup, name, location: vm.spec.targetLocation, owner: pass.owner, rules: rules.rules });

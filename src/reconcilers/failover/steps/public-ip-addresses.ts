@@ -1,7 +1,8 @@
 /**
  * The public IP addresses of one failed-over NIC, made in the CreateNetworkInterfaces step before the NIC
  * that uses them (ASR's default): each IP configuration whose source has a public IP address gets a new
- * Standard static address in the target resource group (`<nic>-<configuration>-pip-asr`, or `-test-<hash>`
+ * Standard static address in the target resource group, zonal in the target VM's zone when it has one
+ * (`<nic>-<configuration>-pip-asr`, or `-test-<hash>`
  * for a Test, removed by its cleanup after the NIC), through the resource contract. spec.networkInterfaces
  * turns that off for a NIC (`publicIpAddresses: None`) or names an existing address for its primary
  * configuration (checked when replication was enabled; the operator never deletes it).
@@ -10,6 +11,7 @@ import type { NetworkInterfaceOverride, SourceIpConfiguration } from '../../../a
 import { convergeResource } from '../../../azure/external-resource.ts';
 import { getPublicIpAddress, publicIpAddressResource } from '../../../azure/resources/public-ip-address.ts';
 import { stalled, type Step } from '../../../runtime/step.ts';
+import { targetPlacement } from '../names.ts';
 import type { ProcedurePass } from '../state.ts';
 
 export interface NicPublicIps {
@@ -38,7 +40,8 @@ export async function publicIpAddressesOf(
     }
     if (!config.publicIpAddressId || override?.publicIpAddresses === 'None') continue;
     const id = idOf(config.name);
-    const step = await convergeResource(publicIpAddressResource(pass.deps.az, id, pass.owner, pass.vm.spec.targetLocation), pass.resources, () => pass.save());
+    const zone = targetPlacement(pass.vm).zone;
+    const step = await convergeResource(publicIpAddressResource(pass.deps.az, id, pass.owner, pass.vm.spec.targetLocation, zone), pass.resources, () => pass.save());
     if (step.state === 'stalled') return { ...result, stalled: stalled(step.reason, `public IP address ${id} for ${nicName}/${config.name}: ${step.message}`) };
     if (step.state === 'waiting') result.pending++;
     else result.byConfiguration.set(config.name, { publicIpAddressId: step.value.id ?? id, ...(step.value.ipAddress ? { ipAddress: step.value.ipAddress } : {}) });

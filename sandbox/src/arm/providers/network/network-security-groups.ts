@@ -1,12 +1,14 @@
 // Microsoft.Network/networkSecurityGroups: user rules plus Azure's six default rules; the NICs and subnets
-// using a group are computed, and a group in use cannot be deleted.
+// using a group are computed, and a group in use cannot be deleted. A rule's source/destination application
+// security groups (SecurityRulePropertiesFormat in networkSecurityGroup.json, 2024-05-01) must exist in the
+// group's region (else InvalidResourceReference, as for a NIC's).
 import type { ArmEngine, TypeHandler } from '../../engine.ts';
-import { etag } from '../../engine.ts';
+import { etag, normLocation } from '../../engine.ts';
 import { badRequest } from '../../errors.ts';
 import { idKey } from '../../paths.ts';
 import type { Json } from '../../store.ts';
 import { clone, isObj, lroDelete, lroPut, newResource, putCompleter, ref, trackedBody, uuid } from '../common.ts';
-import { NIC, NS, NSG, VNET, removeCompleter } from './shared.ts';
+import { ASG, NIC, NS, NSG, VNET, invalidRef, removeCompleter } from './shared.ts';
 
 const DEFAULT_RULES: [string, string, string, number, string, string, string][] = [
   ['AllowVnetInBound', 'Allow inbound traffic from all VMs in VNET', 'Inbound', 65000, 'Allow', 'VirtualNetwork', 'VirtualNetwork'],
@@ -17,7 +19,7 @@ const DEFAULT_RULES: [string, string, string, number, string, string, string][] 
   ['DenyAllOutBound', 'Deny all outbound traffic', 'Outbound', 65500, 'Deny', '*', '*'],
 ];
 
-function securityRule(nsgId: string, collection: string, r: Json): Json {
+function securityRule(engine: ArmEngine, location: string, nsgId: string, collection: string, r: Json): Json {
   const p = isObj(r.properties) ? r.properties : {};
   if (typeof r.name !== 'string' || !r.name) throw badRequest('InvalidRequestFormat', 'Security rule name is required.');
   const priority = Number(p.priority);
@@ -32,6 +34,14 @@ function securityRule(nsgId: string, collection: string, r: Json): Json {
   }
   if (!['Allow', 'Deny'].includes(p.access)) {
     throw badRequest('SecurityRuleInvalidAccess', `Security rule ${r.name} has invalid access ${String(p.access)}.`);
+  }
+  for (const key of ['sourceApplicationSecurityGroups', 'destinationApplicationSecurityGroups']) {
+    const groups: unknown = p[key];
+    if (!Array.isArray(groups)) continue;
+    for (const g of groups as Json[]) {
+      const found = typeof g?.id === 'string' ? engine.store.get(g.id) : undefined;
+      if (!found || found.type !== ASG || normLocation(found.body.location) !== location) throw invalidRef(String(g?.id), `${nsgId}/${collection}/${r.name}`);
+    }
   }
   return {
     id: `${nsgId}/${collection}/${r.name}`,
@@ -68,9 +78,9 @@ function networkSecurityGroupHandler(): TypeHandler {
       body.properties = {
         provisioningState: 'Updating',
         resourceGuid: target.existing?.body.properties.resourceGuid ?? uuid(),
-        securityRules: rules.map((r) => securityRule(target.id, 'securityRules', r)),
+        securityRules: rules.map((r) => securityRule(e, body.location, target.id, 'securityRules', r)),
         defaultSecurityRules: DEFAULT_RULES.map(([name, description, direction, priority, access, src, dst]) =>
-          securityRule(target.id, 'defaultSecurityRules', {
+          securityRule(e, body.location, target.id, 'defaultSecurityRules', {
             name,
             properties: {
               description,

@@ -15,6 +15,7 @@ export const NIC = 'Microsoft.Network/networkInterfaces';
 export const PIP = 'Microsoft.Network/publicIPAddresses';
 export const LB = 'Microsoft.Network/loadBalancers';
 export const ASG = 'Microsoft.Network/applicationSecurityGroups';
+export const ROUTE_TABLE = 'Microsoft.Network/routeTables';
 export const NS = 'Microsoft.Network';
 export const VM = 'Microsoft.Compute/virtualMachines';
 

@@ -1,5 +1,5 @@
 // Subnets live inside their virtual network's body (as in ARM, where a VNet PUT carries its subnets): how one is
-// built and checked (prefix inside the address space, no overlap, NSG reference, not removed while in use),
+// built and checked (prefix inside the address space, no overlap, NSG and route table references, not removed while in use),
 // shared by the virtual network PUT and the subnet child resource.
 import type { ArmEngine } from '../../engine.ts';
 import { etag } from '../../engine.ts';
@@ -8,7 +8,7 @@ import { contains, hasIp, ipToInt, overlaps, parseCidr } from '../../ipv4.ts';
 import type { Cidr } from '../../ipv4.ts';
 import type { Json, StoredResource } from '../../store.ts';
 import { clone, isObj, ref } from '../common.ts';
-import { SUBNET, invalidRef, ipConfigsInSubnet, subnetCidr } from './shared.ts';
+import { ROUTE_TABLE, SUBNET, invalidRef, ipConfigsInSubnet, subnetCidr } from './shared.ts';
 
 export function buildSubnet(engine: ArmEngine, vnetId: string, s: Json, spaces: Cidr[], previous: Json | undefined): Json {
   if (!isObj(s) || typeof s.name !== 'string' || !s.name) throw badRequest('InvalidRequestFormat', 'Subnet name is required.');
@@ -30,6 +30,10 @@ export function buildSubnet(engine: ArmEngine, vnetId: string, s: Json, spaces: 
   }
   if (props.networkSecurityGroup?.id && !engine.store.get(props.networkSecurityGroup.id)) {
     throw invalidRef(props.networkSecurityGroup.id, id);
+  }
+  // SubnetPropertiesFormat.routeTable (virtualNetwork.json, 2024-05-01): a reference to an existing route table.
+  if (props.routeTable?.id && engine.store.get(props.routeTable.id)?.type !== ROUTE_TABLE) {
+    throw invalidRef(props.routeTable.id, id);
   }
   // Addresses in use must stay inside the (possibly changed) prefix.
   for (const c of ipConfigsInSubnet(engine, id)) {
@@ -55,6 +59,7 @@ export function buildSubnet(engine: ArmEngine, vnetId: string, s: Json, spaces: 
     },
   };
   if (props.networkSecurityGroup?.id) out.properties.networkSecurityGroup = ref(props.networkSecurityGroup.id);
+  if (props.routeTable?.id) out.properties.routeTable = ref(engine.store.get(props.routeTable.id)!.id);
   if (previous?.properties?.resourceGuid) out.properties.resourceGuid = previous.properties.resourceGuid;
   return out;
 }
