@@ -22,7 +22,9 @@
 // Usage: node bench/fleet.ts [--vms=1000] [--steady=600] [--datapath-vms=200] [--interval=1m] [--window=SECONDS]
 //        [--headroom=2] [--parts=operator,datapath,infeasible]
 //        reduced: --vms=100 --steady=60 --datapath-vms=20 --interval=20s
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { ReplicationPolicy } from '../src/api/types.ts';
@@ -34,6 +36,7 @@ import { CustomResourceClient } from '../src/kube/custom-resources.ts';
 import { KubeEventRecorder } from '../src/runtime/events.ts';
 import { Manager } from '../src/runtime/manager.ts';
 import { parseDuration } from '../src/util/duration.ts';
+import { parse as parseYaml } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../sandbox/src/kube/controlplane.ts';
 import { createPolicy, createProtectedVm, replicatedVms, startDatapathChild, startDatapathSandbox, type DatapathChild, type DatapathSandbox } from '../test/support/datapath-sandbox.ts';
 import { startLocalAzure } from '../test/support/local-azure.ts';
@@ -64,6 +67,9 @@ const dpVms = Number(values['datapath-vms']);
 const round = (n: number, d = 2) => Number(n.toFixed(d));
 const MiB = 1024 * 1024;
 const result: Record<string, unknown> = {};
+/** The datapath's NODE_OPTIONS as the chart deploys it (values.yaml, datapath.extraEnv): the replica runs as it would in a cluster. */
+const chartValues = parseYaml(fs.readFileSync(path.join(import.meta.dirname, '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { datapath: { extraEnv: Array<{ name: string; value: string }> } };
+const DATAPATH_NODE_OPTIONS = chartValues.datapath.extraEnv.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 
 // ------------------------------------------------------------------ operator
 
@@ -166,7 +172,7 @@ async function runBudget(fleet: Fleet, identity: string, ratio: number): Promise
   manager.addInformer(cache.informers.vms);
   manager.addController(replicationPolicyController(cache));
   const running = manager.run(stop.signal);
-  const child = startDatapathChild(fleet.sb, fleet.cp.kubeconfigPath, identity, { namespace: fleet.ns, cycleInterval: values.interval, leaseDuration: '15s', extraEnv: { SITE_RECOVERY_ARM_BUDGET: formatArmBudget(budget), LOG_LEVEL: 'warn' } });
+  const child = startDatapathChild(fleet.sb, fleet.cp.kubeconfigPath, identity, { namespace: fleet.ns, cycleInterval: values.interval, leaseDuration: '15s', extraEnv: { SITE_RECOVERY_ARM_BUDGET: formatArmBudget(budget), LOG_LEVEL: 'warn', NODE_OPTIONS: DATAPATH_NODE_OPTIONS } });
   return {
     child,
     scale,
@@ -241,7 +247,7 @@ async function datapathParts(): Promise<void> {
       await run.child.kill('SIGTERM');
       await run.stopOperator();
       const { maxRpoSeconds, ...rest } = window;
-      result.datapath = { vms: dpVms, disksPerVm: DISKS, intervalSeconds, armThrottlingScale: round(run.scale, 3), policy, ...rest, maxRpoSeconds: round(Math.max(...maxRpoSeconds.values()), 1) };
+      result.datapath = { vms: dpVms, disksPerVm: DISKS, intervalSeconds, nodeOptions: DATAPATH_NODE_OPTIONS, armThrottlingScale: round(run.scale, 3), policy, ...rest, maxRpoSeconds: round(Math.max(...maxRpoSeconds.values()), 1) };
     }
     if (parts.has('infeasible')) {
       const run = await runBudget(fleet, 'dp-fleet-tight', 0.5);
