@@ -8,11 +8,12 @@
  * Blog's "Exponential Backoff And Jitter") keeps VMs that broke together (a region outage) from retrying in
  * step.
  *
- * The datapath uses two: between sessions (a session that cannot open: the cache account or the VM's
- * registration gone) capped at `retryMaxMs`; inside a session (a capture or apply that fails: the source VM
- * deleted, its region down) capped at a few cycle spacings (its interval, stretched to the budget) as well, so a failing VM spends one
- * attempt's calls per few intervals, far fewer than a healthy VM's cycles, and a region that comes back is
- * seen within a few intervals (vm-worker.ts).
+ * The datapath backs off between sessions (a session that cannot open: the cache account or the VM's
+ * registration gone) and inside a session (a capture or apply that fails: the source VM deleted, its
+ * region down), each capped at `retryMaxMs` and at a few cycle spacings (the VM's interval, stretched to
+ * the budget): a VM that stays broken spends one attempt's calls per few intervals, far fewer than a
+ * healthy VM's cycles, and one whose Azure comes back is replicating again within a few intervals
+ * (vm-worker.ts).
  *
  * No retry library in package.json fits: `limiter` is a rate limiter, and the SDK's retry policies apply
  * to one HTTP request, not to a loop of sessions. The arithmetic is these few lines.

@@ -44,11 +44,11 @@ import { clearError, recordError, writeStatus } from './worker-status.ts';
 /** Failures in a row after which a VM counts as broken (`VmWorker.broken`). */
 const BROKEN_AFTER = 3;
 /**
- * A capture or apply that keeps failing waits at most this many cycle spacings between attempts: a VM whose
- * source is gone costs one attempt (a call or two) per few cycles, and one whose region comes back is
- * replicating again within a few intervals.
+ * A VM that keeps failing (its session, a capture or an apply) waits at most this many cycle spacings
+ * between attempts (and at most `retryMaxMs`): a VM whose source is gone costs one attempt (a call or two)
+ * per few cycles, and one whose region comes back is replicating again within a few intervals.
  */
-const LOOP_BACKOFF_SPACINGS = 4;
+const BACKOFF_SPACINGS = 4;
 
 export class VmWorker {
   readonly key: string;
@@ -79,8 +79,13 @@ export class VmWorker {
       },
     };
     metrics.rpoSources.set(this.key, this.rpoSource);
-    const { retryMs, retryMaxMs = DEFAULT_RETRY_MAX_MS } = deps.config;
-    this.sessionBackoff = new Backoff(retryMs, () => retryMaxMs);
+    this.sessionBackoff = this.backoff();
+  }
+
+  /** Exponential backoff with jitter, capped at a few cycle spacings and `retryMaxMs` (backoff.ts). */
+  private backoff(): Backoff {
+    const { retryMs, retryMaxMs = DEFAULT_RETRY_MAX_MS } = this.ctx.deps.config;
+    return new Backoff(retryMs, () => Math.min(retryMaxMs, BACKOFF_SPACINGS * this.ctx.cycleSpacingMs));
   }
 
   /** A newer version of the object (annotations, policy reference, registration). */
@@ -123,7 +128,7 @@ export class VmWorker {
 
   /**
    * Whether the VM keeps failing: its session could not open, or its captures failed, BROKEN_AFTER times
-   * in a row (its Azure gone or unreachable). It then retries at most once per few cycle spacings (LOOP_BACKOFF_SPACINGS),
+   * in a row (its Azure gone or unreachable). It then retries at most once per few cycle spacings (BACKOFF_SPACINGS),
    * a few calls instead of a cycle's: the replica's pacing leaves it out of the ARM demand it spaces the
    * healthy VMs' cycles by (datapath.ts), so a broken VM does not slow the others.
    */
@@ -283,12 +288,11 @@ export class VmWorker {
   /**
    * Runs `step` until the session ends. A step returns false when it only waited. Errors are recorded and
    * retried with backoff (backoff.ts: a VM whose source is gone stops spending the replica's ARM budget;
-   * capped at LOOP_BACKOFF_SPACINGS cycle spacings);
+   * capped at BACKOFF_SPACINGS cycle spacings);
    * stopping or losing the fence ends the loop (and so the session).
    */
   private async retryLoop(stage: 'capture' | 'apply', signal: AbortSignal, step: () => Promise<boolean>): Promise<void> {
-    const { retryMs, retryMaxMs = DEFAULT_RETRY_MAX_MS } = this.ctx.deps.config;
-    const backoff = new Backoff(retryMs, () => Math.min(retryMaxMs, LOOP_BACKOFF_SPACINGS * this.ctx.cycleSpacingMs));
+    const backoff = this.backoff();
     if (stage === 'capture') this.captureBackoff = backoff;
     for (;;) {
       try {
