@@ -11,7 +11,6 @@
 //            replica running as its own process; its peak RSS (VmHWM) is reported too.
 // Usage: node bench/datapath.ts [--size 1024] [--duration 5m] [--interval 1m] [--churn 5] [--concurrency 8]
 //        (size in MiB, churn in MiB/s per disk; `--duration 60s --interval 15s` for a quick run)
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -23,6 +22,7 @@ import { BlobAccess } from '../src/datapath/storage.ts';
 import { applyDisk, openTarget } from '../src/datapath/target.ts';
 import { startControlPlane } from '../sandbox/src/kube/controlplane.ts';
 import { parseDuration } from '../src/util/duration.ts';
+import { percentile, rssMiB } from './lib/process-rss.ts';
 import { createPolicy, createProtectedVm, hashBlob, replicatedVms, sourcePointBlobs, startDatapathChild, startDatapathSandbox, startWorkload } from '../test/support/datapath-sandbox.ts';
 
 const MiB = 1024 * 1024;
@@ -122,7 +122,7 @@ const replica = startDatapathChild(sb, cp.kubeconfigPath, 'dp-bench', { namespac
 const vms = replicatedVms(kc);
 const readVm = () => vms.get({ namespace: ns, name: 'churn' });
 for (let o = await readVm(); !o?.status?.lastRecoveryPoint; o = await readVm()) await new Promise((r) => setTimeout(r, 500));
-const rssOf = (field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${replica.process.pid}/status`, 'utf8'))?.[1]) / 1024;
+const rssOf = (field: 'VmRSS' | 'VmHWM') => rssMiB(replica.process.pid, field);
 const idleRssMiB = rssOf('VmRSS');
 const workload = startWorkload(sb, churnVm.diskIds, { spanBytes: 500 * MiB, rateBytesPerSecond: churn * churnVm.diskIds.length });
 const samples: number[] = [];
@@ -142,8 +142,7 @@ await replica.kill('SIGTERM');
 await sb.close();
 await cp.stop();
 
-const sorted = [...samples].sort((a, b) => a - b);
-const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (p: number) => percentile(samples, p);
 const f = (x: number, d = 1) => x.toFixed(d);
 const result = {
   sizeMiB: size / MiB,

@@ -234,7 +234,9 @@ export class Datapath {
     }
     ownedVms.set(this.workers.size);
     const { cycleIntervalMs } = this.workerDeps.config;
-    this.pacing.update(want.values(), (vm) => cycleIntervalMs ?? policyTimes(this.workerDeps.policy(vm)).intervalMs, this.gate?.share);
+    // A VM that keeps failing retries once per few spacings (VmWorker.broken): it is not part of the demand.
+    const paced = [...want].filter(([uid]) => !this.workers.get(uid)?.broken).map(([, vm]) => vm);
+    this.pacing.update(paced, (vm) => cycleIntervalMs ?? policyTimes(this.workerDeps.policy(vm)).intervalMs, this.gate?.share);
   }
 
   private async shutdown(): Promise<void> {

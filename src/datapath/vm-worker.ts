@@ -33,6 +33,7 @@ import { registrationOf, outstandingSyncNow } from './registration.ts';
 import { RestorePoints, sleep } from './restore-points.ts';
 import { openTarget, type TargetDisk } from './target.ts';
 import { applyOnce } from './worker-apply.ts';
+import { Backoff, DEFAULT_RETRY_MAX_MS } from './backoff.ts';
 import { captureDelay, captureOnce } from './worker-capture.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
 import { inSourceRegion } from './source-call.ts';
@@ -41,6 +42,15 @@ import { collectGarbage } from './worker-garbage.ts';
 import { registerGroupMember } from './worker-group.ts';
 import { rebuildPoints } from './worker-seal.ts';
 import { clearError, recordError, writeStatus } from './worker-status.ts';
+
+/** Failures in a row after which a VM counts as broken (`VmWorker.broken`). */
+const BROKEN_AFTER = 3;
+/**
+ * A VM that keeps failing (its session, a capture or an apply) waits at most this many cycle spacings
+ * between attempts (and at most `retryMaxMs`): a VM whose source is gone costs one attempt (a call or two)
+ * per few cycles, and one whose region comes back is replicating again within a few intervals.
+ */
+const BACKOFF_SPACINGS = 4;
 
 export class VmWorker {
   readonly key: string;
@@ -53,6 +63,10 @@ export class VmWorker {
   private readonly rpoSource: metrics.RpoSource;
   /** Aborts the current session (a disk list out of date ends it early, disk-list.ts). */
   private sessionAbort: AbortController | undefined;
+  /** Waits between sessions that failed to open (backoff.ts); reset once a session is open. */
+  private readonly sessionBackoff: Backoff;
+  /** The capture loop's backoff of the current session (reset by a capture that succeeds). */
+  private captureBackoff: Backoff | undefined;
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM) {
     this.key = `${vm.metadata.namespace}/${vm.metadata.name}`;
@@ -67,6 +81,13 @@ export class VmWorker {
       },
     };
     metrics.rpoSources.set(this.key, this.rpoSource);
+    this.sessionBackoff = this.backoff();
+  }
+
+  /** Exponential backoff with jitter, capped at a few cycle spacings and `retryMaxMs` (backoff.ts). */
+  private backoff(): Backoff {
+    const { retryMs, retryMaxMs = DEFAULT_RETRY_MAX_MS } = this.ctx.deps.config;
+    return new Backoff(retryMs, () => Math.min(retryMaxMs, BACKOFF_SPACINGS * this.ctx.cycleSpacingMs));
   }
 
   /** A newer version of the object (annotations, policy reference, registration). */
@@ -108,6 +129,16 @@ export class VmWorker {
     this.running ??= this.run();
   }
 
+  /**
+   * Whether the VM keeps failing: its session could not open, or its captures failed, BROKEN_AFTER times
+   * in a row (its Azure gone or unreachable). It then retries at most once per few cycle spacings (BACKOFF_SPACINGS),
+   * a few calls instead of a cycle's: the replica's pacing leaves it out of the ARM demand it spaces the
+   * healthy VMs' cycles by (datapath.ts), so a broken VM does not slow the others.
+   */
+  get broken(): boolean {
+    return Math.max(this.sessionBackoff.attempts, this.captureBackoff?.attempts ?? 0) >= BROKEN_AFTER;
+  }
+
   /** Stops replicating: aborts the loops, waits for in-flight work, releases the leases. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('replication of this VM stopped on this replica'));
@@ -118,16 +149,13 @@ export class VmWorker {
 
   private async run(): Promise<void> {
     const stop = this.stopController.signal;
-    let failures = 0;
     while (!stop.aborted) {
       try {
         await this.runSession(stop);
-        failures = 0;
       } catch (error) {
         if (stop.aborted) break;
-        failures += 1;
         recordError(this.ctx, 'session', error);
-        await sleep(Math.min(30_000, this.ctx.deps.config.retryMs * 2 ** Math.min(failures, 5)), stop).catch(() => undefined);
+        await sleep(this.sessionBackoff.fail(), stop).catch(() => undefined);
       }
     }
   }
@@ -191,6 +219,7 @@ export class VmWorker {
 
       await collectGarbage(ctx, session);
       await writeStatus(ctx, true);
+      this.sessionBackoff.reset(); // the session is open: a later failure starts from the base delay
       const loops = [this.captureLoop(session), this.applyLoop(session), this.statusLoop(session)].map((p) =>
         p.catch((error: unknown) => {
           sessionAbort.abort(error);
@@ -262,20 +291,22 @@ export class VmWorker {
 
   /**
    * Runs `step` until the session ends. A step returns false when it only waited. Errors are recorded and
-   * retried with backoff; stopping or losing the fence ends the loop (and so the session).
+   * retried with backoff (backoff.ts: a VM whose source is gone stops spending the replica's ARM budget;
+   * capped at BACKOFF_SPACINGS cycle spacings);
+   * stopping or losing the fence ends the loop (and so the session).
    */
   private async retryLoop(stage: 'capture' | 'apply', signal: AbortSignal, step: () => Promise<boolean>): Promise<void> {
-    let failures = 0;
+    const backoff = this.backoff();
+    if (stage === 'capture') this.captureBackoff = backoff;
     for (;;) {
       try {
         if (!(await step())) continue;
-        failures = 0;
+        backoff.reset();
         clearError(this.ctx, stage);
       } catch (error) {
         if (signal.aborted || isFenceError(error)) throw error;
-        failures += 1;
         recordError(this.ctx, stage, error);
-        await sleep(Math.min(60_000, this.ctx.deps.config.retryMs * 2 ** Math.min(failures, 6)), signal);
+        await sleep(backoff.fail(), signal);
       }
     }
   }

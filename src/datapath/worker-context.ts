@@ -35,6 +35,8 @@ export interface WorkerConfig {
   statusHeartbeatMs: number;
   /** Base delay of retries after an error, and of attempts to take a VM whose lease a live replica holds. */
   retryMs: number;
+  /** The longest wait between retries of a VM that keeps failing (backoff.ts; default 5 minutes). */
+  retryMaxMs?: number;
   /** How long a consistency group's cycle waits for its members to arrive (at most half the interval). */
   groupGatherMs?: number;
 }
