@@ -1159,6 +1159,40 @@ export interface RecoveryPointStatus {
    * When the point is pruned under the current policy.
    */
   expiresAt?: string;
+  verified?: PointVerification;
+}
+/**
+ * The last background verification of this point (policy spec.verification): storage computed the CRC-64 of every range the point's cycle wrote, on the replica snapshot, and compared each with the one recorded at capture. Written by the operator.
+ */
+export interface PointVerification {
+  /**
+   * When the verification finished.
+   */
+  time: string;
+  /**
+   * How it was verified: CycleChecksums (see the description above).
+   */
+  method: 'CycleChecksums';
+  /**
+   * Passed: every checked range matched. Failed: a range differs (disk and offset in message). Error: it could not be checked.
+   */
+  result: 'Passed' | 'Failed' | 'Error';
+  /**
+   * Per disk: bytes verified, or where and why it failed.
+   */
+  message?: string;
+  /**
+   * Bytes whose checksums matched, all disks.
+   */
+  bytesVerified?: number;
+  /**
+   * Failed: the first disk that differs.
+   */
+  disk?: string;
+  /**
+   * Failed: the byte offset of the first differing recorded range on that disk.
+   */
+  offset?: number;
 }
 /**
  * The VM to protect and where it fails over to.
@@ -1767,6 +1801,15 @@ export interface ReplicationPolicySpec {
    * RPO above which a replicated VM's health is Critical. Default 60m.
    */
   rpoCriticalThreshold?: string;
+  /**
+   * Background verification of sealed recovery points (README "Verified recovery points"): the operator samples sealed points and has storage check each disk's replica snapshot against the CRC-64s the datapath recorded when it captured that cycle from the source. No disk byte reaches the operator.
+   */
+  verification?: {
+    /**
+     * How many points of each ReplicatedVM are verified per day (evenly spaced; at most one a second); 0 turns verification off.
+     */
+    pointsPerDay?: number;
+  };
 }
 /**
  * What the operator observed.

@@ -111,4 +111,11 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
     exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True', 'QuotaExceeded'), withCondition('db', 'False', 'CapacityAvailable')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
     expect(await samples('site_recovery_replicatedvm_capacity_at_risk')).toEqual(['site_recovery_replicatedvm_capacity_at_risk{namespace="a",name="web",reason="QuotaExceeded"} 1']);
   });
+
+  it('point verification failed: 1 per VM whose RecoveryPointVerified condition is False, with its reason', async () => {
+    const withCondition = (name: string, status: string, reason: string): ReplicatedVM =>
+      ({ metadata: { namespace: 'a', name }, spec: { policyRef: { name: 'fast' } }, status: { phase: 'Protected', conditions: [{ type: 'RecoveryPointVerified', status, reason }] } }) as unknown as ReplicatedVM;
+    exportFleetMetrics({ vms: { list: () => [withCondition('web', 'False', 'VerificationFailed'), withCondition('db', 'True', 'Passed')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
+    expect(await samples('site_recovery_replicatedvm_point_verification_failed')).toEqual(['site_recovery_replicatedvm_point_verification_failed{namespace="a",name="web",reason="VerificationFailed"} 1']);
+  });
 });
