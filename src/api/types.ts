@@ -408,13 +408,17 @@ export interface DrillScheduleSpec {
    */
   timeZone?: string;
   /**
-   * What each run fails over (a Test failover, in the target region's isolated test network).
+   * What each run fails over (a Test failover, in the target region's isolated test network): one ReplicatedVM, or every VM of a RecoveryPlan.
    */
   target: {
     /**
      * The ReplicatedVM to drill (same namespace).
      */
-    replicatedVMName: string;
+    replicatedVMName?: string;
+    /**
+     * The RecoveryPlan to drill (same namespace); each run makes a Test failover of the whole plan, verifies every member and runs the probe with all their test VMs.
+     */
+    recoveryPlanName?: string;
   };
   /**
    * How the failed-over disks are checked against the recovery point's replica snapshots. Checksums (default) has storage compute CRC-64s of every 4 MiB of both sides (no disk byte reaches the operator); Full reads both sides through the operator and compares sha256; None verifies nothing.

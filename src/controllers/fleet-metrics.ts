@@ -115,7 +115,7 @@ new Gauge({
 });
 
 const drillLabels = ['namespace', 'name', 'replicated_vm'] as const;
-const drillLabelsOf = (ds: DrillSchedule) => ({ namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '', replicated_vm: ds.spec.target.replicatedVMName });
+const drillLabelsOf = (ds: DrillSchedule) => ({ namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '', replicated_vm: ds.spec.target.replicatedVMName ?? `plan/${ds.spec.target.recoveryPlanName ?? ''}` });
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
 new Gauge({

@@ -36,13 +36,16 @@ export class Verifications {
     this.az = az;
   }
 
-  /** The result of the run's verification; undefined while it runs (started now if none was). */
-  poll(key: string, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint): VerificationResult | undefined {
+  /**
+   * The result of the run's verification; undefined while it runs (started now if none was). Several
+   * targets (a plan's members, each with its name) are verified one after another into one result.
+   */
+  poll(key: string, method: VerifyMethod, targets: readonly VerifyTarget[]): VerificationResult | undefined {
     const task = this.tasks.get(key);
     if (task) return task.result;
     const started: Task = { controller: new AbortController() };
     this.tasks.set(key, started);
-    verifyTestFailover(this.az, method, fo, point, started.controller.signal).then(
+    verifyAll(this.az, method, targets, started.controller.signal).then(
       (result) => (started.result = result),
       (error: unknown) => (started.result = { pass: false, verifiedBytes: 0, message: `verification failed: ${error instanceof Error ? error.message : String(error)}` }),
     );
@@ -54,6 +57,22 @@ export class Verifications {
     this.tasks.get(key)?.controller.abort();
     this.tasks.delete(key);
   }
+}
+
+/** A test failover to verify and the point it used; `member` names it in the message (a plan's VM). */
+export interface VerifyTarget {
+  fo: FailoverRequest;
+  point: RecoveryPoint;
+  member?: string;
+}
+
+async function verifyAll(az: AzureClients, method: VerifyMethod, targets: readonly VerifyTarget[], signal: AbortSignal): Promise<VerificationResult> {
+  const results: VerificationResult[] = [];
+  for (const t of targets) {
+    const r = await verifyTestFailover(az, method, t.fo, t.point, signal);
+    results.push(t.member ? { ...r, message: `${t.member}: ${r.message}` } : r);
+  }
+  return { pass: results.every((r) => r.pass), verifiedBytes: results.reduce((n, r) => n + r.verifiedBytes, 0), message: results.map((r) => r.message).join('; ') };
 }
 
 /** Verifies each disk of `point` on the test VM of `fo`; a disk that cannot be checked fails with the reason. */
