@@ -12,8 +12,8 @@
  */
 import type { FailoverRequest, RecoveryPoint } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
-import { DiskVerifier, type VerifyMethod } from '../../azure/verify/disk-verifier.ts';
-import { vmDisksByName } from '../../azure/verify/vm-disks.ts';
+import type { VerifyMethod } from '../../azure/verify/disk-verifier.ts';
+import { verifyFailoverDisks, type DiskCheck } from '../../azure/verify/failover-disks.ts';
 
 export interface VerificationResult {
   pass: boolean;
@@ -75,28 +75,16 @@ async function verifyAll(az: AzureClients, method: VerifyMethod, targets: readon
   return { pass: results.every((r) => r.pass), verifiedBytes: results.reduce((n, r) => n + r.verifiedBytes, 0), message: results.map((r) => r.message).join('; ') };
 }
 
-/** Verifies each disk of `point` on the test VM of `fo`; a disk that cannot be checked fails with the reason. */
+/** Verifies each disk of `point` on the test VM of `fo` (src/azure/verify/failover-disks.ts); a disk that cannot be checked fails with the reason. */
 export async function verifyTestFailover(az: AzureClients, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint, signal: AbortSignal): Promise<VerificationResult> {
   const vmId = fo.status?.targetVirtualMachineId;
   if (!vmId) throw new Error('the failover reports no test VM');
-  const targetDisks = await vmDisksByName(az, vmId, signal);
-  const verifier = new DiskVerifier(az, az.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
-  let verifiedBytes = 0;
-  const lines: string[] = [];
-  let pass = true;
-  for (const d of point.spec.disks) {
-    const diskId = targetDisks.get(d.name);
-    try {
-      if (!diskId) throw new Error('the test VM has no such disk');
-      const v = await verifier.verify({ method, diskId, expected: { kind: 'RecoveryPointSnapshot', blobUrl: d.blobUrl, snapshot: d.snapshot }, sizeBytes: d.sizeBytes, scratchBesideBlobUrl: d.blobUrl, signal });
-      verifiedBytes += v.bytesVerified;
-      pass &&= v.pass;
-      lines.push(v.pass ? `${d.name} ${v.bytesVerified} bytes equal` : `${d.name} ${v.error ?? 'differs'}`);
-    } catch (error) {
-      if (signal.aborted) throw error;
-      pass = false;
-      lines.push(`${d.name} not verified: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return { pass, verifiedBytes, message: `${method}: ${lines.join('; ')}` };
+  const disks = point.spec.disks.map((d) => ({ name: d.name, sizeBytes: d.sizeBytes, expected: { kind: 'RecoveryPointSnapshot' as const, blobUrl: d.blobUrl, snapshot: d.snapshot }, scratchBesideBlobUrl: d.blobUrl }));
+  const found = await verifyFailoverDisks(az, az.credential, { vmId, disks, method, tag: `${fo.metadata.namespace}/${fo.metadata.name}`, signal });
+  const line = (d: DiskCheck) => {
+    if (d.pass) return `${d.name} ${d.bytesVerified} bytes equal`;
+    const compared = d.firstDifferingOffset !== undefined || d.sha256 !== undefined;
+    return compared ? `${d.name} ${d.error ?? 'differs'}` : `${d.name} not verified: ${d.error ?? 'unknown error'}`;
+  };
+  return { pass: found.pass, verifiedBytes: found.bytesVerified, message: `${method}: ${found.disks.map(line).join('; ')}` };
 }
