@@ -12,6 +12,7 @@
  */
 import type { FailoverRequest, RecoveryPoint } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
+import { BackgroundTasks } from '../../runtime/background-tasks.ts';
 import type { VerifyMethod } from '../../azure/verify/disk-verifier.ts';
 import { verifyFailoverDisks, type DiskCheck } from '../../azure/verify/failover-disks.ts';
 
@@ -22,14 +23,9 @@ export interface VerificationResult {
   message: string;
 }
 
-interface Task {
-  controller: AbortController;
-  result?: VerificationResult;
-}
-
-/** Background verifications by run key (namespace/schedule/run id). */
+/** Background verifications by run key (namespace/schedule/run id), on src/runtime/background-tasks.ts. */
 export class Verifications {
-  private readonly tasks = new Map<string, Task>();
+  private readonly tasks = new BackgroundTasks<VerificationResult>();
   private readonly az: AzureClients;
 
   constructor(az: AzureClients) {
@@ -41,21 +37,14 @@ export class Verifications {
    * targets (a plan's members, each with its name) are verified one after another into one result.
    */
   poll(key: string, method: VerifyMethod, targets: readonly VerifyTarget[]): VerificationResult | undefined {
-    const task = this.tasks.get(key);
-    if (task) return task.result;
-    const started: Task = { controller: new AbortController() };
-    this.tasks.set(key, started);
-    verifyAll(this.az, method, targets, started.controller.signal).then(
-      (result) => (started.result = result),
-      (error: unknown) => (started.result = { pass: false, verifiedBytes: 0, message: `verification failed: ${error instanceof Error ? error.message : String(error)}` }),
-    );
-    return undefined;
+    const result = this.tasks.poll(key, (signal) => verifyAll(this.az, method, targets, signal));
+    if (!result) return undefined;
+    return result.ok ? result.value : { pass: false, verifiedBytes: 0, message: `verification failed: ${result.error instanceof Error ? result.error.message : String(result.error)}` };
   }
 
   /** Forgets the run's verification, aborting it if it still runs. */
   forget(key: string): void {
-    this.tasks.get(key)?.controller.abort();
-    this.tasks.delete(key);
+    this.tasks.forget(key);
   }
 }
 
