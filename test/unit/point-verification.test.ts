@@ -5,6 +5,7 @@ import type { PointVerification, RecoveryPoint, ReplicatedVM, ReplicationPolicy 
 import { checksumRecordName, checksumRecordUrl, cycleOfRecord } from '../../src/azure/verify/point-checksums.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { PointVerificationReconciler } from '../../src/reconcilers/point-verification/reconciler.ts';
+import { NoChecksumRecord } from '../../src/reconcilers/point-verification/verify-point.ts';
 import { createLogger } from '../../src/util/logger.ts';
 
 describe('checksum record names', () => {
@@ -26,6 +27,7 @@ describe('PointVerificationReconciler', () => {
     const events: string[] = [];
     let lists = 0;
     let release: (v: PointVerification) => void = () => undefined;
+    let reject: (e: unknown) => void = () => undefined;
     const verified: string[] = [];
     const pointsClient = {
       list: async () => (lists++, { items: points }),
@@ -39,11 +41,11 @@ describe('PointVerificationReconciler', () => {
       points: pointsClient,
       policies: { get: async () => policy },
       credential: { getToken: async () => null },
-      verify: (p) => (verified.push(p.metadata.name ?? ''), new Promise((resolve) => (release = resolve))),
+      verify: (p) => (verified.push(p.metadata.name ?? ''), new Promise((resolve, no) => ((release = resolve), (reject = no)))),
       now: () => now,
     });
     const ctx = { log: createLogger('test'), events: { record: (_o: unknown, type: string, reason: string) => events.push(`${type} ${reason}`) }, signal: new AbortController().signal };
-    return { reconciler, ctx: ctx as never, writes, events, verified, lists: () => lists, release: (v: PointVerification) => release(v) };
+    return { reconciler, ctx: ctx as never, writes, events, verified, lists: () => lists, release: (v: PointVerification) => release(v), reject: (e: unknown) => reject(e) };
   }
 
   it('verifies the newest unverified point at once, records it on the point and the VM, then waits a period', async () => {
@@ -76,5 +78,29 @@ describe('PointVerificationReconciler', () => {
     const off = setup(0, [point(1)], now);
     expect(await off.reconciler.reconcile(vm, off.ctx)).toBeUndefined();
     expect(off.lists()).toBe(0);
+  });
+
+  it('skips a point sealed before checksums were recorded, without a result, and takes the next one', async () => {
+    const s = setup(undefined, [point(1), point(2)], new Date('2026-12-03T12:00:00Z'));
+    await s.reconciler.reconcile(vm, s.ctx);
+    s.reject(new NoChecksumRecord('os of cycle 2 has no checksum record'));
+    await new Promise((r) => setImmediate(r));
+    expect(await s.reconciler.reconcile(vm, s.ctx)).toEqual({ requeueAfterMs: 1 });
+    expect(s.writes).toEqual([]);
+    expect(s.events).toEqual([]);
+    await s.reconciler.reconcile(vm, s.ctx);
+    expect(s.verified).toEqual(['web-2', 'web-1']);
+  });
+
+  it('a verification that cannot be made is recorded as Error: condition False (VerificationError) and a Warning', async () => {
+    const s = setup(undefined, [point(1)], new Date('2026-12-03T12:00:00Z'));
+    await s.reconciler.reconcile(vm, s.ctx);
+    s.reject(new Error('storage refused: AuthorizationPermissionMismatch'));
+    await new Promise((r) => setImmediate(r));
+    await s.reconciler.reconcile(vm, s.ctx);
+    expect(s.writes[0]?.status.verified).toMatchObject({ result: 'Error', method: 'CycleChecksums', message: 'storage refused: AuthorizationPermissionMismatch' });
+    const condition = (s.writes[1]?.status.conditions as { type: string }[]).find((c) => c.type === 'RecoveryPointVerified');
+    expect(condition).toMatchObject({ status: 'False', reason: 'VerificationError', message: 'recovery point web-1 could not be verified: storage refused: AuthorizationPermissionMismatch' });
+    expect(s.events).toEqual(['Warning VerificationError']);
   });
 });

@@ -12,6 +12,7 @@
  *            retained point failed; else True); an event (Warning unless it passed); the fleet gauge reads
  *            the condition for the alert.
  *
+ * A point without a checksum record (sealed by an older datapath) is skipped, in memory, not reported.
  * Both writes go through server-side apply under the verifier's field manager, which owns exactly these
  * (src/api/contract.ts), so they never fight the operator's or the datapath's status writes. A restarted
  * operator has lost its running verifications and starts them again (they are read-only towards the point).
@@ -25,7 +26,7 @@ import { BackgroundTasks } from '../../runtime/background-tasks.ts';
 import { setCondition, type ConditionInput } from '../../runtime/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { applyStatus } from '../../runtime/status-writer.ts';
-import { verifyPoint } from './verify-point.ts';
+import { NoChecksumRecord, verifyPoint } from './verify-point.ts';
 
 const DAY_MS = 24 * 3600_000;
 const DEFAULT_POINTS_PER_DAY = 1;
@@ -48,6 +49,8 @@ export class PointVerificationReconciler implements Reconciler<ReplicatedVM> {
   private readonly tasks = new BackgroundTasks<PointVerification>();
   /** The point each VM's running verification checks, by VM key. */
   private readonly checking = new Map<string, string>();
+  /** Points without a checksum record (sealed before the datapath wrote them), by task key: never picked. */
+  private readonly unverifiable = new Set<string>();
   /** When each VM's newest point was verified (ms; 0: never), as last listed or recorded. */
   private readonly lastVerified = new Map<string, number>();
 
@@ -76,7 +79,7 @@ export class PointVerificationReconciler implements Reconciler<ReplicatedVM> {
     const wait = last + period - this.now().getTime();
     if (wait > 0) return { requeueAfterMs: wait };
     // Nothing to verify yet: the next point sealed (a status update of the VM) wakes it.
-    const pick = newestUnverified(points);
+    const pick = newestUnverified(points.filter((p) => !this.unverifiable.has(taskKey(key, p.metadata.name ?? ''))));
     if (!pick) return undefined;
     if (this.tasks.running >= MAX_RUNNING) return { requeueAfterMs: BUSY_RETRY_MS };
     this.checking.set(key, pick.metadata.name ?? '');
@@ -105,6 +108,13 @@ export class PointVerificationReconciler implements Reconciler<ReplicatedVM> {
   private async follow(vm: ReplicatedVM, key: string, pointName: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const result = this.tasks.poll(taskKey(key, pointName), () => Promise.reject(new Error('restarted')));
     if (!result) return { requeueAfterMs: POLL_MS };
+    if (!result.ok && result.error instanceof NoChecksumRecord) {
+      // Sealed before the datapath recorded checksums: not verifiable, not a failure; the next one is taken.
+      ctx.log.info('recovery point has no checksum record; skipped', { vm: key, recoveryPoint: pointName });
+      this.unverifiable.add(taskKey(key, pointName));
+      this.drop(key);
+      return { requeueAfterMs: 1 };
+    }
     const verified: PointVerification = result.ok ? result.value : { time: this.now().toISOString(), method: 'CycleChecksums', result: 'Error', message: errorText(result.error) };
     // Recorded before the task is dropped: a write that fails is made again by the retry.
     await this.record(vm, pointName, verified, ctx);

@@ -28,7 +28,13 @@ interface DiskOutcome {
   error?: string;
 }
 
-/** Verifies every disk of `point`; the result as status.verified records it. */
+/**
+ * The point has no checksum record: sealed by a datapath that wrote none (before this feature) or by hand.
+ * Nothing can be said about it; the caller skips it rather than report a failure.
+ */
+export class NoChecksumRecord extends Error {}
+
+/** Verifies every disk of `point`; the result as status.verified records it. Throws NoChecksumRecord. */
 export async function verifyPoint(credential: TokenCredential, point: RecoveryPoint, signal: AbortSignal, now: () => Date = () => new Date()): Promise<PointVerification> {
   const cycle = point.spec.cycle;
   if (cycle === undefined) return { time: now().toISOString(), method: 'CycleChecksums', result: 'Error', message: 'the point records no cycle: no checksum record to verify against' };
@@ -46,7 +52,9 @@ async function verifyDisk(credential: TokenCredential, disk: RecoveryPoint['spec
     const token = await credential.getToken(STORAGE_SCOPE);
     if (!token) throw new Error('no storage access token');
     const snapshot = new PageBlobClient(disk.blobUrl, credential, PIPELINE).withSnapshot(disk.snapshot);
-    const record = readChecksumRecord(new BlobClient(checksumRecordUrl(disk.blobUrl, cycle), credential, PIPELINE), { cycle }, signal);
+    const recordBlob = new BlobClient(checksumRecordUrl(disk.blobUrl, cycle), credential, PIPELINE);
+    if (!(await recordBlob.exists({ abortSignal: signal }))) throw new NoChecksumRecord(`${disk.name} of cycle ${cycle} has no checksum record`);
+    const record = readChecksumRecord(recordBlob, { cycle }, signal);
     const found = await verifyAgainstRecord({ url: snapshot.url, auth: { scheme: 'Bearer', value: token.token }, scratch }, record, { concurrency: CONCURRENCY, signal });
     return {
       name: disk.name,
@@ -55,7 +63,7 @@ async function verifyDisk(credential: TokenCredential, disk: RecoveryPoint['spec
       ...(found.firstDifferingOffset !== undefined ? { firstDifferingOffset: found.firstDifferingOffset, differingRanges: found.differingRanges } : {}),
     };
   } catch (error) {
-    if (signal.aborted) throw error;
+    if (signal.aborted || error instanceof NoChecksumRecord) throw error;
     return { name: disk.name, bytesVerified: 0, ranges: 0, error: error instanceof Error ? error.message : String(error) };
   } finally {
     await removeScratch(scratch);
