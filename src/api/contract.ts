@@ -13,8 +13,10 @@ import type { Condition, FailoverRequest } from './types.ts';
 
 export const OPERATOR_FIELD_MANAGER = 'site-recovery-operator';
 export const DATAPATH_FIELD_MANAGER = 'site-recovery-datapath';
+/** The operator's background verification of recovery points (src/reconcilers/point-verification/). */
+export const VERIFIER_FIELD_MANAGER = 'site-recovery-verifier';
 
-export type StatusWriterName = 'operator' | 'datapath';
+export type StatusWriterName = 'operator' | 'datapath' | 'verifier';
 
 // ---- Status ownership -----------------------------------------------------------------------------
 
@@ -41,9 +43,19 @@ const DATAPATH_OWNS = {
   conditions: new Set(['Replicating', SOURCE_REGION_UNAVAILABLE_CONDITION, CHURN_ANOMALY_CONDITION]),
 };
 
+/**
+ * The ReplicatedVM condition the background verification of its recovery points writes (True: the newest
+ * verified point passed; False: it failed or could not be checked), and the RecoveryPoint field
+ * status.verified. The rule that sets them: src/reconcilers/point-verification/.
+ */
+export const POINT_VERIFIED_CONDITION = 'RecoveryPointVerified';
+const VERIFIER_OWNS = { fields: new Set(['verified']), conditions: new Set([POINT_VERIFIED_CONDITION]) };
+
 function ownedBy(writer: StatusWriterName, kind: 'field' | 'condition', name: string): boolean {
   const datapath = kind === 'field' ? DATAPATH_OWNS.fields.has(name) : DATAPATH_OWNS.conditions.has(name);
-  return writer === 'datapath' ? datapath : !datapath;
+  const verifier = kind === 'field' ? VERIFIER_OWNS.fields.has(name) : VERIFIER_OWNS.conditions.has(name);
+  if (writer === 'verifier') return verifier;
+  return writer === 'datapath' ? datapath : !datapath && !verifier;
 }
 
 /** Whether `writer` owns the condition type `type` (the operator owns every type the datapath does not). */

@@ -415,13 +415,17 @@ export interface DrillScheduleSpec {
    */
   timeZone?: string;
   /**
-   * What each run fails over (a Test failover, in the target region's isolated test network).
+   * What each run fails over (a Test failover, in the target region's isolated test network): one ReplicatedVM, or every VM of a RecoveryPlan.
    */
   target: {
     /**
      * The ReplicatedVM to drill (same namespace).
      */
-    replicatedVMName: string;
+    replicatedVMName?: string;
+    /**
+     * The RecoveryPlan to drill (same namespace); each run makes a Test failover of the whole plan, verifies every member and runs the probe with all their test VMs.
+     */
+    recoveryPlanName?: string;
   };
   /**
    * How the failed-over disks are checked against the recovery point's replica snapshots. Checksums (default) has storage compute CRC-64s of every 4 MiB of both sides (no disk byte reaches the operator); Full reads both sides through the operator and compares sha256; None verifies nothing.
@@ -1210,6 +1214,40 @@ export interface RecoveryPointStatus {
    * Why the point is suspect: the cycle and disk that set off the anomaly, its changed bytes and baseline.
    */
   suspectReason?: string;
+  verified?: PointVerification;
+}
+/**
+ * The last background verification of this point (policy spec.verification): storage computed the CRC-64 of every range the point's cycle wrote, on the replica snapshot, and compared each with the one recorded at capture. Written by the operator.
+ */
+export interface PointVerification {
+  /**
+   * When the verification finished.
+   */
+  time: string;
+  /**
+   * How it was verified: CycleChecksums (see the description above).
+   */
+  method: 'CycleChecksums';
+  /**
+   * Passed: every checked range matched. Failed: a range differs (disk and offset in message). Error: it could not be checked.
+   */
+  result: 'Passed' | 'Failed' | 'Error';
+  /**
+   * Per disk: bytes verified, or where and why it failed.
+   */
+  message?: string;
+  /**
+   * Bytes whose checksums matched, all disks.
+   */
+  bytesVerified?: number;
+  /**
+   * Failed: the first disk that differs.
+   */
+  disk?: string;
+  /**
+   * Failed: the byte offset of the first differing recorded range on that disk.
+   */
+  offset?: number;
 }
 /**
  * The VM to protect and where it fails over to.
@@ -1849,6 +1887,15 @@ export interface ReplicationPolicySpec {
    */
   rpoCriticalThreshold?: string;
   churnAnomaly?: ChurnAnomalyRule;
+  /**
+   * Background verification of sealed recovery points (README "Verified recovery points"): the operator samples sealed points and has storage check each disk's replica snapshot against the CRC-64s the datapath recorded when it captured that cycle from the source. No disk byte reaches the operator.
+   */
+  verification?: {
+    /**
+     * How many points of each ReplicatedVM are verified per day (evenly spaced; at most one a second); 0 turns verification off.
+     */
+    pointsPerDay?: number;
+  };
 }
 /**
  * Ransomware detection: a cycle is anomalous when some disk changed more than `factor` times its baseline (the median of its changed bytes over the last `baselineCycles` incremental cycles) and more than `minBytes`. Its recovery point and every later one are marked suspect (status.suspect) until a person clears the anomaly (annotation siterecovery.io/clear-churn-anomaly or `site-recovery clear-anomaly`), and the newest point before it is kept past the retention meanwhile. On by default; `enabled: false` turns it off.

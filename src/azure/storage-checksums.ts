@@ -59,3 +59,14 @@ export async function removeScratch(scratch: BlockBlobClient): Promise<void> {
   await scratch.commitBlockList([]).catch(() => undefined);
   await scratch.deleteIfExists().catch(() => undefined);
 }
+
+/**
+ * Whether storage computes `expected` for `range` of `side` (staged as block `blockId`): compared in the
+ * kind the record has (CRC-64 or MD5). False when the service gave no checksum of that kind.
+ */
+export async function matchesChecksum(side: ChecksumSide, range: ByteRange, blockId: string, expected: StagedChecksum, signal?: AbortSignal): Promise<boolean> {
+  const staged = await side.scratch.stageBlockFromURL(blockId, side.url, range.start, range.end - range.start, { ...(side.auth ? { sourceAuthorization: side.auth } : {}), abortSignal: signal });
+  const got = 'x' in expected ? staged.xMsContentCrc64 : staged.contentMD5;
+  const want = 'x' in expected ? expected.x : expected.m;
+  return Boolean(got?.length) && Buffer.from(got as Uint8Array).toString('base64') === want;
+}

@@ -12,6 +12,8 @@
  *   True (its failover size is not offered in the target region or zone, or the vCPU quota has no room);
  * - `site_recovery_replicatedvm_churn_anomaly`: 1 per ReplicatedVM whose ChurnAnomaly condition is True (the
  *   datapath saw a cycle change far above the VM's baseline; its points are suspect until cleared);
+ * - `site_recovery_replicatedvm_point_verification_failed`: 1 per ReplicatedVM whose newest background
+ *   verification of a recovery point failed or could not be made (condition RecoveryPointVerified=False);
  * - `site_recovery_drill_last_success_timestamp_seconds`, `site_recovery_drill_last_result` and
  *   `site_recovery_drill_schedule_created_timestamp_seconds` per DrillSchedule (with its ReplicatedVM), so
  *   "no passing drill of a VM for longer than N" is an alert — also for a schedule that never passed.
@@ -19,7 +21,7 @@
  * Only the leader's caches are filled; the alerts take the maximum over the operator's replicas.
  */
 import { Gauge } from 'prom-client';
-import { CHURN_ANOMALY_CONDITION } from '../api/contract.ts';
+import { CHURN_ANOMALY_CONDITION, POINT_VERIFIED_CONDITION } from '../api/contract.ts';
 import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
 import type { DrillSchedule, FailoverRequest, ReplicatedVM, ReplicationPolicy } from '../api/types.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -113,8 +115,22 @@ new Gauge({
   },
 });
 
+new Gauge({
+  name: 'site_recovery_replicatedvm_point_verification_failed',
+  help: "1 per ReplicatedVM whose newest verified recovery point failed its background verification (condition RecoveryPointVerified=False), with the condition's reason (VerificationFailed, VerificationError).",
+  labelNames: ['namespace', 'name', 'reason'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const vm of sources?.vms.list() ?? []) {
+      const failed = vm.status?.conditions?.find((c) => c.type === POINT_VERIFIED_CONDITION && c.status === 'False');
+      if (failed) this.set({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '', reason: failed.reason }, 1);
+    }
+  },
+});
+
 const drillLabels = ['namespace', 'name', 'replicated_vm'] as const;
-const drillLabelsOf = (ds: DrillSchedule) => ({ namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '', replicated_vm: ds.spec.target.replicatedVMName });
+const drillLabelsOf = (ds: DrillSchedule) => ({ namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '', replicated_vm: ds.spec.target.replicatedVMName ?? `plan/${ds.spec.target.recoveryPlanName ?? ''}` });
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
 new Gauge({

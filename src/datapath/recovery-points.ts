@@ -14,6 +14,7 @@ import { isConflict } from '../kube/errors.ts';
 import type { CustomResourceClient } from '../kube/custom-resources.ts';
 import { shortHash } from '../azure/arm-id.ts';
 import type { CycleRecord } from './journal.ts';
+import { cycleOfRecord } from '../azure/verify/point-checksums.ts';
 import { storageError } from './storage.ts';
 import { targetBlobName } from './target.ts';
 
@@ -128,7 +129,15 @@ export async function prune(
   // Disks registered now, and removed ones the points still name (their snapshots age out the same way).
   const blobs = new Map((vm.status?.disks ?? []).map((d) => [targetBlobName(d), d.name]));
   for (const point of points) for (const disk of point.spec.disks) if (disk.blobUrl) blobs.set(blobNameOf(disk.blobUrl, replica.containerName), disk.name);
+  // Checksum records (src/azure/verify/point-checksums.ts) older than every point kept go with their points.
+  const keptCycles = points.filter((p) => !deletedPoints.includes(p.metadata.name ?? '')).map((p) => p.spec.cycle ?? 0);
+  const oldestKept = keptCycles.length ? Math.min(...keptCycles) : 0;
   for await (const item of replica.listBlobsFlat({ includeSnapshots: true })) {
+    const recordCycle = item.snapshot ? undefined : cycleOfRecord(item.name);
+    if (recordCycle !== undefined) {
+      if (recordCycle < oldestKept) await replica.deleteBlob(item.name).catch((error: unknown) => storageError(error).status === 404 || Promise.reject(error));
+      continue;
+    }
     const disk = blobs.get(item.name);
     if (!item.snapshot || !disk || referenced.has(`${disk}@${item.snapshot}`)) continue;
     try {

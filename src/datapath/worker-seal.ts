@@ -1,6 +1,8 @@
 /**
- * Sealing recovery point n once every disk of the VM reached cycle n: snapshot every replica blob, each
- * snapshot carrying what rebuilding the point needs (point-metadata.ts), recorded in the journal first
+ * Sealing recovery point n once every disk of the VM reached cycle n: record the checksums of what the
+ * cycle wrote beside the replicas (point-checksums.ts, for the operator's background verification), then
+ * snapshot every replica blob, each snapshot carrying what rebuilding the point needs (point-metadata.ts),
+ * recorded in the journal first
  * so a seal cut short reuses its snapshots instead of leaking new ones; record the RecoveryPoint, mark the
  * cycle sealed in the journal (initial sync and sync-now requests complete here), then prune points past
  * the policy's retention. A half-applied cycle is never sealed. Each cycle is judged for a churn anomaly
@@ -17,6 +19,7 @@ import { createRecoveryPoint, pointSpec, prune, recoveryPointName } from './reco
 import { snapshotAll, targetBlobName } from './target.ts';
 import { writePointStatus } from './group-point.ts';
 import { judgeSeal, reportDetected, retainedPoints } from './worker-churn.ts';
+import { recordPointChecksums } from './point-checksums.ts';
 import type { Session, VmContext } from './worker-context.ts';
 
 /** Seals `record` as a recovery point (every disk has applied it); `bytes` is what it carried. */
@@ -29,6 +32,8 @@ export async function seal(ctx: VmContext, session: Session, record: CycleRecord
   const churn = judgeSeal(ctx, journal.state, record, recoveryPointName(ctx.vm.metadata.name ?? '', record.cycle));
   let snapshots = reusableSnapshots(journal.state, described);
   if (!snapshots) {
+    // What the cycle wrote and its checksums at capture, kept beside the replicas for later verification.
+    await recordPointChecksums(session.cache, replica, record, replicasOfPoint(targets, described), session.signal);
     // Each snapshot says which point it belongs to, so the point can be rebuilt from target storage alone.
     const taken = await snapshotAll(replicasOfPoint(targets, described), fence, (disk) => snapshotMetadata(described, disk, record.group, churn.suspect));
     await journal.update((s) => (s.sealing = { cycle: record.cycle, snapshots: taken }));

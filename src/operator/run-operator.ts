@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AzureConfig } from '../azure/clients.ts';
 import type { CredentialFor } from '../azure/namespace-clients.ts';
 import { drillScheduleController } from '../controllers/drill-schedule.ts';
+import { pointVerificationController } from '../controllers/point-verification.ts';
 import { failoverRequestController } from '../controllers/failover-request.ts';
 import { networkMappingController } from '../controllers/network-mapping.ts';
 import { exportFleetMetrics } from '../controllers/fleet-metrics.ts';
@@ -71,7 +72,8 @@ export function buildOperator(options: OperatorOptions): Manager {
     [failoverRequestController(cache, options.failover), informers.failovers],
   ] as const;
   // DrillSchedules and RecoveryPlans name no Azure id: the FailoverRequests they create are checked.
-  const controllers = [...kinds.map(([controller]) => controller), drillScheduleController(cache), recoveryPlanController(cache)];
+  // The background verification of recovery points is a second controller of ReplicatedVMs.
+  const controllers = [...kinds.map(([controller]) => controller), drillScheduleController(cache), recoveryPlanController(cache), pointVerificationController(cache)];
 
   const manager = new Manager({
     kubeConfig,

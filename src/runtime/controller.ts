@@ -37,6 +37,8 @@ export interface Reconciler<T extends CustomObject> {
 
 export interface ControllerOptions<T extends CustomObject> {
   kind: KindName;
+  /** A second controller of a kind: its name in logs and metrics (label kind), e.g. ReplicatedVM/verification. Default: the kind. */
+  name?: string;
   client: CustomResourceClient<T>;
   informer: Informer<T>;
   reconciler: Reconciler<T>;
@@ -68,10 +70,11 @@ export class Controller<T extends CustomObject> {
   constructor(options: ControllerOptions<T>) {
     this.options = options;
     this.kind = options.kind;
-    this.log = createLogger(`controller/${options.kind}`);
+    const name = options.name ?? options.kind;
+    this.log = createLogger(`controller/${name}`);
     this.queue = new WorkQueue(options.backoff, {
-      onDepthChange: (depth) => queueDepth.set({ kind: options.kind }, depth),
-      onRetry: () => queueRetries.inc({ kind: options.kind }),
+      onDepthChange: (depth) => queueDepth.set({ kind: name }, depth),
+      onRetry: () => queueRetries.inc({ kind: name }),
     });
     const seen = (object: T) => {
       const key = keyOf(refOf(object));
@@ -127,7 +130,7 @@ export class Controller<T extends CustomObject> {
   }
 
   private async process(key: string, signal: AbortSignal): Promise<void> {
-    const kind = this.options.kind;
+    const kind = this.options.name ?? this.options.kind;
     const stopTimer = reconcileDuration.startTimer({ kind });
     const log = this.log.child({ key });
     try {

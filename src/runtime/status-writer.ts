@@ -8,7 +8,7 @@
  * the writer owns would change, so a resync of a converged object writes nothing.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER, ownsCondition, statusOwnedBy, type StatusWriterName } from '../api/contract.ts';
+import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER, VERIFIER_FIELD_MANAGER, ownsCondition, statusOwnedBy, type StatusWriterName } from '../api/contract.ts';
 import type { Condition } from '../api/types.ts';
 import { refOf, type CustomObject, type CustomResourceClient } from '../kube/custom-resources.ts';
 import { applyReadiness, setCondition, type ConditionInput, type Readiness } from './conditions.ts';
@@ -19,7 +19,7 @@ import { STALLED_RECHECK_MS } from './step.ts';
 
 type Status = Record<string, unknown> & { conditions?: Condition[] };
 
-const FIELD_MANAGER: Record<StatusWriterName, string> = { operator: OPERATOR_FIELD_MANAGER, datapath: DATAPATH_FIELD_MANAGER };
+const FIELD_MANAGER: Record<StatusWriterName, string> = { operator: OPERATOR_FIELD_MANAGER, datapath: DATAPATH_FIELD_MANAGER, verifier: VERIFIER_FIELD_MANAGER };
 
 /** True when applying `desired` would change nothing `writer` owns. */
 export function statusUnchanged(current: Status | undefined, desired: Status, writer: StatusWriterName = 'operator'): boolean {

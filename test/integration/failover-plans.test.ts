@@ -3,7 +3,8 @@
 // failover started and approved through the CLI runs group 2 only after group 1's VM runs and its post Job
 // succeeded, holds on a manual approval, and leaves nothing behind once deleted; a failed Job stops the plan
 // (onVMFailure Stop) or is recorded and passed (Continue), cleanup removes every member's test VM; plans
-// that cannot run are refused; members of one consistency group fail over to one group cycle; a Planned plan failover is byte-exact on every VM.
+// that cannot run are refused; members of one consistency group fail over to one group cycle; a DrillSchedule
+// of a plan fails the plan over, verifies every member and cleans up; a Planned plan failover is byte-exact on every VM.
 // No kubelet runs here: the test ends each Job by writing its status (test/support/jobs.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,8 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSISTENCY_GROUP_LABEL } from '../../src/api/contract.ts';
-import type { FailoverRequest, RecoveryPlan, RecoveryPlanGroup, RecoveryPoint } from '../../src/api/types.ts';
+import type { DrillSchedule, FailoverRequest, RecoveryPlan, RecoveryPlanGroup, RecoveryPoint } from '../../src/api/types.ts';
 import { CustomResourceClient } from '../../src/kube/custom-resources.ts';
+import { RUN_NOW_ANNOTATION } from '../../src/reconcilers/drill-schedule/reconciler.ts';
 import { memberFailoverName } from '../../src/reconcilers/failover/plan-members.ts';
 import { diskBlob, SOURCE_LOCATION, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
@@ -212,6 +214,29 @@ describe('recovery plans', () => {
     expect(Math.max(...(await cyclesOf('db')).map(Number)), 'newer group cycles were sealed meanwhile').toBeGreaterThanOrEqual(chosen[0]?.cycle as number);
     await deletePlanFailover('together', ['db', 'web']);
     for (const name of ['db', 'web']) await fx.clients.vms.mergePatch(ref(name), { spec: { consistencyGroup: null } });
+  });
+
+  it('a DrillSchedule of a plan: one Test plan failover, every member verified by checksums, the probe gets all test VMs, all cleaned up', async () => {
+    await plans.create(ns, { metadata: { name: 'shop-drill' }, spec: { groups: [{ name: 'data', replicatedVMs: ['db'] }, { name: 'web', replicatedVMs: ['web'] }] } });
+    const schedules = new CustomResourceClient<DrillSchedule>(fx.kc, 'DrillSchedule');
+    const probe = { job: { spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'probe', image: 'busybox', command: ['true'] }] } } } } };
+    await schedules.create(ns, { metadata: { name: 'shop-weekly', annotations: { [RUN_NOW_ANNOTATION]: 'first' } }, spec: { schedule: '0 3 * * 0', target: { recoveryPlanName: 'shop-drill' }, probe } });
+    const probing = await waitForObject(fx.kc, schedules, ref('shop-weekly'), (o) => Boolean(o?.status?.currentRun?.jobName), 'the plan drill waits for its probe', 120_000);
+    const run = probing!.status!.currentRun!;
+    expect(run.targetVirtualMachineIds).toHaveLength(2);
+    expect(run.verifiedBytes).toBe(2 * DISK_BYTES);
+    expect(run.message).toBe(`db: Checksums: os ${DISK_BYTES} bytes equal; web: Checksums: os ${DISK_BYTES} bytes equal`);
+    const plan = await failovers.get(ref(run.failoverRequestName!));
+    expect(plan?.spec).toMatchObject({ recoveryPlanName: 'shop-drill', type: 'Test' });
+    const env = Object.fromEntries((await readJob(fx.kc, ns, run.jobName!)).spec?.template.spec?.containers[0]?.env?.map((e) => [e.name, e.value]) ?? []);
+    expect(env.SITE_RECOVERY_TARGET_VM_IDS).toBe(run.targetVirtualMachineIds!.join(','));
+    expect(env.SITE_RECOVERY_TARGET_VM_IPS?.split(',')).toHaveLength(2);
+    await endJob(fx.kc, ns, run.jobName!, 'Complete');
+    const done = await waitForObject(fx.kc, schedules, ref('shop-weekly'), (o) => Boolean(o?.status?.lastRun && !o.status.currentRun), 'the plan drill finished', 120_000);
+    expect(done!.status!.lastRun).toMatchObject({ result: 'Passed', verifiedBytes: 2 * DISK_BYTES, targetVirtualMachineIds: run.targetVirtualMachineIds });
+    expect((await failovers.list(ns)).items.map((f) => f.metadata.name).filter((n) => n?.startsWith('shop-weekly'))).toEqual([]);
+    expect(await testResourcesLeft()).toEqual([]);
+    await schedules.delete(ref('shop-weekly'));
   });
 
   it('Planned: every VM of the plan comes up with disks equal to its source disks', async () => {

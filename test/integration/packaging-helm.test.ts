@@ -190,6 +190,8 @@ describe('Helm chart', () => {
         ...Object.fromEntries(['networkmappings', 'replicatedvms'].map((r) => [`siterecovery.io/${r}`, ['get', 'list', 'watch', 'patch', 'update', 'create']])),
         ...Object.fromEntries(['replicationpolicies', 'networkmappings', 'replicatedvms', 'failoverrequests', 'drillschedules', 'recoveryplans'].map((r) => [`siterecovery.io/${r}/status`, ['get', 'patch', 'update']])),
         'siterecovery.io/recoverypoints': ['get', 'list', 'watch', 'delete'],
+        // The background verification of points writes status.verified.
+        'siterecovery.io/recoverypoints/status': ['get', 'patch'],
         'core/events': ['create', 'patch'],
         // Namespaced tenancy: each Namespace's siterecovery.io/azure-scopes annotation.
         'core/namespaces': ['get', 'list', 'watch'],
@@ -297,7 +299,7 @@ describe('Helm chart', () => {
     const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
     expect([...alerts.keys()].sort()).toEqual([
       'SiteRecoveryCapacityAtRisk', 'SiteRecoveryChurnAnomaly', 'SiteRecoveryDatapathDown', 'SiteRecoveryDrillOverdue', 'SiteRecoveryFailoverFailed', 'SiteRecoveryOperatorDown', 'SiteRecoveryOperatorNoLeader',
-      'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
+      'SiteRecoveryPointVerificationFailed', 'SiteRecoveryRPOAbsent', 'SiteRecoveryRPOCritical', 'SiteRecoveryRPOWarning', 'SiteRecoveryReconcileErrors',
     ]);
     // The RPO thresholds are each VM's policy's, exported by the operator, not chart-wide numbers.
     for (const severity of ['warning', 'critical']) {
@@ -323,6 +325,7 @@ describe('Helm chart', () => {
     expect(alerts.get('SiteRecoveryDrillOverdue')?.expr).toContain('> 691200');
     expect(selectorsOf(alerts.get('SiteRecoveryCapacityAtRisk')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_capacity_at_risk']);
     expect(selectorsOf(alerts.get('SiteRecoveryChurnAnomaly')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_churn_anomaly']);
+    expect(selectorsOf(alerts.get('SiteRecoveryPointVerificationFailed')?.expr ?? '').map((x) => x.metric)).toEqual(['site_recovery_replicatedvm_point_verification_failed']);
     for (const r of alerts.values()) {
       expect(promqlErrors(r.expr), r.alert).toEqual([]);
       // Each alert says where its runbook is, and the runbook is in the repository.

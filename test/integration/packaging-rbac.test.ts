@@ -10,7 +10,7 @@ import { RESOURCES, type KindName } from '../../src/api/types.ts';
 import { LeaderElector } from '../../src/runtime/leader-election.ts';
 import { statusCodeOf } from '../../src/kube/errors.ts';
 import { CustomResourceClient, refOf, type CustomObject } from '../../src/kube/custom-resources.ts';
-import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER } from '../../src/api/contract.ts';
+import { DATAPATH_FIELD_MANAGER, OPERATOR_FIELD_MANAGER, VERIFIER_FIELD_MANAGER } from '../../src/api/contract.ts';
 import { addFinalizer, removeFinalizer } from '../../src/runtime/finalizers.ts';
 import { KubeJobClient } from '../../src/kube/jobs.ts';
 import { PACKAGING_TOOLS_TIMEOUT_MS, REPO_ROOT } from '../support/helm.ts';
@@ -146,6 +146,13 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
       expect(await points.get({ namespace: apps, name: 'to-prune' })).toBeUndefined();
     });
 
+    it('records the background verification of a RecoveryPoint in its status (its own field manager)', async () => {
+      const point = objects.get('RecoveryPoint') as CustomObject;
+      const verified = { time: new Date().toISOString(), method: 'CycleChecksums', result: 'Passed' };
+      const updated = await new CustomResourceClient(asOperator, 'RecoveryPoint').applyStatus(refOf(point), { verified }, VERIFIER_FIELD_MANAGER);
+      expect((updated.status as { verified?: unknown }).verified).toEqual(verified);
+    });
+
     it('runs drills: creates and deletes a Test FailoverRequest; creates, gets and deletes the probe Job', async () => {
       const failovers = new CustomResourceClient(asOperator, 'FailoverRequest');
       const body = example('failoverrequest-test.yaml');
@@ -210,7 +217,6 @@ describe('chart RBAC (least privilege, proven against the API server)', () => {
         ['delete replicatedvms', () => new CustomResourceClient(asOperator, 'ReplicatedVM').delete(refOf(vm))],
         ['delete replicationpolicies', () => new CustomResourceClient(asOperator, 'ReplicationPolicy').delete(refOf(objects.get('ReplicationPolicy') as CustomObject))],
         ['create recoverypoints', () => new CustomResourceClient(asOperator, 'RecoveryPoint').create(apps, { ...example('recoverypoint.yaml'), metadata: { name: 'forged', namespace: apps } } as never)],
-        ['patch recoverypoints/status', () => new CustomResourceClient(asOperator, 'RecoveryPoint').applyStatus(refOf(objects.get('RecoveryPoint') as CustomObject), {}, OPERATOR_FIELD_MANAGER)],
         ['get secrets', () => core.readNamespacedSecret({ namespace: home, name: 'anything' })],
         ['list secrets', () => core.listSecretForAllNamespaces()],
         ['create secrets', () => core.createNamespacedSecret({ namespace: home, body: { metadata: { name: 'x' } } })],

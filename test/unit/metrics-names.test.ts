@@ -118,4 +118,17 @@ describe('fleet gauges, from the operator caches at scrape time', () => {
     exportFleetMetrics({ vms: { list: () => [withCondition('web', 'True'), withCondition('db', 'False')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
     expect(await samples('site_recovery_replicatedvm_churn_anomaly')).toEqual(['site_recovery_replicatedvm_churn_anomaly{namespace="a",name="web"} 1']);
   });
+
+  it('point verification failed: 1 per VM whose RecoveryPointVerified condition is False, with its reason', async () => {
+    const withCondition = (name: string, status: string, reason: string): ReplicatedVM =>
+      ({ metadata: { namespace: 'a', name }, spec: { policyRef: { name: 'fast' } }, status: { phase: 'Protected', conditions: [{ type: 'RecoveryPointVerified', status, reason }] } }) as unknown as ReplicatedVM;
+    exportFleetMetrics({ vms: { list: () => [withCondition('web', 'False', 'VerificationFailed'), withCondition('db', 'True', 'Passed')] }, policies: { get: () => undefined }, failovers: { list: () => [] } });
+    expect(await samples('site_recovery_replicatedvm_point_verification_failed')).toEqual(['site_recovery_replicatedvm_point_verification_failed{namespace="a",name="web",reason="VerificationFailed"} 1']);
+  });
+
+  it('a DrillSchedule of a plan is labelled replicated_vm="plan/<name>"', async () => {
+    const schedule = { metadata: { namespace: 'a', name: 'shop-weekly', creationTimestamp: '2026-11-01T00:00:00Z' }, spec: { schedule: '0 3 * * 0', target: { recoveryPlanName: 'shop' } }, status: {} } as unknown as DrillSchedule;
+    exportFleetMetrics({ vms: { list: () => [] }, policies: { get: () => undefined }, failovers: { list: () => [] }, drillSchedules: { list: () => [schedule] } });
+    expect(await samples('site_recovery_drill_schedule_created_timestamp_seconds')).toEqual([`site_recovery_drill_schedule_created_timestamp_seconds{namespace="a",name="shop-weekly",replicated_vm="plan/shop"} ${Date.parse('2026-11-01T00:00:00Z') / 1000}`]);
+  });
 });

@@ -15,7 +15,7 @@ import type { DrillCurrentRun, DrillRun, DrillSchedule } from '../../api/types.t
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { StatusWriter } from '../../runtime/status-writer.ts';
 import { formatDuration, parseDuration } from '../../util/duration.ts';
-import { RUN_STEPS, failed, verificationKey, type DrillDeps, type StepOutcome } from './run-steps.ts';
+import { RUN_STEPS, drillTarget, failed, verificationKey, type DrillDeps, type StepOutcome } from './run-steps.ts';
 import { cronOf, dueRun, nextRun, RUN_NOW_ANNOTATION, type Due } from './schedule.ts';
 
 export { RUN_NOW_ANNOTATION } from './schedule.ts';
@@ -70,7 +70,7 @@ export class DrillScheduleReconciler implements Reconciler<DrillSchedule> {
       ...(due.scheduledAt ? { lastScheduleTime: due.scheduledAt.toISOString() } : {}),
     };
     await this.writer.record(ds, running(run), fields);
-    ctx.events.record(ds, 'Normal', 'DrillStarted', `drill ${run.id} of ${ds.spec.target.replicatedVMName} started (${due.trigger === 'RunNow' ? 'run-now annotation' : 'schedule'})`);
+    ctx.events.record(ds, 'Normal', 'DrillStarted', `drill ${run.id} of ${drillTarget(ds)} started (${due.trigger === 'RunNow' ? 'run-now annotation' : 'schedule'})`);
     return this.advance(ds, run, ctx);
   }
 
@@ -115,7 +115,7 @@ export class DrillScheduleReconciler implements Reconciler<DrillSchedule> {
     };
     const history = [lastRun, ...(ds.status?.history ?? [])].slice(0, ds.spec.historyLimit ?? DEFAULT_HISTORY);
     await this.writer.record(ds, { state: 'ready', reason: `Drill${result}`, message: `drill ${run.id} ${result.toLowerCase()}` }, { currentRun: undefined, lastRun, history });
-    const text = `drill ${run.id} of ${ds.spec.target.replicatedVMName} ${result.toLowerCase()}${run.message ? `: ${run.message}` : ''}`;
+    const text = `drill ${run.id} of ${drillTarget(ds)} ${result.toLowerCase()}${run.message ? `: ${run.message}` : ''}`;
     ctx.events.record(ds, result === 'Passed' ? 'Normal' : 'Warning', `Drill${result}`, text);
     ctx.log.info(text, { namespace: ds.metadata.namespace, name: ds.metadata.name });
     return { requeueAfterMs: 1 };

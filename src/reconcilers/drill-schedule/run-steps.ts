@@ -2,8 +2,10 @@
  * The steps of one drill run, each a function of the run as status.currentRun records it:
  *
  *   FailingOver  create the run's Test FailoverRequest (deterministic name, so a retried create is the
- *                same request) and follow it until Succeeded (RPO and RTO recorded) or Failed;
- *   Verifying    the failed-over disks against the recovery point (verification.ts, in the background);
+ *                same request) and follow it until Succeeded (RPO and RTO recorded) or Failed; for a
+ *                plan target, a plan FailoverRequest, which makes one per member;
+ *   Verifying    the failed-over disks against the recovery point (verification.ts, in the background),
+ *                every member's for a plan;
  *   Probing      the probe Job, if the schedule has one, until Complete or Failed;
  *   CleaningUp   delete the Job and the FailoverRequest (whose finalizer removes the test VM, NICs and
  *                disks) and wait until the request is gone — reached from every step, with the result
@@ -22,7 +24,7 @@ import type { CustomResourceClient, ObjectReader } from '../../kube/custom-resou
 import type { JobClient } from '../../kube/jobs.ts';
 import { POLL_MS } from '../../runtime/step.ts';
 import { DRILL_RUN_LABEL, DRILL_SCHEDULE_LABEL, ownerOf, probeJob, probeOutcome } from './probe-job.ts';
-import type { Verifications } from './verification.ts';
+import type { Verifications, VerifyTarget } from './verification.ts';
 
 export interface DrillDeps {
   schedules: CustomResourceClient<DrillSchedule>;
@@ -88,16 +90,28 @@ async function failingOver({ deps, ds, run }: RunPass): Promise<StepOutcome> {
       ...(status.recoveryPointName ? { recoveryPointName: status.recoveryPointName } : {}),
       ...(status.recoveryPointTime ? { rpoSeconds: Math.max(0, Math.round((requested - Date.parse(status.recoveryPointTime)) / 1000)) } : {}),
       ...(status.rtoSeconds !== undefined ? { rtoSeconds: status.rtoSeconds } : {}),
-      targetVirtualMachineIds: status.targetVirtualMachineId ? [status.targetVirtualMachineId] : [],
+      targetVirtualMachineIds: testVmIds(fo),
     },
   };
+}
+
+/** The test VMs a run's failover made: the VM's, or every member's of a plan failover. */
+function testVmIds(fo: FailoverRequest): string[] {
+  const status = fo.status ?? {};
+  if (fo.spec.recoveryPlanName) return (status.members ?? []).flatMap((m) => (m.targetVirtualMachineId ? [m.targetVirtualMachineId] : []));
+  return status.targetVirtualMachineId ? [status.targetVirtualMachineId] : [];
+}
+
+/** What a schedule drills, for messages: the VM, or "plan <name>". */
+export function drillTarget(ds: DrillSchedule): string {
+  return ds.spec.target.recoveryPlanName ? `plan ${ds.spec.target.recoveryPlanName}` : (ds.spec.target.replicatedVMName ?? '');
 }
 
 async function createFailover(deps: DrillDeps, ds: DrillSchedule, name: string, runId: string): Promise<void> {
   try {
     await deps.failovers.create(namespaceOf(ds), {
       metadata: { name, labels: { [DRILL_SCHEDULE_LABEL]: String(ds.metadata.name), [DRILL_RUN_LABEL]: runId }, ownerReferences: [ownerOf(ds)] },
-      spec: { replicatedVMName: ds.spec.target.replicatedVMName, type: 'Test' },
+      spec: ds.spec.target.recoveryPlanName ? { recoveryPlanName: ds.spec.target.recoveryPlanName, type: 'Test' } : { replicatedVMName: ds.spec.target.replicatedVMName, type: 'Test' },
     });
   } catch (error) {
     if (!isConflict(error)) throw error;
@@ -110,14 +124,34 @@ async function verifying({ deps, ds, run }: RunPass): Promise<StepOutcome> {
   const ns = namespaceOf(ds);
   const fo = await deps.failovers.get({ namespace: ns, name: failoverNameOf(ds, run.id) });
   if (!fo) return failed(run, `FailoverRequest ${failoverNameOf(ds, run.id)} was deleted during the run`);
-  const point = run.recoveryPointName ? await deps.points.get({ namespace: ns, name: run.recoveryPointName }) : undefined;
-  if (!point) return failed(run, `RecoveryPoint ${run.recoveryPointName ?? '(none)'} is gone: nothing to verify against`);
+  const targets = fo.spec.recoveryPlanName ? await planTargets(deps, ns, fo) : await vmTarget(deps, ns, fo, run.recoveryPointName);
+  if ('error' in targets) return failed(run, targets.error);
   const key = verificationKey(ds, run.id);
-  const result = deps.verifications.poll(key, method, fo, point);
+  const result = deps.verifications.poll(key, method, targets);
   if (!result) return { run, requeueAfterMs: VERIFY_POLL_MS };
   deps.verifications.forget(key);
   const next = { ...run, verifiedBytes: result.verifiedBytes, message: result.message };
   return result.pass ? { run: { ...next, step: 'Probing' } } : failed(next, `verification failed: ${result.message}`);
+}
+
+type Targets = VerifyTarget[] | { error: string };
+
+async function vmTarget(deps: DrillDeps, namespace: string, fo: FailoverRequest, pointName: string | undefined): Promise<Targets> {
+  const point = pointName ? await deps.points.get({ namespace, name: pointName }) : undefined;
+  return point ? [{ fo, point }] : { error: `RecoveryPoint ${pointName ?? '(none)'} is gone: nothing to verify against` };
+}
+
+/** Every member of a plan failover: its own FailoverRequest and the point it used. */
+async function planTargets(deps: DrillDeps, namespace: string, plan: FailoverRequest): Promise<Targets> {
+  const targets: VerifyTarget[] = [];
+  for (const m of plan.status?.members ?? []) {
+    const fo = m.failoverRequestName ? await deps.failovers.get({ namespace, name: m.failoverRequestName }) : undefined;
+    if (!fo) return { error: `the FailoverRequest of plan member ${m.replicatedVMName} is gone` };
+    const point = m.recoveryPoint ? await deps.points.get({ namespace, name: m.recoveryPoint }) : undefined;
+    if (!point) return { error: `RecoveryPoint ${m.recoveryPoint ?? '(none)'} of plan member ${m.replicatedVMName} is gone: nothing to verify against` };
+    targets.push({ fo, point, member: m.replicatedVMName });
+  }
+  return targets.length ? targets : { error: `plan failover ${plan.metadata.name} reports no members` };
 }
 
 async function probing({ deps, ds, run }: RunPass): Promise<StepOutcome> {
@@ -137,9 +171,14 @@ async function probing({ deps, ds, run }: RunPass): Promise<StepOutcome> {
   return outcome.pass ? { run: { ...run, jobName: name, step: 'CleaningUp', result: 'Passed', message } } : failed({ ...run, jobName: name }, message);
 }
 
-/** The private IPs of the test VM's NICs, as the FailoverRequest recorded them. */
+/** The private IPs of the test VM's NICs, as the FailoverRequest recorded them (a plan's: every member's). */
 async function targetIps(az: AzureClients, namespace: string, failovers: CustomResourceClient<FailoverRequest>, name: string): Promise<string[]> {
   const fo = await failovers.get({ namespace, name });
+  if (fo?.spec.recoveryPlanName) {
+    const ips: string[] = [];
+    for (const m of fo.status?.members ?? []) if (m.failoverRequestName) ips.push(...(await targetIps(az, namespace, failovers, m.failoverRequestName)));
+    return ips;
+  }
   const ips: string[] = [];
   for (const r of fo?.status?.targetResources ?? []) {
     if (r.kind !== 'NetworkInterface') continue;

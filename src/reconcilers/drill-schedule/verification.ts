@@ -12,8 +12,9 @@
  */
 import type { FailoverRequest, RecoveryPoint } from '../../api/types.ts';
 import type { AzureClients } from '../../azure/clients.ts';
-import { DiskVerifier, type VerifyMethod } from '../../azure/verify/disk-verifier.ts';
-import { vmDisksByName } from '../../azure/verify/vm-disks.ts';
+import { BackgroundTasks } from '../../runtime/background-tasks.ts';
+import type { VerifyMethod } from '../../azure/verify/disk-verifier.ts';
+import { verifyFailoverDisks, type DiskCheck } from '../../azure/verify/failover-disks.ts';
 
 export interface VerificationResult {
   pass: boolean;
@@ -22,62 +23,57 @@ export interface VerificationResult {
   message: string;
 }
 
-interface Task {
-  controller: AbortController;
-  result?: VerificationResult;
-}
-
-/** Background verifications by run key (namespace/schedule/run id). */
+/** Background verifications by run key (namespace/schedule/run id), on src/runtime/background-tasks.ts. */
 export class Verifications {
-  private readonly tasks = new Map<string, Task>();
+  private readonly tasks = new BackgroundTasks<VerificationResult>();
   private readonly az: AzureClients;
 
   constructor(az: AzureClients) {
     this.az = az;
   }
 
-  /** The result of the run's verification; undefined while it runs (started now if none was). */
-  poll(key: string, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint): VerificationResult | undefined {
-    const task = this.tasks.get(key);
-    if (task) return task.result;
-    const started: Task = { controller: new AbortController() };
-    this.tasks.set(key, started);
-    verifyTestFailover(this.az, method, fo, point, started.controller.signal).then(
-      (result) => (started.result = result),
-      (error: unknown) => (started.result = { pass: false, verifiedBytes: 0, message: `verification failed: ${error instanceof Error ? error.message : String(error)}` }),
-    );
-    return undefined;
+  /**
+   * The result of the run's verification; undefined while it runs (started now if none was). Several
+   * targets (a plan's members, each with its name) are verified one after another into one result.
+   */
+  poll(key: string, method: VerifyMethod, targets: readonly VerifyTarget[]): VerificationResult | undefined {
+    const result = this.tasks.poll(key, (signal) => verifyAll(this.az, method, targets, signal));
+    if (!result) return undefined;
+    return result.ok ? result.value : { pass: false, verifiedBytes: 0, message: `verification failed: ${result.error instanceof Error ? result.error.message : String(result.error)}` };
   }
 
   /** Forgets the run's verification, aborting it if it still runs. */
   forget(key: string): void {
-    this.tasks.get(key)?.controller.abort();
-    this.tasks.delete(key);
+    this.tasks.forget(key);
   }
 }
 
-/** Verifies each disk of `point` on the test VM of `fo`; a disk that cannot be checked fails with the reason. */
+/** A test failover to verify and the point it used; `member` names it in the message (a plan's VM). */
+export interface VerifyTarget {
+  fo: FailoverRequest;
+  point: RecoveryPoint;
+  member?: string;
+}
+
+async function verifyAll(az: AzureClients, method: VerifyMethod, targets: readonly VerifyTarget[], signal: AbortSignal): Promise<VerificationResult> {
+  const results: VerificationResult[] = [];
+  for (const t of targets) {
+    const r = await verifyTestFailover(az, method, t.fo, t.point, signal);
+    results.push(t.member ? { ...r, message: `${t.member}: ${r.message}` } : r);
+  }
+  return { pass: results.every((r) => r.pass), verifiedBytes: results.reduce((n, r) => n + r.verifiedBytes, 0), message: results.map((r) => r.message).join('; ') };
+}
+
+/** Verifies each disk of `point` on the test VM of `fo` (src/azure/verify/failover-disks.ts); a disk that cannot be checked fails with the reason. */
 export async function verifyTestFailover(az: AzureClients, method: VerifyMethod, fo: FailoverRequest, point: RecoveryPoint, signal: AbortSignal): Promise<VerificationResult> {
   const vmId = fo.status?.targetVirtualMachineId;
   if (!vmId) throw new Error('the failover reports no test VM');
-  const targetDisks = await vmDisksByName(az, vmId, signal);
-  const verifier = new DiskVerifier(az, az.credential, `${fo.metadata.namespace}/${fo.metadata.name}`);
-  let verifiedBytes = 0;
-  const lines: string[] = [];
-  let pass = true;
-  for (const d of point.spec.disks) {
-    const diskId = targetDisks.get(d.name);
-    try {
-      if (!diskId) throw new Error('the test VM has no such disk');
-      const v = await verifier.verify({ method, diskId, expected: { kind: 'RecoveryPointSnapshot', blobUrl: d.blobUrl, snapshot: d.snapshot }, sizeBytes: d.sizeBytes, scratchBesideBlobUrl: d.blobUrl, signal });
-      verifiedBytes += v.bytesVerified;
-      pass &&= v.pass;
-      lines.push(v.pass ? `${d.name} ${v.bytesVerified} bytes equal` : `${d.name} ${v.error ?? 'differs'}`);
-    } catch (error) {
-      if (signal.aborted) throw error;
-      pass = false;
-      lines.push(`${d.name} not verified: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return { pass, verifiedBytes, message: `${method}: ${lines.join('; ')}` };
+  const disks = point.spec.disks.map((d) => ({ name: d.name, sizeBytes: d.sizeBytes, expected: { kind: 'RecoveryPointSnapshot' as const, blobUrl: d.blobUrl, snapshot: d.snapshot }, scratchBesideBlobUrl: d.blobUrl }));
+  const found = await verifyFailoverDisks(az, az.credential, { vmId, disks, method, tag: `${fo.metadata.namespace}/${fo.metadata.name}`, signal });
+  const line = (d: DiskCheck) => {
+    if (d.pass) return `${d.name} ${d.bytesVerified} bytes equal`;
+    const compared = d.firstDifferingOffset !== undefined || d.sha256 !== undefined;
+    return compared ? `${d.name} ${d.error ?? 'differs'}` : `${d.name} not verified: ${d.error ?? 'unknown error'}`;
+  };
+  return { pass: found.pass, verifiedBytes: found.bytesVerified, message: `${method}: ${found.disks.map(line).join('; ')}` };
 }
