@@ -1,7 +1,9 @@
 // A VM fails over into another subscription than its own (issue 18, item 2; ASR's recoveryResourceGroupId
 // names a group of any subscription): spec.targetSubscriptionId. A NetworkMapping whose target network is in
 // the source's subscription is refused (NetworkMappingSubscriptionMismatch) before anything is created; pointed
-// at networks of the target subscription, the VM is protected with its target resource group there (the
+// at networks of the target subscription, the mapping waits (AuthorizationFailed, naming the action and the
+// scope there) until the operator's identity gets its role in the target subscription (the datapath's never
+// does: it needs nothing there); then the VM is protected with its target resource group there (the
 // replica storage stays in the source's subscription), and a Test then a Planned failover create the VM, its
 // disks (imported across subscriptions, byte-exact) and its NIC in the target subscription, read back there,
 // with nothing of the sort in the source subscription's group of that name. A test network of another
@@ -12,6 +14,8 @@ import { RESOURCE_ROLE } from '../../src/api/contract.ts';
 import type { FailoverRequest } from '../../src/api/types.ts';
 import { parseArmId, resourceGroupId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
+import { OWNER, sandboxRbac, shippedRole } from '../../sandbox/src/azure-roles.ts';
+import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -46,7 +50,11 @@ async function computeIn(az: AzureClients, group: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'tsub', rg, vmName, disks: 1, diskBytes: DISK_BYTES, moreSubscriptionIds: [OTHER] });
+  fx = await startFailoverFixture({ namespacePrefix: 'tsub', rg, vmName, disks: 1, diskBytes: DISK_BYTES, moreSubscriptionIds: [OTHER], principals: true });
+  // Roles enforced: the operator and the datapath have theirs in the source subscription only (the sandbox's
+  // own principal, the test's clients, owns both).
+  const roles = sandboxRbac(fx.sb.arm.subscriptionId);
+  fx.sb.arm.rbac.configure({ ...roles, assignments: [...roles.assignments, { principalId: SANDBOX_PRINCIPALS.sandbox, role: OWNER, scope: `/subscriptions/${OTHER}` }] });
   mine = new AzureClients(fx.sb.azure);
   other = mine.forSubscription(OTHER);
   await other.resources.resourceGroups.createOrUpdate(NET_RG, { location: TARGET });
@@ -105,10 +113,15 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     await expect(fx.clients.vms.mergePatch(foRef(vmName), { spec: { targetSubscriptionId: fx.sb.arm.subscriptionId } })).rejects.toThrow(/targetSubscriptionId is immutable/);
   });
 
-  it('pointed at networks of the target subscription, protects the VM with its target resource group there', async () => {
+  it('pointed at networks of the target subscription, waits for the operator\'s role there, then protects the VM with its target resource group there', async () => {
     const spec = { sourceVirtualNetworkId: sourceNetworkId(), targetLocation: TARGET, targetResourceGroup: `${rg}-asr`, targetVirtualNetworkId: targetNetworkId, testVirtualNetworkId: testNetworkId };
     await fx.clients.mappings.create(fx.ns, { metadata: { name: 'net' }, spec });
     await fx.clients.vms.mergePatch(foRef(vmName), { spec: { networkMappingRef: { name: 'net' } } });
+    const denied = await waitForObject(fx.kc, fx.clients.mappings, foRef('net'), (o) => o?.status?.conditions?.some((c) => c.reason === 'AuthorizationFailed') ?? false, 'the mapping denied in the target subscription', 60_000);
+    expect(denied?.status?.conditions?.find((c) => c.reason === 'AuthorizationFailed')?.message).toContain(`perform action 'Microsoft.Network/virtualNetworks/read' over scope '${targetNetworkId}'`);
+    await expect(other.resources.resourceGroups.get(`${rg}-asr`)).rejects.toMatchObject({ statusCode: 404 });
+    const granted = fx.sb.arm.rbac.assignments.concat({ principalId: SANDBOX_PRINCIPALS.operator, role: shippedRole('operator'), scope: `/subscriptions/${OTHER}` });
+    fx.sb.arm.rbac.configure({ assignments: granted });
     const vm = await waitForObject(fx.kc, fx.clients.vms, foRef(vmName), (o) => o?.status?.phase === 'Protected' && (o.status.replication?.cycle ?? 0) >= 1, 'protected', 180_000);
     expect(vm?.status?.targetResourceGroupId).toBe(resourceGroupId(OTHER, `${rg}-asr`));
     const roles = new Map((vm?.status?.targetResources ?? []).map((r) => [r.role, r.id]));
