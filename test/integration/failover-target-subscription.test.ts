@@ -7,7 +7,8 @@
 // replica storage stays in the source's subscription), and a Test then a Planned failover create the VM, its
 // disks (imported across subscriptions, byte-exact) and its NIC in the target subscription, read back there,
 // with nothing of the sort in the source subscription's group of that name. A test network of another
-// subscription and re-protect across subscriptions are refused. Real operator and datapath (in this
+// subscription and re-protect across subscriptions are refused. Disabling replication removes what it made
+// in both subscriptions. Real operator and datapath (in this
 // process), real API server, local Azure serving two subscriptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
@@ -176,5 +177,17 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     expect(stalled?.status?.conditions?.find((c) => c.type === 'Reprotected')?.status).toBe('False');
     const source = await mine.compute.virtualMachines.instanceView(rg, vmName);
     expect(source.statuses?.map((s) => s.code)).toContain('PowerState/stopped');
+  });
+
+  it('disabling replication (deletionPolicy Delete) removes what it made in both subscriptions, never the failed-over VM', async () => {
+    // Roles no longer enforced: the shipped operator role has no resourceGroups/delete (a gap of its own).
+    fx.sb.arm.rbac.configure({ enabled: false });
+    await fx.clients.vms.mergePatch(foRef(vmName), { spec: { deletionPolicy: 'Delete' } });
+    await fx.clients.vms.delete(foRef(vmName));
+    await waitForObject(fx.kc, fx.clients.vms, foRef(vmName), (o) => o === undefined, 'replication disabled', 60_000);
+    // The replica storage's group (storage accounts, restore points) is gone from the source subscription; the
+    // target group stays in the target subscription with the failed-over VM in it.
+    await expect(mine.resources.resourceGroups.get(`${rg}-asr`)).rejects.toMatchObject({ statusCode: 404 });
+    expect(await computeIn(other, `${rg}-asr`)).toContain(`vm ${vmName}`);
   });
 });
