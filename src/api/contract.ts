@@ -118,6 +118,8 @@ export const APPROVE_ANNOTATION_PREFIX = 'siterecovery.io/approve-';
 
 export const RESOURCE_ROLE = {
   group: 'TargetResourceGroup',
+  /** The group of the same name in the source's subscription holding the replica storage, when the VM fails over into another (spec.targetSubscriptionId). */
+  replicaGroup: 'ReplicaResourceGroup',
   cache: 'CacheStorageAccount',
   target: 'TargetStorageAccount',
   availabilitySet: 'TargetAvailabilitySet',

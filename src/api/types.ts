@@ -1268,6 +1268,10 @@ export interface ReplicatedVMSpec {
    * Resource group in the target region for the failed-over VM and its disks, NICs and availability set. Default <source resource group>-asr. Immutable once set.
    */
   targetResourceGroup?: string;
+  /**
+   * Subscription the VM fails over into (its target resource group, availability set, NSG mirrors, and on failover its disks, NICs, public IPs and VM), as ASR's recoveryResourceGroupId allows. Default the source VM's. The operator's identity must be allowed to create there; the NetworkMapping's target (and test) network must be in it, else replication stalls with reason NetworkMappingSubscriptionMismatch before anything is created. The replica storage accounts stay in the source VM's subscription. Immutable.
+   */
+  targetSubscriptionId?: string;
   policyRef: LocalObjectReference1;
   networkMappingRef: LocalObjectReference2;
   /**

@@ -65,13 +65,18 @@ export function resourceGroupNameOf(id: string): string {
  * Why the operator refuses these ids, if it does: one names a subscription other than the one its ARM
  * clients manage. Those clients address their own subscription whatever an id says, so without this
  * check `/subscriptions/<other>/resourceGroups/rg/…/vnet` would silently be read, and acted on, as the
- * `rg/vnet` of the operator's subscription (a finding of the fuzz tests, issue #16).
+ * `rg/vnet` of the operator's subscription (a finding of the fuzz tests, issue #16). `expected` says which
+ * subscription the ids must name (a ReplicatedVM's target-side ids: its target subscription).
  */
-export function foreignSubscriptionRefusal(subscriptionId: string, ids: Record<string, string | undefined>): { reason: string; message: string } | undefined {
+export function foreignSubscriptionRefusal(
+  subscriptionId: string,
+  ids: Record<string, string | undefined>,
+  expected = `this operator manages subscription ${subscriptionId} only`,
+): { reason: string; message: string } | undefined {
   for (const [field, id] of Object.entries(ids)) {
     const named = id === undefined ? undefined : /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1];
     if (named !== undefined && named.toLowerCase() !== subscriptionId.toLowerCase()) {
-      return { reason: 'SubscriptionNotManaged', message: `${field} names subscription ${named}; this operator manages subscription ${subscriptionId} only` };
+      return { reason: 'SubscriptionNotManaged', message: `${field} names subscription ${named}; ${expected}` };
     }
   }
   return undefined;

@@ -35,6 +35,11 @@
  * `site-recovery-datapath`, `site-recovery-cli` before the SDK's own tokens, through the SDK's
  * `userAgentOptions.userAgentPrefix`), so that ARM-side request logs and the sandbox's `arm-stats` tell
  * which component spends the subscription's request budget.
+ *
+ * The clients address one subscription (the SDK puts it in every path). A resource of another subscription
+ * (a ReplicatedVM's spec.targetSubscriptionId: its failover's VM, disks and NICs) is acted on through
+ * `forSubscription` / `forResource`: clients of the same configuration, credential, budget and followed
+ * operations, for that subscription, built once per subscription.
  */
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
@@ -222,13 +227,15 @@ export class AzureClients {
   /** The long-running operations started and not waited on, polled as Azure says (followOperations). */
   readonly operations: OperationPolls | undefined;
 
-  constructor(config: AzureConfig, options: { gate?: ArmBudgetGate | undefined; followOperations?: boolean } = {}) {
+  constructor(config: AzureConfig, options: { gate?: ArmBudgetGate | undefined; followOperations?: boolean; operations?: OperationPolls } = {}) {
+    this.config = config;
+    this.options = options;
     this.subscriptionId = config.subscriptionId;
     this.credential = config.credential;
     this.lroTimeoutMs = config.lroTimeoutMs ?? 600_000;
     this.storageCallTimeoutMs = config.storageCallTimeoutMs;
     this.gate = options.gate;
-    this.operations = options.followOperations ? new OperationPolls() : undefined;
+    this.operations = options.operations ?? (options.followOperations ? new OperationPolls() : undefined);
     const budget = options.gate ? [{ policy: armBudgetPolicy(options.gate), position: 'perRetry' as const }] : [];
     const follow = this.operations ? [{ policy: this.operations.policy(), position: 'perCall' as const }] : [];
     const clientOptions = {
@@ -262,4 +269,27 @@ export class AzureClients {
   }
 
   private pollClient: HttpClient | undefined;
+
+  private readonly config: AzureConfig;
+  private readonly options: { gate?: ArmBudgetGate | undefined; followOperations?: boolean; operations?: OperationPolls };
+  private readonly others = new Map<string, AzureClients>();
+
+  /** The clients of `subscriptionId` (these when it is theirs): same configuration, credential, budget gate and followed operations. */
+  forSubscription(subscriptionId: string): AzureClients {
+    if (subscriptionId.toLowerCase() === this.subscriptionId.toLowerCase()) return this;
+    const key = subscriptionId.toLowerCase();
+    let other = this.others.get(key);
+    if (!other) {
+      const operations = this.operations ? { operations: this.operations } : {};
+      other = new AzureClients({ ...this.config, subscriptionId }, { ...this.options, ...operations });
+      this.others.set(key, other);
+    }
+    return other;
+  }
+
+  /** The clients of the subscription ARM id `id` names (these when it names none, or theirs). */
+  forResource(id: string): AzureClients {
+    const named = /^\/subscriptions\/([^/]+)/i.exec(id)?.[1];
+    return named ? this.forSubscription(named) : this;
+  }
 }

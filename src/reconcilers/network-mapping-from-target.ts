@@ -22,7 +22,7 @@ export interface TargetOnlyMapping {
 
 async function networkNamed(az: AzureClients, id: string | undefined, resourceGroup: string, mirrorName: string): Promise<VirtualNetwork | undefined> {
   const at = id ? parseArmId(id) : { resourceGroup, name: mirrorName };
-  return getVirtualNetwork(az, at.resourceGroup, at.name);
+  return getVirtualNetwork(id ? az.forResource(id) : az, at.resourceGroup, at.name);
 }
 
 export async function mappingFromTarget(az: AzureClients, mapping: NetworkMapping): Promise<Step<TargetOnlyMapping>> {

@@ -67,9 +67,10 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
     const stall = (reason: string, message: string) => this.status.stall(mapping, stalled(reason, message), ctx.events, { targetResources: ledger.list() });
     const pause = (step: Unfinished) => (step.state === 'stalled' ? stall(step.reason, step.message) : this.status.pause(mapping, step, { targetResources: ledger.list() }));
 
-    // 1. The source network (and every network named: in the subscription the operator manages).
-    const { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId } = spec;
-    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, targetVirtualNetworkId, testVirtualNetworkId, ...networkMappingSecurityIds(mapping) });
+    // 1. The source network (in the subscription the operator manages; a target or test network it names may be
+    // in another, for ReplicatedVMs failing over there, spec.targetSubscriptionId: it is read in its own; the groups, tables and application security groups named for a network the mapping creates are in the operator's).
+    const { sourceVirtualNetworkId } = spec;
+    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, ...networkMappingSecurityIds(mapping) });
     if (foreign) return stall(foreign.reason, foreign.message);
     const outside = tenancyRefusal(this.scopes, mapping.metadata.namespace ?? 'default', networkMappingAzureIds(mapping, this.az.subscriptionId));
     if (outside) return stall(outside.reason, outside.message);
@@ -174,7 +175,7 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
   private async network(adoptId: string | undefined, role: string, mirror: VirtualNetworkSpec, ledger: ResourceLedger, persist: () => Promise<void>): Promise<Step<VirtualNetwork>> {
     if (adoptId) {
       const id = parseArmId(adoptId);
-      const network = await getVirtualNetwork(this.az, id.resourceGroup, id.name);
+      const network = await getVirtualNetwork(this.az.forResource(adoptId), id.resourceGroup, id.name);
       if (!network) return stalled(`${role}NotFound`, `virtual network ${adoptId} does not exist`);
       ledger.set({ role, id: network.id ?? adoptId, created: false });
       return { state: 'done', value: network };

@@ -12,14 +12,13 @@
 import type { FailoverRequest, NetworkMapping, ReplicatedVM } from '../api/types.ts';
 import { resourceGroupId, resourceGroupNameOf } from '../azure/arm-id.ts';
 import { scopeRefusal, type ScopeSource } from '../azure/scopes.ts';
-import { moreAzureIds } from './replicated-vm/spec-ids.ts';
+import { moreAzureIds, targetSubscriptionOf } from './replicated-vm/spec-ids.ts';
 
 type Ids = Record<string, string | undefined>;
 
-/** The target resource group's id: spec.targetResourceGroup, else `<source resource group>-asr`. */
-function targetGroupId(vm: ReplicatedVM, subscriptionId: string): string {
-  const name = vm.spec.targetResourceGroup ?? `${resourceGroupNameOfOr(vm.spec.sourceVirtualMachineId)}-asr`;
-  return resourceGroupId(subscriptionId, name);
+/** The target resource group's name: spec.targetResourceGroup, else `<source resource group>-asr`. */
+function targetGroupName(vm: ReplicatedVM): string {
+  return vm.spec.targetResourceGroup ?? `${resourceGroupNameOfOr(vm.spec.sourceVirtualMachineId)}-asr`;
 }
 
 function resourceGroupNameOfOr(id: string): string {
@@ -34,12 +33,14 @@ export function replicatedVmAzureIds(vm: ReplicatedVM, subscriptionId: string): 
   const { spec } = vm;
   const ids: Ids = {
     'spec.sourceVirtualMachineId': spec.sourceVirtualMachineId,
-    'spec.targetResourceGroup': targetGroupId(vm, subscriptionId),
+    // In the target subscription (spec.targetSubscriptionId); the replica storage group of that name stays in the source's.
+    'spec.targetResourceGroup': resourceGroupId(targetSubscriptionOf(vm, subscriptionId), targetGroupName(vm)),
     'spec.cacheStorageAccountId': spec.cacheStorageAccountId,
     'spec.targetStorageAccountId': spec.targetStorageAccountId,
     'spec.targetAvailabilitySetId': spec.targetAvailabilitySetId,
     'spec.seedVirtualMachineId': spec.seedVirtualMachineId,
   };
+  if (targetSubscriptionOf(vm, subscriptionId) !== subscriptionId) ids['spec.targetResourceGroup (replica storage)'] = resourceGroupId(subscriptionId, targetGroupName(vm));
   // Placement groups, per-NIC overrides, load balancer, application security group and disk encryption
   // set mappings: the same list the subscription check reads.
   for (const [field, id] of Object.entries(moreAzureIds(vm))) ids[`spec.${field}`] = id;

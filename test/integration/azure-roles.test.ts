@@ -71,6 +71,10 @@ const OUTSIDE_SCENARIO = {
     'Microsoft.Network/publicIPAddresses/read',
     'Microsoft.Network/publicIPAddresses/write',
     'Microsoft.Network/publicIPAddresses/join/action', // linked: a NIC using the address
+    // Removing what the operator created when a person asks (failover-target-subscription: deletionPolicy
+    // Delete; a deleted NetworkMapping's networks).
+    'Microsoft.Network/virtualNetworks/delete',
+    'Microsoft.Resources/subscriptions/resourceGroups/delete',
   ],
   datapath: [
     'Microsoft.Compute/disks/beginGetAccess/action', // re-protect's seed disks

@@ -166,7 +166,7 @@ describe('out-of-process control (/_sandbox)', () => {
 });
 
 describe('a second subscription', () => {
-  it('has resource groups, resources and lists of its own; operation URLs name it; an unknown one is SubscriptionNotFound', async () => {
+  it('has resource groups, resources and lists of its own; operation URLs name it; an unknown one is SubscriptionNotFound; deleting a group of the same name elsewhere leaves it', async () => {
     const other = makeClients({ endpoint: h.arm.endpoint, subscriptionId: OTHER });
     // The same resource group name in both subscriptions: two groups (ARM's names are unique per subscription).
     await h.c.resources.resourceGroups.createOrUpdate('rg-two', { location: loc });
@@ -196,6 +196,12 @@ describe('a second subscription', () => {
 
     const unknown = makeClients({ endpoint: h.arm.endpoint, subscriptionId: '00000000-0000-4000-8000-0000000000ff' });
     await expect(unknown.resources.resourceGroups.get('rg-two')).rejects.toMatchObject({ statusCode: 404, code: 'SubscriptionNotFound' });
+
+    // Deleting the first subscription's rg-two deletes its resources only, not those of the other's rg-two.
+    await h.c.compute.disks.createOrUpdate('rg-two', 'mine', { location: loc, creationData: { createOption: 'Empty' }, diskSizeGB: 1 }, fast);
+    await h.c.resources.resourceGroups.beginDeleteAndWait('rg-two', fast);
+    await expect(h.c.compute.disks.get('rg-two', 'mine')).rejects.toMatchObject({ statusCode: 404 });
+    expect(await names(other.resources.resources.listByResourceGroup('rg-two'))).toEqual(['rg-two-vnet', 'd']);
   });
 });
 

@@ -56,8 +56,9 @@ export interface DatapathSandbox {
   close(): Promise<void>;
 }
 
-export async function startDatapathSandbox(): Promise<DatapathSandbox> {
-  const azure = await startLocalAzure();
+/** `moreSubscriptionIds`: subscriptions the ARM emulator serves beside the first (a target subscription). */
+export async function startDatapathSandbox(options: { moreSubscriptionIds?: string[] } = {}): Promise<DatapathSandbox> {
+  const azure = await startLocalAzure(options.moreSubscriptionIds ? { moreSubscriptionIds: options.moreSubscriptionIds } : {});
   const { arm } = azure;
   const cred = new StaticTokenCredential(azure.token);
   const o = { endpoint: arm.endpoint, retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } };

@@ -78,8 +78,10 @@ export async function startFailoverFixture(options: {
    * tokens) rather than the sandbox's own, so that the ARM emulator's role assignments (`sb.arm.rbac`) apply.
    */
   principals?: boolean;
+  /** Subscriptions the ARM emulator serves beside the operator's (a ReplicatedVM's spec.targetSubscriptionId). */
+  moreSubscriptionIds?: string[];
 }): Promise<FailoverFixture> {
-  const sb = await startDatapathSandbox();
+  const sb = await startDatapathSandbox(options.moreSubscriptionIds ? { moreSubscriptionIds: options.moreSubscriptionIds } : {});
   const kc = testKubeConfig();
   const ns = await createTestNamespace(kc, options.namespacePrefix);
   const clients = crClients(kc);

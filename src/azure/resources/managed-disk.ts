@@ -53,6 +53,11 @@ export function managedDiskResource(az: AzureClients, diskId: string, owner: str
         ...(from.trustedLaunch ? { securityProfile: { securityType: 'TrustedLaunch' } } : {}),
         ...(from.diskEncryptionSetId ? { encryption: { type: 'EncryptionAtRestWithCustomerKey', diskEncryptionSetId: from.diskEncryptionSetId } } : {}),
         // No diskSizeGB: an imported disk takes the size of its source blob (a size here would be a resize).
+        // storageAccountId is the full ARM id of the account holding the blob ("Required if createOption is Import.
+        // The Azure Resource Manager identifier of the storage account containing the blob to import as a disk",
+        // https://learn.microsoft.com/en-us/python/api/azure-mgmt-compute/azure.mgmt.compute.models.creationdata):
+        // it may be in another subscription than the disk's (a VM failing over into spec.targetSubscriptionId
+        // imports from the replica account of the source's subscription).
         creationData: { createOption: 'Import', sourceUri: from.sourceUri, storageAccountId: from.storageAccountId },
       }),
     );

@@ -92,7 +92,7 @@ export class DiskVerifier {
   }
 
   private async full(r: VerifyDiskRequest): Promise<Omit<DiskVerification, 'seconds'>> {
-    const actual = withDiskExport(this.az, r.diskId, this.tag, (d) => hashPageBlob(sasBlob(d.url), { length: r.sizeBytes, signal: r.signal }), r.signal);
+    const actual = withDiskExport(this.az.forResource(r.diskId), r.diskId, this.tag, (d) => hashPageBlob(sasBlob(d.url), { length: r.sizeBytes, signal: r.signal }), r.signal);
     const expected = this.withExpected(r, (side) => hashPageBlob(side.blob, { length: r.sizeBytes, signal: r.signal }));
     const [a, e] = await Promise.allSettled([actual, expected]);
     if (a.status === 'rejected') throw a.reason;
@@ -104,7 +104,7 @@ export class DiskVerifier {
   private async checksums(r: VerifyDiskRequest): Promise<Omit<DiskVerification, 'seconds'>> {
     const scratch = this.scratchPair(r);
     try {
-      const found = await withDiskExport(this.az, r.diskId, this.tag, (d) => this.withExpected(r, (expected) => compareByChecksums({ blob: sasBlob(d.url), url: d.url, scratch: scratch[0] }, { ...expected, scratch: scratch[1] }, r.sizeBytes, { concurrency: CONCURRENCY, signal: r.signal })), r.signal);
+      const found = await withDiskExport(this.az.forResource(r.diskId), r.diskId, this.tag, (d) => this.withExpected(r, (expected) => compareByChecksums({ blob: sasBlob(d.url), url: d.url, scratch: scratch[0] }, { ...expected, scratch: scratch[1] }, r.sizeBytes, { concurrency: CONCURRENCY, signal: r.signal })), r.signal);
       const pass = found.firstDifference === undefined;
       return {
         method: 'Checksums',
@@ -123,7 +123,7 @@ export class DiskVerifier {
   /** Runs `use` with the side the disk must equal: the replica snapshot (our identity) or the source disk (exported). */
   private async withExpected<T>(r: VerifyDiskRequest, use: (side: Omit<CompareSide, 'scratch'>) => Promise<T>): Promise<T> {
     const e = r.expected;
-    if (e.kind === 'SourceDisk') return withDiskExport(this.az, e.diskId, this.tag, (d) => use({ blob: sasBlob(d.url), url: d.url }), r.signal);
+    if (e.kind === 'SourceDisk') return withDiskExport(this.az.forResource(e.diskId), e.diskId, this.tag, (d) => use({ blob: sasBlob(d.url), url: d.url }), r.signal);
     const blob = new PageBlobClient(e.blobUrl, this.credential, PIPELINE).withSnapshot(e.snapshot);
     return use({ blob, url: blob.url, auth: await this.copySourceAuth() });
   }

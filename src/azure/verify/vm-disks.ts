@@ -7,7 +7,7 @@ import { parseArmId } from '../arm-id.ts';
 
 export async function vmDisksByName(az: AzureClients, vmId: string, signal?: AbortSignal): Promise<Map<string, string | undefined>> {
   const target = parseArmId(vmId);
-  const vm = await az.compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: signal });
+  const vm = await az.forResource(vmId).compute.virtualMachines.get(target.resourceGroup, target.name, { abortSignal: signal });
   const disks = new Map<string, string | undefined>([['os', vm.storageProfile?.osDisk?.managedDisk?.id]]);
   for (const d of vm.storageProfile?.dataDisks ?? []) disks.set(`lun${d.lun}`, d.managedDisk?.id);
   return disks;

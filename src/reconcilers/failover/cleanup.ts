@@ -39,7 +39,7 @@ function resourceOf(az: AzureClients, entry: FailoverResource, owner: string): E
  */
 async function removeEntry(pass: FailoverPass, entry: FailoverResource): Promise<boolean> {
   try {
-    return await removeResource(resourceOf(pass.deps.az, entry, pass.owner), { role: entry.kind, id: entry.id, created: true });
+    return await removeResource(resourceOf(pass.deps.az.forResource(entry.id), entry, pass.owner), { role: entry.kind, id: entry.id, created: true });
   } catch (error) {
     const denied = reconcileErrorFor(error, `cleanup: removing ${entry.id}`);
     if (denied.reason === 'AuthorizationFailed') await pass.save({ state: 'progressing', reason: denied.reason, message: denied.message });

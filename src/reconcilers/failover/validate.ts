@@ -3,7 +3,9 @@
  * failover of it is under way (the one rule in `realFailoversOf`); a Planned failover is refused without a
  * call to Azure when the ReplicatedVM reports its source region unavailable (condition
  * SourceRegionUnavailable=True, set by the datapath); a failback does not replace an original
- * VM that runs again; a named recovery point exists and is the VM's own; a Test has a test network.
+ * VM that runs again; a named recovery point exists and is the VM's own; a Test has a test network, in the
+ * subscription the VM fails over into (spec.targetSubscriptionId); a VM failing over into another
+ * subscription is not re-protected (the reverse replication would protect a VM outside the operator's).
  */
 import { realFailoversOf } from '../../api/contract.ts';
 import type { FailoverRequest, ReplicatedVM } from '../../api/types.ts';
@@ -35,6 +37,8 @@ export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: Repl
       return { reason: 'RecoveryPointMismatch', message: `RecoveryPoint ${point} belongs to ${named.spec.replicatedVMName}, not ${vm.metadata.name}` };
     }
   }
+  const across = acrossSubscriptions(deps, fo, vm);
+  if (across) return across;
   if (fo.spec.type === 'Test' && !fo.spec.testVirtualNetworkId) {
     const mapping = await deps.mappings.get({ namespace, name: vm.spec.networkMappingRef.name });
     if (!mapping?.status?.testVirtualNetworkId) {
@@ -42,6 +46,29 @@ export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: Repl
     }
   }
   return undefined;
+}
+
+/** What a failover into another subscription than the operator's (spec.targetSubscriptionId) cannot do. */
+function acrossSubscriptions(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Refusal | undefined {
+  const target = vm.spec.targetSubscriptionId ?? deps.az.subscriptionId;
+  const testNetwork = fo.spec.type === 'Test' ? fo.spec.testVirtualNetworkId : undefined;
+  if (testNetwork && parseArmId(testNetwork).subscriptionId.toLowerCase() !== target.toLowerCase()) {
+    return { reason: 'TestNetworkSubscriptionMismatch', message: `spec.testVirtualNetworkId ${testNetwork} is not in subscription ${target}, which ${vm.metadata.name} fails over into (a NIC and its network share a subscription)` };
+  }
+  return fo.spec.reprotect && fo.spec.type !== 'Test' ? reprotectRefusal(deps, vm) : undefined;
+}
+
+/**
+ * Re-protect of a VM failed over into another subscription is refused (up front, and when spec.reprotect is
+ * set after commit): the reverse ReplicatedVM would replicate a VM outside the operator's subscription.
+ */
+export function reprotectRefusal(deps: FailoverDeps, vm: ReplicatedVM): Refusal | undefined {
+  const target = vm.spec.targetSubscriptionId ?? deps.az.subscriptionId;
+  if (target.toLowerCase() === deps.az.subscriptionId.toLowerCase()) return undefined;
+  return {
+    reason: 'ReprotectAcrossSubscriptions',
+    message: `${vm.metadata.name} fails over into subscription ${target}: re-protect would replicate a VM there back, and this operator manages subscription ${deps.az.subscriptionId} only; fail over without spec.reprotect`,
+  };
 }
 
 /** One real failover of a VM at a time, and none of a VM another request already failed over. */
@@ -67,7 +94,7 @@ function refuseSourceDown(fo: FailoverRequest, vm: ReplicatedVM): Refusal | unde
 async function refuseRunningSeed(deps: FailoverDeps, vm: ReplicatedVM): Promise<Refusal | undefined> {
   if (!replacesSeed(vm)) return undefined;
   const seedId = vm.spec.seedVirtualMachineId as string;
-  const state = (await getVirtualMachine(deps.az, seedId)) ? await powerState(deps.az, seedId) : 'deallocated';
+  const state = (await getVirtualMachine(deps.az.forResource(seedId), seedId)) ? await powerState(deps.az.forResource(seedId), seedId) : 'deallocated';
   if (state === 'stopped' || state === 'deallocated') return undefined;
   return { reason: 'ReplacedVirtualMachineRunning', message: `VM ${parseArmId(seedId).name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name and NICs; deallocate it first` };
 }

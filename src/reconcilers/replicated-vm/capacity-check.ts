@@ -31,7 +31,10 @@ export async function capacityCondition(pass: VmPass, sourceVmSize: string | und
   let failure: ConditionInput | undefined;
   const ask = async () => {
     try {
-      const region = await checks.region(request.location, () => readRegionCapacity(deps.az, request.location, pass.ctx.signal));
+      // Offers and quotas are the target subscription's (spec.targetSubscriptionId): the region is cached per subscription.
+      const az = pass.targetAz;
+      const key = az === deps.az ? request.location : `${az.subscriptionId}/${request.location}`;
+      const region = await checks.region(key, () => readRegionCapacity(az, request.location, pass.ctx.signal));
       return judgeCapacity(region, request);
     } catch (error) {
       pass.ctx.log.warn('capacity check failed; the last verdict stands', { vm: pass.owner, error: error instanceof Error ? error.message : String(error) });

@@ -53,10 +53,13 @@ export async function disableReplication(pass: VmPass): Promise<ReconcileResult 
     await pass.record({ state: 'progressing', reason: 'DisablingReplication', message: 'waiting for Azure to delete resources' });
     return { requeueAfterMs: POLL_MS };
   }
-  const group = ledger.get(ROLE.group);
-  if (group?.created && !usedElsewhere(group.id)) {
+  // The groups (the replica storage's in the operator's subscription too, with a target subscription), each in its id's subscription.
+  for (const role of [ROLE.group, ROLE.replicaGroup]) {
+    const group = ledger.get(role);
+    if (!group?.created || usedElsewhere(group.id)) continue;
     const name = resourceGroupNameOf(group.id);
-    if (await resourceGroupIsEmpty(deps.az, name)) await removeResource(resourceGroupResource(deps.az, ROLE.group, name, vm.spec.targetLocation, ''), group);
+    const az = deps.az.forResource(group.id);
+    if (await resourceGroupIsEmpty(az, name)) await removeResource(resourceGroupResource(az, role, name, vm.spec.targetLocation, ''), group);
   }
   ctx.events.record(vm, 'Normal', 'ReplicationDisabled', 'replication disabled and the resources the operator created removed');
   await removeFinalizer(deps.vms, vm);

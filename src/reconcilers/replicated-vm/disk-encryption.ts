@@ -25,7 +25,7 @@ export async function diskEncryptionRefusal(pass: VmPass, source: SourceVm): Pro
     const key = targetId.toLowerCase();
     if (!read.has(key)) {
       const id = parseArmId(targetId);
-      read.set(key, getOrUndefined(() => deps.az.compute.diskEncryptionSets.get(id.resourceGroup, id.name)));
+      read.set(key, getOrUndefined(() => deps.az.forResource(targetId).compute.diskEncryptionSets.get(id.resourceGroup, id.name)));
     }
     const set = await read.get(key);
     if (!set) return { reason: DISK_ENCRYPTION_SET_NOT_USABLE, message: `target disk encryption set ${targetId} (for disk ${disk.name}) does not exist` };

@@ -1,10 +1,12 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
- *   0. refuse ids in another subscription than the operator's, or (namespaced tenancy) outside the
+ *   0. refuse ids in another subscription than the operator's (what the failed-over VM uses: than
+ *      spec.targetSubscriptionId, when set), or (namespaced tenancy) outside the
  *      namespace's Azure scopes (../tenancy.ts); wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
- *      disks, sits in the mapped network and another region (or, zone to zone, another zone of its region);
+ *      disks, sits in the mapped network and another region (or, zone to zone, another zone of its region),
+ *      and that the mapping's target and test networks are in the subscription the VM fails over into;
  *   2. create or adopt the target-region resources (target-resources.ts);
  *   3. register the VM for the datapath (its disks, where their replicas live, the seed disks) and follow
  *      the datapath's progress: InitialSync until the first recovery point, then Protected. The
@@ -22,7 +24,7 @@
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
-import { foreignSubscriptionRefusal, resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, parseArmId, resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
 import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
 import { saveRegistration } from '../../azure/saved-registration.ts';
 import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/source-vm.ts';
@@ -38,7 +40,7 @@ import { convergeSteps, targetResourceSteps } from './target-resources.ts';
 import { networkSecurityGroupRefusal, targetGroupOf } from './network-security-groups.ts';
 import { describeVmChanges } from './vm-drift.ts';
 import { publicIpAddressRefusal } from './public-ip-addresses.ts';
-import { moreAzureIds } from './spec-ids.ts';
+import { sourceSideAzureIds, targetSideAzureIds, targetSubscriptionOf } from './spec-ids.ts';
 import { applicationSecurityGroupRefusal, loadBalancerRefusal } from './load-balancers.ts';
 import { diskEncryptionRefusal } from './disk-encryption.ts';
 import { placementGroupRefusal } from './placement-groups.ts';
@@ -53,15 +55,13 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const spec = vm.spec;
 
   // 0. Every Azure id in the subscription the operator manages; the policy ready.
-  const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, targetAvailabilitySetId, seedVirtualMachineId } = spec;
-  const foreign = foreignSubscriptionRefusal(deps.az.subscriptionId, {
-    sourceVirtualMachineId,
-    cacheStorageAccountId,
-    targetStorageAccountId,
-    targetAvailabilitySetId,
-    seedVirtualMachineId,
-    ...moreAzureIds(vm),
-  });
+  // (What the failed-over VM uses may be in spec.targetSubscriptionId: spec-ids.ts.)
+  const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, seedVirtualMachineId } = spec;
+  const foreign =
+    foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, seedVirtualMachineId, ...sourceSideAzureIds(vm) }) ??
+    (spec.targetSubscriptionId
+      ? foreignSubscriptionRefusal(spec.targetSubscriptionId, targetSideAzureIds(vm), `the VM fails over into subscription ${spec.targetSubscriptionId} (spec.targetSubscriptionId)`)
+      : foreignSubscriptionRefusal(deps.az.subscriptionId, targetSideAzureIds(vm)));
   if (foreign) return pass.stall(foreign);
   const outside = tenancyRefusal(deps.scopes, pass.namespace, replicatedVmAzureIds(vm, deps.az.subscriptionId));
   if (outside) return pass.stall(outside);
@@ -122,11 +122,30 @@ function placementRefusal(pass: VmPass, source: SourceVm, mapping: NetworkMappin
   if (mapping.spec.targetLocation !== spec.targetLocation) {
     return { reason: 'NetworkMappingMismatch', message: `NetworkMapping ${mapping.metadata.name} maps to ${mapping.spec.targetLocation}, not ${spec.targetLocation}` };
   }
+  const subscriptionMismatch = mappingSubscriptionRefusal(mapping, targetSubscriptionOf(pass.vm, pass.deps.az.subscriptionId));
+  if (subscriptionMismatch) return subscriptionMismatch;
   for (const nic of source.networkInterfaces) {
     for (const config of nic.ipConfigurations) {
       if (config.subnetId && !sameArmId(networkOfSubnet(config.subnetId), mapping.spec.sourceVirtualNetworkId)) {
         return { reason: 'NetworkNotMapped', message: `IP configuration ${config.name} of network interface ${nic.name} is in ${networkOfSubnet(config.subnetId)}, which the NetworkMapping (${mapping.spec.sourceVirtualNetworkId}) does not map` };
       }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why the mapping's networks cannot serve a VM failing over into `subscriptionId`, if they cannot: a NIC and
+ * the virtual network of its subnet share a subscription, so the target (and test) network must be there.
+ */
+function mappingSubscriptionRefusal(mapping: NetworkMapping, subscriptionId: string): { reason: string; message: string } | undefined {
+  const networks = { target: mapping.status?.targetVirtualNetworkId, test: mapping.status?.testVirtualNetworkId };
+  for (const [which, id] of Object.entries(networks)) {
+    if (id && parseArmId(id).subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()) {
+      return {
+        reason: 'NetworkMappingSubscriptionMismatch',
+        message: `NetworkMapping ${mapping.metadata.name}'s ${which} network ${id} is not in subscription ${subscriptionId}, which the VM fails over into (a NIC and its network share a subscription); name a ${which} network there in the mapping (spec.${which}VirtualNetworkId)`,
+      };
     }
   }
   return undefined;
@@ -183,7 +202,7 @@ async function register(pass: VmPass, source: SourceVm, mapping: NetworkMapping)
 /** What a failover needs of a source NIC: its IP configurations (primary first), its group and the target's. */
 function nicRecord(pass: VmPass, nic: SourceVm['networkInterfaces'][number]): SourceNetworkInterface {
   const resourceGroup = resourceGroupNameOf(pass.ledger.get(ROLE.group)?.id as string);
-  const targetGroup = targetGroupOf(pass.vm, pass.deps.az.subscriptionId, resourceGroup, nic);
+  const targetGroup = targetGroupOf(pass.vm, targetSubscriptionOf(pass.vm, pass.deps.az.subscriptionId), resourceGroup, nic);
   return {
     name: nic.name,
     primary: nic.primary,

@@ -39,7 +39,7 @@ export async function loadBalancerRefusal(pass: VmPass, source: SourceVm): Promi
         const key = lbId.toLowerCase();
         if (!read.has(key)) {
           const id = parseArmId(lbId);
-          read.set(key, getOrUndefined(() => deps.az.network.loadBalancers.get(id.resourceGroup, id.name)));
+          read.set(key, getOrUndefined(() => deps.az.forResource(lbId).network.loadBalancers.get(id.resourceGroup, id.name)));
         }
         const lb = await read.get(key);
         const why = !lb
@@ -68,7 +68,7 @@ export async function applicationSecurityGroupRefusal(pass: VmPass, source: Sour
         const key = targetId.toLowerCase();
         if (!read.has(key)) {
           const id = parseArmId(targetId);
-          read.set(key, getOrUndefined(() => deps.az.network.applicationSecurityGroups.get(id.resourceGroup, id.name)));
+          read.set(key, getOrUndefined(() => deps.az.forResource(targetId).network.applicationSecurityGroups.get(id.resourceGroup, id.name)));
         }
         const group = await read.get(key);
         const why = !group ? 'does not exist' : !sameLocation(group.location, vm.spec.targetLocation) ? `is in ${group.location}, not in the target region ${vm.spec.targetLocation}` : undefined;

@@ -48,7 +48,7 @@ function readGroup(pass: VmPass, id: string): Promise<NetworkSecurityGroup | und
   const read = groupsRead.get(pass) ?? new Map<string, Promise<NetworkSecurityGroup | undefined>>();
   groupsRead.set(pass, read);
   const key = id.toLowerCase();
-  if (!read.has(key)) read.set(key, getNetworkSecurityGroup(pass.deps.az, id));
+  if (!read.has(key)) read.set(key, getNetworkSecurityGroup(pass.deps.az.forResource(id), id));
   return read.get(key) as Promise<NetworkSecurityGroup | undefined>;
 }
 
@@ -87,13 +87,13 @@ function rulesOf(vm: ReplicatedVM, group: NetworkSecurityGroup) {
 
 /** Converges the mirror of every source group (one per pass while one is being created or updated). */
 export async function networkSecurityGroupMirrorStep(pass: VmPass, source: SourceVm, resourceGroup: string, persist: () => Promise<void>): Promise<Step<unknown>> {
-  const { vm, deps } = pass;
+  const { vm } = pass;
   for (const id of mirroredGroups(vm, source.networkInterfaces)) {
     const group = await readGroup(pass, id);
     const rules = group ? rulesOf(vm, group) : undefined;
     if (!rules || 'refusal' in rules) continue; // refused before anything was created
     const name = mirrorName(id);
-    const resource = networkSecurityGroupResource(deps.az, `${NSG_MIRROR_ROLE}${name}`, { resourceGroup, name, location: vm.spec.targetLocation, owner: pass.owner, rules: rules.rules });
+    const resource = networkSecurityGroupResource(pass.targetAz, `${NSG_MIRROR_ROLE}${name}`, { resourceGroup, name, location: vm.spec.targetLocation, owner: pass.owner, rules: rules.rules });
     // The source rules changed since the mirror was made: one DriftDetected event, old → new, as the mirror is updated.
     const update = async (current: NetworkSecurityGroup) => {
       const message = `network security group ${parseArmId(id).name} rules changed from ${rulesText(current.securityRules ?? [])} to ${rulesText(rules.rules)}: its mirror ${name} is updated`;
@@ -121,6 +121,6 @@ export function targetGroupOf(vm: ReplicatedVM, subscriptionId: string, resource
 
 /** Whether the mirror `id` is attached to a NIC or subnet (a failed-over VM's): then disabling replication keeps it. */
 export async function mirrorInUse(az: AzureClients, id: string): Promise<boolean> {
-  const group = await getNetworkSecurityGroup(az, id);
+  const group = await getNetworkSecurityGroup(az.forResource(id), id);
   return group ? inUse(group) : false;
 }

@@ -12,6 +12,7 @@ import type { ReconcileContext, ReconcileResult } from '../../runtime/controller
 import type { StatusWriter } from '../../runtime/status-writer.ts';
 import type { CustomResourceClient, ObjectReader } from '../../kube/custom-resources.ts';
 import type { CapacityChecks } from './capacity-cache.ts';
+import { targetSubscriptionOf } from './spec-ids.ts';
 
 export interface ReplicatedVmDeps {
   vms: CustomResourceClient<ReplicatedVM>;
@@ -47,6 +48,11 @@ export class VmPass {
 
   get namespace(): string {
     return this.vm.metadata.namespace ?? 'default';
+  }
+
+  /** The clients of the subscription the VM fails over into (spec.targetSubscriptionId, default the operator's). */
+  get targetAz(): AzureClients {
+    return this.deps.az.forSubscription(targetSubscriptionOf(this.vm, this.deps.az.subscriptionId));
   }
 
   /** `<namespace>/<name>`: the owner tag of what the operator creates for this VM. */

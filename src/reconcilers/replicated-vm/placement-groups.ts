@@ -14,8 +14,8 @@ const sameLocation = (a: string | undefined, b: string) => (a ?? '').replace(/\s
 export async function placementGroupRefusal(pass: VmPass): Promise<{ reason: string; message: string } | undefined> {
   const { vm, deps } = pass;
   const groups = [
-    { id: vm.spec.targetProximityPlacementGroupId, what: 'proximity placement group', reason: 'ProximityPlacementGroupNotUsable', get: (rg: string, name: string) => deps.az.compute.proximityPlacementGroups.get(rg, name) },
-    { id: vm.spec.targetCapacityReservationGroupId, what: 'capacity reservation group', reason: 'CapacityReservationGroupNotUsable', get: (rg: string, name: string) => deps.az.compute.capacityReservationGroups.get(rg, name) },
+    { id: vm.spec.targetProximityPlacementGroupId, what: 'proximity placement group', reason: 'ProximityPlacementGroupNotUsable', get: (rg: string, name: string) => deps.az.forResource(vm.spec.targetProximityPlacementGroupId ?? '').compute.proximityPlacementGroups.get(rg, name) },
+    { id: vm.spec.targetCapacityReservationGroupId, what: 'capacity reservation group', reason: 'CapacityReservationGroupNotUsable', get: (rg: string, name: string) => deps.az.forResource(vm.spec.targetCapacityReservationGroupId ?? '').compute.capacityReservationGroups.get(rg, name) },
   ];
   for (const g of groups) {
     if (!g.id) continue;

@@ -17,7 +17,7 @@ export async function publicIpAddressRefusal(pass: VmPass): Promise<{ reason: st
   const { vm } = pass;
   for (const o of vm.spec.networkInterfaces ?? []) {
     if (!o.targetPublicIpAddressId) continue;
-    const address = await getPublicIpAddress(pass.deps.az, o.targetPublicIpAddressId);
+    const address = await getPublicIpAddress(pass.deps.az.forResource(o.targetPublicIpAddressId), o.targetPublicIpAddressId);
     if (!address) return { reason: PUBLIC_IP_NOT_USABLE, message: `public IP address ${o.targetPublicIpAddressId} named for network interface ${o.sourceName} does not exist` };
     if (!sameLocation(address.location, vm.spec.targetLocation)) {
       return { reason: PUBLIC_IP_NOT_USABLE, message: `public IP address ${o.targetPublicIpAddressId} named for network interface ${o.sourceName} is in ${address.location}, not in the target region ${vm.spec.targetLocation}` };

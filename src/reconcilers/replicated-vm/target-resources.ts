@@ -4,6 +4,12 @@
  * (target region), the target availability set matching the source's (unless a zone is chosen), the
  * mirrors of the NICs' network security groups (network-security-groups.ts), the restore point collection the datapath captures into, and the VM's containers in both accounts. Names
  * are derived deterministically, so a retried create is the same PUT.
+ *
+ * With spec.targetSubscriptionId another subscription than the operator's, the target resource group, the
+ * availability set and the NSG mirrors are created there (what the failed-over VM joins shares its
+ * subscription), and a group of the same name in the operator's subscription (ROLE.replicaGroup) holds the
+ * storage accounts and the restore point collection (a VM's restore points are in its own subscription);
+ * failover imports its disks from there across subscriptions (managed-disk.ts, creationData.storageAccountId).
  */
 import type { ReplicatedVM } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -24,7 +30,7 @@ import { networkSecurityGroupMirrorStep, NSG_MIRROR_ROLE } from './network-secur
 import type { VmPass } from './pass.ts';
 
 /** Roles whose resources other ReplicatedVMs may share (deleted only when none uses them any more). */
-export const SHARED_ROLES = new Set<string>([ROLE.group, ROLE.cache, ROLE.target, ROLE.availabilitySet]);
+export const SHARED_ROLES = new Set<string>([ROLE.group, ROLE.replicaGroup, ROLE.cache, ROLE.target, ROLE.availabilitySet]);
 
 /** The names the operator derives for one ReplicatedVM; deterministic, so a retried create is the same PUT. */
 export function targetNames(vm: ReplicatedVM, source: { resourceGroup: string; location: string; name: string }, subscriptionId: string) {
@@ -45,6 +51,7 @@ export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () 
   const steps = resourceSteps(pass, source, persist);
   return [
     steps.group,
+    steps.replicaGroup,
     () => steps.storage(ROLE.cache, pass.vm.spec.cacheStorageAccountId, steps.names.cacheAccount, source.location),
     steps.target,
     () => availabilitySetStep(pass, source, steps.names.targetResourceGroup, persist),
@@ -63,7 +70,7 @@ export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () 
 export function targetRegionSteps(pass: VmPass, persist: () => Promise<void>): Array<() => Promise<Step<unknown>>> {
   const id = parseArmId(pass.vm.spec.sourceVirtualMachineId);
   const steps = resourceSteps(pass, { resourceGroup: id.resourceGroup, name: id.name, location: pass.vm.status?.sourceLocation ?? '' }, persist);
-  return [steps.group, steps.target, steps.replicaContainer];
+  return [steps.group, steps.replicaGroup, steps.target, steps.replicaContainer];
 }
 
 function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: string; name: string }, persist: () => Promise<void>) {
@@ -84,7 +91,9 @@ function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: 
     names,
     storage,
     container,
-    group: () => convergeResource(resourceGroupResource(az, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
+    group: () => convergeResource(resourceGroupResource(pass.targetAz, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
+    // The replica storage's group, in the operator's subscription, when the target group is in another.
+    replicaGroup: async (): Promise<Step<unknown>> => (pass.targetAz === az ? done() : convergeResource(resourceGroupResource(az, ROLE.replicaGroup, group, spec.targetLocation, owner), ledger, persist)),
     target: () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
     replicaContainer: () => container(ROLE.replicaContainer, ROLE.target),
   };
@@ -109,7 +118,7 @@ async function availabilitySetStep(pass: VmPass, source: SourceVm, resourceGroup
   if (spec.targetZone) return done();
   if (spec.targetAvailabilitySetId) {
     const id = parseArmId(spec.targetAvailabilitySetId);
-    return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, { resourceGroup: id.resourceGroup, name: id.name, location: spec.targetLocation, owner, faultDomains: 2, updateDomains: 5 }, false), ledger, persist);
+    return convergeResource(availabilitySetResource(az.forResource(spec.targetAvailabilitySetId), ROLE.availabilitySet, { resourceGroup: id.resourceGroup, name: id.name, location: spec.targetLocation, owner, faultDomains: 2, updateDomains: 5 }, false), ledger, persist);
   }
   if (!source.availabilitySetId) return done();
   const sourceSetId = parseArmId(source.availabilitySetId);
@@ -122,11 +131,12 @@ async function availabilitySetStep(pass: VmPass, source: SourceVm, resourceGroup
     faultDomains: sourceSet?.platformFaultDomainCount ?? 2,
     updateDomains: sourceSet?.platformUpdateDomainCount ?? 5,
   };
-  return convergeResource(availabilitySetResource(az, ROLE.availabilitySet, mirror), ledger, persist);
+  return convergeResource(availabilitySetResource(pass.targetAz, ROLE.availabilitySet, mirror), ledger, persist);
 }
 
-/** A handle able to observe and delete the resource recorded under `role` (for disabling replication). */
-export function recordedResource(az: AzureClients, role: string, id: string): ExternalResource<unknown> {
+/** A handle able to observe and delete the resource recorded under `role` (for disabling replication), in its id's subscription. */
+export function recordedResource(operatorAz: AzureClients, role: string, id: string): ExternalResource<unknown> {
+  const az = operatorAz.forResource(id);
   const parsed = parseArmId(id);
   const base = { resourceGroup: parsed.resourceGroup, location: '', owner: '' };
   switch (role) {

@@ -87,8 +87,9 @@ export function registerResources(engine: ArmEngine): void {
   engine.registerCompleter('resourceGroups.delete', async (e, op) => {
     const rg = e.store.get(op.resourceId);
     if (!rg) return;
-    const name = rg.body.name.toLowerCase();
-    const members = e.store.all().filter((r) => r.type !== RESOURCE_GROUP && r.resourceGroup.toLowerCase() === name);
+    // The group's own resources: of its subscription (a group of the same name in another subscription is another group).
+    const prefix = `${rg.id.toLowerCase()}/`;
+    const members = e.store.all().filter((r) => r.type !== RESOURCE_GROUP && r.id.toLowerCase().startsWith(prefix));
     const rank = (t: string): number => {
       const i = DELETE_ORDER.indexOf(t.toLowerCase());
       return i < 0 ? DELETE_ORDER.length : i;

@@ -27,7 +27,7 @@ export async function createDisks(pass: ProcedurePass): Promise<Step> {
     const sourceSet = vm.status?.disks?.find((d) => d.name === disk.name)?.diskEncryptionSetId;
     const diskEncryptionSetId = sourceSet ? targetDiskEncryptionSet(vm.spec.diskEncryptionSetMappings, sourceSet) : undefined;
     if (sourceSet && !diskEncryptionSetId) return stalled(DISK_ENCRYPTION_SET_NOT_MAPPED, unmappedSetMessage(disk.name, sourceSet));
-    const resource = managedDiskResource(deps.az, id, pass.owner, {
+    const resource = managedDiskResource(deps.az.forResource(id), id, pass.owner, {
       location: vm.spec.targetLocation,
       sourceUri: `${disk.blobUrl}?snapshot=${encodeURIComponent(disk.snapshot)}`,
       storageAccountId: vm.status?.targetStorageAccountId as string,

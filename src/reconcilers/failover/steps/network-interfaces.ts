@@ -66,7 +66,7 @@ export async function createNetworkInterfaces(pass: ProcedurePass): Promise<Step
       ...(nic.acceleratedNetworking ? { acceleratedNetworking: true } : {}),
       ...(nic.targetNetworkSecurityGroupId ? { networkSecurityGroupId: nic.targetNetworkSecurityGroupId } : {}),
     };
-    const step = await convergeResource(networkInterfaceResource(deps.az, id, pass.owner, placement), pass.resources, () => pass.save());
+    const step = await convergeResource(networkInterfaceResource(deps.az.forResource(id), id, pass.owner, placement), pass.resources, () => pass.save());
     if (step.state === 'stalled') return step;
     if (step.state === 'waiting') {
       pending++;
@@ -155,7 +155,7 @@ function summary(report: readonly FailoverNetworkInterface[], reusable: readonly
 
 /** A NIC of the replaced VM that can serve again: still there, detached, in the subnet wanted. */
 async function reusableNic(pass: FailoverPass, nicId: string, subnetId: string) {
-  const nic = await getNetworkInterface(pass.deps.az, nicId);
+  const nic = await getNetworkInterface(pass.deps.az.forResource(nicId), nicId);
   const subnet = nic?.ipConfigurations?.[0]?.subnet?.id;
   if (!nic || nic.virtualMachine?.id || !subnet || !sameArmId(subnet, subnetId)) return undefined;
   return nic;

@@ -34,14 +34,14 @@ export async function publicIpAddressesOf(
   const result: NicPublicIps = { pending: 0, byConfiguration: new Map() };
   for (const [at, config] of configs.entries()) {
     if (at === 0 && override?.targetPublicIpAddressId) {
-      const named = await getPublicIpAddress(pass.deps.az, override.targetPublicIpAddressId);
+      const named = await getPublicIpAddress(pass.deps.az.forResource(override.targetPublicIpAddressId), override.targetPublicIpAddressId);
       result.byConfiguration.set(config.name, { publicIpAddressId: override.targetPublicIpAddressId, ...(named?.ipAddress ? { ipAddress: named.ipAddress } : {}) });
       continue;
     }
     if (!config.publicIpAddressId || override?.publicIpAddresses === 'None') continue;
     const id = idOf(config.name);
     const zone = targetPlacement(pass.vm).zone;
-    const step = await convergeResource(publicIpAddressResource(pass.deps.az, id, pass.owner, pass.vm.spec.targetLocation, zone), pass.resources, () => pass.save());
+    const step = await convergeResource(publicIpAddressResource(pass.deps.az.forResource(id), id, pass.owner, pass.vm.spec.targetLocation, zone), pass.resources, () => pass.save());
     if (step.state === 'stalled') return { ...result, stalled: stalled(step.reason, `public IP address ${id} for ${nicName}/${config.name}: ${step.message}`) };
     if (step.state === 'waiting') result.pending++;
     else result.byConfiguration.set(config.name, { publicIpAddressId: step.value.id ?? id, ...(step.value.ipAddress ? { ipAddress: step.value.ipAddress } : {}) });

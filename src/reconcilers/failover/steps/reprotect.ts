@@ -15,6 +15,7 @@ import { isTrue } from '../../../runtime/conditions.ts';
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { reverseMappings } from '../../reverse-mappings.ts';
 import { reverseName } from '../names.ts';
+import { reprotectRefusal } from '../validate.ts';
 import type { ProcedurePass } from '../state.ts';
 import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './source.ts';
 
@@ -25,6 +26,8 @@ import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './so
  */
 export async function deallocateSource(pass: ProcedurePass): Promise<Step> {
   const { deps, vm } = pass;
+  const across = reprotectRefusal(deps, vm);
+  if (across) return stalled(across.reason, across.message);
   const sourceId = vm.spec.sourceVirtualMachineId;
   try {
     const state = await powerState(deps.az, sourceId, sourceCall(pass));

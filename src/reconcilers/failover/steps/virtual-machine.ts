@@ -27,7 +27,7 @@ export async function replaceSeedVm(pass: ProcedurePass): Promise<Step> {
   const { deps, vm } = pass;
   const seedId = vm.spec.seedVirtualMachineId as string;
   const name = parseArmId(seedId).name;
-  const resource = virtualMachineResource(deps.az, seedId, pass.owner);
+  const resource = virtualMachineResource(deps.az.forResource(seedId), seedId, pass.owner);
   const observed = await resource.observe();
   if (!observed.exists) return done(pass.status.replacedVirtualMachine ? `${name} replaced` : `no VM ${name} to replace`);
   if (observed.managedTag) return done(`${name} is this request's VM`);
@@ -35,12 +35,12 @@ export async function replaceSeedVm(pass: ProcedurePass): Promise<Step> {
     pass.status.replacedVirtualMachine = heldBy(observed.resource, seedId);
     await pass.save();
   }
-  const state = await powerState(deps.az, seedId);
+  const state = await powerState(deps.az.forResource(seedId), seedId);
   if (state !== 'stopped' && state !== 'deallocated') {
     return stalled('ReplacedVirtualMachineRunning', `VM ${name} (the original VM, seed of this replication) is ${state ?? 'in an unknown state'}: the failed-back VM takes its name; deallocate it and retry with a new FailoverRequest`);
   }
   await resource.delete();
-  const deleting = await deps.az.operationStatus(seedId);
+  const deleting = await deps.az.forResource(seedId).operationStatus(seedId);
   return waiting('ReplacingVirtualMachine', `removing the original VM ${name} (its disks and network interfaces are kept)`, deleting?.running ? deleting.retryAfterMs : undefined);
 }
 
@@ -55,7 +55,7 @@ export async function createVirtualMachine(pass: ProcedurePass): Promise<Step> {
   const { deps, fo, vm } = pass;
   const ids = failoverIds(fo, vm);
   const group = targetPlacement(vm).resourceGroup;
-  const step = await convergeResource(virtualMachineResource(deps.az, ids.vm, pass.owner, () => desiredVm(pass)), pass.resources, () => pass.save());
+  const step = await convergeResource(virtualMachineResource(deps.az.forResource(ids.vm), ids.vm, pass.owner, () => desiredVm(pass)), pass.resources, () => pass.save());
   if (pass.resources.isForeign(ids.vm) || (step.state === 'done' && !taggedFor(step.value.tags, pass.owner))) {
     return stalled('VirtualMachineNameTaken', `a VM named ${ids.vmName} that this request did not create already exists in ${group}`);
   }
@@ -96,9 +96,9 @@ async function desiredVm(pass: ProcedurePass): Promise<VirtualMachineSpec> {
 export async function startTargetVm({ deps, status }: ProcedurePass): Promise<Step> {
   const targetId = status.targetVirtualMachineId;
   if (!targetId) return stalled('NoTargetVM', 'the target VM id was not recorded');
-  const state = await powerState(deps.az, targetId);
+  const state = await powerState(deps.az.forResource(targetId), targetId);
   if (state === 'running') return done('target VM running');
-  if (state !== 'starting') await startVm(deps.az, targetId);
-  const starting = await deps.az.operationStatus(targetId);
+  if (state !== 'starting') await startVm(deps.az.forResource(targetId), targetId);
+  const starting = await deps.az.forResource(targetId).operationStatus(targetId);
   return waiting('StartingVirtualMachine', 'starting the target VM', starting?.running ? starting.retryAfterMs : undefined);
 }
