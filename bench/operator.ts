@@ -9,16 +9,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
+import YAML from 'yaml';
 import { startControlPlane } from '../sandbox/src/kube/controlplane.ts';
 import { startLocalAzure } from '../test/support/local-azure.ts';
 import { crClients } from '../test/support/operator-fixtures.ts';
 import type { ReplicatedVM } from '../src/api/types.ts';
 import { Informer } from '../src/runtime/informer.ts';
 
-const { values } = parseArgs({ options: { vms: { type: 'string', default: '500' }, workers: { type: 'string', default: '8' }, groups: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { vms: { type: 'string', default: '500' }, workers: { type: 'string', default: '8' }, groups: { type: 'string', default: '10' }, 'node-options': { type: 'string' } } });
 const vmCount = Number(values.vms);
 const groups = Number(values.groups);
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+/** The operator's Node options as the chart launches it (values.yaml, operator.nodeOptions). */
+function operatorNodeOptions(): string {
+  const chartValues = YAML.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { operator?: { nodeOptions?: string } };
+  return chartValues.operator?.nodeOptions ?? '';
+}
 
 const cp = await startControlPlane({});
 const azure = await startLocalAzure({ latency: 0 });
@@ -48,8 +55,12 @@ console.error(`source estate ready in ${((performance.now() - t0) / 1000).toFixe
 
 // OPERATOR_HEAP_PROF=<dir>: the operator runs under Node's sampling heap profiler (--heap-prof), which
 // writes where its live memory was allocated into <dir> when it exits (open it in Chrome DevTools).
+// OPERATOR_CPU_PROF=<dir>: the same with Node's CPU profiler (--cpu-prof): where the operator's time goes.
 const heapProf = process.env.OPERATOR_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${process.env.OPERATOR_HEAP_PROF}`] : [];
-const child = spawn(process.execPath, [...heapProf, MAIN, 'operator', '--namespace', ns, '--no-leader-election', '--metrics-port', '0', '--workers', values.workers as string], {
+const cpuProf = process.env.OPERATOR_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OPERATOR_CPU_PROF}`] : [];
+// The operator's V8 flags: the chart's (operatorNodeOptions), unless --node-options says otherwise.
+const nodeOptions = (values['node-options'] ?? operatorNodeOptions()).split(/\s+/).filter(Boolean);
+const child = spawn(process.execPath, [...nodeOptions, ...heapProf, ...cpuProf, MAIN, 'operator', '--namespace', ns, '--no-leader-election', '--metrics-port', '0', '--workers', values.workers as string], {
   env: { ...process.env, ...azure.env(), KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
