@@ -2,7 +2,7 @@
 // latency; the operator runs as its own process (so its peak RSS is its own).
 // Reports: time from the first ReplicatedVM created to all of them ReplicationEnabled, ARM calls (and
 // writes) per VM, and the operator's peak RSS.
-// Usage: node bench/operator.ts [--vms 500] [--workers 8] [--groups 10]
+// Usage: node bench/operator.ts [--vms=500] [--workers=8] [--groups=10] [--node-options="<the operator's Node options; default: the chart's operator.nodeOptions>"]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
