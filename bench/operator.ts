@@ -2,7 +2,7 @@
 // latency; the operator runs as its own process (so its peak RSS is its own).
 // Reports: time from the first ReplicatedVM created to all of them ReplicationEnabled, ARM calls (and
 // writes) per VM, and the operator's peak RSS.
-// Usage: node bench/operator.ts [--vms 500] [--workers 8] [--groups 10]
+// Usage: node bench/operator.ts [--vms=500] [--workers=8] [--groups=10] [--node-options="<the operator's Node options; default: the chart's operator.nodeOptions>"]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -12,9 +12,10 @@ import { crClients } from '../test/support/operator-fixtures.ts';
 import { createSourceEstate, enableAll, spawnOperator } from './lib/operator-fleet.ts';
 import { peakRss } from './lib/process-rss.ts';
 
-const { values } = parseArgs({ options: { vms: { type: 'string', default: '500' }, workers: { type: 'string', default: '8' }, groups: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { vms: { type: 'string', default: '500' }, workers: { type: 'string', default: '8' }, groups: { type: 'string', default: '10' }, 'node-options': { type: 'string' } } });
 const vmCount = Number(values.vms);
 const groups = Number(values.groups);
+
 
 const cp = await startControlPlane({});
 const azure = await startLocalAzure({ latency: 0 });
@@ -28,7 +29,7 @@ const t0 = performance.now();
 const vmIds = await createSourceEstate(azure, clients, ns, vmCount, groups);
 console.error(`source estate ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-const child = spawnOperator(cp, azure, ns, values.workers as string);
+const child = spawnOperator(cp, azure, ns, values.workers as string, values['node-options']);
 const rss = peakRss(child.pid);
 
 azure.arm.stats.reset();

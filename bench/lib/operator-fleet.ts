@@ -2,7 +2,9 @@
 // resource groups (each with its network and a NetworkMapping), the operator as its own process (so its
 // peak RSS is its own), and enabling replication of every VM, counted from a watch.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import type { ControlPlane } from '../../sandbox/src/kube/controlplane.ts';
 import type { ReplicatedVM } from '../../src/api/types.ts';
 import { Informer } from '../../src/runtime/informer.ts';
@@ -38,14 +40,24 @@ export async function createSourceEstate(azure: LocalAzure, clients: Clients, ns
   return vmIds;
 }
 
+/** The operator's Node options as the chart launches it (values.yaml, operator.nodeOptions). */
+function operatorNodeOptions(): string {
+  const chartValues = YAML.parse(fs.readFileSync(path.join(import.meta.dirname, '..', '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { operator?: { nodeOptions?: string } };
+  return chartValues.operator?.nodeOptions ?? '';
+}
+
 /**
  * The operator as a child process watching `ns`. OPERATOR_HEAP_PROF=<dir>: it runs under Node's sampling
  * heap profiler (--heap-prof), which writes where its live memory was allocated into <dir> when it exits
  * (open it in Chrome DevTools).
  */
-export function spawnOperator(cp: ControlPlane, azure: LocalAzure, ns: string, workers: string): ChildProcess {
+export function spawnOperator(cp: ControlPlane, azure: LocalAzure, ns: string, workers: string, nodeOptionsOverride?: string): ChildProcess {
   const heapProf = process.env.OPERATOR_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${process.env.OPERATOR_HEAP_PROF}`] : [];
-  return spawn(process.execPath, [...heapProf, MAIN, 'operator', '--namespace', ns, '--no-leader-election', '--metrics-port', '0', '--workers', workers], {
+  // OPERATOR_CPU_PROF=<dir>: the same with Node's CPU profiler (--cpu-prof): where the operator's time goes.
+  const cpuProf = process.env.OPERATOR_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OPERATOR_CPU_PROF}`] : [];
+  // The operator's V8 flags: the chart's (operator.nodeOptions), unless the caller says otherwise.
+  const nodeOptions = (nodeOptionsOverride ?? operatorNodeOptions()).split(/\s+/).filter(Boolean);
+  return spawn(process.execPath, [...nodeOptions, ...heapProf, ...cpuProf, MAIN, 'operator', '--namespace', ns, '--no-leader-election', '--metrics-port', '0', '--workers', workers], {
     env: { ...process.env, ...azure.env(), KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

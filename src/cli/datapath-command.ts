@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { ArmBudgetLimits } from '../azure/arm-budget.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
-import { buildDatapath } from '../datapath/datapath.ts';
 import { parseDuration } from '../util/duration.ts';
 import { ARM_BUDGET_HELP, armBudgetOption, durationAtLeast, explicitMetricsPort, metricsPort, namespaceName, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
@@ -25,6 +24,8 @@ export function registerDatapathCommand(program: Command): void {
     .option('--arm-budget <buckets>', ARM_BUDGET_HELP, armBudgetOption)
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
     .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number; armBudget?: ArmBudgetLimits | 'off' }) => {
+      // Loaded only when this command runs: the operator's and the CLI's processes do not carry the datapath (and blob storage SDK) code.
+      const { buildDatapath } = await import('../datapath/datapath.ts');
       const datapath = buildDatapath({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: { ...azureConfigFromEnvironment('datapath'), ...(opts.armBudget ? { armBudget: opts.armBudget } : {}) },

@@ -3,12 +3,10 @@
 // NAME [--wait]`: a run of a DrillSchedule now, done by the operator (drill-schedule-run.ts).
 import { styleText } from 'node:util';
 import { Option, type Command } from 'commander';
-import { formatDrillRun, runScheduledDrill } from './drill-schedule-run.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
 import { parseDuration } from '../util/duration.ts';
 import type { VerifyMethod } from '../azure/verify/disk-verifier.ts';
 import type { DrillDiskResult, DrillReport, DrillType } from './drill-report.ts';
-import { runDrill } from './drill-run.ts';
 import { formatBytes } from './live-view.ts';
 import { contextNamespace, namespaceName } from './options.ts';
 import { loadKubeConfig } from './process.ts';
@@ -64,6 +62,8 @@ export function registerDrillCommand(program: Command): void {
       const azure = azureConfigFromEnvironment('cli');
       let report: DrillReport;
       try {
+        // Loaded only when this command runs (it brings the verification engine and the blob storage SDK).
+        const { runDrill } = await import('./drill-run.ts');
         report = await runDrill({
           kubeConfig,
           azure,
@@ -89,6 +89,7 @@ export function registerDrillCommand(program: Command): void {
 async function scheduledDrill(name: string, opts: DrillCommandOptions): Promise<void> {
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   const progress = opts.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const { formatDrillRun, runScheduledDrill } = await import('./drill-schedule-run.ts');
   const run = await runScheduledDrill({ kubeConfig, namespace: opts.namespace ?? contextNamespace(kubeConfig), name, wait: opts.wait, timeoutMs: opts.timeout, ...(progress ? { progress } : {}) });
   if (!run) return;
   process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : formatDrillRun(name, run));

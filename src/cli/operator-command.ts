@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { ArmBudgetLimits } from '../azure/arm-budget.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
-import { buildOperator } from '../operator/run-operator.ts';
 import { TENANCY_MODES, type Tenancy } from '../controllers/tenancy.ts';
 import { ARM_BUDGET_HELP, armBudgetOption, durationAtLeast, explicitMetricsPort, metricsPort, namespaceName, portNumber, wholeNumber } from './options.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -27,6 +26,8 @@ export function registerOperatorCommand(program: Command): void {
     .addOption(new Option('--retry-period-ms <ms>', 'leader retry period').argParser(wholeNumber(1)).default(2_000).hideHelp())
     .addHelpText('after', '\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN.')
     .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaderElectionNamespace?: string; leaderElection: boolean; workers: number; namespace?: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number; finalSyncTimeout: number; sourceProbeTimeout: number; driftCheckInterval: number; tenancy: Tenancy; armBudget?: ArmBudgetLimits | 'off' }) => {
+      // Loaded only when this command runs: a datapath replica or the CLI does not carry the operator's code.
+      const { buildOperator } = await import('../operator/run-operator.ts');
       const manager = buildOperator({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
         azure: { ...azureConfigFromEnvironment('operator'), ...(opts.armBudget ? { armBudget: opts.armBudget } : {}) },

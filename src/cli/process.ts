@@ -1,5 +1,6 @@
 /** Shared plumbing for the long-running commands: kubeconfig loading and graceful shutdown. */
 import { KubeConfig } from '@kubernetes/client-node';
+import { shareConnections } from '../kube/shared-connections.ts';
 import { createLogger } from '../util/logger.ts';
 
 const log = createLogger('process');
@@ -8,7 +9,7 @@ export function loadKubeConfig(path?: string): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (path) kubeConfig.loadFromFile(path);
   else kubeConfig.loadFromDefault();
-  return kubeConfig;
+  return shareConnections(kubeConfig);
 }
 
 /** An AbortSignal that fires on the first SIGTERM or SIGINT; a second one exits at once. */

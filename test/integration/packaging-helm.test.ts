@@ -23,7 +23,7 @@ type PodSpec = {
     name: string;
     image: string;
     args: string[];
-    env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
     envFrom: { configMapRef: { name: string } }[];
     ports: { name: string; containerPort: number }[];
     livenessProbe: { httpGet: { path: string; port: string } };
@@ -161,7 +161,9 @@ describe('Helm chart', () => {
       expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-      expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+      // The operator gets its V8 heap options (operator.nodeOptions, README "The operator at fleet scale").
+      const nodeOptions = command === 'operator' ? [['NODE_OPTIONS', '--max-semi-space-size=4 --optimize-for-size']] : [];
+      expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace'], ...nodeOptions]);
       expect(c.envFrom[0]?.configMapRef.name).toBe('site-recovery-operator-config');
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
