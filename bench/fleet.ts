@@ -67,9 +67,9 @@ const dpVms = Number(values['datapath-vms']);
 const round = (n: number, d = 2) => Number(n.toFixed(d));
 const MiB = 1024 * 1024;
 const result: Record<string, unknown> = {};
-/** The datapath's NODE_OPTIONS as the chart deploys it (values.yaml, datapath.extraEnv): the replica runs as it would in a cluster. */
-const chartValues = parseYaml(fs.readFileSync(path.join(import.meta.dirname, '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { datapath: { extraEnv: Array<{ name: string; value: string }> } };
-const DATAPATH_NODE_OPTIONS = chartValues.datapath.extraEnv.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+/** The datapath's Node options as the chart deploys it (values.yaml, datapath.nodeOptions): the replica runs as it would in a cluster. */
+const chartValues = parseYaml(fs.readFileSync(path.join(import.meta.dirname, '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { datapath: { nodeOptions?: string } };
+const DATAPATH_NODE_OPTIONS = chartValues.datapath.nodeOptions ?? '';
 
 // ------------------------------------------------------------------ operator
 

@@ -1,7 +1,8 @@
 // The Helm chart, with helm built from its Go module: lint, template (default, full and HPA values) with
 // the rendered objects checked and applied with a server-side dry run against the real test API server,
 // Pod Security "restricted" enforced on the pods, and helm install / upgrade / uninstall into that server.
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +17,16 @@ import { promqlErrors, selectorsOf, selects } from '../support/promql.ts';
 const FULL = path.join(CHART_DIR, 'ci/full-values.yaml');
 const HPA = path.join(CHART_DIR, 'ci/hpa-values.yaml');
 
+/** The script the image's ENTRYPOINT (Dockerfile: ["node", SCRIPT]) runs; the chart's `command` names it too. */
+const ENTRYPOINT_SCRIPT = (JSON.parse(/^ENTRYPOINT (.+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[]).at(-1);
+
 type PodSpec = {
   serviceAccountName: string;
   securityContext: Record<string, unknown>;
   containers: {
     name: string;
     image: string;
+    command?: string[];
     args: string[];
     env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
     envFrom: { configMapRef: { name: string } }[];
@@ -161,9 +166,14 @@ describe('Helm chart', () => {
       expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-      // The operator gets its V8 heap options (operator.nodeOptions, README "The operator at fleet scale").
-      const nodeOptions = command === 'operator' ? [['NODE_OPTIONS', '--max-semi-space-size=4 --optimize-for-size']] : [];
-      expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace'], ...nodeOptions]);
+      expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+      // Their V8 heap options (operator.nodeOptions, datapath.nodeOptions; README "The operator at fleet scale")
+      // are node's arguments before the image's entrypoint script: NODE_OPTIONS would refuse --optimize-for-size.
+      const flags = command === 'operator' ? ['--max-semi-space-size=4', '--optimize-for-size'] : ['--max-semi-space-size=1'];
+      expect(c.command).toEqual(['node', ...flags, ENTRYPOINT_SCRIPT]);
+      const run = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      expect(run.stderr, `node ${flags.join(' ')}`).toBe('');
+      expect(run.status).toBe(0);
       expect(c.envFrom[0]?.configMapRef.name).toBe('site-recovery-operator-config');
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
       expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });

@@ -151,6 +151,17 @@ spec:
     - name: {{ .component }}
       image: {{ include "sro.image" $root }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      {{- with $v.nodeOptions }}
+      {{- /* V8 options as node's own arguments: NODE_OPTIONS refuses some (--optimize-for-size). The path is the Dockerfile's ENTRYPOINT. */}}
+      command:
+        - node
+        {{- range (splitList " " .) }}
+        {{- if . }}
+        - {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        - /app/bin/site-recovery.js
+      {{- end }}
       args:
         {{- toYaml .args | nindent 8 }}
         {{- with $v.extraArgs }}
