@@ -24,11 +24,11 @@ const EXIT_MS = 20_000;
 /** Vectors run side by side per property run. */
 const BATCH = 2;
 
-const COMMANDS = ['failover', 'commit', 'cleanup', 'reprotect', 'sync-now', 'status', 'points', 'drill', 'check', 'operator', 'datapath', 'help'];
+const COMMANDS = ['failover', 'commit', 'cleanup', 'reprotect', 'sync-now', 'status', 'points', 'drill', 'approve', 'clear-anomaly', 'check', 'operator', 'datapath', 'help'];
 const OPTIONS = [
   '-n', '--namespace', '--kubeconfig', '--wait', '--timeout', '--type', '--point', '--name', '--json', '--recovery-point', '--help', '-h', '--version', '-V',
   '--metrics-port', '--workers', '--lease-namespace', '--lease-name', '--no-lease', '--no-leader-election', '--cycle-interval', '--status-interval', '--concurrency',
-  '--lease-duration', '--final-sync-timeout', '--drift-check-interval', '--', '-', '--type=Test', '--timeout=0s', '--timeout=1ms', '--workers=0', '--metrics-port=70000', '-nfoo',
+  '--lease-duration', '--final-sync-timeout', '--drift-check-interval', '--plan', '--schedule', '--verify', '--tenancy', '--arm-budget', '--status-heartbeat', '--point=LatestClean', '--', '-', '--type=Test', '--timeout=0s', '--timeout=1ms', '--workers=0', '--metrics-port=70000', '-nfoo',
 ];
 const VALUES = [path.join(REPO_ROOT, 'README.md'), path.join(REPO_ROOT, 'package.json'), 'Test', 'Planned', 'Unplanned', 'app', 'default', '', ' ', '0', '-1', '99999999999999999999', '1e3', 'NaN', '1m', '0s', '-5m', 'x'.repeat(5000), 'ü😀', '..', '/', '/dev/null', '/etc/passwd', '/tmp', '$(id)', "'", '"', '\\', '%s%n', 'a=b', '\n', '\t'];
 
