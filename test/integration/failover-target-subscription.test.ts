@@ -10,7 +10,8 @@
 // subscription is refused. Re-protect replicates the failed-over VM back into the source subscription (its
 // restore points in its own subscription, which the datapath then needs its role in), and a Planned failback
 // returns it to its original group and subscription, byte-exact. Disabling replication removes what it made
-// in both subscriptions. Real operator and datapath (in this
+// in both subscriptions; re-protected again, the VM replicates into the target subscription, seeded from the
+// VM failed over there. Real operator and datapath (in this
 // process), real API server, local Azure serving two subscriptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
@@ -250,5 +251,23 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     // target group stays in the target subscription with the failed-over VM in it.
     await expect(mine.resources.resourceGroups.get(`${rg}-asr`)).rejects.toMatchObject({ statusCode: 404 });
     expect(await computeIn(other, `${rg}-asr`)).toContain(`vm ${vmName}`);
+  });
+
+  it('re-protected again after failback: the VM replicates into the target subscription, seeded from the VM failed over there', async () => {
+    // The forward replication is gone (above): its request and the mapping refused at first go too, so that
+    // re-protect uses the forward mapping and may name the new ReplicatedVM as the forward one was.
+    await Promise.all([fx.failovers.delete(foRef('move')), fx.clients.mappings.delete(foRef('mirror'))]);
+    await Promise.all([
+      waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o === undefined, 'forward request gone', 60_000),
+      waitForObject(fx.kc, fx.clients.mappings, foRef('mirror'), (o) => o === undefined, 'refused mapping gone', 60_000),
+    ]);
+    await fx.failovers.mergePatch(foRef('failback'), { spec: { commit: true, reprotect: true } });
+    const fo = await waitForObject(fx.kc, fx.failovers, foRef('failback'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.status === 'True') ?? false, 're-protected again', 60_000);
+    const again = (await fx.clients.vms.get(foRef(fo?.status?.reverseReplicatedVMName as string))) as ReplicatedVM;
+    expect(again.spec.sourceVirtualMachineId.toLowerCase()).toBe(fx.sourceVmId.toLowerCase());
+    expect(again.spec).toMatchObject({ targetSubscriptionId: OTHER, targetResourceGroup: `${rg}-asr`, seedVirtualMachineId: failedOverVmId, networkMappingRef: { name: 'net' } });
+    expect(again.status?.phase).toBe('Protected');
+    expect(again.status?.initialSync?.bytesMatched, JSON.stringify(again.status?.initialSync)).toBeGreaterThan(0);
+    expect((await other.compute.virtualMachines.instanceView(`${rg}-asr`, vmName)).statuses?.map((s) => s.code)).toContain('PowerState/deallocated');
   });
 });

@@ -63,10 +63,11 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const foreign =
     sourceSubscriptionRefusal(deps.az.subscriptionId, 'sourceVirtualMachineId', sourceVirtualMachineId, spec.targetSubscriptionId, 'spec.targetSubscriptionId') ??
     foreignSubscriptionRefusal(sourceSubscription, sourceSideAzureIds(vm), `the source VM is in subscription ${sourceSubscription}`) ??
-    foreignSubscriptionRefusal(deps.az.subscriptionId, { cacheStorageAccountId, targetStorageAccountId, seedVirtualMachineId }) ??
+    foreignSubscriptionRefusal(deps.az.subscriptionId, { cacheStorageAccountId, targetStorageAccountId }) ??
+    // The seed VM is in the target region and its failover replaces it there: in the target subscription.
     (spec.targetSubscriptionId
-      ? foreignSubscriptionRefusal(spec.targetSubscriptionId, targetSideAzureIds(vm), `the VM fails over into subscription ${spec.targetSubscriptionId} (spec.targetSubscriptionId)`)
-      : foreignSubscriptionRefusal(deps.az.subscriptionId, targetSideAzureIds(vm)));
+      ? foreignSubscriptionRefusal(spec.targetSubscriptionId, { seedVirtualMachineId, ...targetSideAzureIds(vm) }, `the VM fails over into subscription ${spec.targetSubscriptionId} (spec.targetSubscriptionId)`)
+      : foreignSubscriptionRefusal(deps.az.subscriptionId, { seedVirtualMachineId, ...targetSideAzureIds(vm) }));
   if (foreign) return pass.stall(foreign);
   const outside = tenancyRefusal(deps.scopes, pass.namespace, replicatedVmAzureIds(vm, deps.az.subscriptionId));
   if (outside) return pass.stall(outside);
