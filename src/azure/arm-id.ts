@@ -61,6 +61,9 @@ export function resourceGroupNameOf(id: string): string {
   return match[1] as string;
 }
 
+/** An Azure subscription id: a GUID (never a path segment such as `..` that would address something else). */
+const SUBSCRIPTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The subscription an ARM id names, if it names one. */
 export function subscriptionOfId(id: string | undefined): string | undefined {
   return id === undefined ? undefined : /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1];
@@ -82,6 +85,7 @@ export function sourceSubscriptionRefusal(
 ): { reason: string; message: string } | undefined {
   const named = subscriptionOfId(id);
   if (named === undefined || named.toLowerCase() === operatorSubscriptionId.toLowerCase()) return undefined;
+  if (!SUBSCRIPTION_ID.test(named)) return { reason: 'SubscriptionNotManaged', message: `${field} names subscription ${named}, which is not a subscription id (a GUID)` };
   if (targetSubscriptionId?.toLowerCase() === operatorSubscriptionId.toLowerCase()) return undefined;
   return {
     reason: 'SubscriptionNotManaged',

@@ -43,4 +43,11 @@ describe('sourceSubscriptionRefusal', () => {
     expect(sourceSubscriptionRefusal(ours, 'sourceVirtualMachineId', vm(other), undefined, 'spec.targetSubscriptionId')).toEqual(refusal);
     expect(sourceSubscriptionRefusal(ours, 'sourceVirtualMachineId', vm(other), other, 'spec.targetSubscriptionId')).toEqual(refusal);
   });
+
+  it('refuses a source subscription that is not a subscription id, even back into the managed one', () => {
+    expect(sourceSubscriptionRefusal(ours, 'sourceVirtualMachineId', vm('..'), ours, 'spec.targetSubscriptionId')).toEqual({
+      reason: 'SubscriptionNotManaged',
+      message: 'sourceVirtualMachineId names subscription .., which is not a subscription id (a GUID)',
+    });
+  });
 });
