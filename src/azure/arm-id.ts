@@ -61,6 +61,38 @@ export function resourceGroupNameOf(id: string): string {
   return match[1] as string;
 }
 
+/** An Azure subscription id: a GUID (never a path segment such as `..` that would address something else). */
+const SUBSCRIPTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The subscription an ARM id names, if it names one. */
+export function subscriptionOfId(id: string | undefined): string | undefined {
+  return id === undefined ? undefined : /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1];
+}
+
+/**
+ * Where a replication's source side (a ReplicatedVM's source VM, a NetworkMapping's source network) may be:
+ * in the operator's subscription, or in another one only when the replication leads back into the operator's
+ * (`targetSubscriptionId`, the subscription it replicates into): what re-protect writes for a VM failed over
+ * into another subscription. Every replication thus has one side in the subscription the operator manages,
+ * where its replica storage lives. `into` names the field that says where the replication leads.
+ */
+export function sourceSubscriptionRefusal(
+  operatorSubscriptionId: string,
+  field: string,
+  id: string,
+  targetSubscriptionId: string | undefined,
+  into: string,
+): { reason: string; message: string } | undefined {
+  const named = subscriptionOfId(id);
+  if (named === undefined || named.toLowerCase() === operatorSubscriptionId.toLowerCase()) return undefined;
+  if (!SUBSCRIPTION_ID.test(named)) return { reason: 'SubscriptionNotManaged', message: `${field} names subscription ${named}, which is not a subscription id (a GUID)` };
+  if (targetSubscriptionId?.toLowerCase() === operatorSubscriptionId.toLowerCase()) return undefined;
+  return {
+    reason: 'SubscriptionNotManaged',
+    message: `${field} names subscription ${named}; this operator manages subscription ${operatorSubscriptionId}: a source in another subscription is replicated only back into it (${into} in subscription ${operatorSubscriptionId}), as re-protect does`,
+  };
+}
+
 /**
  * Why the operator refuses these ids, if it does: one names a subscription other than the one its ARM
  * clients manage. Those clients address their own subscription whatever an id says, so without this

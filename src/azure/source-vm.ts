@@ -71,7 +71,7 @@ export type SourceVmResult = { found: false } | { found: true; supported: false;
 
 export async function readSourceVm(az: AzureClients, vmId: string, excludedLuns: number[] = []): Promise<SourceVmResult> {
   const id = parseArmId(vmId);
-  const vm: VirtualMachine | undefined = await getOrUndefined(() => az.compute.virtualMachines.get(id.resourceGroup, id.name));
+  const vm: VirtualMachine | undefined = await getOrUndefined(() => az.forResource(vmId).compute.virtualMachines.get(id.resourceGroup, id.name));
   if (!vm) return { found: false };
   const storage = vm.storageProfile;
   const osDiskId = storage?.osDisk?.managedDisk?.id;
@@ -116,7 +116,7 @@ async function readNics(az: AzureClients, vm: VirtualMachine): Promise<SourceNic
   for (const [index, ref] of refs.entries()) {
     if (!ref.id) continue;
     const id = parseArmId(ref.id);
-    const nic = await getOrUndefined(() => az.network.networkInterfaces.get(id.resourceGroup, id.name));
+    const nic = await getOrUndefined(() => az.forResource(ref.id as string).network.networkInterfaces.get(id.resourceGroup, id.name));
     const configs = ipConfigurationsOf(nic);
     const primaryConfig = configs[0];
     nics.push({
@@ -154,7 +154,7 @@ function ipConfigurationsOf(nic: NetworkInterface | undefined): SourceIpConfigur
 
 async function readDisk(az: AzureClients, diskId: string): Promise<Disk> {
   const id = parseArmId(diskId);
-  return az.compute.disks.get(id.resourceGroup, id.name);
+  return az.forResource(diskId).compute.disks.get(id.resourceGroup, id.name);
 }
 
 /** A disk's size, SKU, generation and disk encryption set. */

@@ -8,6 +8,9 @@
  * every wait has a deadline — each ARM request its own (clients.ts), and each long-running operation
  * (creation, including waiting for an earlier attempt's restore point, grant, revoke, delete) the
  * client's `lroTimeoutMs` on top — so a dead region fails a capture instead of holding it.
+ *
+ * The collection is addressed in its own subscription (the VM's: a VM re-protected from another subscription
+ * than AZURE_SUBSCRIPTION_ID has its collection there), through the clients' `forResource`.
  */
 import type { RestorePoint } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
@@ -43,7 +46,7 @@ export class RestorePoints {
   private readonly sas = new Map<string, { url: string; expiresAt: number }>();
 
   constructor(az: AzureClients, collectionId: string) {
-    this.az = az;
+    this.az = az.forResource(collectionId); // in the source VM's subscription, which may not be the datapath's own
     const id = parseArmId(collectionId);
     this.resourceGroup = id.resourceGroup;
     this.collection = id.name;

@@ -13,7 +13,8 @@
  *                      data to copy, or ranges the source has cleared.
  *
  * A seeded cycle is applied onto the seeded blob as it is (never cleared first); if its cache data is
- * lost, the disk falls back to an ordinary full copy.
+ * lost, the disk falls back to an ordinary full copy. The seed disk is addressed in its own subscription
+ * (re-protected into another subscription, a VM is seeded from the VM failed over there).
  */
 import type { BlockBlobClient, PageBlobClient } from '@azure/storage-blob';
 import type { AzureClients } from '../azure/clients.ts';
@@ -63,7 +64,7 @@ export function holdsEarlierJournal(target: TargetDisk, epoch: string): boolean 
 export async function seedReplica(deps: SeedDeps, target: TargetDisk, seedDiskId: string): Promise<number | undefined> {
   const { az, fence, signal } = deps;
   const id = parseArmId(seedDiskId);
-  const access = await az.compute.disks.beginGrantAccessAndWait(id.resourceGroup, id.name, { access: 'Read', durationInSeconds: SAS_SECONDS }, { ...POLL, abortSignal: signal });
+  const access = await az.forResource(seedDiskId).compute.disks.beginGrantAccessAndWait(id.resourceGroup, id.name, { access: 'Read', durationInSeconds: SAS_SECONDS }, { ...POLL, abortSignal: signal });
   if (!access.accessSAS) throw new Error(`no read access granted to seed disk ${id.name}`);
   try {
     const seedUrl = access.accessSAS;
@@ -93,7 +94,7 @@ export async function seedReplica(deps: SeedDeps, target: TargetDisk, seedDiskId
     target.metadata = metadata;
     return copied;
   } finally {
-    await az.compute.disks.beginRevokeAccessAndWait(id.resourceGroup, id.name, { ...POLL, abortSignal: signal }).catch(() => undefined);
+    await az.forResource(seedDiskId).compute.disks.beginRevokeAccessAndWait(id.resourceGroup, id.name, { ...POLL, abortSignal: signal }).catch(() => undefined);
   }
 }
 

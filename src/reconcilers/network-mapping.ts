@@ -9,7 +9,7 @@
 import type { Subnet, VirtualNetwork } from '@azure/arm-network';
 import type { NetworkMapping, NetworkMappingStatus, ReplicatedVM, ResolvedSubnetMapping } from '../api/types.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import { foreignSubscriptionRefusal, parseArmId } from '../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, parseArmId, sourceSubscriptionRefusal, subscriptionOfId } from '../azure/arm-id.ts';
 import { resourceGroupIsEmpty, resourceGroupResource } from '../azure/resources/resource-group.ts';
 import { getVirtualNetwork, virtualNetworkResource, type VirtualNetworkSpec } from '../azure/resources/virtual-network.ts';
 import { classifyAzureError, isUnanswered, reconcileErrorFor } from '../azure/errors.ts';
@@ -69,15 +69,19 @@ export class NetworkMappingReconciler implements Reconciler<NetworkMapping> {
 
     // 1. The source network (in the subscription the operator manages; a target or test network it names may be
     // in another, for ReplicatedVMs failing over there, spec.targetSubscriptionId: it is read in its own; the groups, tables and application security groups named for a network the mapping creates are in the operator's).
+    // The source network may be in another subscription only when the mapping leads back into the operator's
+    // (an adopted target network there: the reverse mapping of re-protect after a failover into another subscription).
     const { sourceVirtualNetworkId } = spec;
-    const foreign = foreignSubscriptionRefusal(this.az.subscriptionId, { sourceVirtualNetworkId, ...networkMappingSecurityIds(mapping) });
+    const foreign =
+      sourceSubscriptionRefusal(this.az.subscriptionId, 'spec.sourceVirtualNetworkId', sourceVirtualNetworkId, subscriptionOfId(spec.targetVirtualNetworkId), 'spec.targetVirtualNetworkId') ??
+      foreignSubscriptionRefusal(this.az.subscriptionId, networkMappingSecurityIds(mapping));
     if (foreign) return stall(foreign.reason, foreign.message);
     const outside = tenancyRefusal(this.scopes, mapping.metadata.namespace ?? 'default', networkMappingAzureIds(mapping, this.az.subscriptionId));
     if (outside) return stall(outside.reason, outside.message);
     const sourceId = parseArmId(spec.sourceVirtualNetworkId);
     let source: VirtualNetwork | undefined;
     try {
-      source = await getVirtualNetwork(this.az, sourceId.resourceGroup, sourceId.name);
+      source = await getVirtualNetwork(this.az.forResource(spec.sourceVirtualNetworkId), sourceId.resourceGroup, sourceId.name);
     } catch (error) {
       if (!isUnanswered(error)) throw error;
       return this.fromTarget(mapping, ledger, ctx, error);

@@ -41,6 +41,8 @@ export function replicatedVmAzureIds(vm: ReplicatedVM, subscriptionId: string): 
     'spec.seedVirtualMachineId': spec.seedVirtualMachineId,
   };
   if (targetSubscriptionOf(vm, subscriptionId) !== subscriptionId) ids['spec.targetResourceGroup (replica storage)'] = resourceGroupId(subscriptionId, targetGroupName(vm));
+  // A source VM in another subscription (re-protect of a failover there) has its restore point collection in
+  // its own resource group: the scope allowing spec.sourceVirtualMachineId allows it (scopes name groups or subscriptions).
   // Placement groups, per-NIC overrides, load balancer, application security group and disk encryption
   // set mappings: the same list the subscription check reads.
   for (const [field, id] of Object.entries(moreAzureIds(vm))) ids[`spec.${field}`] = id;

@@ -7,16 +7,20 @@
 // replica storage stays in the source's subscription), and a Test then a Planned failover create the VM, its
 // disks (imported across subscriptions, byte-exact) and its NIC in the target subscription, read back there,
 // with nothing of the sort in the source subscription's group of that name. A test network of another
-// subscription and re-protect across subscriptions are refused. Disabling replication removes what it made
-// in both subscriptions. Real operator and datapath (in this
+// subscription is refused. Re-protect replicates the failed-over VM back into the source subscription (its
+// restore points in its own subscription, which the datapath then needs its role in), and a Planned failback
+// returns it to its original group and subscription, byte-exact. Disabling replication removes what it made
+// in both subscriptions; re-protected again, the VM replicates into the target subscription, seeded from the
+// VM failed over there. Real operator and datapath (in this
 // process), real API server, local Azure serving two subscriptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_ROLE } from '../../src/api/contract.ts';
-import type { FailoverRequest } from '../../src/api/types.ts';
+import type { FailoverRequest, ReplicatedVM } from '../../src/api/types.ts';
 import { parseArmId, resourceGroupId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { OWNER, sandboxRbac, shippedRole } from '../../sandbox/src/azure-roles.ts';
 import { SANDBOX_PRINCIPALS } from '../../sandbox/src/storage/token.ts';
+import { diskBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -34,11 +38,20 @@ let mine: AzureClients;
 let other: AzureClients;
 let targetNetworkId: string;
 let testNetworkId: string;
+let failedOverVmId: string;
+let failedOverDiskIds: string[];
 
 /** A network of subnet `default` in `group` of the target subscription (as the source network's). */
 async function targetNetwork(name: string): Promise<string> {
   const vnet = { location: TARGET, addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ name: 'default', addressPrefix: '10.1.0.0/24' }] };
   return (await other.network.virtualNetworks.beginCreateOrUpdateAndWait(NET_RG, name, vnet, poll)).id as string;
+}
+
+/** The ids of a VM's disks, the OS disk first, read in its subscription. */
+async function diskIdsIn(az: AzureClients, vmId: string): Promise<string[]> {
+  const { resourceGroup, name } = parseArmId(vmId);
+  const vm = await az.compute.virtualMachines.get(resourceGroup, name);
+  return [vm.storageProfile?.osDisk?.managedDisk?.id as string, ...(vm.storageProfile?.dataDisks ?? []).map((d) => d.managedDisk?.id as string)];
 }
 
 /** The names of the VMs, disks and NICs in `group` of `az`'s subscription. */
@@ -145,7 +158,7 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     expect(await computeIn(other, `${rg}-asr`)).toEqual([]);
   });
 
-  it('refuses a test network of another subscription, and re-protect across subscriptions, before anything is created', async () => {
+  it('refuses a test network of another subscription before anything is created', async () => {
     const elsewhere = sourceNetworkId();
     const wrongNet = await failOver('drill-elsewhere', 'Test', { testVirtualNetworkId: elsewhere });
     expect(wrongNet?.status?.phase).toBe('Failed');
@@ -155,14 +168,9 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     });
     expect(wrongNet?.status?.targetResources ?? []).toEqual([]);
     await fx.failovers.delete(foRef('drill-elsewhere'));
-    const back = await failOver('move-back', 'Planned', { commit: true, reprotect: true });
-    expect(back?.status?.phase).toBe('Failed');
-    expect(back?.status?.conditions?.find((c) => c.type === 'Succeeded')?.reason).toBe('ReprotectAcrossSubscriptions');
-    expect(back?.status?.targetResources ?? []).toEqual([]);
-    await fx.failovers.delete(foRef('move-back'));
   });
 
-  it('Planned failover: the VM runs in the target subscription, none in the source subscription; re-protect set later stalls', async () => {
+  it('Planned failover: the VM runs in the target subscription, none in the source subscription; re-protect replicates it back', async () => {
     const done = await failOver('move', 'Planned', { commit: true });
     expect(done?.status?.phase, JSON.stringify(done?.status)).not.toBe('Failed');
     const fo = await waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o?.status?.phase === 'Committed', 'planned failover committed', 60_000);
@@ -171,12 +179,67 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     const view = await other.compute.virtualMachines.instanceView(resourceGroup, name);
     expect(view.statuses?.map((s) => s.code)).toContain('PowerState/running');
     expect(await computeIn(mine, `${rg}-asr`)).toEqual([]);
-    // Re-protect asked for after commit stalls before the original VM is deallocated.
+    failedOverVmId = fo?.status?.targetVirtualMachineId as string;
+    failedOverDiskIds = await diskIdsIn(other, failedOverVmId);
+    // The failed-over VM writes; those writes must come back.
+    for (const [i, id] of failedOverDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 256 * 1024, 1024 * 1024 + i * 64 * 1024);
+
+    // A source outside the operator's subscription replicates only back into it: a ReplicatedVM of the
+    // failed-over VM naming no target subscription, and a mapping of its network into a network it creates, stall.
+    await fx.clients.vms.create(fx.ns, { metadata: { name: 'stray' }, spec: { sourceVirtualMachineId: failedOverVmId, targetLocation: 'westeurope', policyRef: { name: 'fast' }, networkMappingRef: { name: 'net' } } });
+    await fx.clients.mappings.create(fx.ns, { metadata: { name: 'stray' }, spec: { sourceVirtualNetworkId: targetNetworkId, targetLocation: 'westeurope', targetResourceGroup: 'tsub-stray' } });
+    const [strayVm, strayMapping] = await Promise.all([
+      waitForObject(fx.kc, fx.clients.vms, foRef('stray'), conditionIs('Stalled', 'True'), 'a VM of another subscription refused', 60_000),
+      waitForObject(fx.kc, fx.clients.mappings, foRef('stray'), conditionIs('Stalled', 'True'), 'a network of another subscription refused', 60_000),
+    ]);
+    const mineId = fx.sb.arm.subscriptionId;
+    expect(strayVm?.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      reason: 'SubscriptionNotManaged',
+      message: `sourceVirtualMachineId names subscription ${OTHER}; this operator manages subscription ${mineId}: a source in another subscription is replicated only back into it (spec.targetSubscriptionId in subscription ${mineId}), as re-protect does`,
+    });
+    expect(strayMapping?.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      reason: 'SubscriptionNotManaged',
+      message: `spec.sourceVirtualNetworkId names subscription ${OTHER}; this operator manages subscription ${mineId}: a source in another subscription is replicated only back into it (spec.targetVirtualNetworkId in subscription ${mineId}), as re-protect does`,
+    });
+    expect([strayVm?.status?.targetResources ?? [], strayMapping?.status?.targetResources ?? []]).toEqual([[], []]);
+    await Promise.all([fx.clients.vms.delete(foRef('stray')), fx.clients.mappings.delete(foRef('stray'))]);
+    await Promise.all([
+      waitForObject(fx.kc, fx.clients.vms, foRef('stray'), (o) => o === undefined, 'stray VM gone', 60_000),
+      waitForObject(fx.kc, fx.clients.mappings, foRef('stray'), (o) => o === undefined, 'stray mapping gone', 60_000),
+    ]);
+
+    // The reverse replication captures the failed-over VM's restore points in the target subscription: the
+    // datapath's identity needs its role there now (the operator's has it already).
+    fx.sb.arm.rbac.configure({ assignments: fx.sb.arm.rbac.assignments.concat({ principalId: SANDBOX_PRINCIPALS.datapath, role: shippedRole('datapath'), scope: `/subscriptions/${OTHER}` }) });
     await fx.failovers.mergePatch(foRef('move'), { spec: { reprotect: true } });
-    const stalled = await waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.reason === 'ReprotectAcrossSubscriptions') ?? false, 're-protect refused', 60_000);
-    expect(stalled?.status?.conditions?.find((c) => c.type === 'Reprotected')?.status).toBe('False');
-    const source = await mine.compute.virtualMachines.instanceView(rg, vmName);
-    expect(source.statuses?.map((s) => s.code)).toContain('PowerState/stopped');
+    const reprotected = await waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.status === 'True') ?? false, 're-protected', 120_000);
+    expect(reprotected?.status?.steps?.slice(-4).map((s) => `${s.name}:${s.state}`)).toEqual([
+      'DeallocateSourceVirtualMachine:Succeeded', 'CreateReverseNetworkMapping:Succeeded', 'CreateReverseReplicatedVM:Succeeded', 'WaitForReverseInitialSync:Succeeded',
+    ]);
+    expect((await mine.compute.virtualMachines.instanceView(rg, vmName)).statuses?.map((s) => s.code)).toContain('PowerState/deallocated');
+    const mapping = await fx.clients.mappings.get(foRef(reprotected?.status?.reverseNetworkMappingName as string));
+    expect(mapping?.spec).toMatchObject({ sourceVirtualNetworkId: targetNetworkId, targetVirtualNetworkId: sourceNetworkId() });
+    const reverse = (await fx.clients.vms.get(foRef(reprotected?.status?.reverseReplicatedVMName as string))) as ReplicatedVM;
+    expect(reverse.spec).toMatchObject({ sourceVirtualMachineId: failedOverVmId, targetSubscriptionId: fx.sb.arm.subscriptionId, targetResourceGroup: rg, seedVirtualMachineId: fx.sourceVmId });
+    expect(reverse.status?.phase).toBe('Protected');
+    // Its restore points beside the failed-over VM, in the target subscription; its replica storage in the source's.
+    const roles = new Map((reverse.status?.targetResources ?? []).map((r) => [r.role, r.id]));
+    expect(parseArmId(roles.get(RESOURCE_ROLE.restorePoints) as string)).toMatchObject({ subscriptionId: OTHER, resourceGroup: `${rg}-asr` });
+    expect(parseArmId(roles.get(RESOURCE_ROLE.target) as string)).toMatchObject({ subscriptionId: fx.sb.arm.subscriptionId, resourceGroup: rg });
+  });
+
+  it('Planned failback: the VM returns to its original group and subscription with the failed-over VM\'s data, byte-exact', async () => {
+    await fx.failovers.create(fx.ns, { metadata: { name: 'failback' }, spec: { replicatedVMName: `${vmName}-reverse`, type: 'Planned' } });
+    const fo = await waitForObject(fx.kc, fx.failovers, foRef('failback'), finished, 'failback done', 120_000);
+    expect(fo?.status?.phase, JSON.stringify(fo?.status)).toBe('Succeeded');
+    expect(fo?.status?.targetVirtualMachineId?.toLowerCase()).toBe(fx.sourceVmId.toLowerCase());
+    expect((await mine.compute.virtualMachines.instanceView(rg, vmName)).statuses?.map((s) => s.code)).toContain('PowerState/running');
+    expect((await other.compute.virtualMachines.instanceView(`${rg}-asr`, vmName)).statuses?.map((s) => s.code)).toContain('PowerState/stopped');
+    const backDisks = await diskIdsIn(mine, fx.sourceVmId);
+    for (const [i, id] of backDisks.entries()) {
+      expect(parseArmId(id)).toMatchObject({ subscriptionId: fx.sb.arm.subscriptionId, resourceGroup: rg });
+      expect(await fx.diskHash(id), `disk ${i}`).toBe(await fx.diskHash(failedOverDiskIds[i] as string));
+    }
   });
 
   it('disabling replication (deletionPolicy Delete) removes what it made in both subscriptions, never the failed-over VM', async () => {
@@ -188,5 +251,23 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
     // target group stays in the target subscription with the failed-over VM in it.
     await expect(mine.resources.resourceGroups.get(`${rg}-asr`)).rejects.toMatchObject({ statusCode: 404 });
     expect(await computeIn(other, `${rg}-asr`)).toContain(`vm ${vmName}`);
+  });
+
+  it('re-protected again after failback: the VM replicates into the target subscription, seeded from the VM failed over there', async () => {
+    // The forward replication is gone (above): its request and the mapping refused at first go too, so that
+    // re-protect uses the forward mapping and may name the new ReplicatedVM as the forward one was.
+    await Promise.all([fx.failovers.delete(foRef('move')), fx.clients.mappings.delete(foRef('mirror'))]);
+    await Promise.all([
+      waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o === undefined, 'forward request gone', 60_000),
+      waitForObject(fx.kc, fx.clients.mappings, foRef('mirror'), (o) => o === undefined, 'refused mapping gone', 60_000),
+    ]);
+    await fx.failovers.mergePatch(foRef('failback'), { spec: { commit: true, reprotect: true } });
+    const fo = await waitForObject(fx.kc, fx.failovers, foRef('failback'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.status === 'True') ?? false, 're-protected again', 60_000);
+    const again = (await fx.clients.vms.get(foRef(fo?.status?.reverseReplicatedVMName as string))) as ReplicatedVM;
+    expect(again.spec.sourceVirtualMachineId.toLowerCase()).toBe(fx.sourceVmId.toLowerCase());
+    expect(again.spec).toMatchObject({ targetSubscriptionId: OTHER, targetResourceGroup: `${rg}-asr`, seedVirtualMachineId: failedOverVmId, networkMappingRef: { name: 'net' } });
+    expect(again.status?.phase).toBe('Protected');
+    expect(again.status?.initialSync?.bytesMatched, JSON.stringify(again.status?.initialSync)).toBeGreaterThan(0);
+    expect((await other.compute.virtualMachines.instanceView(`${rg}-asr`, vmName)).statuses?.map((s) => s.code)).toContain('PowerState/deallocated');
   });
 });

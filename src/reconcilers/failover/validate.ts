@@ -4,8 +4,7 @@
  * call to Azure when the ReplicatedVM reports its source region unavailable (condition
  * SourceRegionUnavailable=True, set by the datapath); a failback does not replace an original
  * VM that runs again; a named recovery point exists and is the VM's own; a Test has a test network, in the
- * subscription the VM fails over into (spec.targetSubscriptionId); a VM failing over into another
- * subscription is not re-protected (the reverse replication would protect a VM outside the operator's).
+ * subscription the VM fails over into (spec.targetSubscriptionId).
  */
 import { realFailoversOf } from '../../api/contract.ts';
 import type { FailoverRequest, ReplicatedVM } from '../../api/types.ts';
@@ -37,7 +36,7 @@ export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: Repl
       return { reason: 'RecoveryPointMismatch', message: `RecoveryPoint ${point} belongs to ${named.spec.replicatedVMName}, not ${vm.metadata.name}` };
     }
   }
-  const across = acrossSubscriptions(deps, fo, vm);
+  const across = testNetworkRefusal(deps, fo, vm);
   if (across) return across;
   if (fo.spec.type === 'Test' && !fo.spec.testVirtualNetworkId) {
     const mapping = await deps.mappings.get({ namespace, name: vm.spec.networkMappingRef.name });
@@ -48,27 +47,14 @@ export async function validate(deps: FailoverDeps, fo: FailoverRequest, vm: Repl
   return undefined;
 }
 
-/** What a failover into another subscription than the operator's (spec.targetSubscriptionId) cannot do. */
-function acrossSubscriptions(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Refusal | undefined {
+/** A Test failover's own test network must be in the subscription the VM fails over into (spec.targetSubscriptionId). */
+function testNetworkRefusal(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Refusal | undefined {
   const target = vm.spec.targetSubscriptionId ?? deps.az.subscriptionId;
   const testNetwork = fo.spec.type === 'Test' ? fo.spec.testVirtualNetworkId : undefined;
   if (testNetwork && parseArmId(testNetwork).subscriptionId.toLowerCase() !== target.toLowerCase()) {
     return { reason: 'TestNetworkSubscriptionMismatch', message: `spec.testVirtualNetworkId ${testNetwork} is not in subscription ${target}, which ${vm.metadata.name} fails over into (a NIC and its network share a subscription)` };
   }
-  return fo.spec.reprotect && fo.spec.type !== 'Test' ? reprotectRefusal(deps, vm) : undefined;
-}
-
-/**
- * Re-protect of a VM failed over into another subscription is refused (up front, and when spec.reprotect is
- * set after commit): the reverse ReplicatedVM would replicate a VM outside the operator's subscription.
- */
-export function reprotectRefusal(deps: FailoverDeps, vm: ReplicatedVM): Refusal | undefined {
-  const target = vm.spec.targetSubscriptionId ?? deps.az.subscriptionId;
-  if (target.toLowerCase() === deps.az.subscriptionId.toLowerCase()) return undefined;
-  return {
-    reason: 'ReprotectAcrossSubscriptions',
-    message: `${vm.metadata.name} fails over into subscription ${target}: re-protect would replicate a VM there back, and this operator manages subscription ${deps.az.subscriptionId} only; fail over without spec.reprotect`,
-  };
+  return undefined;
 }
 
 /** One real failover of a VM at a time, and none of a VM another request already failed over. */

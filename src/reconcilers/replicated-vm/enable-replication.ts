@@ -1,7 +1,8 @@
 /**
  * Enable replication (Azure Site Recovery's "Enable replication"), one step per pass:
  *   0. refuse ids in another subscription than the operator's (what the failed-over VM uses: than
- *      spec.targetSubscriptionId, when set), or (namespaced tenancy) outside the
+ *      spec.targetSubscriptionId, when set; the source VM and the source-side ids of the mappings: than the
+ *      source VM's, which may be another only when the VM replicates back into the operator's), or (namespaced tenancy) outside the
  *      namespace's Azure scopes (../tenancy.ts); wait for the policy to be ready;
  *   1. read the source VM (when its region does not answer and the VM was never registered:
  *      restore-registration.ts), wait for the network mapping to be ready, check the VM uses managed
@@ -24,7 +25,7 @@
  */
 import type { NetworkMapping, ProtectedDisk, ReplicatedVMStatus, SourceNetworkInterface } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
-import { foreignSubscriptionRefusal, parseArmId, resourceGroupNameOf, sameArmId } from '../../azure/arm-id.ts';
+import { foreignSubscriptionRefusal, parseArmId, resourceGroupNameOf, sameArmId, sourceSubscriptionRefusal, subscriptionOfId } from '../../azure/arm-id.ts';
 import { networkOfSubnet } from '../../azure/resources/network-interface.ts';
 import { saveRegistration } from '../../azure/saved-registration.ts';
 import { readSourceVm, type SourceVm, type SourceVmResult } from '../../azure/source-vm.ts';
@@ -55,13 +56,18 @@ export async function enableReplication(pass: VmPass): Promise<ReconcileResult |
   const spec = vm.spec;
 
   // 0. Every Azure id in the subscription the operator manages; the policy ready.
-  // (What the failed-over VM uses may be in spec.targetSubscriptionId: spec-ids.ts.)
+  // (What the failed-over VM uses may be in spec.targetSubscriptionId: spec-ids.ts; the source VM and what it
+  // uses in another subscription only when the VM replicates back into the operator's: arm-id.ts.)
   const { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, seedVirtualMachineId } = spec;
+  const sourceSubscription = subscriptionOfId(sourceVirtualMachineId) ?? deps.az.subscriptionId;
   const foreign =
-    foreignSubscriptionRefusal(deps.az.subscriptionId, { sourceVirtualMachineId, cacheStorageAccountId, targetStorageAccountId, seedVirtualMachineId, ...sourceSideAzureIds(vm) }) ??
+    sourceSubscriptionRefusal(deps.az.subscriptionId, 'sourceVirtualMachineId', sourceVirtualMachineId, spec.targetSubscriptionId, 'spec.targetSubscriptionId') ??
+    foreignSubscriptionRefusal(sourceSubscription, sourceSideAzureIds(vm), `the source VM is in subscription ${sourceSubscription}`) ??
+    foreignSubscriptionRefusal(deps.az.subscriptionId, { cacheStorageAccountId, targetStorageAccountId }) ??
+    // The seed VM is in the target region and its failover replaces it there: in the target subscription.
     (spec.targetSubscriptionId
-      ? foreignSubscriptionRefusal(spec.targetSubscriptionId, targetSideAzureIds(vm), `the VM fails over into subscription ${spec.targetSubscriptionId} (spec.targetSubscriptionId)`)
-      : foreignSubscriptionRefusal(deps.az.subscriptionId, targetSideAzureIds(vm)));
+      ? foreignSubscriptionRefusal(spec.targetSubscriptionId, { seedVirtualMachineId, ...targetSideAzureIds(vm) }, `the VM fails over into subscription ${spec.targetSubscriptionId} (spec.targetSubscriptionId)`)
+      : foreignSubscriptionRefusal(deps.az.subscriptionId, { seedVirtualMachineId, ...targetSideAzureIds(vm) }));
   if (foreign) return pass.stall(foreign);
   const outside = tenancyRefusal(deps.scopes, pass.namespace, replicatedVmAzureIds(vm, deps.az.subscriptionId));
   if (outside) return pass.stall(outside);

@@ -10,6 +10,8 @@
  * subscription), and a group of the same name in the operator's subscription (ROLE.replicaGroup) holds the
  * storage accounts and the restore point collection (a VM's restore points are in its own subscription);
  * failover imports its disks from there across subscriptions (managed-disk.ts, creationData.storageAccountId).
+ * A source VM in another subscription (re-protect of such a failover: it replicates back into the operator's)
+ * has its restore point collection in its own resource group there; the storage stays in the operator's.
  */
 import type { ReplicatedVM } from '../../api/types.ts';
 import { RESOURCE_ROLE as ROLE } from '../../api/contract.ts';
@@ -56,10 +58,24 @@ export function targetResourceSteps(pass: VmPass, source: SourceVm, persist: () 
     steps.target,
     () => availabilitySetStep(pass, source, steps.names.targetResourceGroup, persist),
     () => networkSecurityGroupMirrorStep(pass, source, steps.names.targetResourceGroup, persist),
-    () => convergeResource(restorePointCollectionResource(az, ROLE.restorePoints, { resourceGroup: steps.names.targetResourceGroup, name: steps.names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner: pass.owner }), pass.ledger, persist),
+    () => {
+      const at = restorePointCollectionPlace(az, source, steps.names.targetResourceGroup);
+      return convergeResource(restorePointCollectionResource(at.az, ROLE.restorePoints, { resourceGroup: at.resourceGroup, name: steps.names.restorePointCollection, location: source.location, sourceVirtualMachineId: source.id, owner: pass.owner }), pass.ledger, persist);
+    },
     () => steps.container(ROLE.cacheContainer, ROLE.cache),
     steps.replicaContainer,
   ];
+}
+
+/**
+ * Where the restore point collection lives: beside the replica storage (the target group's name in the
+ * operator's subscription) when the source VM is in the operator's subscription; else (a VM failed over into
+ * another subscription, re-protected back) in the source VM's own resource group, as a VM's restore points are
+ * in its own subscription. The datapath addresses it by its id (restore-points.ts).
+ */
+function restorePointCollectionPlace(az: AzureClients, source: SourceVm, targetResourceGroup: string): { az: AzureClients; resourceGroup: string } {
+  const sourceAz = az.forResource(source.id);
+  return sourceAz === az ? { az, resourceGroup: targetResourceGroup } : { az: sourceAz, resourceGroup: parseArmId(source.id).resourceGroup };
 }
 
 /**

@@ -3,7 +3,8 @@
  * reverse network mapping and the reverse ReplicatedVM are created (or adopted), and the request follows
  * the reverse initial sync. Each step records what it made in status (reverseNetworkMappingName,
  * reverseReplicatedVMName), and the objects it creates carry the REPROTECT_OF_LABEL, so a restart finds
- * them instead of making a second one.
+ * them instead of making a second one. A VM failed over into another subscription is protected back into
+ * the original one (the reverse ReplicatedVM's spec.targetSubscriptionId).
  */
 import { REPROTECT_OF_LABEL } from '../../../api/contract.ts';
 import type { ReplicatedVM } from '../../../api/types.ts';
@@ -15,7 +16,6 @@ import { isTrue } from '../../../runtime/conditions.ts';
 import { done, stalled, waiting, type Step } from '../../../runtime/step.ts';
 import { reverseMappings } from '../../reverse-mappings.ts';
 import { reverseName } from '../names.ts';
-import { reprotectRefusal } from '../validate.ts';
 import type { ProcedurePass } from '../state.ts';
 import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './source.ts';
 
@@ -26,8 +26,6 @@ import { sourceCall, sourceRegionSilence, SOURCE_REGION_UNAVAILABLE } from './so
  */
 export async function deallocateSource(pass: ProcedurePass): Promise<Step> {
   const { deps, vm } = pass;
-  const across = reprotectRefusal(deps, vm);
-  if (across) return stalled(across.reason, across.message);
   const sourceId = vm.spec.sourceVirtualMachineId;
   try {
     const state = await powerState(deps.az, sourceId, sourceCall(pass));
@@ -107,6 +105,7 @@ async function reverseVmOf({ deps, fo, vm }: ProcedurePass, name: string, failed
       sourceVirtualMachineId: failedOver,
       targetLocation: vm.status?.sourceLocation as string,
       targetResourceGroup: parseArmId(vm.spec.sourceVirtualMachineId).resourceGroup,
+      ...backIntoSubscription(deps.az.subscriptionId, vm),
       policyRef: vm.spec.policyRef,
       networkMappingRef: { name: mappingName },
       ...(vm.status?.sourceVmSize ? { targetVmSize: vm.status.sourceVmSize } : {}),
@@ -116,6 +115,16 @@ async function reverseVmOf({ deps, fo, vm }: ProcedurePass, name: string, failed
       deletionPolicy: vm.spec.deletionPolicy ?? 'Retain',
     },
   };
+}
+
+/**
+ * A VM failed over into another subscription (spec.targetSubscriptionId) replicates back into the original
+ * one: the reverse ReplicatedVM names it (its source VM is in the other; arm-id.ts, sourceSubscriptionRefusal).
+ */
+function backIntoSubscription(operatorSubscriptionId: string, vm: ReplicatedVM): Pick<ReplicatedVM['spec'], 'targetSubscriptionId'> {
+  const original = parseArmId(vm.spec.sourceVirtualMachineId).subscriptionId;
+  const target = vm.spec.targetSubscriptionId ?? operatorSubscriptionId;
+  return target.toLowerCase() === original.toLowerCase() ? {} : { targetSubscriptionId: original };
 }
 
 export async function reverseInitialSync({ deps, status, namespace }: ProcedurePass): Promise<Step> {
