@@ -420,4 +420,20 @@ describe('Planned failover', () => {
   });
 });
 
-nothingRefused(() => fx.sb);
+// Beyond azure-roles.test.ts's scenario: the groups, route tables, public IPs, pools and their removal.
+nothingRefused(() => fx.sb, {
+  operator: [
+    'Microsoft.Network/applicationSecurityGroups/read',
+    'Microsoft.Network/loadBalancers/read',
+    'Microsoft.Network/networkSecurityGroups/delete',
+    'Microsoft.Network/networkSecurityGroups/read',
+    'Microsoft.Network/networkSecurityGroups/write',
+    'Microsoft.Network/publicIPAddresses/delete',
+    'Microsoft.Network/publicIPAddresses/read',
+    'Microsoft.Network/publicIPAddresses/write',
+    'Microsoft.Network/routeTables/delete',
+    'Microsoft.Network/routeTables/read',
+    'Microsoft.Network/routeTables/write',
+    'Microsoft.Network/virtualNetworks/delete',
+  ],
+});

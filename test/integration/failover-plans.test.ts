@@ -255,4 +255,7 @@ describe('recovery plans', () => {
   });
 });
 
-nothingRefused(() => fx.sb);
+// Beyond azure-roles.test.ts's scenario: the plan's scheduled drill verifies through snapshots.
+nothingRefused(() => fx.sb, {
+  operator: ['Microsoft.Compute/snapshots/beginGetAccess/action', 'Microsoft.Compute/snapshots/delete', 'Microsoft.Compute/snapshots/endGetAccess/action', 'Microsoft.Compute/snapshots/write'],
+});

@@ -355,4 +355,13 @@ describe('a Confidential VM', () => {
   });
 });
 
-nothingRefused(() => fx.sb);
+// Beyond azure-roles.test.ts's scenario: availability sets, encryption sets, placement and reservation groups.
+nothingRefused(() => fx.sb, {
+  operator: [
+    'Microsoft.Compute/availabilitySets/read',
+    'Microsoft.Compute/availabilitySets/write',
+    'Microsoft.Compute/capacityReservationGroups/read',
+    'Microsoft.Compute/diskEncryptionSets/read',
+    'Microsoft.Compute/proximityPlacementGroups/read',
+  ],
+});

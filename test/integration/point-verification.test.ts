@@ -125,4 +125,7 @@ async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-nothingRefused(() => fx.sb);
+// Beyond azure-roles.test.ts's scenario: the operator's blob data actions (the replica read, scratch blobs).
+nothingRefused(() => fx.sb, {
+  operator: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'],
+});

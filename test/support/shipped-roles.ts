@@ -26,13 +26,18 @@ export function refusals(sb: DatapathSandbox): string[] {
   return sb.arm.rbac.denied().map((d) => `${principalName(d.principalId)} ${d.dataAction ? 'data action ' : ''}${d.action} over ${d.scope}`);
 }
 
-/** The file's last test: the operator and the datapath were refused nothing, holding exactly the shipped roles. */
-export function nothingRefused(sb: () => DatapathSandbox): void {
+/**
+ * The file's last test: the operator and the datapath were refused nothing, holding exactly the shipped roles;
+ * they called Azure as their own principals, using at least the actions in `uses` (those of their roles the
+ * suite is there to prove, beyond azure-roles.test.ts's scenario).
+ */
+export function nothingRefused(sb: () => DatapathSandbox, uses: { operator?: string[]; datapath?: string[] } = {}): void {
   it('refused the operator and the datapath nothing: they held exactly the shipped roles, enforced', () => {
     const s = sb();
     expect(s.arm.rbac.enabled).toBe(true);
     expect(refusals(s)).toEqual([]);
     const used = s.arm.rbac.audit();
     expect(used[SANDBOX_PRINCIPALS.datapath]?.length ?? 0, 'the datapath called Azure as its own principal').toBeGreaterThan(0);
+    for (const who of ['operator', 'datapath'] as const) expect(used[SANDBOX_PRINCIPALS[who]] ?? [], `actions the ${who} used`).toEqual(expect.arrayContaining(uses[who] ?? []));
   });
 }
