@@ -29,9 +29,11 @@ import { startSandboxProcess } from '../support/sandbox-process.ts';
 
 const DISK_BYTES = 4 * 1024 * 1024;
 /**
- * Role actions this scenario does not need: used by other suites (their audit, SITE_RECOVERY_RBAC_AUDIT;
- * failover-reprotect.test.ts runs under enforcement with the shipped roles: re-protect deallocates, VM shapes use availability sets, networks use NSGs, removing a VM's replication
- * deletes what it created), or asked for by ARM's linked checks, which the emulator does not make.
+ * Role actions this scenario does not need: used by other suites, which run under enforcement with exactly
+ * the shipped roles and end asserting nothing was refused (test/support/shipped-roles.ts): re-protect
+ * deallocates (failover-reprotect, failover-outage), VM shapes use availability sets (failover-vm-shape),
+ * networks use NSGs (failover-networks), removing a VM's replication deletes what it created; or asked for by
+ * ARM's linked checks, which the emulator does not make.
  */
 const OUTSIDE_SCENARIO = {
   operator: [

@@ -16,6 +16,7 @@ import { runWorkload } from '../../sandbox/src/workload/index.ts';
 import { diskBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
 import { waitForEvents } from '../support/events.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { REPO_ROOT } from '../support/helm.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -29,7 +30,8 @@ const cycleOf = (vm: ReplicatedVM | undefined) => vm?.status?.replication?.cycle
 const suspect = (p: RecoveryPoint) => p.metadata.labels?.[SUSPECT_LABEL] === 'true' && p.status?.suspect === true;
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'churn', rg: 'churn-src', vmName, disks: 2, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'churn', rg: 'churn-src', vmName, disks: 2, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * 1024 * 1024, 1024 * 1024 * (1 + i));
   await fx.runInProcess('dp-churn');
   await fx.protect(2);
@@ -118,3 +120,5 @@ describe('churn anomaly', () => {
     expect(fresh.filter((p) => p.metadata.labels?.[SUSPECT_LABEL] || p.status?.suspect).map((p) => p.metadata.name)).toEqual([]);
   });
 });
+
+nothingRefused(() => fx.sb);

@@ -34,6 +34,7 @@ import {
   type Workload,
 } from '../support/datapath-sandbox.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+import { enforceShippedRoles, nothingRefused, sandboxPrincipalAzure } from '../support/shipped-roles.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const MiB = 1024 * 1024;
@@ -48,6 +49,7 @@ let running: Promise<void> | undefined;
 
 beforeAll(async () => {
   sb = await startDatapathSandbox();
+  enforceShippedRoles(sb);
   kc = testKubeConfig();
 });
 
@@ -88,7 +90,7 @@ describe('consistency groups', () => {
     // increase along db, app, web and differ by at most one.
     let complete: Array<[number, RecoveryPoint[]]>;
     const workload: Workload = startWorkload(sb, vms.map((v) => v.diskIds[0]!), { spanBytes: 2 * MiB, pauseMs: 5 });
-    datapath = buildDatapath({ kubeConfig: kc, azure: sb.azure, identity: 'dp-cgroup', namespace: ns, watchNamespace: ns, leaseDurationMs: 3000, worker: { cycleIntervalMs: 2000, statusIntervalMs: 500, retryMs: 300, groupGatherMs: 1000 } });
+    datapath = buildDatapath({ kubeConfig: kc, azure: sandboxPrincipalAzure(sb, 'datapath'), identity: 'dp-cgroup', namespace: ns, watchNamespace: ns, leaseDurationMs: 3000, worker: { cycleIntervalMs: 2000, statusIntervalMs: 500, retryMs: 300, groupGatherMs: 1000 } });
     running = datapath.run(stop.signal);
     try {
       await Promise.all(names.map((n) => waitSealed(ns, n, 4)));
@@ -158,7 +160,7 @@ describe('consistency groups', () => {
   it('Run Command: a frozen guest\'s writes wait for the thaw; a stopped VM or a failing script is a failure', { timeout: 60_000 }, async () => {
     const rg = 'cg-runcommand';
     const vm = await createSmallVm(sb, rg, 'frozen', 1, 4 * MiB);
-    const runner = runCommandRunner(new AzureClients(sb.azure));
+    const runner = runCommandRunner(new AzureClients(sandboxPrincipalAzure(sb, 'datapath')));
     const disk = diskBlob(sb, vm.storageProfile!.osDisk!.managedDisk!.id!);
     const signal = new AbortController().signal;
     await runner.run(vm.id!, FREEZE, signal);
@@ -177,3 +179,6 @@ describe('consistency groups', () => {
     await expect(runner.run(vm.id!, FREEZE, signal)).rejects.toThrow(/because the VM is stopped/);
   });
 });
+
+// Beyond azure-roles.test.ts's scenario: the pre-freeze and thaw commands of a quiesced group.
+nothingRefused(() => sb, { datapath: ['Microsoft.Compute/virtualMachines/runCommand/action'] });

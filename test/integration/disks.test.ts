@@ -14,6 +14,7 @@ import { hashDisk } from '../../sandbox/src/workload/index.ts';
 import { sandboxStorageCredential } from '../../sandbox/src/storage/token.ts';
 import { diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const MiB = 1024 * 1024;
@@ -68,7 +69,8 @@ const hashOf = (diskId: string, length: number) => hashDisk(fx.sb.storage.diskBl
 const diskCredential = () => new StorageSharedKeyCredential(fx.sb.storage.diskAccount, fx.sb.storage.accountKey(fx.sb.storage.diskAccount));
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'disks', rg, vmName, disks: 3, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'disks', rg, vmName, disks: 3, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * MiB, MiB * (1 + i));
   // A short drift check: the operator notices disks attached, detached and grown within seconds.
   await fx.runInProcess('dp-disks', { resyncMs: 2000 });
@@ -210,3 +212,5 @@ describe('sandbox disk add and resize, refused as Azure refuses them', () => {
     await expect(growDisk(fx.sb.c, fx.sourceVmId, 2)).rejects.toThrow(/not a managed disk id/);
   });
 });
+
+nothingRefused(() => fx.sb);

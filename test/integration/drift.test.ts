@@ -12,6 +12,7 @@ import { AzureClients } from '../../src/azure/clients.ts';
 import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
 import { listEvents, waitForEvents } from '../support/events.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const rg = 'drift-src';
@@ -28,7 +29,8 @@ const vmRef = () => ({ namespace: fx.ns, name: vmName });
 const driftEvents = () => listEvents(fx.kc, fx.ns, vmName, 'DriftDetected');
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'drift', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, shape: { vm: { tags: TAGS } } });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'drift', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, shape: { vm: { tags: TAGS } } });
+  enforceShippedRoles(fx.sb);
   az = new AzureClients(fx.sb.azure);
   await fx.runInProcess('dp-drift', { resyncMs: 2_000 });
   await fx.protect(1);
@@ -101,3 +103,5 @@ describe('drift of a protected VM: size, tags and a NIC changed on the source', 
     expect(events.map((e) => e.count ?? 1)).toEqual([1, 1, 1]);
   });
 });
+
+nothingRefused(() => fx.sb);

@@ -26,6 +26,7 @@ import { parseArmId } from '../../src/azure/arm-id.ts';
 import { AzureClients } from '../../src/azure/clients.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { waitForEvents } from '../support/events.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -50,7 +51,8 @@ const subnetOf = (group: string) => `/subscriptions/${fx.sb.arm.subscriptionId}/
 beforeAll(async () => {
   // The fixture reads `spec` when protect() applies the ReplicatedVM: the load balancer mapping is added once the sandbox (its subscription) is up.
   const spec: Partial<ReplicatedVMSpec> = { networkInterfaces: [{ sourceName: `${vmName}-nic2`, publicIpAddresses: 'None' }], targetZone: '1' };
-  fx = await startFailoverFixture({ namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'nets', rg, vmName, disks: 1, diskBytes: 8 * 1024 * 1024, spec });
+  enforceShippedRoles(fx.sb);
   az = new AzureClients(fx.sb.azure);
   const { network, compute, resources } = fx.sb.c;
   const sourceLb = await network.loadBalancers.beginCreateOrUpdateAndWait(rg, `${vmName}-lb`, { location: SOURCE_LOCATION, sku: { name: 'Standard' }, frontendIPConfigurations: [{ name: 'front', subnet: { id: subnetOf(rg) } }], backendAddressPools: [{ name: 'web' }] }, poll);
@@ -416,4 +418,22 @@ describe('Planned failover', () => {
     expect((await az.network.loadBalancers.get(LB_RG, 'target-lb')).backendAddressPools?.[0]?.backendIPConfigurations?.map((c) => c.id)).toEqual([second?.ipConfigurations?.[0]?.id]);
     expect(fo?.status?.targetResources?.filter((r) => r.kind === 'PublicIpAddress').map((r) => parseArmId(r.id).name).sort()).toEqual([`${vmName}-nic-ipconfig1-pip-asr`, `${vmName}-nic2-ipconfig2-pip-asr`]);
   });
+});
+
+// Beyond azure-roles.test.ts's scenario: the groups, route tables, public IPs, pools and their removal.
+nothingRefused(() => fx.sb, {
+  operator: [
+    'Microsoft.Network/applicationSecurityGroups/read',
+    'Microsoft.Network/loadBalancers/read',
+    'Microsoft.Network/networkSecurityGroups/delete',
+    'Microsoft.Network/networkSecurityGroups/read',
+    'Microsoft.Network/networkSecurityGroups/write',
+    'Microsoft.Network/publicIPAddresses/delete',
+    'Microsoft.Network/publicIPAddresses/read',
+    'Microsoft.Network/publicIPAddresses/write',
+    'Microsoft.Network/routeTables/delete',
+    'Microsoft.Network/routeTables/read',
+    'Microsoft.Network/routeTables/write',
+    'Microsoft.Network/virtualNetworks/delete',
+  ],
 });

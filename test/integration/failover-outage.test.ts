@@ -12,6 +12,7 @@ import type { FailoverRequest, RecoveryPoint } from '../../src/api/types.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { createSmallVm, diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import type { Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
@@ -33,7 +34,8 @@ const step = (o: FailoverRequest | undefined, name: string) => o?.status?.steps?
 const powerCalls = (vm: string, from = 0) => fx.sb.arm.stats.requests({ path: new RegExp(`/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}/(instanceView|powerOff|deallocate|start)`, 'i') }).slice(from);
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'fo-outage', rg, vmName: 'app', disks: 2, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'fo-outage', rg, vmName: 'app', disks: 2, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   ({ kc, ns, clients, failovers } = fx);
   await createSmallVm(fx.sb, rg, 'db', 2, DISK_BYTES);
   for (const vm of ['app', 'db']) {
@@ -139,3 +141,6 @@ it('re-protect waits while the original region does not answer, then deallocates
   expect(view.statuses?.find((s) => s.code?.startsWith('PowerState/'))?.code).toBe('PowerState/deallocated');
   expect(powerCalls('app', before).filter((r) => /\/start$/i.test(r.path))).toEqual([]);
 });
+
+// Beyond azure-roles.test.ts's scenario: re-protect deallocates the original VM.
+nothingRefused(() => fx.sb, { operator: ['Microsoft.Compute/virtualMachines/deallocate/action'] });

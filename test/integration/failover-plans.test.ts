@@ -18,6 +18,7 @@ import { RUN_NOW_ANNOTATION } from '../../src/reconcilers/drill-schedule/reconci
 import { memberFailoverName } from '../../src/reconcilers/failover/plan-members.ts';
 import { diskBlob, SOURCE_LOCATION, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { REPO_ROOT } from '../support/helm.ts';
 import { endJob, jobNames, readJob } from '../support/jobs.ts';
 import { conditionIs } from '../support/operator-fixtures.ts';
@@ -71,7 +72,8 @@ async function deletePlanFailover(name: string, members: string[]): Promise<void
 }
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'plans', rg: RG.db, vmName: 'db', disks: 1, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'plans', rg: RG.db, vmName: 'db', disks: 1, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   ns = fx.ns;
   failovers = fx.failovers;
   plans = new CustomResourceClient<RecoveryPlan>(fx.kc, 'RecoveryPlan');
@@ -251,4 +253,9 @@ describe('recovery plans', () => {
       for (const [i, id] of sourceDisks.entries()) expect(await fx.diskHash(targetDisks[i] as string), `${name} disk ${i}`).toBe(await fx.diskHash(id));
     }
   });
+});
+
+// Beyond azure-roles.test.ts's scenario: the plan's scheduled drill verifies through snapshots.
+nothingRefused(() => fx.sb, {
+  operator: ['Microsoft.Compute/snapshots/beginGetAccess/action', 'Microsoft.Compute/snapshots/delete', 'Microsoft.Compute/snapshots/endGetAccess/action', 'Microsoft.Compute/snapshots/write'],
 });

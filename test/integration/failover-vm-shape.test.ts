@@ -23,6 +23,7 @@ import { readSavedRegistration } from '../../src/azure/saved-registration.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { createSmallVm, SOURCE_LOCATION } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { waitForEvents } from '../support/events.ts';
 import { conditionIs, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
@@ -71,6 +72,7 @@ beforeAll(async () => {
   };
   identityId = `/subscriptions/00000000-0000-4000-8000-00000000a2a0/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-id`;
   fx = await startFailoverFixture({
+    principals: true,
     namespacePrefix: 'vmshape',
     rg,
     vmName,
@@ -92,6 +94,7 @@ beforeAll(async () => {
     },
     spec,
   });
+  enforceShippedRoles(fx.sb);
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
   sourcePrincipal = (await az.compute.virtualMachines.get(rg, vmName)).identity?.principalId as string;
@@ -350,4 +353,15 @@ describe('a Confidential VM', () => {
     for await (const a of az.storage.storageAccounts.listByResourceGroup(`${cvmRg}-asr`)) accounts.push(a);
     expect(accounts).toEqual([]);
   });
+});
+
+// Beyond azure-roles.test.ts's scenario: availability sets, encryption sets, placement and reservation groups.
+nothingRefused(() => fx.sb, {
+  operator: [
+    'Microsoft.Compute/availabilitySets/read',
+    'Microsoft.Compute/availabilitySets/write',
+    'Microsoft.Compute/capacityReservationGroups/read',
+    'Microsoft.Compute/diskEncryptionSets/read',
+    'Microsoft.Compute/proximityPlacementGroups/read',
+  ],
 });

@@ -9,6 +9,7 @@ import { AzureClients } from '../../src/azure/clients.ts';
 import type { CustomResourceClient } from '../../src/kube/custom-resources.ts';
 import { diskBlob, hashBlob, listRecoveryPoints, writeRandom } from '../support/datapath-sandbox.ts';
 import { finished, startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { conditionIs, type Clients } from '../support/operator-fixtures.ts';
 import { waitForObject } from '../support/wait.ts';
 
@@ -25,7 +26,8 @@ const rg = 'failover-src';
 const foRef = (name: string) => ({ namespace: ns, name });
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'failover', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'failover', rg, vmName, disks: 2, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   ({ kc, ns, clients, failovers } = fx);
   az = new AzureClients(fx.sb.azure);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * 1024 * 1024, 1024 * 1024 * (1 + i));
@@ -172,3 +174,5 @@ describe('planned failover', () => {
     expect((await fx.sb.c.compute.virtualMachines.get(`${rg}-asr`, vmName)).provisioningState).toBe('Succeeded');
   });
 });
+
+nothingRefused(() => fx.sb);

@@ -20,6 +20,7 @@ import { registry } from '../../src/runtime/metrics.ts';
 import { diskBlob, writeRandom } from '../support/datapath-sandbox.ts';
 import { waitForEvents } from '../support/events.ts';
 import { startFailoverFixture, type FailoverFixture } from '../support/failover-fixture.ts';
+import { enforceShippedRoles, nothingRefused } from '../support/shipped-roles.ts';
 import { waitForObject } from '../support/wait.ts';
 
 const MiB = 1024 * 1024;
@@ -30,7 +31,8 @@ let fx: FailoverFixture;
 let points: CustomResourceClient<RecoveryPoint>;
 
 beforeAll(async () => {
-  fx = await startFailoverFixture({ namespacePrefix: 'ptverify', rg, disks: 2, diskBytes: DISK_BYTES });
+  fx = await startFailoverFixture({ principals: true, namespacePrefix: 'ptverify', rg, disks: 2, diskBytes: DISK_BYTES });
+  enforceShippedRoles(fx.sb);
   for (const [i, id] of fx.sourceDiskIds.entries()) await writeRandom(diskBlob(fx.sb, id), 2 * MiB, (i + 1) * MiB);
   await fx.runInProcess('dp-ptverify');
   await fx.protect(1);
@@ -122,3 +124,8 @@ async function recordedRanges(container: ContainerClient, url: string, ranges: {
 async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
+
+// Beyond azure-roles.test.ts's scenario: the operator's blob data actions (the replica read, scratch blobs).
+nothingRefused(() => fx.sb, {
+  operator: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write', 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'],
+});
