@@ -12,6 +12,7 @@ import type { ReplicatedVM } from '../api/types.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 import { ReplicatedVmReconciler } from '../reconcilers/replicated-vm/reconciler.ts';
 import { CapacityChecks } from '../reconcilers/replicated-vm/capacity-cache.ts';
+import { SharedObservations } from '../reconcilers/replicated-vm/shared-observations.ts';
 import { Controller, DEFAULT_RESYNC_MS } from '../runtime/controller.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
 import { cachedReader, keyFor, type OperatorCache } from './operator-cache.ts';
@@ -36,6 +37,7 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       ...(cache.scopes ? { scopes: cache.scopes } : {}),
       // Once per drift check (the resync is jittered by ±20%: a little less than the interval).
       capacityChecks: new CapacityChecks(0.75 * (cache.controllerOptions.resyncMs ?? DEFAULT_RESYNC_MS)),
+      sharedObservations: new SharedObservations(),
     }),
     ignoreUpdate: (vm, previous) => reconcilerWroteOnly(own.take(vm), vm, previous) || datapathStatusOnly(vm, previous),
     ...cache.controllerOptions,
