@@ -20,7 +20,8 @@ import { datapathStatusOnly, reconcilerWroteOnly, usersSeeNoChange } from './pre
 
 export function replicatedVmController(cache: OperatorCache): Controller<ReplicatedVM> {
   const { clients, informers } = cache;
-  const own = new OwnWrites();
+  // An update held because it may be a write still in flight, and is not: reconciled then.
+  const own = new OwnWrites((key) => controller.enqueue(key));
   informers.vms.on('delete', (vm) => own.forget(vm));
   const controller = new Controller<ReplicatedVM>({
     kind: 'ReplicatedVM',
@@ -39,7 +40,12 @@ export function replicatedVmController(cache: OperatorCache): Controller<Replica
       capacityChecks: new CapacityChecks(0.75 * (cache.controllerOptions.resyncMs ?? DEFAULT_RESYNC_MS)),
       sharedObservations: new SharedObservations(),
     }),
-    ignoreUpdate: (vm, previous) => reconcilerWroteOnly(own.take(vm), vm, previous) || datapathStatusOnly(vm, previous),
+    ignoreUpdate: (vm, previous) => {
+      const mine = own.take(vm);
+      if (reconcilerWroteOnly(mine, vm, previous) || datapathStatusOnly(vm, previous)) return true;
+      // Reported before the reconciler's write that may have made it returned: judged when it returns.
+      return !mine && reconcilerWroteOnly(true, vm, previous) && own.hold(vm);
+    },
     ...cache.controllerOptions,
   });
   const vmsUsing = (field: 'policyRef' | 'networkMappingRef') => (o: CustomObject) =>

@@ -36,6 +36,27 @@ describe('OwnWrites', () => {
     own.note({ metadata: { name: 'b', namespace: 'ns' } } as CustomObject); // no version: nothing to note
     expect(own.take({ metadata: { name: 'b', namespace: 'ns' } } as CustomObject)).toBe(false);
   });
+
+  it('holds an update reported while a write is in flight: dropped if the write made it, else handed back', async () => {
+    const missed: string[] = [];
+    const own = new OwnWrites((key) => missed.push(key));
+    const answer: Array<(o: ReplicatedVM) => void> = [];
+    const fake = { applyStatus: () => new Promise<ReplicatedVM>((resolve) => answer.push(resolve)) };
+    const client = own.recording(fake as unknown as CustomResourceClient<ReplicatedVM>);
+    expect(own.hold(vm('5'))).toBe(false); // nothing in flight
+    const first = client.applyStatus({ namespace: 'ns', name: 'a' }, {}, 'm');
+    expect(own.hold(vm('6'))).toBe(true); // its event, before its response
+    answer.shift()?.(vm('6'));
+    await first;
+    expect(missed).toEqual([]);
+    expect(own.take(vm('6'))).toBe(false); // consumed
+    const second = client.applyStatus({ namespace: 'ns', name: 'a' }, {}, 'm');
+    expect(own.hold(vm('7'))).toBe(true); // someone else's write, while ours is in flight
+    answer.shift()?.(vm('8'));
+    await second;
+    expect(missed).toEqual(['ns/a']);
+    expect(own.take(vm('8'))).toBe(true);
+  });
 });
 
 describe('reconcilerWroteOnly', () => {
