@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { statusOwnedBy } from '../api/contract.ts';
 import type { Condition, ReplicatedVM } from '../api/types.ts';
 import { isTrue } from '../runtime/conditions.ts';
+import { FINALIZER } from '../runtime/finalizers.ts';
 import type { CustomObject } from '../kube/custom-resources.ts';
 
 /** What of an object's metadata a reconciler acts on: spec (generation), deletion, labels, annotations, finalizers. */
@@ -43,11 +44,31 @@ function datapathMilestones(vm: ReplicatedVM): unknown[] {
 /**
  * True for a ReplicatedVM update the ReplicatedVM reconciler has nothing to do for: only status changed,
  * the operator's part of it is as it was, and so are the datapath milestones it reads. The datapath's
- * status writes (a new point, progress, health) are such updates.
+ * status writes (a new point, progress, health) are such updates. (The operator's part changed by the
+ * reconciler's own writes: reconcilerWroteOnly; by anyone else: reconciled, to put it right.)
  */
 export function datapathStatusOnly(object: ReplicatedVM, previous: ReplicatedVM | undefined): boolean {
   if (!previous || !onlyStatusChanged(object, previous)) return false;
   return isDeepStrictEqual(statusOwnedBy('operator', object.status), statusOwnedBy('operator', previous.status)) && isDeepStrictEqual(datapathMilestones(object), datapathMilestones(previous));
+}
+
+/**
+ * What of a ReplicatedVM its reconciler acts on that its own writes (status, its finalizer) never change:
+ * spec (generation), deletion, labels, annotations, owners, other finalizers, the datapath milestones.
+ */
+function notWrittenByReconciler(vm: ReplicatedVM): unknown[] {
+  const m = vm.metadata;
+  const others = (m.finalizers ?? []).filter((f) => f !== FINALIZER);
+  return [m.generation, m.deletionTimestamp, m.labels ?? {}, m.annotations ?? {}, m.ownerReferences ?? [], others, ...datapathMilestones(vm)];
+}
+
+/**
+ * True for a ReplicatedVM update that is the reconciler's own write (`wroteIt`: its resourceVersion is one
+ * a write of the reconciler returned, own-writes.ts) and changed nothing else the reconciler acts on. The
+ * pass that wrote it already acted on everything it says; reconciling again would only read Azure again.
+ */
+export function reconcilerWroteOnly(wroteIt: boolean, object: ReplicatedVM, previous: ReplicatedVM | undefined): boolean {
+  return wroteIt && previous !== undefined && isDeepStrictEqual(notWrittenByReconciler(object), notWrittenByReconciler(previous));
 }
 
 /** What a ReplicatedVM reads of the policy or network mapping it uses, beyond spec: whether it is Ready, the target network. */

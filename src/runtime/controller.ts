@@ -91,11 +91,12 @@ export class Controller<T extends CustomObject> {
 
   /**
    * Enqueues keys of this kind when another kind's objects change (e.g. a policy → its VMs); updates
-   * for which `ignoreUpdate` is true enqueue nothing.
+   * for which `ignoreUpdate` is true enqueue nothing. With `coalesceMs`, a key is enqueued that long after
+   * the first change, once for all the changes in between (a burst of many related changes, one reconcile).
    */
-  watchRelated<R extends CustomObject>(informer: Informer<R>, map: (object: R) => string[], ignoreUpdate?: UpdatePredicate<R>): void {
+  watchRelated<R extends CustomObject>(informer: Informer<R>, map: (object: R) => string[], ignoreUpdate?: UpdatePredicate<R>, coalesceMs = 0): void {
     const handler = (object: R) => {
-      for (const key of map(object)) this.queue.add(key);
+      for (const key of map(object)) this.queue.addAfter(key, coalesceMs);
     };
     informer.on('add', handler);
     informer.on('update', (object, previous) => {

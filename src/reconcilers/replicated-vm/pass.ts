@@ -12,6 +12,7 @@ import type { ReconcileContext, ReconcileResult } from '../../runtime/controller
 import type { StatusWriter } from '../../runtime/status-writer.ts';
 import type { CustomResourceClient, ObjectReader } from '../../kube/custom-resources.ts';
 import type { CapacityChecks } from './capacity-cache.ts';
+import type { SharedObservations } from './shared-observations.ts';
 import { targetSubscriptionOf } from './spec-ids.ts';
 
 export interface ReplicatedVmDeps {
@@ -29,6 +30,8 @@ export interface ReplicatedVmDeps {
   scopes?: ScopeSource;
   /** The CapacityAtRisk verdicts, asked at the drift-check cadence (capacity-cache.ts); absent: not checked. */
   capacityChecks?: CapacityChecks;
+  /** Recent looks at shared target resources, used by every VM's pass (shared-observations.ts); absent: each pass looks. */
+  sharedObservations?: SharedObservations;
 }
 
 export class VmPass {

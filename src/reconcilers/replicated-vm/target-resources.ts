@@ -95,9 +95,11 @@ function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: 
   const { ledger, owner } = pass;
   const names = targetNames(pass.vm, source, az.subscriptionId);
   const group = names.targetResourceGroup;
+  // Resources other VMs share: a recent look by another VM's pass that found nothing to do is enough.
+  const shared = <T>(resource: ExternalResource<T>) => pass.deps.sharedObservations?.cached(pass.namespace, resource) ?? resource;
   const storage = (role: string, adoptId: string | undefined, name: string, location: string) => {
     const id = adoptId ? parseArmId(adoptId) : { resourceGroup: group, name };
-    return convergeResource(storageAccountResource(az, role, { resourceGroup: id.resourceGroup, name: id.name, location, owner }, !adoptId), ledger, persist);
+    return convergeResource(shared(storageAccountResource(az, role, { resourceGroup: id.resourceGroup, name: id.name, location, owner }, !adoptId)), ledger, persist);
   };
   const container = (role: string, accountRole: string) => {
     const account = parseArmId(ledger.get(accountRole)?.id as string);
@@ -107,9 +109,9 @@ function resourceSteps(pass: VmPass, source: { resourceGroup: string; location: 
     names,
     storage,
     container,
-    group: () => convergeResource(resourceGroupResource(pass.targetAz, ROLE.group, group, spec.targetLocation, owner), ledger, persist),
+    group: () => convergeResource(shared(resourceGroupResource(pass.targetAz, ROLE.group, group, spec.targetLocation, owner)), ledger, persist),
     // The replica storage's group, in the operator's subscription, when the target group is in another.
-    replicaGroup: async (): Promise<Step<unknown>> => (pass.targetAz === az ? done() : convergeResource(resourceGroupResource(az, ROLE.replicaGroup, group, spec.targetLocation, owner), ledger, persist)),
+    replicaGroup: async (): Promise<Step<unknown>> => (pass.targetAz === az ? done() : convergeResource(shared(resourceGroupResource(az, ROLE.replicaGroup, group, spec.targetLocation, owner)), ledger, persist)),
     target: () => storage(ROLE.target, spec.targetStorageAccountId, names.targetAccount, spec.targetLocation),
     replicaContainer: () => container(ROLE.replicaContainer, ROLE.target),
   };
