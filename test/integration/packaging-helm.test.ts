@@ -252,8 +252,8 @@ describe('Helm chart', () => {
       expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
     }
     // Both processes watch only that namespace.
-    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--namespace=payments']);
-    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m']);
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--initial-sync-concurrency=8', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m', '--initial-sync-concurrency=8']);
   });
 
   it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {
