@@ -20,7 +20,12 @@
 // `--window` seconds (default 10 intervals, 5 stretched intervals for `infeasible`).
 //
 // Usage: node bench/fleet.ts [--vms=1000] [--steady=600] [--datapath-vms=200] [--interval=1m] [--window=SECONDS]
-//        [--headroom=2] [--parts=operator,datapath,infeasible]
+//        [--headroom=2] [--parts=operator,datapath,infeasible] [--node-options='--max-semi-space-size=1 ...']
+//        [--initial-sync-concurrency=N] [--compiled]
+//        --node-options: the replica's node arguments (default the chart's datapath.nodeOptions);
+//        --initial-sync-concurrency: its limit (default the CLI's);
+//        --compiled: the replica runs the compiled JavaScript as the image does (bin/site-recovery.js; `npm run build`
+//        first), not the TypeScript sources (type stripping adds about 18 MiB).
 //        reduced: --vms=100 --steady=60 --datapath-vms=20 --interval=20s
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +62,9 @@ const { values } = parseArgs({
     sample: { type: 'string', default: '5' },
     headroom: { type: 'string', default: '2' },
     parts: { type: 'string', default: 'operator,datapath,infeasible' },
+    'node-options': { type: 'string' },
+    'initial-sync-concurrency': { type: 'string' },
+    compiled: { type: 'boolean', default: false },
   },
 });
 const parts = new Set(values.parts.split(','));
@@ -69,7 +77,7 @@ const MiB = 1024 * 1024;
 const result: Record<string, unknown> = {};
 /** The datapath's Node options as the chart deploys it (values.yaml, datapath.nodeOptions): the replica runs as it would in a cluster. */
 const chartValues = parseYaml(fs.readFileSync(path.join(import.meta.dirname, '..', 'charts', 'site-recovery-operator', 'values.yaml'), 'utf8')) as { datapath: { nodeOptions?: string } };
-const DATAPATH_NODE_OPTIONS = chartValues.datapath.nodeOptions ?? '';
+const DATAPATH_NODE_OPTIONS = values['node-options'] ?? chartValues.datapath.nodeOptions ?? '';
 
 // ------------------------------------------------------------------ operator
 
@@ -172,7 +180,7 @@ async function runBudget(fleet: Fleet, identity: string, ratio: number): Promise
   manager.addInformer(cache.informers.vms);
   manager.addController(replicationPolicyController(cache));
   const running = manager.run(stop.signal);
-  const child = startDatapathChild(fleet.sb, fleet.cp.kubeconfigPath, identity, { namespace: fleet.ns, cycleInterval: values.interval, leaseDuration: '15s', extraEnv: { SITE_RECOVERY_ARM_BUDGET: formatArmBudget(budget), LOG_LEVEL: 'warn', NODE_OPTIONS: DATAPATH_NODE_OPTIONS } });
+  const child = startDatapathChild(fleet.sb, fleet.cp.kubeconfigPath, identity, { namespace: fleet.ns, cycleInterval: values.interval, leaseDuration: '15s', extraEnv: { SITE_RECOVERY_ARM_BUDGET: formatArmBudget(budget), LOG_LEVEL: 'warn' }, nodeArgs: DATAPATH_NODE_OPTIONS.split(' ').filter(Boolean), ...(values.compiled ? { entry: 'bin/site-recovery.js' } : {}), extraArgs: values['initial-sync-concurrency'] ? [`--initial-sync-concurrency=${values['initial-sync-concurrency']}`] : [] });
   return {
     child,
     scale,
@@ -239,15 +247,17 @@ async function datapathParts(): Promise<void> {
   try {
     if (parts.has('datapath')) {
       const headroom = Number(values.headroom);
+      const syncStart = performance.now();
       const run = await runBudget(fleet, 'dp-fleet', headroom);
       console.error(`datapath: ${dpVms} VMs replicating at ${values.interval}, ARM buckets × ${run.scale.toFixed(3)} (${headroom}× the fleet's writes)...`);
       await untilAllSealedAfter(fleet, 0, 20 * intervalMs + 10 * 60_000);
+      const initialSync = { seconds: round((performance.now() - syncStart) / 1000, 1), replicaPeakRssMiB: round(rssMiB(run.child.process.pid, 'VmHWM'), 1) };
       const window = await measureWindow(fleet, run.child, Number(values.window ?? 10 * intervalSeconds));
       const policy = await readPolicy(fleet);
       await run.child.kill('SIGTERM');
       await run.stopOperator();
       const { maxRpoSeconds, ...rest } = window;
-      result.datapath = { vms: dpVms, disksPerVm: DISKS, intervalSeconds, nodeOptions: DATAPATH_NODE_OPTIONS, armThrottlingScale: round(run.scale, 3), policy, ...rest, maxRpoSeconds: round(Math.max(...maxRpoSeconds.values()), 1) };
+      result.datapath = { vms: dpVms, disksPerVm: DISKS, intervalSeconds, nodeOptions: DATAPATH_NODE_OPTIONS, initialSyncConcurrency: values['initial-sync-concurrency'] ?? 'default', compiled: values.compiled, initialSync, armThrottlingScale: round(run.scale, 3), policy, ...rest, maxRpoSeconds: round(Math.max(...maxRpoSeconds.values()), 1) };
     }
     if (parts.has('infeasible')) {
       const run = await runBudget(fleet, 'dp-fleet-tight', 0.5);

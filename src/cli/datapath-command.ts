@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ArmBudgetLimits } from '../azure/arm-budget.ts';
 import { azureConfigFromEnvironment } from '../azure/clients.ts';
+import { DEFAULT_INITIAL_SYNC_CONCURRENCY } from '../datapath/initial-sync-slots.ts';
 import { parseDuration } from '../util/duration.ts';
 import { ARM_BUDGET_HELP, armBudgetOption, durationAtLeast, explicitMetricsPort, metricsPort, namespaceName, portNumber, wholeNumber } from './options.ts';
 import { loadKubeConfig, shutdownSignal } from './process.ts';
@@ -21,9 +22,10 @@ export function registerDatapathCommand(program: Command): void {
     .option('--status-interval <duration>', 'how often health and progress are looked at; status is written only when they changed', durationOption, parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_INTERVAL ?? '10s'))
     .option('--status-heartbeat <duration>', 'an unchanged status is written again after this long', durationAtLeast(10_000), parseDuration(env.SITE_RECOVERY_DATAPATH_STATUS_HEARTBEAT ?? '10m'))
     .option('--concurrency <n>', 'concurrent transfers per VM (capture and apply each)', wholeNumber(1, 256), wholeNumber(1, 256)(env.SITE_RECOVERY_DATAPATH_CONCURRENCY ?? '8'))
+    .option('--initial-sync-concurrency <n>', 'how many of this replica\'s VMs run their initial sync at once; the others wait their turn (shown in their status)', wholeNumber(1, 10_000), wholeNumber(1, 10_000)(env.SITE_RECOVERY_DATAPATH_INITIAL_SYNC_CONCURRENCY ?? String(DEFAULT_INITIAL_SYNC_CONCURRENCY)))
     .option('--arm-budget <buckets>', ARM_BUDGET_HELP, armBudgetOption)
     .addHelpText('after', '\nIdentity: POD_NAME (downward API), else <hostname>-<pid>.\nAzure: AZURE_SUBSCRIPTION_ID; optional AZURE_RESOURCE_MANAGER_ENDPOINT; credential from DefaultAzureCredential\n(workload identity in a cluster) or, for emulators only, SITE_RECOVERY_ACCESS_TOKEN. The same credential reaches blob storage.')
-    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number; armBudget?: ArmBudgetLimits | 'off' }) => {
+    .action(async (opts: { kubeconfig?: string; metricsPort?: number; leaseNamespace: string; namespace?: string; leaseDuration: number; cycleInterval?: number; statusInterval: number; statusHeartbeat: number; concurrency: number; initialSyncConcurrency: number; armBudget?: ArmBudgetLimits | 'off' }) => {
       // Loaded only when this command runs: the operator's and the CLI's processes do not carry the datapath (and blob storage SDK) code.
       const { buildDatapath } = await import('../datapath/datapath.ts');
       const datapath = buildDatapath({
@@ -39,6 +41,7 @@ export function registerDatapathCommand(program: Command): void {
           statusHeartbeatMs: opts.statusHeartbeat,
           captureConcurrency: opts.concurrency,
           applyConcurrency: opts.concurrency,
+          initialSyncConcurrency: opts.initialSyncConcurrency,
         },
       });
       await datapath.run(shutdownSignal());

@@ -47,11 +47,12 @@ import { kubeErrorMessage } from '../kube/errors.ts';
 import { createLogger } from '../util/logger.ts';
 import { Membership } from './membership.ts';
 import { policyTimes } from '../api/policy-times.ts';
-import { liveMembers, ownedVms } from './metrics.ts';
+import { initialSyncs, liveMembers, ownedVms } from './metrics.ts';
 import { Pacing } from './pacing.ts';
 import { wantsReplication } from './registration.ts';
 import { ownerOf } from './rendezvous.ts';
 import { GroupRegistry, ownershipKey } from './consistency-group.ts';
+import { DEFAULT_INITIAL_SYNC_CONCURRENCY, InitialSyncSlots } from './initial-sync-slots.ts';
 import { runCommandRunner } from './group-quiesce.ts';
 import { sleep } from './restore-points.ts';
 import { BlobAccess } from './storage.ts';
@@ -89,6 +90,7 @@ const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   statusIntervalMs: 10_000,
   statusHeartbeatMs: 10 * 60_000,
   retryMs: 1000,
+  initialSyncConcurrency: DEFAULT_INITIAL_SYNC_CONCURRENCY,
 };
 
 export class Datapath {
@@ -123,6 +125,7 @@ export class Datapath {
     const limits = budgetLimitsOf(options.azure);
     this.gate = limits ? new ArmBudgetGate(limits) : undefined;
     const az = new AzureClients(options.azure, { gate: this.gate });
+    const config = { ...DEFAULT_WORKER_CONFIG, ...options.worker };
     this.workerDeps = {
       identity: this.identity,
       az,
@@ -133,8 +136,12 @@ export class Datapath {
       policy: (vm) => this.policyInformer.get(vm.spec.policyRef.name, vm.metadata.namespace)?.spec,
       isLiveMember: (identity) => this.membership.isLive(identity),
       cycleStretch: () => this.pacing.factor,
-      config: { ...DEFAULT_WORKER_CONFIG, ...options.worker },
+      config,
       groups: new GroupRegistry(runCommandRunner(az)),
+      initialSyncs: new InitialSyncSlots(config.initialSyncConcurrency ?? DEFAULT_INITIAL_SYNC_CONCURRENCY, ({ running, waiting }) => {
+        initialSyncs.set({ state: 'running' }, running);
+        initialSyncs.set({ state: 'waiting' }, waiting);
+      }),
     };
     const onVm = (vm: ReplicatedVM) => {
       this.workers.get(vm.metadata.uid ?? '')?.update(vm);

@@ -40,6 +40,13 @@ export const churnAnomalies = new Counter({
   registers: [registry],
 });
 
+export const initialSyncs = new Gauge({
+  name: 'site_recovery_datapath_initial_syncs',
+  help: 'VMs of this replica running their initial sync (state="running", at most --initial-sync-concurrency) and waiting for their turn (state="waiting").',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
 export const capturedBytes = new Counter({
   name: 'site_recovery_datapath_captured_bytes_total',
   help: 'Bytes copied from source disk restore points into the cache.',

@@ -35,6 +35,7 @@ import { openTarget, type TargetDisk } from './target.ts';
 import { applyOnce } from './worker-apply.ts';
 import { Backoff, DEFAULT_RETRY_MAX_MS } from './backoff.ts';
 import { captureDelay, captureOnce } from './worker-capture.ts';
+import type { InitialSyncSlot } from './initial-sync-slots.ts';
 import { VmContext, type Session, type WorkerDeps } from './worker-context.ts';
 import { inSourceRegion } from './source-call.ts';
 import { clearRequested, honourClear } from './worker-churn.ts';
@@ -67,6 +68,8 @@ export class VmWorker {
   private readonly sessionBackoff: Backoff;
   /** The capture loop's backoff of the current session (reset by a capture that succeeds). */
   private captureBackoff: Backoff | undefined;
+  /** The replica's initial-sync slot this VM holds, from its initial capture until its first point is sealed. */
+  private syncSlot: InitialSyncSlot | undefined;
 
   constructor(deps: WorkerDeps, vm: ReplicatedVM) {
     this.key = `${vm.metadata.namespace}/${vm.metadata.name}`;
@@ -231,6 +234,7 @@ export class VmWorker {
       if (failure && sessionAbort.signal.reason instanceof DiskListChangedError) return; // the next session opens the new list
       if (failure) throw sessionAbort.signal.reason ?? failure.reason;
     } finally {
+      this.releaseSyncSlot();
       clearInterval(renewer);
       leaveGroup();
       stop.removeEventListener('abort', onStop);
@@ -271,9 +275,31 @@ export class VmWorker {
         await this.ctx.captureWake.wait(delay, session.signal);
         return false;
       }
+      if (!session.journal.state.lastPoint) await this.takeSyncSlot(session);
       await captureOnce(this.ctx, session);
       return true;
     });
+  }
+
+  /**
+   * Waits for one of the replica's initial-sync slots (initial-sync-slots.ts), unless it holds one or is in
+   * a consistency group (the group's cycle gathers all its members at once: they are not held apart).
+   * The wait shows in status (the Replicating condition's message) until the slot is granted.
+   */
+  private async takeSyncSlot(session: Session): Promise<void> {
+    const slots = this.ctx.deps.initialSyncs;
+    if (!slots || this.syncSlot || this.ctx.vm.spec.consistencyGroup) return;
+    this.ctx.syncQueuedSince = Date.now();
+    try {
+      this.syncSlot = await slots.acquire(session.signal);
+    } finally {
+      this.ctx.syncQueuedSince = undefined;
+    }
+  }
+
+  private releaseSyncSlot(): void {
+    this.syncSlot?.release();
+    this.syncSlot = undefined;
   }
 
   private applyLoop(session: Session): Promise<void> {
@@ -285,6 +311,7 @@ export class VmWorker {
         return false;
       }
       await applyOnce(this.ctx, session, record);
+      if (session.journal.state.lastPoint) this.releaseSyncSlot(); // the first point is sealed
       return true;
     });
   }
@@ -305,6 +332,7 @@ export class VmWorker {
         clearError(this.ctx, stage);
       } catch (error) {
         if (signal.aborted || isFenceError(error)) throw error;
+        this.releaseSyncSlot(); // its turn goes to the next VM; it queues again for its next initial capture
         recordError(this.ctx, stage, error);
         await sleep(backoff.fail(), signal);
       }

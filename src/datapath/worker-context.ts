@@ -14,6 +14,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { BlobFence } from './fence.ts';
 import type { GroupRegistry } from './consistency-group.ts';
 import { policyTimes, type PolicyTimes } from '../api/policy-times.ts';
+import type { InitialSyncSlots } from './initial-sync-slots.ts';
 import type { Journal, JournalState } from './journal.ts';
 import type { Registration } from './registration.ts';
 import type { RestorePoints } from './restore-points.ts';
@@ -39,6 +40,8 @@ export interface WorkerConfig {
   retryMaxMs?: number;
   /** How long a consistency group's cycle waits for its members to arrive (at most half the interval). */
   groupGatherMs?: number;
+  /** How many VMs of the replica run their initial sync at once (initial-sync-slots.ts); default: no limit. */
+  initialSyncConcurrency?: number;
 }
 
 export interface WorkerDeps {
@@ -55,6 +58,8 @@ export interface WorkerDeps {
   config: WorkerConfig;
   /** The consistency groups of this replica (absent: every VM captures on its own). */
   groups?: GroupRegistry;
+  /** The replica's initial-sync slots (absent: no limit). */
+  initialSyncs?: InitialSyncSlots;
 }
 
 /** What a session holds while this replica owns the VM (the fence is taken). */
@@ -97,6 +102,8 @@ export class VmContext {
    */
   journal: Journal | undefined;
   progress: SyncProgress = { planned: 0, captured: 0, applied: 0, matched: 0, startedAt: 0 };
+  /** Since when the VM waits for an initial-sync slot (initial-sync-slots.ts); undefined when not waiting. */
+  syncQueuedSince: number | undefined;
   /** The status last written (JSON) and when; when it was last looked at (statusIntervalMs). */
   lastStatus = '';
   lastStatusAt = 0;

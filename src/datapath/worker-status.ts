@@ -83,10 +83,17 @@ function replicatingCondition(ctx: VmContext, state: Readonly<JournalState> | un
   let input: Omit<ConditionInput, 'type'>;
   if (outage) input = { status: 'False', reason: 'SourceRegionUnavailable', message: outageMessage(ctx, outage) };
   else if (broken && ctx.failing) input = { status: 'False', reason: 'ReplicationFailing', message: `${ctx.failing.stage} failing since ${new Date(ctx.failing.since).toISOString()}: ${ctx.failing.message}` };
-  else if (!state?.lastPoint) input = { status: 'False', reason: 'InitialSync', message: `initial sync ${fields.initialSync?.percent ?? 0}% done` };
+  else if (!state?.lastPoint) input = { status: 'False', reason: 'InitialSync', message: initialSyncMessage(ctx, fields) };
   else if (state.resync.length > 0) input = { status: 'False', reason: 'Resynchronizing', message: `copying disk(s) ${state.resync.join(', ')} again from the source` };
   else input = { status: 'True', reason: 'Replicating', message: `recovery point ${state.lastPoint.name} sealed; ${state.pending.length} cycle(s) pending` };
   return { type: 'Replicating', ...input };
+}
+
+/** Initial sync under way, or waiting for its turn (initial-sync-slots.ts): a VM queued is reported, not silent. */
+function initialSyncMessage(ctx: VmContext, fields: Partial<ReplicatedVMStatus>): string {
+  const slots = ctx.deps.initialSyncs;
+  if (ctx.syncQueuedSince === undefined || !slots) return `initial sync ${fields.initialSync?.percent ?? 0}% done`;
+  return `waiting for its turn since ${new Date(ctx.syncQueuedSince).toISOString()}: at most ${slots.limit} VM(s) run their initial sync at once on replica ${ctx.deps.identity}`;
 }
 
 /** The condition as sent: lastTransitionTime kept unless its status flips. */

@@ -169,7 +169,7 @@ describe('Helm chart', () => {
       expect(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
       // Their V8 heap options (operator.nodeOptions, datapath.nodeOptions; README "The operator at fleet scale")
       // are node's arguments before the image's entrypoint script: NODE_OPTIONS would refuse --optimize-for-size.
-      const flags = command === 'operator' ? ['--max-semi-space-size=4', '--optimize-for-size'] : ['--max-semi-space-size=1'];
+      const flags = command === 'operator' ? ['--max-semi-space-size=4', '--optimize-for-size'] : ['--max-semi-space-size=1', '--optimize-for-size'];
       expect(c.command).toEqual(['node', ...flags, ENTRYPOINT_SCRIPT]);
       const run = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
       expect(run.stderr, `node ${flags.join(' ')}`).toBe('');
@@ -252,8 +252,8 @@ describe('Helm chart', () => {
       expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: one(full, 'ServiceAccount', component).metadata.name, namespace }]);
     }
     // Both processes watch only that namespace.
-    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--namespace=payments']);
-    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m']);
+    expect(one<Deployment>(full, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=5m', '--initial-sync-concurrency=8', '--namespace=payments']);
+    expect(one<Deployment>(defaults, 'Deployment', 'datapath').spec.template.spec.containers[0]?.args).toEqual(['datapath', '--metrics-port=8080', '--status-heartbeat=10m', '--initial-sync-concurrency=8']);
   });
 
   it('aggregates read access to the built-in view role; write access to edit and admin only when asked (rbac.aggregateToEdit)', async () => {

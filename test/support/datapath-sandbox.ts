@@ -358,8 +358,8 @@ export interface DatapathChild {
 }
 
 /** A datapath replica as a child process: `node src/cli/main.ts datapath` with the sandbox environment. */
-export function startDatapathChild(sb: DatapathSandbox, kubeconfigPath: string, identity: string, opts: { namespace: string; cycleInterval: string; leaseDuration?: string; extraEnv?: Record<string, string> }): DatapathChild {
-  const child = spawn(process.execPath, [path.join(REPO, 'src/cli/main.ts'), 'datapath', '--metrics-port', '0', '--namespace', opts.namespace, '--lease-namespace', opts.namespace, '--lease-duration', opts.leaseDuration ?? '5s', '--cycle-interval', opts.cycleInterval, '--status-interval', '1s'], {
+export function startDatapathChild(sb: DatapathSandbox, kubeconfigPath: string, identity: string, opts: { namespace: string; cycleInterval: string; leaseDuration?: string; extraEnv?: Record<string, string>; nodeArgs?: string[]; extraArgs?: string[]; entry?: string }): DatapathChild {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(REPO, opts.entry ?? 'src/cli/main.ts'), 'datapath', ...(opts.extraArgs ?? []), '--metrics-port', '0', '--namespace', opts.namespace, '--lease-namespace', opts.namespace, '--lease-duration', opts.leaseDuration ?? '5s', '--cycle-interval', opts.cycleInterval, '--status-interval', '1s'], {
     cwd: REPO,
     env: { ...process.env, ...sb.env, KUBECONFIG: kubeconfigPath, POD_NAME: identity, LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_OPTIONS: '', ...opts.extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
