@@ -7,7 +7,7 @@
  * Server-side apply removes fields a manager stops sending, so each writer must send exactly what it owns
  * and nothing else: `statusOwnedBy` computes that part of a status for one writer.
  */
-import type { Condition, FailoverRequest } from './types.ts';
+import type { Condition, FailoverRequest, ReplicatedVM } from './types.ts';
 
 // ---- Field managers -------------------------------------------------------------------------------
 
@@ -131,12 +131,19 @@ export const RESOURCE_ROLE = {
 // ---- The real-failover rule -----------------------------------------------------------------------
 
 /**
- * The Planned and Unplanned failovers of a VM that count: not Test, not Failed, not being deleted, oldest
- * first. The first one is "the" failover of the VM; any other is refused while it stands.
+ * The Planned and Unplanned failovers of a VM that count: not Test, not Failed, not being deleted, not
+ * started before this ReplicatedVM was created (a request that failed over an earlier object of the same
+ * name, for example the VM's first failover when re-protect after a failback protects it again under its
+ * name; a request starts only once its ReplicatedVM exists, and creationTimestamp is in whole seconds, so
+ * a doubt counts the request), oldest first. The first one is "the" failover of the VM; any other is
+ * refused while it stands.
  */
-export function realFailoversOf(all: readonly FailoverRequest[], vmName: string): FailoverRequest[] {
+export function realFailoversOf(all: readonly FailoverRequest[], vm: ReplicatedVM): FailoverRequest[] {
+  const vmName = vm.metadata.name ?? '';
+  const vmCreated = Date.parse(String(vm.metadata.creationTimestamp ?? ''));
+  const ofAnEarlierVm = (f: FailoverRequest) => f.status?.startTime !== undefined && Date.parse(f.status.startTime) < vmCreated;
   return all
-    .filter((f) => f.spec.replicatedVMName === vmName && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && !f.metadata.deletionTimestamp)
+    .filter((f) => f.spec.replicatedVMName === vmName && f.spec.type !== 'Test' && f.status?.phase !== 'Failed' && !f.metadata.deletionTimestamp && !ofAnEarlierVm(f))
     .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
 }
 
@@ -144,7 +151,7 @@ export function realFailoversOf(all: readonly FailoverRequest[], vmName: string)
  * The failover that has taken the VM over: the real failover once it has chosen its recovery point.
  * From then on replication of the VM has stopped (the ReplicatedVM is FailingOver, then FailedOver).
  */
-export function failoverHolding(all: readonly FailoverRequest[], vmName: string): FailoverRequest | undefined {
-  const first = realFailoversOf(all, vmName)[0];
+export function failoverHolding(all: readonly FailoverRequest[], vm: ReplicatedVM): FailoverRequest | undefined {
+  const first = realFailoversOf(all, vm)[0];
   return first?.status?.recoveryPointName ? first : undefined;
 }

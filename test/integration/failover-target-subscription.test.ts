@@ -254,13 +254,12 @@ describe('failover into another subscription (spec.targetSubscriptionId)', () =>
   });
 
   it('re-protected again after failback: the VM replicates into the target subscription, seeded from the VM failed over there', async () => {
-    // The forward replication is gone (above): its request and the mapping refused at first go too, so that
-    // re-protect uses the forward mapping and may name the new ReplicatedVM as the forward one was.
-    await Promise.all([fx.failovers.delete(foRef('move')), fx.clients.mappings.delete(foRef('mirror'))]);
-    await Promise.all([
-      waitForObject(fx.kc, fx.failovers, foRef('move'), (o) => o === undefined, 'forward request gone', 60_000),
-      waitForObject(fx.kc, fx.clients.mappings, foRef('mirror'), (o) => o === undefined, 'refused mapping gone', 60_000),
-    ]);
+    // The forward replication is gone (above); the mapping refused at first goes too, so that re-protect uses
+    // the forward mapping. The forward request `move` stays, committed: it failed over the earlier object
+    // of this name, so it does not hold the new ReplicatedVM re-protect names as the forward one was.
+    await fx.clients.mappings.delete(foRef('mirror'));
+    await waitForObject(fx.kc, fx.clients.mappings, foRef('mirror'), (o) => o === undefined, 'refused mapping gone', 60_000);
+    expect((await fx.failovers.get(foRef('move')))?.status?.phase).toBe('Committed');
     await fx.failovers.mergePatch(foRef('failback'), { spec: { commit: true, reprotect: true } });
     const fo = await waitForObject(fx.kc, fx.failovers, foRef('failback'), (o) => o?.status?.conditions?.some((c) => c.type === 'Reprotected' && c.status === 'True') ?? false, 're-protected again', 60_000);
     const again = (await fx.clients.vms.get(foRef(fo?.status?.reverseReplicatedVMName as string))) as ReplicatedVM;

@@ -59,7 +59,7 @@ function testNetworkRefusal(deps: FailoverDeps, fo: FailoverRequest, vm: Replica
 
 /** One real failover of a VM at a time, and none of a VM another request already failed over. */
 async function refuseConcurrent(deps: FailoverDeps, fo: FailoverRequest, vm: ReplicatedVM): Promise<Refusal | undefined> {
-  const first = realFailoversOf(deps.listFailovers(fo.metadata.namespace ?? 'default'), vm.metadata.name ?? '')[0];
+  const first = realFailoversOf(deps.listFailovers(fo.metadata.namespace ?? 'default'), vm)[0];
   if (first && first.metadata.uid !== fo.metadata.uid) {
     return { reason: 'ConcurrentFailover', message: `FailoverRequest ${first.metadata.name} already fails ${vm.metadata.name} over; one real failover at a time` };
   }

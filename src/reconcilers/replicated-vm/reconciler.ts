@@ -34,7 +34,7 @@ export class ReplicatedVmReconciler implements Reconciler<ReplicatedVM> {
     const pass = new VmPass(vm, this.deps, this.status, ctx);
     try {
       if (isDeleting(vm)) return await disableReplication(pass);
-      const failover = failoverHolding(this.deps.listFailovers(pass.namespace), vm.metadata.name ?? '');
+      const failover = failoverHolding(this.deps.listFailovers(pass.namespace), vm);
       if (failover) return await followFailover(pass, failover);
       if (vm.status?.phase === 'FailedOver') {
         const message = `failed over by ${vm.status.activeFailover ?? 'a FailoverRequest'} (request since deleted); replication stopped`;
